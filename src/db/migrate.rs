@@ -1,0 +1,291 @@
+//! Migrations (SPEC §4a): embedded in the binary, applied in one outer
+//! transaction that first takes a transaction-scoped advisory lock (so
+//! concurrent runs serialise, also through a transaction pooler) under a
+//! `lock_timeout` (so the web app is never stalled for long).
+
+use std::time::Duration;
+
+use diesel::migration::MigrationSource;
+use diesel::pg::Pg;
+use diesel::prelude::*;
+use diesel::sql_types::{BigInt, Bool, Text};
+use diesel_migrations::{embed_migrations, EmbeddedMigrations, MigrationHarness};
+
+use super::conformance;
+
+pub const MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations");
+
+/// The base migration: the schema shared with the web backend.
+pub const BASE_VERSION: &str = "20261124000001";
+
+/// Advisory lock key taken by `db migrate`, `db revert` (and `db seed`):
+/// the bytes of "todo-mig".
+pub const LOCK_KEY: i64 = 0x746f_646f_2d6d_6967;
+
+/// What reverting each migration drops, shown before `db revert` acts.
+const REVERT_DROPS: &[(&str, &str)] = &[
+    (
+        BASE_VERSION,
+        "tables tasks and users, with all their rows and indexes",
+    ),
+    (
+        "20261124000002",
+        "check constraints tasks_title_not_blank and tasks_description_length, \
+         triggers users_set_updated_at and tasks_set_updated_at, \
+         function todo_set_updated_at(), index idx_users_email_lower",
+    ),
+];
+
+/// One migration known to this build.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Known {
+    pub version: String,
+    pub name: String,
+}
+
+/// Why migrating did not happen.
+#[derive(Debug)]
+pub enum MigrateError {
+    /// A database error, kept whole so the command can classify it.
+    Db(diesel::result::Error),
+    /// The tables exist but the base migration is not recorded.
+    Unmanaged,
+    /// `--baseline` without the tables.
+    NothingToBaseline,
+    /// `--baseline` on a schema that differs from SPEC §1.
+    Mismatch(Vec<String>),
+    /// The last applied migration is not part of this build.
+    UnknownVersion(String),
+    /// `db revert` of the base migration while its tables hold rows.
+    HasRows,
+    /// The last applied migration changed since the plan was shown.
+    Changed,
+    /// Any other error reported by diesel_migrations.
+    Other(String),
+}
+
+impl From<diesel::result::Error> for MigrateError {
+    fn from(err: diesel::result::Error) -> Self {
+        MigrateError::Db(err)
+    }
+}
+
+impl From<Box<dyn std::error::Error + Send + Sync>> for MigrateError {
+    fn from(err: Box<dyn std::error::Error + Send + Sync>) -> Self {
+        let err = match err.downcast::<diesel::result::Error>() {
+            Ok(db) => return MigrateError::Db(*db),
+            Err(other) => other,
+        };
+        // diesel_migrations wraps query errors in a private type: only the
+        // message survives (the command layer classifies it by message).
+        MigrateError::Other(err.to_string())
+    }
+}
+
+/// The migrations of this build, oldest first.
+pub fn known() -> Vec<Known> {
+    let mut all: Vec<Known> = MigrationSource::<Pg>::migrations(&MIGRATIONS)
+        .unwrap_or_default()
+        .iter()
+        .map(|m| {
+            let full = m.name().to_string();
+            let version = m.name().version().to_string();
+            let name = full
+                .split_once('_')
+                .map(|(_, n)| n.to_string())
+                .unwrap_or_default();
+            Known { version, name }
+        })
+        .collect();
+    all.sort_by(|a, b| a.version.cmp(&b.version));
+    all
+}
+
+/// What reverting `version` drops, if this build knows it.
+pub fn revert_drops(version: &str) -> Option<&'static str> {
+    REVERT_DROPS
+        .iter()
+        .find(|(v, _)| *v == version)
+        .map(|(_, d)| *d)
+}
+
+/// Applied versions, oldest first, read from `__diesel_schema_migrations`
+/// directly (never creating it: this must work for a read-only role).
+/// `None` when the table does not exist.
+pub fn applied(conn: &mut PgConnection) -> QueryResult<Option<Vec<String>>> {
+    #[derive(QueryableByName)]
+    struct Row {
+        #[diesel(sql_type = Text)]
+        version: String,
+    }
+    let exists: bool = diesel::select(diesel::dsl::sql::<Bool>(
+        "to_regclass('__diesel_schema_migrations') IS NOT NULL",
+    ))
+    .get_result(conn)?;
+    if !exists {
+        return Ok(None);
+    }
+    let rows: Vec<Row> = diesel::sql_query(
+        "SELECT version::text AS version FROM __diesel_schema_migrations ORDER BY version",
+    )
+    .load(conn)?;
+    Ok(Some(rows.into_iter().map(|r| r.version).collect()))
+}
+
+/// Whether either table of the base schema exists.
+pub fn has_tables(conn: &mut PgConnection) -> QueryResult<bool> {
+    diesel::select(diesel::dsl::sql::<Bool>(
+        "to_regclass('users') IS NOT NULL OR to_regclass('tasks') IS NOT NULL",
+    ))
+    .get_result(conn)
+}
+
+/// Known migrations not yet applied, oldest first.
+pub fn pending(applied: &[String]) -> Vec<Known> {
+    known()
+        .into_iter()
+        .filter(|k| !applied.contains(&k.version))
+        .collect()
+}
+
+/// Runs `f` in one transaction holding the migration lock, with
+/// `lock_timeout` applying to the lock and to every statement's locks.
+fn locked<T>(
+    conn: &mut PgConnection,
+    lock_timeout: Duration,
+    f: impl FnOnce(&mut PgConnection) -> Result<T, MigrateError>,
+) -> Result<T, MigrateError> {
+    conn.transaction(|conn| {
+        diesel::sql_query("SELECT set_config('lock_timeout', $1, true)")
+            .bind::<Text, _>(format!("{}ms", lock_timeout.as_millis().max(1)))
+            .execute(conn)?;
+        diesel::sql_query("SELECT pg_advisory_xact_lock($1)")
+            .bind::<BigInt, _>(LOCK_KEY)
+            .execute(conn)?;
+        f(conn)
+    })
+}
+
+/// Applies all pending migrations; returns the versions applied. Refuses a
+/// schema created by someone else (see [`baseline`]).
+pub fn run(conn: &mut PgConnection, lock_timeout: Duration) -> Result<Vec<String>, MigrateError> {
+    locked(conn, lock_timeout, |conn| {
+        let applied = applied(conn)?.unwrap_or_default();
+        if !applied.iter().any(|v| v == BASE_VERSION) && has_tables(conn)? {
+            return Err(MigrateError::Unmanaged);
+        }
+        apply_pending(conn)
+    })
+}
+
+fn apply_pending(conn: &mut PgConnection) -> Result<Vec<String>, MigrateError> {
+    let done = conn.run_pending_migrations(MIGRATIONS)?;
+    Ok(done.iter().map(|v| v.to_string()).collect())
+}
+
+/// Adopts a schema that the web backend created: checks it against SPEC §1,
+/// records the base migration as applied, then applies the others (which add
+/// the extras that are missing). Returns the versions applied after the base.
+/// On an already managed database it just applies what is pending.
+pub fn baseline(
+    conn: &mut PgConnection,
+    lock_timeout: Duration,
+) -> Result<Vec<String>, MigrateError> {
+    locked(conn, lock_timeout, |conn| {
+        let applied = applied(conn)?.unwrap_or_default();
+        if !applied.iter().any(|v| v == BASE_VERSION) {
+            if !has_tables(conn)? {
+                return Err(MigrateError::NothingToBaseline);
+            }
+            let diffs = conformance::base_schema_differences(conn)?;
+            if !diffs.is_empty() {
+                return Err(MigrateError::Mismatch(diffs));
+            }
+            // Creates the migrations table if needed.
+            conn.applied_migrations()?;
+            diesel::sql_query("INSERT INTO __diesel_schema_migrations (version) VALUES ($1)")
+                .bind::<Text, _>(BASE_VERSION)
+                .execute(conn)?;
+        }
+        apply_pending(conn)
+    })
+}
+
+/// What `db revert` would do.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RevertPlan {
+    pub version: String,
+    pub name: String,
+    pub drops: &'static str,
+    /// Rows in (users, tasks) when reverting the base migration.
+    pub rows: Option<(i64, i64)>,
+}
+
+/// The last applied migration and what reverting it drops; `None` when
+/// nothing is applied.
+pub fn revert_plan(conn: &mut PgConnection) -> Result<Option<RevertPlan>, MigrateError> {
+    let Some(version) = applied(conn)?.and_then(|a| a.last().cloned()) else {
+        return Ok(None);
+    };
+    let (Some(known), Some(drops)) = (
+        known().into_iter().find(|k| k.version == version),
+        revert_drops(&version),
+    ) else {
+        return Err(MigrateError::UnknownVersion(version));
+    };
+    let rows = if version == BASE_VERSION {
+        Some(row_counts(conn)?)
+    } else {
+        None
+    };
+    Ok(Some(RevertPlan {
+        version,
+        name: known.name,
+        drops,
+        rows,
+    }))
+}
+
+fn row_counts(conn: &mut PgConnection) -> QueryResult<(i64, i64)> {
+    diesel::select((
+        diesel::dsl::sql::<BigInt>("(SELECT count(*) FROM users)"),
+        diesel::dsl::sql::<BigInt>("(SELECT count(*) FROM tasks)"),
+    ))
+    .get_result(conn)
+}
+
+/// Reverts the planned migration, if it is still the last one. The base
+/// migration is reverted only when its tables are empty or `force` is set.
+pub fn revert(
+    conn: &mut PgConnection,
+    lock_timeout: Duration,
+    plan: &RevertPlan,
+    force: bool,
+) -> Result<String, MigrateError> {
+    locked(conn, lock_timeout, |conn| {
+        let last = applied(conn)?.and_then(|a| a.last().cloned());
+        if last.as_deref() != Some(plan.version.as_str()) {
+            return Err(MigrateError::Changed);
+        }
+        if plan.version == BASE_VERSION && !force && row_counts(conn)? != (0, 0) {
+            return Err(MigrateError::HasRows);
+        }
+        let reverted = conn.revert_last_migration(MIGRATIONS)?;
+        Ok(reverted.to_string())
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_migration_says_what_its_revert_drops() {
+        let known = known();
+        assert!(known.len() >= 2);
+        assert_eq!(known[0].version, BASE_VERSION);
+        for k in known {
+            assert!(revert_drops(&k.version).is_some(), "{k:?}");
+        }
+    }
+}

@@ -1,0 +1,119 @@
+//! Connections (SPEC §2): one r2d2 pool per command, sized for a CLI, that
+//! opens only the connections the command uses, lazily.
+//!
+//! r2d2 retries a failed connect until its timeout and loses the reason, so
+//! the first connection is established here directly (a wrong password or an
+//! unknown database fails at once, with the server's reason) and handed to the
+//! pool on its first `connect()`.
+
+use std::sync::Mutex;
+use std::time::Duration;
+
+use diesel::connection::CacheSize;
+use diesel::prelude::*;
+use diesel::r2d2::{self, ManageConnection, PooledConnection};
+
+use super::url::DbUrl;
+use crate::error::{Error, Result};
+
+/// Opens a connection with named prepared statements turned off (they cost a
+/// round trip in a one-shot CLI and break transaction-mode poolers).
+pub fn establish(url: &DbUrl) -> Result<PgConnection> {
+    let mut conn = PgConnection::establish(url.libpq()).map_err(|e| connect_error(url, &e))?;
+    conn.set_prepared_statement_cache_size(CacheSize::Disabled);
+    Ok(conn)
+}
+
+fn connect_error(url: &DbUrl, err: &ConnectionError) -> Error {
+    let reason = match err {
+        ConnectionError::BadConnection(msg) => msg.trim().to_string(),
+        ConnectionError::InvalidConnectionUrl(msg) => {
+            return Error::usage(format!("invalid database URL: {}", url.mask(msg.trim())))
+        }
+        other => other.to_string(),
+    };
+    Error::unavailable(format!(
+        "cannot connect to {}: {}",
+        url.display(),
+        url.mask(&reason)
+    ))
+    .with_hint(
+        "check the URL, the server and your network; see `todo --help` for how the URL is chosen",
+    )
+}
+
+/// Hands out the pre-established first connection, then opens new ones.
+pub struct Manager {
+    url: DbUrl,
+    first: Mutex<Option<PgConnection>>,
+}
+
+impl ManageConnection for Manager {
+    type Connection = PgConnection;
+    type Error = Error;
+
+    fn connect(&self) -> Result<PgConnection> {
+        let first = self.first.lock().ok().and_then(|mut slot| slot.take());
+        match first {
+            Some(conn) => Ok(conn),
+            None => establish(&self.url),
+        }
+    }
+
+    fn is_valid(&self, conn: &mut PgConnection) -> Result<()> {
+        diesel::sql_query("SELECT 1")
+            .execute(conn)
+            .map(|_| ())
+            .map_err(|e| Error::unavailable(self.url.mask(&e.to_string())))
+    }
+
+    fn has_broken(&self, _conn: &mut PgConnection) -> bool {
+        false
+    }
+}
+
+pub type Conn = PooledConnection<Manager>;
+
+/// A database handle for one command.
+pub struct Pool {
+    pool: r2d2::Pool<Manager>,
+    url: DbUrl,
+}
+
+impl Pool {
+    /// Connects once (failing fast with the server's reason) and builds a pool
+    /// of at most `size` connections around that connection.
+    pub fn open(url: &DbUrl, size: u32, timeout: Duration) -> Result<Pool> {
+        let first = establish(url)?;
+        let manager = Manager {
+            url: url.clone(),
+            first: Mutex::new(Some(first)),
+        };
+        let pool = r2d2::Pool::builder()
+            .max_size(size.max(1))
+            .min_idle(Some(0))
+            .test_on_check_out(false)
+            .connection_timeout(timeout)
+            .error_handler(Box::new(r2d2::NopErrorHandler))
+            .build_unchecked(manager);
+        Ok(Pool {
+            pool,
+            url: url.clone(),
+        })
+    }
+
+    /// Checks out a connection.
+    pub fn get(&self) -> Result<Conn> {
+        self.pool.get().map_err(|e| {
+            Error::unavailable(format!(
+                "cannot connect to {}: {}",
+                self.url.display(),
+                self.url.mask(&e.to_string())
+            ))
+        })
+    }
+
+    pub fn url(&self) -> &DbUrl {
+        &self.url
+    }
+}

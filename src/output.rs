@@ -1,0 +1,97 @@
+//! How results are written: the format chosen (SPEC §5) and the writers for
+//! tables, plain lines and JSON. Every writer takes any `impl Write`.
+
+use std::io::{IsTerminal, Write};
+
+use crate::cli::{Color, Format, Global};
+use crate::error::Result;
+
+/// The output settings of one invocation.
+#[derive(Debug, Clone, Copy)]
+pub struct Output {
+    pub format: Format,
+    pub quiet: bool,
+    pub color: bool,
+}
+
+impl Output {
+    pub fn from_global(global: &Global) -> Output {
+        let tty = std::io::stdout().is_terminal();
+        let format = if global.json {
+            Format::Json
+        } else {
+            global
+                .format
+                .unwrap_or(if tty { Format::Table } else { Format::Plain })
+        };
+        let no_color = std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty());
+        let color = match global.color {
+            Color::Always => true,
+            Color::Never => false,
+            Color::Auto => tty && !no_color,
+        };
+        Output {
+            format,
+            quiet: global.quiet,
+            color: color && format == Format::Table,
+        }
+    }
+}
+
+/// Writes one plain record: fields tab-separated, `None` as an empty field,
+/// backslash, tab, newline and carriage return escaped as COPY text does.
+pub fn plain_line(out: &mut impl Write, fields: &[Option<&str>]) -> Result<()> {
+    let mut line = String::new();
+    for (i, field) in fields.iter().enumerate() {
+        if i > 0 {
+            line.push('\t');
+        }
+        if let Some(value) = field {
+            escape_into(&mut line, value);
+        }
+    }
+    line.push('\n');
+    out.write_all(line.as_bytes())?;
+    Ok(())
+}
+
+fn escape_into(out: &mut String, value: &str) {
+    for c in value.chars() {
+        match c {
+            '\\' => out.push_str("\\\\"),
+            '\t' => out.push_str("\\t"),
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            c => out.push(c),
+        }
+    }
+}
+
+/// Writes a JSON value and a newline.
+pub fn json_line(out: &mut impl Write, value: &impl serde::Serialize) -> Result<()> {
+    serde_json::to_writer(&mut *out, value)?;
+    out.write_all(b"\n")?;
+    Ok(())
+}
+
+/// A comfy-table with the tool's style.
+pub fn table(header: &[&str]) -> comfy_table::Table {
+    let mut table = comfy_table::Table::new();
+    table
+        .load_preset(comfy_table::presets::UTF8_FULL_CONDENSED)
+        .set_content_arrangement(comfy_table::ContentArrangement::Dynamic)
+        .set_header(header.iter().copied());
+    table
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn plain_escapes_like_copy_text_and_leaves_null_empty() {
+        let mut out = Vec::new();
+        plain_line(&mut out, &[Some("a\tb\\c\nd\re"), None, Some("x")]).unwrap();
+        assert_eq!(String::from_utf8(out).unwrap(), "a\\tb\\\\c\\nd\\re\t\tx\n");
+    }
+}
