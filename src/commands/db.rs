@@ -1,4 +1,4 @@
-//! `todo db …`: migrations.
+//! `todo db …`: migrations and the embedded local database.
 
 use std::io::Write;
 use std::time::Duration;
@@ -8,6 +8,7 @@ use serde_json::json;
 
 use super::{confirm, Context};
 use crate::cli::Format;
+use crate::db::local::{self, Cluster};
 use crate::db::migrate::{self, MigrateError};
 use crate::db::{self as database, Conn};
 use crate::error::{Error, Result};
@@ -36,6 +37,26 @@ pub enum DbCommand {
     ///
     /// Example: todo db revert --yes
     Revert(RevertArgs),
+    /// The embedded local database (used with --local)
+    ///
+    /// A private PostgreSQL under $TODO_HOME (default ~/.local/share/todo,
+    /// /var/lib/todo as root), reachable only through a Unix socket.
+    ///
+    /// Example: psql "$(todo db local url)"
+    #[command(subcommand)]
+    Local(LocalCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum LocalCommand {
+    /// Show whether it exists and runs, where it lives, and its URL
+    Status,
+    /// Create (on first use) and start it
+    Start,
+    /// Stop it
+    Stop,
+    /// Print its connection URL (psql accepts it)
+    Url,
 }
 
 #[derive(Debug, Args)]
@@ -74,6 +95,7 @@ pub fn run(ctx: &Context, cmd: DbCommand) -> Result<()> {
         DbCommand::Migrate(args) => migrate_cmd(ctx, args),
         DbCommand::Status(args) => status(ctx, args),
         DbCommand::Revert(args) => revert(ctx, args),
+        DbCommand::Local(cmd) => local(ctx, cmd),
     }
 }
 
@@ -259,6 +281,51 @@ fn revert(ctx: &Context, args: RevertArgs) -> Result<()> {
         Format::Json => json_line(&mut out, &json!({ "reverted": reverted }))?,
         Format::Plain => plain_line(&mut out, &[Some(&reverted)])?,
         Format::Table => writeln!(out, "Reverted {reverted} {}", plan.name)?,
+    }
+    out.flush()?;
+    Ok(())
+}
+
+fn local(ctx: &Context, cmd: LocalCommand) -> Result<()> {
+    let cluster = Cluster::new(Cluster::default_home()?);
+    let mut out = ctx.stdout();
+    let message = match cmd {
+        LocalCommand::Url => {
+            writeln!(out, "{}", cluster.url(local::DATABASE))?;
+            out.flush()?;
+            return Ok(());
+        }
+        LocalCommand::Status => None,
+        LocalCommand::Start => {
+            database::start_local(&cluster, &mut |msg| eprintln!("todo: {msg}"))?;
+            Some("running")
+        }
+        LocalCommand::Stop => Some(if cluster.stop()? {
+            "stopped"
+        } else {
+            "not running"
+        }),
+    };
+    let state = cluster.state()?;
+    if ctx.out.quiet {
+        return Ok(());
+    }
+    let home = cluster.home().display().to_string();
+    let url = cluster.url(local::DATABASE);
+    match ctx.out.format {
+        Format::Json => json_line(
+            &mut out,
+            &json!({ "state": state.as_str(), "home": home, "url": url }),
+        )?,
+        Format::Plain => plain_line(&mut out, &[Some(state.as_str()), Some(&home), Some(&url)])?,
+        Format::Table => match message {
+            Some(msg) => writeln!(out, "Local database in {home}: {msg}")?,
+            None => {
+                writeln!(out, "state: {}", state.as_str())?;
+                writeln!(out, "home:  {home}")?;
+                writeln!(out, "url:   {url}")?;
+            }
+        },
     }
     out.flush()?;
     Ok(())

@@ -110,7 +110,7 @@ impl Cluster {
     /// directory under /tmp named after the home.
     pub fn socket_dir(&self) -> PathBuf {
         let dir = self.home.join("run");
-        if dir.as_os_str().len() + ".s.PGSQL.5432".len() + 1 <= MAX_SOCKET_PATH {
+        if dir.as_os_str().len() + "/.s.PGSQL.5432".len() <= MAX_SOCKET_PATH {
             return dir;
         }
         use std::hash::{Hash, Hasher};
@@ -367,7 +367,7 @@ pub fn find_bindir(major: Option<&str>) -> Result<PathBuf> {
         })
         .filter_map(|d| server_major(&d).map(|v| (v, d)))
         .collect();
-    found.sort_by(|a, b| b.0.cmp(&a.0));
+    found.sort_by_key(|f| std::cmp::Reverse(f.0));
     let pick = match major {
         Some(m) => found.into_iter().find(|(v, _)| v.to_string() == m),
         None => found.into_iter().next(),

@@ -103,20 +103,23 @@ pub fn open(opts: &ConnectOptions, size: u32, notice: &mut dyn FnMut(&str)) -> R
         Target::Local(cluster, url) => match Pool::open(&url, size, opts.timeout()) {
             Ok(pool) => Ok(pool),
             Err(_) => {
-                let mut migrate = |raw: &str| -> Result<()> {
-                    let url = DbUrl::parse(raw, None, DEFAULT_CONNECT_TIMEOUT)?;
-                    let mut conn = pool::establish(&url)?;
-                    migrate::run(&mut conn, Duration::from_secs(10))
-                        .map(|_| ())
-                        .map_err(|e| {
-                            Error::unexpected(format!("cannot migrate the local database: {e:?}"))
-                        })
-                };
-                cluster.ensure_running(notice, &mut migrate)?;
+                start_local(&cluster, notice)?;
                 Pool::open(&url, size, opts.timeout())
             }
         },
     }
+}
+
+/// Creates (and migrates) or starts the embedded cluster if needed.
+pub fn start_local(cluster: &local::Cluster, notice: &mut dyn FnMut(&str)) -> Result<()> {
+    let mut migrate = |raw: &str| -> Result<()> {
+        let url = DbUrl::parse(raw, None, DEFAULT_CONNECT_TIMEOUT)?;
+        let mut conn = pool::establish(&url)?;
+        migrate::run(&mut conn, Duration::from_secs(10))
+            .map(|_| ())
+            .map_err(|e| Error::unexpected(format!("cannot migrate the local database: {e:?}")))
+    };
+    cluster.ensure_running(notice, &mut migrate)
 }
 
 /// Messages of errors that mean the connection is gone.

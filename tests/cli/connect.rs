@@ -1,0 +1,314 @@
+//! Connecting (SPEC §2): URL precedence, normalisation, masking, and the
+//! exit codes of connection failures (SPEC §9).
+
+use std::time::{Duration, Instant};
+
+use crate::support::{json, server, stderr, stdout, todo_cmd, TestDb, PW_ROLE, PW_ROLE_PASSWORD};
+
+/// A URL for the private server's socket with the given credentials.
+fn socket_url(user_info: &str, db: &str) -> String {
+    let dir = server()
+        .socket_dir
+        .clone()
+        .expect("these tests need the private server (TEST_DATABASE_URL unset)");
+    format!("postgresql://{user_info}@/{db}?host={}", dir.display())
+}
+
+#[test]
+fn refused_port_exits_5() {
+    let dir = tempdir();
+    let out = todo_cmd(&dir)
+        .args([
+            "db",
+            "status",
+            "--database-url",
+            "postgresql://nobody@127.0.0.1:1/none",
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(5));
+    let err = stderr(&out);
+    assert!(
+        err.starts_with("error: cannot connect to nobody@127.0.0.1:1/none"),
+        "{err}"
+    );
+    assert!(err.contains("refused"), "{err}");
+}
+
+#[test]
+fn wrong_password_fails_at_once_with_the_reason_and_without_the_password() {
+    let db = TestDb::migrated();
+    let secret = "Wr0ng-Secret-42";
+    let start = Instant::now();
+    let out = todo_cmd(&db.dir)
+        .args(["db", "status", "--connect-timeout", "30"])
+        .env(
+            "DATABASE_URL",
+            socket_url(&format!("{PW_ROLE}:{secret}"), &db.name),
+        )
+        .output()
+        .unwrap();
+    // Far below the connect timeout: the failure is not retried.
+    assert!(
+        start.elapsed() < Duration::from_secs(10),
+        "{:?}",
+        start.elapsed()
+    );
+    assert_eq!(out.status.code(), Some(5));
+    let all = format!("{}{}", stdout(&out), stderr(&out));
+    assert!(all.contains("password authentication failed"), "{all}");
+    assert!(!all.contains(secret), "{all}");
+
+    // The right password works (so the failure above was the password).
+    db.psql(&format!(
+        "GRANT SELECT ON __diesel_schema_migrations TO {PW_ROLE}"
+    ));
+    todo_cmd(&db.dir)
+        .args(["db", "status"])
+        .env(
+            "DATABASE_URL",
+            socket_url(&format!("{PW_ROLE}:{PW_ROLE_PASSWORD}"), &db.name),
+        )
+        .assert()
+        .success();
+}
+
+#[test]
+fn unknown_database_fails_at_once_with_the_reason() {
+    let dir = tempdir();
+    let out = todo_cmd(&dir)
+        .args(["db", "status", "--connect-timeout", "30"])
+        .env(
+            "DATABASE_URL",
+            socket_url("postgres:some-pass", "no_such_db"),
+        )
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(5));
+    let err = stderr(&out);
+    assert!(
+        err.contains("database \"no_such_db\" does not exist"),
+        "{err}"
+    );
+    assert!(!err.contains("some-pass"), "{err}");
+}
+
+#[test]
+fn passwords_echoed_by_libpq_are_masked() {
+    let dir = tempdir();
+    // libpq quotes the bad token, which here is the password.
+    let out = todo_cmd(&dir)
+        .args(["db", "status"])
+        .env("DATABASE_URL", "postgresql://bob:top%zzsecret@localhost/db")
+        .output()
+        .unwrap();
+    assert_ne!(out.status.code(), Some(0));
+    let all = format!("{}{}", stdout(&out), stderr(&out));
+    assert!(!all.contains("zzsecret"), "{all}");
+    assert!(all.contains("****"), "{all}");
+}
+
+#[test]
+fn url_precedence_flag_then_env_then_dotenv() {
+    let db = TestDb::migrated();
+    let bad = "postgresql://nobody@127.0.0.1:1/none";
+    let has_status = |out: &std::process::Output| {
+        out.status.code() == Some(0) && stdout(out).contains("20261124000001")
+    };
+
+    // --database-url beats both variables.
+    let out = todo_cmd(&db.dir)
+        .args(["db", "status", "--database-url", &db.url()])
+        .env("TODO_DATABASE_URL", bad)
+        .env("DATABASE_URL", bad)
+        .output()
+        .unwrap();
+    assert!(has_status(&out), "{}", stderr(&out));
+
+    // TODO_DATABASE_URL beats DATABASE_URL.
+    let out = todo_cmd(&db.dir)
+        .args(["db", "status"])
+        .env("TODO_DATABASE_URL", db.url())
+        .env("DATABASE_URL", bad)
+        .output()
+        .unwrap();
+    assert!(has_status(&out), "{}", stderr(&out));
+    let out = todo_cmd(&db.dir)
+        .args(["db", "status"])
+        .env("TODO_DATABASE_URL", bad)
+        .env("DATABASE_URL", db.url())
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(5));
+
+    // The environment beats ./.env.
+    std::fs::write(db.dir.join(".env"), format!("DATABASE_URL={bad}\n")).unwrap();
+    let out = todo_cmd(&db.dir)
+        .args(["db", "status"])
+        .env("DATABASE_URL", db.url())
+        .output()
+        .unwrap();
+    assert!(has_status(&out), "{}", stderr(&out));
+
+    // ./.env alone; its TODO_DATABASE_URL beats its DATABASE_URL.
+    std::fs::write(
+        db.dir.join(".env"),
+        format!("DATABASE_URL={bad}\nTODO_DATABASE_URL={}\n", db.url()),
+    )
+    .unwrap();
+    let out = todo_cmd(&db.dir).args(["db", "status"]).output().unwrap();
+    assert!(has_status(&out), "{}", stderr(&out));
+
+    // Only ./.env: not one in a parent directory.
+    let child = db.dir.join("sub");
+    std::fs::create_dir_all(&child).unwrap();
+    let out = todo_cmd(&child).args(["db", "status"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(5));
+    assert!(
+        stderr(&out).contains("no database configured"),
+        "{}",
+        stderr(&out)
+    );
+}
+
+#[test]
+fn sqlalchemy_urls_are_normalised() {
+    let db = TestDb::migrated();
+    let base = db.url();
+    let rest = base.strip_prefix("postgresql://").unwrap();
+    for url in [
+        format!("postgresql+psycopg://{rest}"),
+        format!("postgresql+psycopg2://{rest}"),
+        // libpq rejects `ssl`; it must arrive as sslmode (ignored on a socket).
+        format!("postgresql+asyncpg://{rest}&ssl=require"),
+        format!("postgres://{rest}"),
+    ] {
+        let out = todo_cmd(&db.dir)
+            .args(["db", "status"])
+            .env("DATABASE_URL", &url)
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(0), "{url}: {}", stderr(&out));
+    }
+    let out = todo_cmd(&db.dir)
+        .args(["db", "status"])
+        .env("DATABASE_URL", format!("mysql://{rest}"))
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        stderr(&out).contains("unsupported database URL scheme"),
+        "{}",
+        stderr(&out)
+    );
+}
+
+#[test]
+fn no_url_without_a_terminal_exits_5_with_a_hint() {
+    let dir = tempdir();
+    let out = todo_cmd(&dir).args(["db", "status"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(5));
+    let err = stderr(&out);
+    assert!(err.starts_with("error: no database configured\n"), "{err}");
+    assert!(err.contains("hint: set DATABASE_URL"), "{err}");
+    assert!(err.contains("--local"), "{err}");
+}
+
+#[test]
+fn local_and_database_url_together_is_a_usage_error() {
+    let dir = tempdir();
+    let out = todo_cmd(&dir)
+        .args([
+            "db",
+            "status",
+            "--local",
+            "--database-url",
+            "postgresql://h/db",
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let out = todo_cmd(&dir)
+        .args(["db", "status", "--database-url", "postgresql://h/db"])
+        .env("TODO_LOCAL", "1")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+}
+
+#[test]
+fn errors_are_one_json_object_under_json() {
+    let dir = tempdir();
+    let out = todo_cmd(&dir)
+        .args([
+            "--json",
+            "db",
+            "status",
+            "--database-url",
+            "postgresql://u:pw123456@127.0.0.1:1/x",
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(5));
+    assert_eq!(stdout(&out), "");
+    let err = stderr(&out);
+    assert_eq!(err.lines().count(), 1, "{err}");
+    assert!(!err.contains("pw123456"));
+    let v: serde_json::Value = serde_json::from_str(&err).unwrap();
+    assert_eq!(v["error"]["code"], 5);
+    assert_eq!(v["error"]["kind"], "unavailable");
+    assert!(v["error"]["message"]
+        .as_str()
+        .unwrap()
+        .starts_with("cannot connect to u@127.0.0.1:1/x"));
+
+    // Usage errors too, when --json was asked for.
+    let out = todo_cmd(&dir)
+        .args(["db", "nonsense", "--json"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let v: serde_json::Value = serde_json::from_slice(&out.stderr).unwrap();
+    assert_eq!(v["error"]["kind"], "usage");
+}
+
+#[test]
+fn global_flags_work_before_and_after_the_subcommand() {
+    let db = TestDb::migrated();
+    for args in [
+        vec!["--format", "json", "db", "status"],
+        vec!["db", "--format", "json", "status"],
+        vec!["db", "status", "--format=json"],
+    ] {
+        let out = db.cmd().args(&args).output().unwrap();
+        assert_eq!(out.status.code(), Some(0), "{args:?}");
+        assert_eq!(json(&out)["pending"], serde_json::json!([]), "{args:?}");
+    }
+}
+
+#[test]
+fn usage_errors_exit_2() {
+    let dir = tempdir();
+    for args in [
+        vec!["db", "frobnicate"],
+        vec!["--format", "xml", "db", "status"],
+        vec![],
+    ] {
+        let out = todo_cmd(&dir).args(&args).output().unwrap();
+        assert_eq!(out.status.code(), Some(2), "{args:?}");
+    }
+    todo_cmd(&dir).arg("--help").assert().success();
+    todo_cmd(&dir).arg("--version").assert().success();
+}
+
+fn tempdir() -> std::path::PathBuf {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    static N: AtomicUsize = AtomicUsize::new(0);
+    let dir = std::env::temp_dir().join(format!(
+        "todo-test-dir-{}-{}",
+        std::process::id(),
+        N.fetch_add(1, Ordering::SeqCst)
+    ));
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}

@@ -1,0 +1,7 @@
+//! The integration tests: the real `todo` binary against a real PostgreSQL
+//! (see `support`).
+
+mod support;
+
+mod connect;
+mod migrate;

@@ -1,0 +1,430 @@
+//! `db migrate`, `db migrate --baseline`, `db status`, `db revert` (SPEC §1, §4a).
+
+use std::process::{Command, Stdio};
+
+use crate::support::{json, psql, stderr, stdout, TestDb};
+
+/// The schema of SPEC §1, verbatim, as the web backend would create it.
+pub const SPEC_SQL: &str = r#"
+CREATE TABLE users (
+    id VARCHAR(255) PRIMARY KEY,
+    email VARCHAR(255) UNIQUE NOT NULL,
+    name VARCHAR(255),
+    created_at TIMESTAMP DEFAULT CURRENT_TIMESTAMP,
+    updated_at TIMESTAMP DEFAULT CURRENT_TIMESTAMP
+);
+CREATE INDEX idx_users_email ON users(email);
+
+CREATE TABLE tasks (
+    id SERIAL PRIMARY KEY,
+    title VARCHAR(255) NOT NULL,
+    description TEXT,
+    completed BOOLEAN DEFAULT FALSE,
+    user_id VARCHAR(255) NOT NULL,
+    created_at TIMESTAMP DEFAULT CURRENT_TIMESTAMP,
+    updated_at TIMESTAMP DEFAULT CURRENT_TIMESTAMP,
+    FOREIGN KEY (user_id) REFERENCES users(id) ON DELETE CASCADE
+);
+CREATE INDEX idx_tasks_user_id ON tasks(user_id);
+CREATE INDEX idx_tasks_completed ON tasks(completed);
+CREATE INDEX idx_tasks_user_completed ON tasks(user_id, completed);
+CREATE INDEX idx_tasks_created_at ON tasks(created_at DESC);
+CREATE INDEX idx_tasks_updated_at ON tasks(updated_at);
+"#;
+
+/// Everything the catalog says about the two tables: columns (type,
+/// nullability, default), constraints, indexes and triggers, one per line.
+const CATALOG_DUMP: &str = r#"
+SELECT string_agg(line, E'\n' ORDER BY line) FROM (
+  SELECT format('column %s.%s %s notnull=%s default=%s', c.relname, a.attname,
+                format_type(a.atttypid, a.atttypmod), a.attnotnull,
+                coalesce(pg_get_expr(d.adbin, d.adrelid), '-')) AS line
+    FROM pg_class c
+    JOIN pg_attribute a ON a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped
+    LEFT JOIN pg_attrdef d ON d.adrelid = c.oid AND d.adnum = a.attnum
+   WHERE c.relname IN ('users', 'tasks') AND c.relkind = 'r'
+  UNION ALL
+  SELECT format('constraint %s %s', c.relname, pg_get_constraintdef(k.oid))
+    FROM pg_constraint k JOIN pg_class c ON c.oid = k.conrelid
+   WHERE c.relname IN ('users', 'tasks')
+  UNION ALL
+  SELECT format('index %s', pg_get_indexdef(x.indexrelid))
+    FROM pg_index x JOIN pg_class c ON c.oid = x.indrelid
+   WHERE c.relname IN ('users', 'tasks')
+  UNION ALL
+  SELECT format('trigger %s', pg_get_triggerdef(t.oid))
+    FROM pg_trigger t JOIN pg_class c ON c.oid = t.tgrelid
+   WHERE c.relname IN ('users', 'tasks') AND NOT t.tgisinternal
+) lines
+"#;
+
+fn dump(db: &TestDb) -> Vec<String> {
+    db.psql(CATALOG_DUMP).lines().map(str::to_string).collect()
+}
+
+/// What the migrations add on top of SPEC §1's SQL.
+const EXTRAS: &[&str] = &[
+    "constraint tasks CHECK ((char_length(description) <= 1000))",
+    "constraint tasks CHECK ((length(btrim((title)::text)) > 0))",
+    "index CREATE INDEX idx_users_email_lower ON public.users USING btree (lower((email)::text))",
+    "trigger CREATE TRIGGER tasks_set_updated_at BEFORE UPDATE ON public.tasks FOR EACH ROW EXECUTE FUNCTION todo_set_updated_at()",
+    "trigger CREATE TRIGGER users_set_updated_at BEFORE UPDATE ON public.users FOR EACH ROW EXECUTE FUNCTION todo_set_updated_at()",
+];
+
+fn spec_db() -> TestDb {
+    let db = TestDb::empty();
+    db.psql(SPEC_SQL);
+    db
+}
+
+#[test]
+fn migrate_creates_exactly_the_spec_schema_plus_extras() {
+    let spec = spec_db();
+    let spec_dump = dump(&spec);
+    // Sanity: the reference really holds the documented schema.
+    for line in [
+        "column tasks.id integer notnull=t default=nextval('tasks_id_seq'::regclass)",
+        "column tasks.completed boolean notnull=f default=false",
+        "column users.email character varying(255) notnull=t default=-",
+        "constraint tasks FOREIGN KEY (user_id) REFERENCES users(id) ON DELETE CASCADE",
+        "constraint users UNIQUE (email)",
+        "index CREATE INDEX idx_tasks_created_at ON public.tasks USING btree (created_at DESC)",
+        "index CREATE INDEX idx_tasks_user_completed ON public.tasks USING btree (user_id, completed)",
+    ] {
+        assert!(spec_dump.iter().any(|l| l == line), "reference lacks {line}: {spec_dump:#?}");
+    }
+
+    let db = TestDb::empty();
+    let out = db.cmd().args(["db", "migrate", "--json"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert_eq!(
+        json(&out),
+        serde_json::json!({"applied": ["20261124000001", "20261124000002"]})
+    );
+    let migrated = dump(&db);
+    let mut expected = spec_dump.clone();
+    expected.extend(EXTRAS.iter().map(|s| s.to_string()));
+    expected.sort();
+    assert_eq!(migrated, expected);
+}
+
+#[test]
+fn trigger_sets_updated_at_in_utc_whatever_the_session_time_zone() {
+    let db = TestDb::migrated();
+    db.psql("INSERT INTO users (id, email, updated_at) VALUES ('u1', 'a@b.co', '2000-01-01')");
+    // A writer whose session is far from UTC.
+    let lag = db.psql(
+        "SET TIME ZONE 'Pacific/Kiritimati'; UPDATE users SET name = 'x' WHERE id = 'u1';
+         SET TIME ZONE 'UTC';
+         SELECT abs(extract(epoch FROM (now() AT TIME ZONE 'UTC') - updated_at)) < 60 FROM users",
+    );
+    assert_eq!(lag, "t");
+}
+
+#[test]
+fn migrate_twice_applies_nothing_the_second_time() {
+    let db = TestDb::empty();
+    db.cmd().args(["db", "migrate"]).assert().success();
+    let out = db.cmd().args(["db", "migrate", "--json"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(0));
+    assert_eq!(json(&out), serde_json::json!({"applied": []}));
+    let out = db
+        .cmd()
+        .args(["db", "migrate", "--format", "table"])
+        .output()
+        .unwrap();
+    assert!(stdout(&out).contains("up to date"), "{}", stdout(&out));
+}
+
+#[test]
+fn revert_all_then_migrate_round_trips() {
+    let db = TestDb::empty();
+    db.cmd().args(["db", "migrate"]).assert().success();
+    let first = dump(&db);
+
+    let out = db
+        .cmd()
+        .args(["db", "revert", "--yes", "--json"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert_eq!(
+        json(&out),
+        serde_json::json!({"reverted": "20261124000002"})
+    );
+    let out = db
+        .cmd()
+        .args(["db", "revert", "--yes", "--json"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert_eq!(
+        json(&out),
+        serde_json::json!({"reverted": "20261124000001"})
+    );
+    assert_eq!(
+        db.psql(
+            "SELECT to_regclass('users') IS NULL AND to_regclass('tasks') IS NULL
+                 AND to_regproc('todo_set_updated_at') IS NULL"
+        ),
+        "t"
+    );
+    let out = db.cmd().args(["db", "revert", "--yes"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(6), "nothing left to revert");
+
+    db.cmd().args(["db", "migrate"]).assert().success();
+    assert_eq!(dump(&db), first);
+}
+
+#[test]
+fn concurrent_migrates_all_succeed_and_apply_each_migration_once() {
+    let db = TestDb::empty();
+    let bin = assert_cmd::cargo::cargo_bin("todo");
+    let children: Vec<_> = (0..8)
+        .map(|_| {
+            Command::new(&bin)
+                .args(["db", "migrate", "--json"])
+                .env("TODO_DATABASE_URL", db.url())
+                .env_remove("DATABASE_URL")
+                .current_dir(&db.dir)
+                .stdout(Stdio::piped())
+                .stderr(Stdio::piped())
+                .spawn()
+                .unwrap()
+        })
+        .collect();
+    let mut applied = Vec::new();
+    for child in children {
+        let out = child.wait_with_output().unwrap();
+        assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+        for v in json(&out)["applied"].as_array().unwrap() {
+            applied.push(v.as_str().unwrap().to_string());
+        }
+    }
+    applied.sort();
+    assert_eq!(applied, ["20261124000001", "20261124000002"]);
+    assert_eq!(
+        db.psql("SELECT string_agg(version, ',' ORDER BY version) FROM __diesel_schema_migrations"),
+        "20261124000001,20261124000002"
+    );
+}
+
+#[test]
+fn migrate_refuses_a_schema_it_did_not_create_and_baseline_adopts_it() {
+    let db = spec_db();
+    db.psql(
+        "INSERT INTO users (id, email) VALUES ('u1', 'a@example.com');
+             INSERT INTO tasks (title, user_id) VALUES ('kept', 'u1')",
+    );
+
+    let out = db.cmd().args(["db", "migrate"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(6));
+    assert!(
+        stderr(&out).contains("hint: adopt them with: todo db migrate --baseline"),
+        "{}",
+        stderr(&out)
+    );
+
+    let out = db.cmd().args(["db", "status", "--json"]).output().unwrap();
+    assert!(stderr(&out).contains("--baseline"));
+    assert_eq!(
+        json(&out),
+        serde_json::json!({"applied": [], "pending": ["20261124000001", "20261124000002"]})
+    );
+
+    let out = db
+        .cmd()
+        .args(["db", "migrate", "--baseline", "--json"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert_eq!(
+        json(&out),
+        serde_json::json!({"applied": ["20261124000002"]})
+    );
+
+    let fresh = TestDb::migrated();
+    assert_eq!(
+        dump(&db),
+        dump(&fresh),
+        "baselined schema equals a migrated one"
+    );
+    assert_eq!(db.psql("SELECT title FROM tasks"), "kept");
+    db.cmd()
+        .args(["db", "status", "--check"])
+        .assert()
+        .success();
+}
+
+#[test]
+fn baseline_lists_every_difference_of_a_drifted_schema_and_changes_nothing() {
+    let drifted = SPEC_SQL
+        .replace("title VARCHAR(255) NOT NULL", "title VARCHAR(200) NOT NULL")
+        .replace(
+            "CREATE INDEX idx_tasks_created_at ON tasks(created_at DESC);",
+            "",
+        )
+        .replace(" ON DELETE CASCADE", "");
+    let db = TestDb::empty();
+    db.psql(&drifted);
+    let out = db
+        .cmd()
+        .args(["db", "migrate", "--baseline"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(6));
+    let err = stderr(&out);
+    assert!(err.contains("3 differences"), "{err}");
+    assert!(
+        err.contains(
+            "column tasks.title is character varying(200) (expected character varying(255))"
+        ),
+        "{err}"
+    );
+    assert!(
+        err.contains("index idx_tasks_created_at on tasks is missing"),
+        "{err}"
+    );
+    assert!(
+        err.contains("FOREIGN KEY (user_id) REFERENCES users(id) ON DELETE CASCADE"),
+        "{err}"
+    );
+    assert_eq!(
+        db.psql("SELECT to_regclass('__diesel_schema_migrations') IS NULL"),
+        "t"
+    );
+
+    let out = TestDb::empty()
+        .cmd()
+        .args(["db", "migrate", "--baseline"])
+        .output()
+        .unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(6),
+        "nothing to baseline on an empty database"
+    );
+    assert!(stderr(&out).contains("todo db migrate"));
+}
+
+#[test]
+fn status_check_exits_6_while_migrations_are_pending() {
+    let db = TestDb::empty();
+    let out = db
+        .cmd()
+        .args(["db", "status", "--check", "--json"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(6));
+    assert_eq!(
+        json(&out),
+        serde_json::json!({"applied": [], "pending": ["20261124000001", "20261124000002"]})
+    );
+    let err: serde_json::Value = serde_json::from_slice(&out.stderr).unwrap();
+    assert_eq!(err["error"]["code"], 6);
+    assert_eq!(err["error"]["kind"], "not_ready");
+
+    let out = db.cmd().args(["db", "status"]).output().unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "without --check pending is not an error"
+    );
+    assert_eq!(
+        stdout(&out),
+        "20261124000001\tcreate_users_and_tasks\tpending\n20261124000002\tconstraints_and_triggers\tpending\n"
+    );
+
+    db.cmd()
+        .args(["db", "migrate", "-q"])
+        .assert()
+        .success()
+        .stdout("");
+    let out = db.cmd().args(["db", "status", "--check"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(0));
+    assert_eq!(
+        stdout(&out),
+        "20261124000001\tcreate_users_and_tasks\tapplied\n20261124000002\tconstraints_and_triggers\tapplied\n"
+    );
+}
+
+#[test]
+fn revert_shows_what_it_drops_and_guards_the_base_migration() {
+    let db = TestDb::migrated();
+    db.psql(
+        "INSERT INTO users (id, email) VALUES ('u1', 'a@example.com');
+             INSERT INTO tasks (title, user_id) VALUES ('t', 'u1'), ('t2', 'u1')",
+    );
+
+    // No terminal and no --yes: refuse, change nothing.
+    let out = db.cmd().args(["db", "revert"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        stderr(&out).contains("idx_users_email_lower"),
+        "{}",
+        stderr(&out)
+    );
+    assert!(
+        stderr(&out).contains("hint: pass --yes"),
+        "{}",
+        stderr(&out)
+    );
+    assert_eq!(
+        db.psql("SELECT count(*) FROM __diesel_schema_migrations"),
+        "2"
+    );
+
+    db.cmd().args(["db", "revert", "--yes"]).assert().success();
+
+    // The base migration with rows needs --force too.
+    let out = db.cmd().args(["db", "revert", "--yes"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let err = stderr(&out);
+    assert!(err.contains("users: 1 rows, tasks: 2 rows"), "{err}");
+    assert!(err.contains("--force"), "{err}");
+    assert_eq!(db.psql("SELECT count(*) FROM tasks"), "2");
+
+    db.cmd()
+        .args(["db", "revert", "--yes", "--force"])
+        .assert()
+        .success();
+    assert_eq!(db.psql("SELECT to_regclass('tasks') IS NULL"), "t");
+}
+
+#[test]
+fn migrate_gives_up_at_its_lock_timeout() {
+    let db = TestDb::empty();
+    // Another session holds the migration lock for a while.
+    let mut holder = Command::new(crate::support::psql_path())
+        .args(["-X", "-q", "-d", &db.url(), "-c"])
+        .arg(format!(
+            "SELECT pg_advisory_lock({}), pg_sleep(20)",
+            todo::db::migrate::LOCK_KEY
+        ))
+        .stdout(Stdio::null())
+        .spawn()
+        .unwrap();
+    // Wait until the lock is held.
+    for _ in 0..100 {
+        if db.psql("SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND granted") == "1" {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    let out = db
+        .cmd()
+        .args(["db", "migrate", "--lock-timeout", "1"])
+        .output()
+        .unwrap();
+    holder.kill().unwrap();
+    let _ = holder.wait();
+    assert_eq!(out.status.code(), Some(5), "{}", stderr(&out));
+    assert!(stderr(&out).contains("lock"), "{}", stderr(&out));
+    assert_eq!(db.psql("SELECT to_regclass('users') IS NULL"), "t");
+}
+
+#[test]
+fn psql_helper_sees_the_test_database() {
+    let db = TestDb::migrated();
+    assert_eq!(psql(&db.url(), "SELECT current_database()"), db.name);
+}

@@ -1,0 +1,353 @@
+//! Test support: one private PostgreSQL for the whole test run, started with
+//! the tool's own embedded-cluster code (`todo::db::local`), unless
+//! `TEST_DATABASE_URL` points at an existing server (a role that may create
+//! databases). Each test gets a fresh database cloned from a migrated
+//! template, so tests run in parallel and never see each other's rows.
+//!
+//! Safe across test threads (a `OnceLock`) and test processes (cargo
+//! nextest): the cluster is created under the tool's file lock and the
+//! template under a server-side advisory lock.
+//!
+//! The private server lives in `/tmp/todo-test-<hash>` (reachable by the
+//! `postgres` user when tests run as root; short enough for a socket path)
+//! and keeps running after the tests so the next run starts at once. Stop it
+//! with: `TODO_HOME=/tmp/todo-test-<hash> todo db local stop`.
+
+#![allow(dead_code)]
+
+use std::collections::hash_map::DefaultHasher;
+use std::hash::{Hash, Hasher};
+use std::path::{Path, PathBuf};
+use std::process::Command as StdCommand;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::OnceLock;
+
+use diesel::prelude::*;
+use diesel::sql_types::Bool;
+use todo::db::local::Cluster;
+
+/// A role with a password (scram-sha-256 through the socket) for
+/// authentication tests.
+pub const PW_ROLE: &str = "todo_pw";
+pub const PW_ROLE_PASSWORD: &str = "correct-horse-battery";
+
+/// The advisory lock that serialises template set-up across processes.
+const SETUP_LOCK: i64 = 7_470_001;
+
+pub struct Server {
+    /// URL of a database on the server, with `{db}` for the name.
+    url_pattern: String,
+    template: String,
+    /// The socket directory, for the private server.
+    pub socket_dir: Option<PathBuf>,
+}
+
+impl Server {
+    pub fn url(&self, db: &str) -> String {
+        self.url_pattern.replace("{db}", db)
+    }
+
+    fn admin(&self) -> PgConnection {
+        PgConnection::establish(&self.url("postgres"))
+            .unwrap_or_else(|e| panic!("cannot connect to the test server: {e}"))
+    }
+}
+
+/// The test server, started (and its template migrated) on first use.
+pub fn server() -> &'static Server {
+    static SERVER: OnceLock<Server> = OnceLock::new();
+    SERVER.get_or_init(|| {
+        let (url_pattern, socket_dir) = match std::env::var("TEST_DATABASE_URL") {
+            Ok(url) if !url.is_empty() => (with_database(&url, "{db}"), None),
+            _ => private_server(),
+        };
+        let mut server = Server {
+            url_pattern,
+            template: format!("todo_tpl_{:x}", migrations_hash()),
+            socket_dir,
+        };
+        setup(&mut server);
+        server
+    })
+}
+
+fn private_server() -> (String, Option<PathBuf>) {
+    let mut h = DefaultHasher::new();
+    env!("CARGO_TARGET_TMPDIR").hash(&mut h);
+    "harness-v1".hash(&mut h);
+    let home = PathBuf::from(format!(
+        "/tmp/todo-test-{:012x}",
+        h.finish() & 0xffff_ffff_ffff
+    ));
+    let cluster = Cluster::new(&home)
+        .with_setting("fsync", "off")
+        .with_setting("synchronous_commit", "off")
+        .with_setting("full_page_writes", "off")
+        .with_setting("max_connections", "300")
+        .with_setting("password_encryption", "'scram-sha-256'")
+        .with_hba_line(&format!("local all {PW_ROLE} scram-sha-256"));
+    cluster
+        .ensure_running(&mut |msg| eprintln!("test server: {msg}"), &mut |_| Ok(()))
+        .unwrap_or_else(|e| {
+            panic!(
+                "cannot start the private PostgreSQL for the tests: {e}{}\n\
+                 (install the server binaries: apt-get install postgresql; \
+                 or set TEST_DATABASE_URL to an existing server)",
+                e.hint
+                    .as_ref()
+                    .map(|h| format!(" ({h})"))
+                    .unwrap_or_default()
+            )
+        });
+    (
+        cluster.url("{db}").replace("%7Bdb%7D", "{db}"),
+        Some(cluster.socket_dir()),
+    )
+}
+
+/// Replaces the database name in a `postgres://…/db?…` URL.
+fn with_database(url: &str, db: &str) -> String {
+    let (base, query) = match url.split_once('?') {
+        Some((b, q)) => (b, format!("?{q}")),
+        None => (url, String::new()),
+    };
+    let scheme_end = base.find("://").map(|i| i + 3).unwrap_or(0);
+    let path_start = base[scheme_end..].find('/').map(|i| i + scheme_end);
+    let authority = match path_start {
+        Some(i) => &base[..i],
+        None => base,
+    };
+    format!("{authority}/{db}{query}")
+}
+
+/// Changes when any migration file changes, so a stale template is never used.
+fn migrations_hash() -> u64 {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("migrations");
+    let mut files: Vec<PathBuf> = walk(&dir);
+    files.sort();
+    let mut h = DefaultHasher::new();
+    for f in files {
+        f.strip_prefix(&dir).unwrap().hash(&mut h);
+        std::fs::read(&f).unwrap().hash(&mut h);
+    }
+    h.finish()
+}
+
+fn walk(dir: &Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.is_dir() {
+            out.extend(walk(&path));
+        } else {
+            out.push(path);
+        }
+    }
+    out
+}
+
+fn setup(server: &mut Server) {
+    let mut admin = server.admin();
+    exec(
+        &mut admin,
+        &format!("SELECT pg_advisory_lock({SETUP_LOCK})"),
+    );
+    exec(
+        &mut admin,
+        &format!(
+            "DO $$ BEGIN
+               IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = '{PW_ROLE}') THEN
+                 CREATE ROLE {PW_ROLE} LOGIN PASSWORD '{PW_ROLE_PASSWORD}';
+               END IF;
+             END $$"
+        ),
+    );
+    let exists: bool = diesel::select(diesel::dsl::sql::<Bool>(&format!(
+        "EXISTS (SELECT FROM pg_database WHERE datname = '{}')",
+        server.template
+    )))
+    .get_result(&mut admin)
+    .unwrap();
+    if !exists {
+        let building = format!("{}_building", server.template);
+        exec(
+            &mut admin,
+            &format!("DROP DATABASE IF EXISTS {building} WITH (FORCE)"),
+        );
+        exec(
+            &mut admin,
+            &format!("CREATE DATABASE {building} TEMPLATE template0"),
+        );
+        {
+            let url = todo::db::url::DbUrl::parse(&server.url(&building), None, 5).unwrap();
+            let mut conn = todo::db::pool::establish(&url).unwrap();
+            todo::db::migrate::run(&mut conn, std::time::Duration::from_secs(30))
+                .expect("migrating the template database");
+        }
+        exec(
+            &mut admin,
+            &format!("ALTER DATABASE {building} RENAME TO {}", server.template),
+        );
+    }
+    exec(
+        &mut admin,
+        &format!("SELECT pg_advisory_unlock({SETUP_LOCK})"),
+    );
+}
+
+fn exec(conn: &mut PgConnection, sql: &str) {
+    diesel::sql_query(sql)
+        .execute(conn)
+        .unwrap_or_else(|e| panic!("{sql}: {e}"));
+}
+
+/// A database of its own for one test, dropped at the end.
+pub struct TestDb {
+    pub name: String,
+    /// A working directory without a `.env`, for the commands.
+    pub dir: PathBuf,
+}
+
+impl TestDb {
+    /// A fresh database with the schema migrated.
+    pub fn migrated() -> TestDb {
+        let template = server().template.clone();
+        TestDb::create(&template)
+    }
+
+    /// A fresh, empty database (no tables).
+    pub fn empty() -> TestDb {
+        TestDb::create("template0")
+    }
+
+    fn create(template: &str) -> TestDb {
+        static COUNTER: AtomicUsize = AtomicUsize::new(0);
+        let n = COUNTER.fetch_add(1, Ordering::SeqCst);
+        let name = format!("t_{}_{n}", std::process::id());
+        let mut admin = server().admin();
+        exec(
+            &mut admin,
+            &format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"),
+        );
+        exec(
+            &mut admin,
+            &format!("CREATE DATABASE {name} TEMPLATE {template}"),
+        );
+        let dir = std::env::temp_dir().join(format!("todo-test-cwd-{name}"));
+        std::fs::create_dir_all(&dir).unwrap();
+        TestDb { name, dir }
+    }
+
+    pub fn url(&self) -> String {
+        server().url(&self.name)
+    }
+
+    /// The real `todo` binary, pointed at this database through
+    /// `TODO_DATABASE_URL`, with a clean environment and working directory.
+    pub fn cmd(&self) -> assert_cmd::Command {
+        let mut cmd = todo_cmd(&self.dir);
+        cmd.env("TODO_DATABASE_URL", self.url());
+        cmd
+    }
+
+    /// Runs SQL through psql; returns its unaligned, tuples-only output.
+    pub fn psql(&self, sql: &str) -> String {
+        psql(&self.url(), sql)
+    }
+}
+
+impl Drop for TestDb {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.dir);
+        if let Ok(mut admin) = PgConnection::establish(&server().url("postgres")) {
+            let _ = diesel::sql_query(format!(
+                "DROP DATABASE IF EXISTS {} WITH (FORCE)",
+                self.name
+            ))
+            .execute(&mut admin);
+        }
+    }
+}
+
+/// `todo` with the environment cleared of everything that would choose a
+/// database or change output, run in `dir`, as CI runs it.
+pub fn todo_cmd(dir: &Path) -> assert_cmd::Command {
+    let mut cmd = assert_cmd::Command::cargo_bin("todo").unwrap();
+    for key in [
+        "DATABASE_URL",
+        "TODO_DATABASE_URL",
+        "TODO_LOCAL",
+        "TODO_USER",
+        "TODO_HOME",
+        "NO_COLOR",
+        "PGPASSWORD",
+        "PGHOST",
+        "PGDATABASE",
+        "PGUSER",
+    ] {
+        cmd.env_remove(key);
+    }
+    cmd.env("CI", "true").current_dir(dir);
+    cmd
+}
+
+/// Runs SQL with psql (the system client) against `url`.
+pub fn psql(url: &str, sql: &str) -> String {
+    let out = StdCommand::new(psql_path())
+        .args([
+            "-X",
+            "-A",
+            "-t",
+            "-q",
+            "-v",
+            "ON_ERROR_STOP=1",
+            "-d",
+            url,
+            "-c",
+            sql,
+        ])
+        .output()
+        .expect("running psql");
+    assert!(
+        out.status.success(),
+        "psql failed for {sql}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout)
+        .unwrap()
+        .trim_end()
+        .to_string()
+}
+
+/// psql from the server's binaries (its directory has the server tools), or
+/// from PATH.
+pub fn psql_path() -> PathBuf {
+    let bindir = todo::db::local::find_bindir(None).expect("PostgreSQL binaries");
+    let beside = bindir.join("psql");
+    if beside.exists() {
+        return beside;
+    }
+    let real = std::fs::canonicalize(bindir.join("postgres")).expect("postgres binary");
+    real.parent().unwrap().join("psql")
+}
+
+/// stdout of a finished command as a string.
+pub fn stdout(out: &std::process::Output) -> String {
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// stderr of a finished command as a string.
+pub fn stderr(out: &std::process::Output) -> String {
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+/// Parses stdout as JSON.
+pub fn json(out: &std::process::Output) -> serde_json::Value {
+    serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
+        panic!(
+            "stdout is not JSON ({e}): {}\nstderr: {}",
+            stdout(out),
+            stderr(out)
+        )
+    })
+}
