@@ -78,6 +78,12 @@ pub enum Color {
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
+    /// Create, list, show and delete users
+    #[command(subcommand)]
+    User(commands::user::UserCommand),
+    /// Add, list, complete, edit and remove a user's tasks
+    #[command(subcommand)]
+    Task(commands::task::TaskCommand),
     /// Database administration: migrations
     #[command(subcommand)]
     Db(commands::db::DbCommand),

@@ -9,6 +9,7 @@ pub mod commands;
 pub mod db;
 pub mod error;
 pub mod output;
+pub mod validate;
 
 use std::ffi::OsString;
 use std::process::ExitCode;

@@ -134,8 +134,7 @@ fn migrate_error(conn: &mut Conn, err: MigrateError) -> Error {
 }
 
 fn migrate_cmd(ctx: &Context, args: MigrateArgs) -> Result<()> {
-    let pool = ctx.pool(1)?;
-    let mut conn = pool.get()?;
+    let mut conn = ctx.conn()?;
     let timeout = Duration::from_secs(args.lock_timeout);
     let result = if args.baseline {
         migrate::baseline(&mut conn, timeout)
@@ -173,8 +172,7 @@ fn migrate_cmd(ctx: &Context, args: MigrateArgs) -> Result<()> {
 }
 
 fn status(ctx: &Context, args: StatusArgs) -> Result<()> {
-    let pool = ctx.pool(1)?;
-    let mut conn = pool.get()?;
+    let mut conn = ctx.conn()?;
     let read = |conn: &mut Conn| -> diesel::QueryResult<(Option<Vec<String>>, bool)> {
         Ok((migrate::applied(conn)?, migrate::has_tables(conn)?))
     };
@@ -242,8 +240,7 @@ fn status(ctx: &Context, args: StatusArgs) -> Result<()> {
 }
 
 fn revert(ctx: &Context, args: RevertArgs) -> Result<()> {
-    let pool = ctx.pool(1)?;
-    let mut conn = pool.get()?;
+    let mut conn = ctx.conn()?;
     let plan = migrate::revert_plan(&mut conn)
         .map_err(|e| migrate_error(&mut conn, e))?
         .ok_or_else(|| Error::not_ready("no migration is applied: nothing to revert"))?;

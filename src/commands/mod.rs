@@ -2,13 +2,16 @@
 //! the result through `output`. Nothing below this layer prints.
 
 pub mod db;
+pub mod task;
+pub mod user;
 
+use std::cell::OnceCell;
 use std::io::{BufRead, BufWriter, IsTerminal, Write};
 
 use clap::CommandFactory;
 
 use crate::cli::{Cli, Command, Global};
-use crate::db::{ConnectOptions, Pool};
+use crate::db::{Conn, ConnectOptions, Pool};
 use crate::error::{Error, Result};
 use crate::output::Output;
 
@@ -16,6 +19,7 @@ use crate::output::Output;
 pub struct Context {
     pub global: Global,
     pub out: Output,
+    pool: OnceCell<Pool>,
 }
 
 impl Context {
@@ -27,12 +31,20 @@ impl Context {
         }
     }
 
-    /// Connects (lazily called by the commands that need it), with at most
-    /// `size` connections.
-    pub fn pool(&self, size: u32) -> Result<Pool> {
-        crate::db::open(&self.connect_options(), size, &mut |msg| {
+    /// The command's pool of one connection, opened on first use.
+    pub fn pool(&self) -> Result<&Pool> {
+        if let Some(pool) = self.pool.get() {
+            return Ok(pool);
+        }
+        let pool = crate::db::open(&self.connect_options(), 1, &mut |msg| {
             eprintln!("todo: {msg}");
-        })
+        })?;
+        Ok(self.pool.get_or_init(|| pool))
+    }
+
+    /// The command's connection.
+    pub fn conn(&self) -> Result<Conn> {
+        self.pool()?.get()
     }
 
     /// Buffered stdout.
@@ -41,12 +53,28 @@ impl Context {
     }
 }
 
+/// Fails (exit 2, hint `--yes`) when a confirmation would be needed but
+/// stdin is not a terminal. Called before any database work.
+pub fn ensure_can_prompt(what: &str) -> Result<()> {
+    if std::io::stdin().is_terminal() {
+        Ok(())
+    } else {
+        Err(Error::needs_yes(what))
+    }
+}
+
+/// Runs a data-layer function, classifying its database errors.
+pub fn query<T>(
+    conn: &mut Conn,
+    f: impl FnOnce(&mut diesel::PgConnection) -> diesel::QueryResult<T>,
+) -> Result<T> {
+    f(conn).map_err(|e| crate::db::classify(conn, e))
+}
+
 /// Asks a yes/no question on the terminal. Without a terminal on stdin,
 /// fails with a hint to pass `--yes` (exit 2).
 pub fn confirm(question: &str, what: &str) -> Result<()> {
-    if !std::io::stdin().is_terminal() {
-        return Err(Error::needs_yes(what));
-    }
+    ensure_can_prompt(what)?;
     eprint!("{question} [y/N] ");
     std::io::stderr().flush()?;
     let mut answer = String::new();
@@ -63,8 +91,11 @@ pub fn run(cli: Cli) -> Result<()> {
     let ctx = Context {
         out: Output::from_global(&cli.global),
         global: cli.global,
+        pool: OnceCell::new(),
     };
     match cli.command {
+        Command::User(cmd) => user::run(&ctx, cmd),
+        Command::Task(cmd) => task::run(&ctx, cmd),
         Command::Db(cmd) => db::run(&ctx, cmd),
         Command::Completions { shell } => {
             let mut out = ctx.stdout();

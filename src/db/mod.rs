@@ -5,9 +5,12 @@
 pub mod conformance;
 pub mod local;
 pub mod migrate;
+pub mod models;
 pub mod pool;
 pub mod schema;
+pub mod tasks;
 pub mod url;
+pub mod users;
 
 use std::io::IsTerminal;
 use std::path::Path;
@@ -17,7 +20,7 @@ use diesel::prelude::*;
 use diesel::result::{DatabaseErrorKind, Error as DieselError};
 use diesel::sql_types::Bool;
 
-use crate::error::{Error, Result};
+use crate::error::{Error, Kind, Result};
 pub use pool::{Conn, Pool};
 use url::DbUrl;
 
@@ -138,6 +141,23 @@ const CONNECTION_LOST: &[&str] = &[
 /// classify are checked for a missing schema with one extra query (only on
 /// failure, so successful commands pay nothing).
 pub fn classify(conn: &mut PgConnection, err: DieselError) -> Error {
+    let known = classify_offline(err);
+    if known.kind != Kind::Unexpected {
+        return known;
+    }
+    let schema_present: QueryResult<bool> = diesel::select(diesel::dsl::sql::<Bool>(
+        "to_regclass('users') IS NOT NULL AND to_regclass('tasks') IS NOT NULL",
+    ))
+    .get_result(conn);
+    match schema_present {
+        Ok(false) => schema_missing(),
+        _ => known,
+    }
+}
+
+/// Classifies a database error without asking the server (for errors in
+/// the middle of a stream, when the connection is busy).
+pub fn classify_offline(err: DieselError) -> Error {
     let DieselError::DatabaseError(kind, info) = &err else {
         return match err {
             DieselError::NotFound => Error::not_found("not found"),
@@ -147,21 +167,11 @@ pub fn classify(conn: &mut PgConnection, err: DieselError) -> Error {
     let message = info.message().to_string();
     match kind {
         DatabaseErrorKind::ClosedConnection => {
-            return Error::unavailable(format!("lost the connection to the database: {message}"))
+            Error::unavailable(format!("lost the connection to the database: {message}"))
         }
-        DatabaseErrorKind::UniqueViolation => return Error::conflict(message),
-        _ => {}
-    }
-    if let Some(known) = classify_message(&message) {
-        return known;
-    }
-    let schema_present: QueryResult<bool> = diesel::select(diesel::dsl::sql::<Bool>(
-        "to_regclass('users') IS NOT NULL AND to_regclass('tasks') IS NOT NULL",
-    ))
-    .get_result(conn);
-    match schema_present {
-        Ok(false) => schema_missing(),
-        _ => Error::unexpected(format!("database error: {message}")),
+        DatabaseErrorKind::UniqueViolation => Error::conflict(message),
+        _ => classify_message(&message)
+            .unwrap_or_else(|| Error::unexpected(format!("database error: {message}"))),
     }
 }
 

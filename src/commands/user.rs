@@ -1,0 +1,223 @@
+//! `todo user …`: create, list, show and delete users.
+
+use std::io::Write;
+
+use clap::{Args, Subcommand};
+use diesel::result::{DatabaseErrorKind, Error as DieselError};
+
+use super::{confirm, ensure_can_prompt, query, Context};
+use crate::db::models::User;
+use crate::db::users;
+use crate::error::{Error, Result};
+use crate::output::{write_user, write_users};
+use crate::validate::{self, UserRef};
+
+#[derive(Debug, Subcommand)]
+pub enum UserCommand {
+    /// Create a user
+    ///
+    /// The email is stored lower-cased; an existing account with the same
+    /// email in any letter case is a conflict (exit 4). The id is a new UUID
+    /// unless --id is given.
+    ///
+    /// Examples:
+    ///   todo user add bob@example.com --name "Bob Smith"
+    ///   id=$(todo user add bob@example.com -q)
+    Add(AddArgs),
+    /// List users with their task counts
+    ///
+    /// Example: todo user list --limit 20
+    List(ListArgs),
+    /// Show one user with task counts
+    ///
+    /// Example: todo user show bob@example.com
+    Show(UserArg),
+    /// Delete a user and all their tasks
+    ///
+    /// Asks for confirmation (showing the number of tasks) on a terminal;
+    /// otherwise needs --yes.
+    ///
+    /// Example: todo user rm bob@example.com --yes
+    Rm(RmArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct AddArgs {
+    /// The email address
+    pub email: String,
+    /// Display name
+    #[arg(long)]
+    pub name: Option<String>,
+    /// Use this id instead of a new UUID (may not contain '@')
+    #[arg(long)]
+    pub id: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct ListArgs {
+    /// Show at most N users
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(i64).range(1..))]
+    pub limit: Option<i64>,
+}
+
+#[derive(Debug, Args)]
+pub struct UserArg {
+    /// An email (any letter case) or a user id
+    #[arg(value_name = "USER")]
+    pub user: String,
+}
+
+#[derive(Debug, Args)]
+pub struct RmArgs {
+    /// An email (any letter case) or a user id
+    #[arg(value_name = "USER")]
+    pub user: String,
+    /// Do not ask for confirmation
+    #[arg(long, short)]
+    pub yes: bool,
+}
+
+pub fn run(ctx: &Context, cmd: UserCommand) -> Result<()> {
+    match cmd {
+        UserCommand::Add(args) => add(ctx, args),
+        UserCommand::List(args) => list(ctx, args),
+        UserCommand::Show(args) => show(ctx, args),
+        UserCommand::Rm(args) => rm(ctx, args),
+    }
+}
+
+/// The error for a USER that matches no user.
+pub fn user_not_found(user: &UserRef) -> Error {
+    let err = Error::not_found(format!("user {user} not found"));
+    match user {
+        UserRef::Email(email) => {
+            err.with_hint(format!("create the user with: todo user add {email}"))
+        }
+        UserRef::Id(_) => err.with_hint("list users with: todo user list"),
+    }
+}
+
+/// Checks how many users a USER argument matched.
+pub fn check_matches(matches: i64, user: &UserRef) -> Result<()> {
+    match matches {
+        1 => Ok(()),
+        0 => Err(user_not_found(user)),
+        _ => Err(Error::conflict(format!(
+            "user {user} is ambiguous: several accounts have this email in different letter case"
+        ))
+        .with_hint("name the user by id instead (see: todo user list)")),
+    }
+}
+
+fn add(ctx: &Context, args: AddArgs) -> Result<()> {
+    let email = validate::email(&args.email)?;
+    let name = args
+        .name
+        .as_deref()
+        .map(validate::name)
+        .transpose()?
+        .flatten();
+    let id = match &args.id {
+        Some(id) => validate::user_id(id)?,
+        None => uuid::Uuid::new_v4().to_string(),
+    };
+    let mut conn = ctx.conn()?;
+    let taken = || {
+        Error::conflict(format!("email {email} is already registered"))
+            .with_hint(format!("see the account with: todo user show {email}"))
+    };
+    let user = match users::add(&mut conn, &id, &email, name.as_deref()) {
+        Ok(Some(user)) => user,
+        Ok(None) => return Err(taken()),
+        Err(DieselError::DatabaseError(DatabaseErrorKind::UniqueViolation, info)) => {
+            return Err(if info.constraint_name() == Some("users_pkey") {
+                Error::conflict(format!("user id {id} is already taken"))
+            } else {
+                taken()
+            })
+        }
+        Err(e) => return Err(crate::db::classify(&mut conn, e)),
+    };
+    let mut out = ctx.stdout();
+    if ctx.out.quiet {
+        writeln!(out, "{}", user.id)?;
+    } else {
+        write_user(&mut out, ctx.out, &user, None)?;
+    }
+    out.flush()?;
+    Ok(())
+}
+
+fn list(ctx: &Context, args: ListArgs) -> Result<()> {
+    let mut conn = ctx.conn()?;
+    let all = query(&mut conn, |c| users::list(c, args.limit))?;
+    if ctx.out.quiet {
+        return Ok(());
+    }
+    let mut out = ctx.stdout();
+    write_users(&mut out, ctx.out, &all)?;
+    out.flush()?;
+    Ok(())
+}
+
+/// Finds exactly one user.
+fn find_one(ctx: &Context, user: &UserRef) -> Result<User> {
+    let mut conn = ctx.conn()?;
+    let mut found = query(&mut conn, |c| users::find(c, user))?;
+    check_matches(found.len() as i64, user)?;
+    Ok(found.remove(0))
+}
+
+fn show(ctx: &Context, args: UserArg) -> Result<()> {
+    let user = UserRef::parse(&args.user)?;
+    let found = find_one(ctx, &user)?;
+    if ctx.out.quiet {
+        return Ok(());
+    }
+    let mut out = ctx.stdout();
+    write_user(&mut out, ctx.out, &found, None)?;
+    out.flush()?;
+    Ok(())
+}
+
+fn rm(ctx: &Context, args: RmArgs) -> Result<()> {
+    let mut user = UserRef::parse(&args.user)?;
+    if !args.yes {
+        ensure_can_prompt("user rm")?;
+        let found = find_one(ctx, &user)?;
+        let n = found.counts().total;
+        confirm(
+            &format!(
+                "Delete user {} ({}) and their {n} task{}?",
+                found.email,
+                found.id,
+                if n == 1 { "" } else { "s" }
+            ),
+            "user rm",
+        )?;
+        // Delete exactly the account that was confirmed.
+        user = UserRef::Id(found.id);
+    }
+    let mut conn = ctx.conn()?;
+    let deleted = query(&mut conn, |c| users::delete(c, &user))?;
+    check_matches(deleted.matches, &user)?;
+    let (Some(id), Some(email)) = (deleted.id, deleted.email) else {
+        return Err(user_not_found(&user));
+    };
+    if ctx.out.quiet {
+        return Ok(());
+    }
+    let gone = User {
+        id,
+        email,
+        name: deleted.name,
+        created_at: deleted.created_at,
+        updated_at: deleted.updated_at,
+        total: deleted.tasks_deleted,
+        done: 0,
+    };
+    let mut out = ctx.stdout();
+    write_user(&mut out, ctx.out, &gone, Some(deleted.tasks_deleted))?;
+    out.flush()?;
+    Ok(())
+}

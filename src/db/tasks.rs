@@ -1,0 +1,206 @@
+//! Task statements. Each is one SQL statement that starts with the user
+//! lookup ([`super::users::user_cte`]), so a task of another user is never
+//! touched and looks exactly like a missing one. Each returns
+//! [`ScopedRow`]s: the number of matching users, and the tasks.
+
+use diesel::pg::PgRowByRowLoadingMode;
+use diesel::prelude::*;
+use diesel::sql_types::{Array, BigInt, Bool, Integer, Nullable, Text};
+
+use super::models::{ScopedCounts, ScopedRow};
+use super::users::user_cte;
+use crate::validate::UserRef;
+
+const TASK_COLUMNS: &str =
+    "t.id, t.title, t.description, t.completed, t.user_id, t.created_at, t.updated_at";
+
+/// Which tasks `list` returns.
+#[derive(Debug, Clone, Default)]
+pub struct Filter {
+    /// `Some(true)` done only, `Some(false)` pending only (NULL counts as pending).
+    pub completed: Option<bool>,
+    /// Case-insensitive substring of the title or the description.
+    pub search: Option<String>,
+    pub limit: Option<i64>,
+}
+
+pub fn add(
+    conn: &mut PgConnection,
+    user: &UserRef,
+    title: &str,
+    description: Option<&str>,
+) -> QueryResult<ScopedRow> {
+    diesel::sql_query(format!(
+        "{},
+         t AS (INSERT INTO tasks (title, description, user_id)
+               SELECT $2, $3, id FROM u WHERE n = 1 RETURNING *)
+         SELECT u.n AS matches, NULL::int[] AS found, {TASK_COLUMNS} FROM u LEFT JOIN t ON true",
+        user_cte(user)
+    ))
+    .bind::<Text, _>(user.key())
+    .bind::<Text, _>(title)
+    .bind::<Nullable<Text>, _>(description)
+    .get_result(conn)
+}
+
+/// The user's tasks, newest first (NULL `created_at` last), streamed row by
+/// row. The first row always exists and carries the user match count.
+pub fn list<'c>(
+    conn: &'c mut PgConnection,
+    user: &UserRef,
+    filter: &Filter,
+) -> QueryResult<impl Iterator<Item = QueryResult<ScopedRow>> + 'c> {
+    let pattern = filter.search.as_deref().map(like_pattern);
+    diesel::sql_query(format!(
+        "{}
+         SELECT u.n AS matches, NULL::int[] AS found, {TASK_COLUMNS} FROM u
+         LEFT JOIN LATERAL (
+             SELECT * FROM tasks
+             WHERE user_id = u.id AND u.n = 1
+               AND ($2::boolean IS NULL OR coalesce(completed, false) = $2)
+               AND ($3::text IS NULL OR title ILIKE $3 OR description ILIKE $3)
+             ORDER BY created_at DESC NULLS LAST, id DESC
+             LIMIT $4
+         ) t ON true",
+        user_cte(user)
+    ))
+    .bind::<Text, _>(user.key().to_string())
+    .bind::<Nullable<Bool>, _>(filter.completed)
+    .bind::<Nullable<Text>, _>(pattern)
+    .bind::<Nullable<BigInt>, _>(filter.limit)
+    .load_iter::<ScopedRow, PgRowByRowLoadingMode>(conn)
+}
+
+/// `%text%` with LIKE's wildcards in `text` taken literally.
+fn like_pattern(text: &str) -> String {
+    let mut out = String::with_capacity(text.len() + 2);
+    out.push('%');
+    for c in text.chars() {
+        if matches!(c, '\\' | '%' | '_') {
+            out.push('\\');
+        }
+        out.push(c);
+    }
+    out.push('%');
+    out
+}
+
+pub fn show(conn: &mut PgConnection, user: &UserRef, id: i32) -> QueryResult<ScopedRow> {
+    diesel::sql_query(format!(
+        "{}
+         SELECT u.n AS matches, NULL::int[] AS found, {TASK_COLUMNS} FROM u
+         LEFT JOIN tasks t ON t.id = $2 AND t.user_id = u.id AND u.n = 1",
+        user_cte(user)
+    ))
+    .bind::<Text, _>(user.key())
+    .bind::<Integer, _>(id)
+    .get_result(conn)
+}
+
+/// What a multi-id command does to the tasks it found.
+#[derive(Debug, Clone, Copy)]
+pub enum Change {
+    SetCompleted(bool),
+    Delete,
+}
+
+/// Applies `change` to all of `ids` (distinct) or, if any is not the user's,
+/// to none: the rows come back only when all were found; `found` lists the
+/// ids that exist. One statement, so it is atomic without a transaction.
+pub fn change(
+    conn: &mut PgConnection,
+    user: &UserRef,
+    ids: &[i32],
+    change: Change,
+) -> QueryResult<Vec<ScopedRow>> {
+    let action = match change {
+        Change::SetCompleted(_) => "UPDATE tasks SET completed = $3",
+        Change::Delete => "DELETE FROM tasks",
+    };
+    let completed = match change {
+        Change::SetCompleted(c) => Some(c),
+        Change::Delete => None,
+    };
+    diesel::sql_query(format!(
+        "{},
+         f AS (SELECT id FROM tasks
+               WHERE id = ANY($2) AND user_id = (SELECT id FROM u WHERE n = 1) FOR UPDATE),
+         t AS ({action}
+               WHERE id IN (SELECT id FROM f) AND (SELECT count(*) FROM f) = cardinality($2)
+               RETURNING *)
+         SELECT u.n AS matches, (SELECT array_agg(id) FROM f) AS found, {TASK_COLUMNS}
+         FROM u LEFT JOIN t ON true
+         ORDER BY array_position($2, t.id)",
+        user_cte(user)
+    ))
+    .bind::<Text, _>(user.key())
+    .bind::<Array<Integer>, _>(ids)
+    .bind::<Nullable<Bool>, _>(completed)
+    .load(conn)
+}
+
+/// Deletes all the user's completed tasks.
+pub fn delete_done(conn: &mut PgConnection, user: &UserRef) -> QueryResult<Vec<ScopedRow>> {
+    diesel::sql_query(format!(
+        "{},
+         t AS (DELETE FROM tasks WHERE user_id = (SELECT id FROM u WHERE n = 1) AND completed
+               RETURNING *)
+         SELECT u.n AS matches, NULL::int[] AS found, {TASK_COLUMNS} FROM u LEFT JOIN t ON true
+         ORDER BY t.created_at DESC NULLS LAST, t.id DESC",
+        user_cte(user)
+    ))
+    .bind::<Text, _>(user.key())
+    .load(conn)
+}
+
+/// The fields `edit` changes; `None` keeps the current value.
+#[derive(Debug, Clone, Default)]
+pub struct Edit {
+    pub title: Option<String>,
+    pub description: Option<String>,
+    pub clear_description: bool,
+}
+
+pub fn edit(
+    conn: &mut PgConnection,
+    user: &UserRef,
+    id: i32,
+    edit: &Edit,
+) -> QueryResult<ScopedRow> {
+    diesel::sql_query(format!(
+        "{},
+         t AS (UPDATE tasks SET title = coalesce($3, title),
+                   description = CASE WHEN $5 THEN NULL ELSE coalesce($4, description) END
+               WHERE id = $2 AND user_id = (SELECT id FROM u WHERE n = 1) RETURNING *)
+         SELECT u.n AS matches, NULL::int[] AS found, {TASK_COLUMNS} FROM u LEFT JOIN t ON true",
+        user_cte(user)
+    ))
+    .bind::<Text, _>(user.key())
+    .bind::<Integer, _>(id)
+    .bind::<Nullable<Text>, _>(edit.title.as_deref())
+    .bind::<Nullable<Text>, _>(edit.description.as_deref())
+    .bind::<Bool, _>(edit.clear_description)
+    .get_result(conn)
+}
+
+/// Total and done counts (NULL `completed` counts as pending).
+pub fn stats(conn: &mut PgConnection, user: &UserRef) -> QueryResult<ScopedCounts> {
+    diesel::sql_query(format!(
+        "{}
+         SELECT u.n AS matches, count(t.id) AS total,
+                count(t.id) FILTER (WHERE t.completed) AS done
+         FROM u LEFT JOIN tasks t ON t.user_id = u.id AND u.n = 1
+         GROUP BY u.n",
+        user_cte(user)
+    ))
+    .bind::<Text, _>(user.key())
+    .get_result(conn)
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn like_pattern_escapes_wildcards() {
+        assert_eq!(super::like_pattern("50%_a\\b"), "%50\\%\\_a\\\\b%");
+    }
+}

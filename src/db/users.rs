@@ -1,0 +1,92 @@
+//! User statements. Each function is one SQL statement with its parameters
+//! bound.
+
+use diesel::prelude::*;
+use diesel::sql_types::{BigInt, Nullable, Text};
+
+use super::models::{DeletedUser, User};
+use crate::validate::UserRef;
+
+/// The condition matching a USER argument bound as `$1` (emails are stored
+/// lower-cased; `lower(email)` is indexed and also finds rows other
+/// programs wrote in mixed case).
+pub(crate) fn user_condition(user: &UserRef) -> &'static str {
+    match user {
+        UserRef::Email(_) => "lower(email) = $1",
+        UserRef::Id(_) => "id = $1",
+    }
+}
+
+/// `u(n, id)`: how many users match `$1` and, when exactly one, its id.
+/// Every task statement starts with it, so the ownership check happens in
+/// the same statement as the work.
+pub(crate) fn user_cte(user: &UserRef) -> String {
+    format!(
+        "WITH u AS (SELECT count(*) AS n, min(id) AS id FROM users WHERE {})",
+        user_condition(user)
+    )
+}
+
+/// Counts of a user's tasks, for the `c` lateral join.
+const COUNTS: &str = "CROSS JOIN LATERAL (SELECT count(*) AS total, \
+     count(*) FILTER (WHERE completed) AS done FROM tasks WHERE user_id = u.id) c";
+
+/// Inserts a user unless an account with the same email in any letter case
+/// exists (then `None`).
+pub fn add(
+    conn: &mut PgConnection,
+    id: &str,
+    email: &str,
+    name: Option<&str>,
+) -> QueryResult<Option<User>> {
+    diesel::sql_query(
+        "WITH ins AS (
+            INSERT INTO users (id, email, name) SELECT $1, $2, $3
+            WHERE NOT EXISTS (SELECT 1 FROM users WHERE lower(email) = $2)
+            RETURNING id, email, name, created_at, updated_at)
+         SELECT id, email, name, created_at, updated_at, 0::bigint AS total, 0::bigint AS done
+         FROM ins",
+    )
+    .bind::<Text, _>(id)
+    .bind::<Text, _>(email)
+    .bind::<Nullable<Text>, _>(name)
+    .get_result(conn)
+    .optional()
+}
+
+/// Users ordered by email, with task counts.
+pub fn list(conn: &mut PgConnection, limit: Option<i64>) -> QueryResult<Vec<User>> {
+    diesel::sql_query(format!(
+        "SELECT u.id, u.email, u.name, u.created_at, u.updated_at, c.total, c.done
+         FROM (SELECT * FROM users ORDER BY email, id LIMIT $1) u {COUNTS}
+         ORDER BY u.email, u.id"
+    ))
+    .bind::<Nullable<BigInt>, _>(limit)
+    .load(conn)
+}
+
+/// The users matching USER (at most two: more than one is ambiguous).
+pub fn find(conn: &mut PgConnection, user: &UserRef) -> QueryResult<Vec<User>> {
+    diesel::sql_query(format!(
+        "SELECT u.id, u.email, u.name, u.created_at, u.updated_at, c.total, c.done
+         FROM (SELECT * FROM users WHERE {} ORDER BY id LIMIT 2) u {COUNTS}",
+        user_condition(user)
+    ))
+    .bind::<Text, _>(user.key())
+    .load(conn)
+}
+
+/// Deletes the user matching USER (when exactly one does); its tasks go by
+/// cascade. Reports how many users matched and how many tasks went.
+pub fn delete(conn: &mut PgConnection, user: &UserRef) -> QueryResult<DeletedUser> {
+    diesel::sql_query(format!(
+        "{},
+         d AS (DELETE FROM users WHERE id = (SELECT id FROM u WHERE n = 1) RETURNING *)
+         SELECT u.n AS matches, d.id, d.email, d.name, d.created_at, d.updated_at,
+                (SELECT count(*) FROM tasks WHERE user_id = d.id) AS tasks_deleted
+         FROM u LEFT JOIN d ON true",
+        user_cte(user)
+    ))
+    .bind::<Text, _>(user.key())
+    .get_result(conn)
+}

@@ -1,0 +1,56 @@
+//! Timestamps: RFC 3339 UTC for machines, relative for people.
+
+use chrono::NaiveDateTime;
+
+/// `2026-11-24T11:15:00.123456Z`. The columns are `TIMESTAMP` holding UTC
+/// (the connection's time zone is UTC, and the trigger writes UTC).
+pub fn rfc3339(ts: Option<NaiveDateTime>) -> Option<String> {
+    ts.map(|t| t.format("%Y-%m-%dT%H:%M:%S%.6fZ").to_string())
+}
+
+/// "just now", "3 min ago", "5 h ago", "2 days ago", "in 4 min"; older
+/// than a year: the date.
+pub fn relative(ts: Option<NaiveDateTime>, now: NaiveDateTime) -> String {
+    let Some(ts) = ts else {
+        return String::new();
+    };
+    let secs = (now - ts).num_seconds();
+    let (future, secs) = (secs < 0, secs.unsigned_abs());
+    let amount = match secs {
+        0..=44 => return "just now".to_string(),
+        45..=3599 => format!("{} min", (secs + 30) / 60),
+        3600..=86_399 => format!("{} h", (secs + 1800) / 3600),
+        86_400..=172_799 => "1 day".to_string(),
+        172_800..=31_535_999 => format!("{} days", secs / 86_400),
+        _ => return ts.format("%Y-%m-%d").to_string(),
+    };
+    if future {
+        format!("in {amount}")
+    } else {
+        format!("{amount} ago")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::Duration;
+
+    #[test]
+    fn formats() {
+        let t = chrono::NaiveDate::from_ymd_opt(2026, 11, 24)
+            .unwrap()
+            .and_hms_micro_opt(11, 15, 0, 123_456)
+            .unwrap();
+        assert_eq!(rfc3339(Some(t)).unwrap(), "2026-11-24T11:15:00.123456Z");
+        assert_eq!(rfc3339(None), None);
+        assert_eq!(relative(Some(t), t + Duration::seconds(10)), "just now");
+        assert_eq!(relative(Some(t), t + Duration::minutes(3)), "3 min ago");
+        assert_eq!(relative(Some(t), t + Duration::hours(5)), "5 h ago");
+        assert_eq!(relative(Some(t), t + Duration::days(1)), "1 day ago");
+        assert_eq!(relative(Some(t), t + Duration::days(9)), "9 days ago");
+        assert_eq!(relative(Some(t), t - Duration::minutes(4)), "in 4 min");
+        assert_eq!(relative(Some(t), t + Duration::days(800)), "2026-11-24");
+        assert_eq!(relative(None, t), "");
+    }
+}
