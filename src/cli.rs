@@ -22,6 +22,7 @@ pub struct Cli {
 
 /// Flags accepted before or after any subcommand.
 #[derive(Debug, Clone, Args)]
+#[command(next_help_heading = "Global options")]
 pub struct Global {
     /// PostgreSQL URL (postgresql://user@host:port/db?sslmode=require).
     /// Prefer $DATABASE_URL or ./.env: arguments are visible in `ps`

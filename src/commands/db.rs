@@ -24,10 +24,12 @@ pub enum DbCommand {
     /// Examples:
     ///   todo db migrate
     ///   todo db migrate --baseline    # adopt tables the web backend created
+    #[command(verbatim_doc_comment)]
     Migrate(MigrateArgs),
     /// Show applied and pending migrations
     ///
     /// Example: todo db status --check || todo db migrate
+    #[command(verbatim_doc_comment)]
     Status(StatusArgs),
     /// Revert the last applied migration
     ///
@@ -36,6 +38,7 @@ pub enum DbCommand {
     /// tables hold rows also needs --force.
     ///
     /// Example: todo db revert --yes
+    #[command(verbatim_doc_comment)]
     Revert(RevertArgs),
     /// The embedded local database (used with --local)
     ///
@@ -43,6 +46,7 @@ pub enum DbCommand {
     /// /var/lib/todo as root), reachable only through a Unix socket.
     ///
     /// Example: psql "$(todo db local url)"
+    #[command(verbatim_doc_comment)]
     #[command(subcommand)]
     Local(LocalCommand),
 }
@@ -215,7 +219,7 @@ fn status(ctx: &Context, args: StatusArgs) -> Result<()> {
                 }
             }
             Format::Table => {
-                let mut t = table(&["Version", "Name", "State"]);
+                let mut t = table(&["Version", "Name", "State"], ctx.out.color);
                 for v in &applied {
                     t.add_row(vec![v.clone(), name_of(v), "applied".into()]);
                 }

@@ -19,31 +19,37 @@ pub enum TaskCommand {
     /// Create a task
     ///
     /// Example: todo task add "Buy milk" --user bob@example.com --description "2 litres"
+    #[command(verbatim_doc_comment)]
     Add(AddArgs),
     /// List tasks, newest first
     ///
     /// Examples:
     ///   todo task list --user bob@example.com --pending
     ///   todo task list --search milk --limit 10 --json
+    #[command(verbatim_doc_comment)]
     List(ListArgs),
     /// Show one task with its description
     ///
     /// Example: todo task show 42 --user bob@example.com
+    #[command(verbatim_doc_comment)]
     Show(IdArgs),
     /// Mark tasks completed (already completed ones stay so)
     ///
     /// All ids or none: if one is not found, nothing changes (exit 3).
     ///
     /// Example: todo task done 3 4 5 --user bob@example.com
+    #[command(verbatim_doc_comment)]
     Done(IdsArgs),
     /// Mark tasks pending again
     ///
     /// Example: todo task undo 3 --user bob@example.com
+    #[command(verbatim_doc_comment)]
     #[command(visible_alias = "reopen")]
     Undo(IdsArgs),
     /// Change a task's title or description
     ///
     /// Example: todo task edit 42 --title "Buy oat milk" --clear-description
+    #[command(verbatim_doc_comment)]
     Edit(EditArgs),
     /// Delete tasks, or all completed tasks with --done
     ///
@@ -53,17 +59,25 @@ pub enum TaskCommand {
     /// Examples:
     ///   todo task rm 3 4 --user bob@example.com
     ///   todo task rm --done --yes --user bob@example.com
+    #[command(verbatim_doc_comment)]
     Rm(RmArgs),
     /// Count a user's tasks: total, pending, done
     ///
     /// Example: todo task stats --user bob@example.com --json
+    #[command(verbatim_doc_comment)]
     Stats(UserArg),
 }
 
 #[derive(Debug, Clone, Args)]
 pub struct UserArg {
     /// The user: an email (any letter case) or a user id
-    #[arg(long, short, env = "TODO_USER", value_name = "USER")]
+    #[arg(
+        long,
+        short,
+        env = "TODO_USER",
+        value_name = "USER",
+        hide_env_values = true
+    )]
     pub user: String,
 }
 

@@ -23,14 +23,17 @@ pub enum UserCommand {
     /// Examples:
     ///   todo user add bob@example.com --name "Bob Smith"
     ///   id=$(todo user add bob@example.com -q)
+    #[command(verbatim_doc_comment)]
     Add(AddArgs),
     /// List users with their task counts
     ///
     /// Example: todo user list --limit 20
+    #[command(verbatim_doc_comment)]
     List(ListArgs),
     /// Show one user with task counts
     ///
     /// Example: todo user show bob@example.com
+    #[command(verbatim_doc_comment)]
     Show(UserArg),
     /// Delete a user and all their tasks
     ///
@@ -38,6 +41,7 @@ pub enum UserCommand {
     /// otherwise needs --yes.
     ///
     /// Example: todo user rm bob@example.com --yes
+    #[command(verbatim_doc_comment)]
     Rm(RmArgs),
 }
 

@@ -80,13 +80,26 @@ pub fn json_line(out: &mut impl Write, value: &impl serde::Serialize) -> Result<
     Ok(())
 }
 
-/// A comfy-table with the tool's style.
-pub fn table(header: &[&str]) -> comfy_table::Table {
-    let mut table = comfy_table::Table::new();
+/// A comfy-table with the tool's style and a header.
+pub fn table(header: &[&str], color: bool) -> comfy_table::Table {
+    let mut table = plain_table(color);
     table
         .load_preset(comfy_table::presets::UTF8_FULL_CONDENSED)
-        .set_content_arrangement(comfy_table::ContentArrangement::Dynamic)
         .set_header(header.iter().copied());
+    table
+}
+
+/// A borderless two-column table for one record, colour as decided.
+pub fn plain_table(color: bool) -> comfy_table::Table {
+    let mut table = comfy_table::Table::new();
+    table
+        .load_preset(comfy_table::presets::NOTHING)
+        .set_content_arrangement(comfy_table::ContentArrangement::Dynamic);
+    if color {
+        table.enforce_styling();
+    } else {
+        table.force_no_tty();
+    }
     table
 }
 

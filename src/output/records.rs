@@ -7,7 +7,7 @@ use chrono::{NaiveDateTime, Utc};
 use comfy_table::{Cell, Color};
 use serde::Serialize;
 
-use super::{json_line, plain_line, relative, rfc3339, table, Output};
+use super::{json_line, plain_line, plain_table, relative, rfc3339, table, Output};
 use crate::cli::Format;
 use crate::db::models::{Counts, Task, User};
 use crate::error::Result;
@@ -113,7 +113,7 @@ pub fn write_tasks(
         }
         Format::Table => {
             let now = now();
-            let mut t = table(&["ID", "Status", "Title", "Created"]);
+            let mut t = table(&["ID", "Status", "Title", "Created"], fmt.color);
             for task in tasks {
                 let task = task?;
                 t.add_row(vec![
@@ -141,8 +141,7 @@ pub fn write_task(out: &mut impl Write, fmt: Output, task: &Task) -> Result<()> 
         Format::Plain => task_plain(out, task),
         Format::Table => {
             let now = now();
-            let mut t = comfy_table::Table::new();
-            t.load_preset(comfy_table::presets::NOTHING);
+            let mut t = plain_table(fmt.color);
             let when = |ts: Option<NaiveDateTime>| match ts {
                 Some(_) => format!(
                     "{} ({})",
@@ -213,7 +212,10 @@ pub fn write_users(out: &mut impl Write, fmt: Output, users: &[User]) -> Result<
                 return Ok(());
             }
             let now = now();
-            let mut t = table(&["ID", "Email", "Name", "Tasks", "Pending", "Done", "Created"]);
+            let mut t = table(
+                &["ID", "Email", "Name", "Tasks", "Pending", "Done", "Created"],
+                fmt.color,
+            );
             for u in users {
                 let c = u.counts();
                 t.add_row(vec![
@@ -257,8 +259,7 @@ pub fn write_user(out: &mut impl Write, fmt: Output, u: &User, deleted: Option<i
             }
             let now = now();
             let c = u.counts();
-            let mut t = comfy_table::Table::new();
-            t.load_preset(comfy_table::presets::NOTHING);
+            let mut t = plain_table(fmt.color);
             t.add_row(vec!["ID", &u.id]);
             t.add_row(vec!["Email", &u.email]);
             t.add_row(vec!["Name", u.name.as_deref().unwrap_or("")]);
@@ -286,7 +287,7 @@ pub fn write_counts(out: &mut impl Write, fmt: Output, c: Counts) -> Result<()> 
             plain_line(out, &[Some(&f[0]), Some(&f[1]), Some(&f[2])])
         }
         Format::Table => {
-            let mut t = table(&["Total", "Pending", "Done"]);
+            let mut t = table(&["Total", "Pending", "Done"], fmt.color);
             t.add_row(vec![c.total, c.pending, c.done]);
             writeln!(out, "{t}")?;
             Ok(())

@@ -4,4 +4,8 @@
 mod support;
 
 mod connect;
+mod help;
 mod migrate;
+mod tasks;
+mod users;
+mod validation;

@@ -351,3 +351,57 @@ pub fn json(out: &std::process::Output) -> serde_json::Value {
         )
     })
 }
+
+impl TestDb {
+    /// Creates a user with the real binary; returns its id.
+    pub fn add_user(&self, email: &str) -> String {
+        let out = self
+            .cmd()
+            .args(["user", "add", email, "-q"])
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+        stdout(&out).trim().to_string()
+    }
+
+    /// Adds a task for `user` with the real binary; returns its id.
+    pub fn add_task(&self, user: &str, title: &str) -> i32 {
+        let out = self
+            .cmd()
+            .args(["task", "add", title, "--user", user, "-q"])
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+        stdout(&out).trim().parse().unwrap()
+    }
+
+    /// `todo` acting as `user` through `$TODO_USER`.
+    pub fn as_user(&self, user: &str) -> assert_cmd::Command {
+        let mut cmd = self.cmd();
+        cmd.env("TODO_USER", user);
+        cmd
+    }
+
+    /// A single value from SQL, as text.
+    pub fn value(&self, sql: &str) -> String {
+        self.psql(sql)
+    }
+}
+
+/// Asserts that a JSON object's text lists these keys first, in this order,
+/// and no others.
+pub fn assert_key_order(text: &str, keys: &[&str]) {
+    let v: serde_json::Value = serde_json::from_str(text).unwrap();
+    assert_eq!(v.as_object().unwrap().len(), keys.len(), "{text}");
+    let positions: Vec<usize> = keys
+        .iter()
+        .map(|k| {
+            text.find(&format!("\"{k}\":"))
+                .unwrap_or_else(|| panic!("no {k} in {text}"))
+        })
+        .collect();
+    assert!(
+        positions.windows(2).all(|w| w[0] < w[1]),
+        "keys out of order in {text}"
+    );
+}

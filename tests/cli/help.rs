@@ -1,0 +1,100 @@
+//! `--help` snapshots (the help is part of the interface) and completions.
+//! Regenerate after a deliberate change with `UPDATE_SNAPSHOTS=1 cargo test help`.
+
+use std::path::PathBuf;
+
+use crate::support::{stderr, stdout, todo_cmd};
+
+const COMMANDS: &[&[&str]] = &[
+    &[],
+    &["user"],
+    &["user", "add"],
+    &["user", "list"],
+    &["user", "show"],
+    &["user", "rm"],
+    &["task"],
+    &["task", "add"],
+    &["task", "list"],
+    &["task", "show"],
+    &["task", "done"],
+    &["task", "undo"],
+    &["task", "edit"],
+    &["task", "rm"],
+    &["task", "stats"],
+    &["db"],
+    &["db", "migrate"],
+    &["db", "status"],
+    &["db", "revert"],
+    &["db", "local"],
+    &["completions"],
+];
+
+#[test]
+fn help_matches_snapshots() {
+    let dir = std::env::temp_dir();
+    let snapshots = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/cli/snapshots");
+    let update = std::env::var_os("UPDATE_SNAPSHOTS").is_some();
+    let mut stale = Vec::new();
+    for cmd in COMMANDS {
+        let out = todo_cmd(&dir)
+            .args(*cmd)
+            .arg("--help")
+            .env("COLUMNS", "100")
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(0), "{cmd:?}: {}", stderr(&out));
+        let name = if cmd.is_empty() {
+            "todo".to_string()
+        } else {
+            format!("todo-{}", cmd.join("-"))
+        };
+        let path = snapshots.join(format!("{name}.txt"));
+        let text = stdout(&out);
+        if update {
+            std::fs::write(&path, &text).unwrap();
+        } else if std::fs::read_to_string(&path).ok().as_deref() != Some(text.as_str()) {
+            stale.push(name);
+        }
+    }
+    assert!(
+        stale.is_empty(),
+        "help differs from tests/cli/snapshots for {stale:?}; review and run UPDATE_SNAPSHOTS=1 cargo test help"
+    );
+}
+
+#[test]
+fn every_command_has_an_example() {
+    let dir = std::env::temp_dir();
+    for cmd in COMMANDS.iter().filter(|c| c.len() == 2) {
+        if cmd[0] == "db" && cmd[1] == "local" {
+            continue;
+        }
+        let out = todo_cmd(&dir).args(*cmd).arg("--help").output().unwrap();
+        assert!(
+            stdout(&out).contains("Example"),
+            "{cmd:?} --help has no example"
+        );
+    }
+}
+
+#[test]
+fn completions_are_generated() {
+    let dir = std::env::temp_dir();
+    for shell in ["bash", "zsh", "fish"] {
+        let out = todo_cmd(&dir)
+            .args(["completions", shell])
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(0));
+        let text = stdout(&out);
+        assert!(
+            text.contains("todo") && text.contains("migrate") && text.contains("user"),
+            "{shell}"
+        );
+    }
+    let out = todo_cmd(&dir)
+        .args(["completions", "tcsh"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+}

@@ -1,0 +1,598 @@
+//! `task …` commands (SPEC §4, §5): the everyday session, ownership,
+//! all-or-nothing multi-id commands, filters, output formats.
+
+use crate::support::{assert_key_order, json, stderr, stdout, TestDb};
+
+fn ids_of(v: &serde_json::Value) -> Vec<i64> {
+    v.as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t["id"].as_i64().unwrap())
+        .collect()
+}
+
+#[test]
+fn readme_session_for_a_script() {
+    let db = TestDb::migrated();
+    db.cmd()
+        .args(["user", "add", "bob@example.com", "-q"])
+        .assert()
+        .success();
+    let add = |title: &str| -> String {
+        let out = db
+            .as_user("bob@example.com")
+            .args(["task", "add", title, "-q"])
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+        stdout(&out).trim().to_string()
+    };
+    let milk = add("Buy milk");
+    let report = add("Write report");
+    let mum = add("Call mum");
+
+    let out = db
+        .as_user("bob@example.com")
+        .args(["task", "done", &milk, "--json"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0));
+    let done = json(&out);
+    assert_eq!(done.as_array().unwrap().len(), 1, "always an array");
+    assert_eq!(done[0]["completed"], true);
+
+    let out = db
+        .as_user("bob@example.com")
+        .args(["task", "list", "--pending", "--json"])
+        .output()
+        .unwrap();
+    let pending = json(&out);
+    assert_eq!(
+        ids_of(&pending),
+        [mum.parse::<i64>().unwrap(), report.parse::<i64>().unwrap()],
+        "newest first"
+    );
+
+    let out = db
+        .as_user("bob@example.com")
+        .args(["task", "rm", &report, "--json"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0));
+    assert_eq!(json(&out)[0]["title"], "Write report");
+
+    let out = db
+        .as_user("bob@example.com")
+        .args(["task", "stats", "--json"])
+        .output()
+        .unwrap();
+    assert_eq!(
+        json(&out),
+        serde_json::json!({"total": 2, "pending": 1, "done": 1})
+    );
+    let out = db
+        .as_user("bob@example.com")
+        .args(["task", "stats"])
+        .output()
+        .unwrap();
+    assert_eq!(stdout(&out), "2\t1\t1\n");
+}
+
+#[test]
+fn task_json_has_the_documented_fields_in_order() {
+    let db = TestDb::migrated();
+    let uid = db.add_user("a@example.com");
+    let out = db
+        .cmd()
+        .args([
+            "task",
+            "add",
+            " Title ",
+            "--user",
+            "a@example.com",
+            "--description",
+            "line1\nline2",
+            "--json",
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let v = json(&out);
+    assert_key_order(
+        &stdout(&out),
+        &[
+            "id",
+            "title",
+            "description",
+            "completed",
+            "user_id",
+            "created_at",
+            "updated_at",
+        ],
+    );
+    assert_eq!(v["title"], "Title");
+    assert_eq!(v["description"], "line1\nline2");
+    assert_eq!(v["completed"], false);
+    assert_eq!(v["user_id"], uid.as_str());
+
+    let id = v["id"].to_string();
+    let out = db
+        .cmd()
+        .args(["task", "show", &id, "--user", &uid, "--json"])
+        .output()
+        .unwrap();
+    assert_eq!(json(&out), v);
+}
+
+#[test]
+fn another_users_task_is_indistinguishable_from_a_missing_one() {
+    let db = TestDb::migrated();
+    db.add_user("alice@example.com");
+    db.add_user("bob@example.com");
+    let t = db
+        .add_task("alice@example.com", "alice's secret")
+        .to_string();
+    let missing = "2000000000";
+
+    for cmd in [
+        vec!["task", "show"],
+        vec!["task", "done"],
+        vec!["task", "undo"],
+        vec!["task", "reopen"],
+        vec!["task", "edit"],
+        vec!["task", "rm"],
+    ] {
+        let run = |id: &str| {
+            let mut args = cmd.clone();
+            args.push(id);
+            if cmd[1] == "edit" {
+                args.extend(["--title", "hacked"]);
+            }
+            db.as_user("bob@example.com").args(&args).output().unwrap()
+        };
+        let theirs = run(&t);
+        let nothing = run(missing);
+        assert_eq!(theirs.status.code(), Some(3), "{cmd:?}");
+        assert_eq!(nothing.status.code(), Some(3), "{cmd:?}");
+        assert_eq!(
+            stderr(&theirs).replace(&t, "N"),
+            stderr(&nothing).replace(missing, "N"),
+            "{cmd:?}"
+        );
+        assert_eq!(stdout(&theirs), "");
+    }
+    let out = db
+        .as_user("bob@example.com")
+        .args(["task", "list", "--json"])
+        .output()
+        .unwrap();
+    assert_eq!(json(&out), serde_json::json!([]));
+    let out = db
+        .as_user("bob@example.com")
+        .args(["task", "stats", "--json"])
+        .output()
+        .unwrap();
+    assert_eq!(json(&out)["total"], 0);
+    let out = db
+        .as_user("bob@example.com")
+        .args(["task", "rm", "--done", "--yes", "--json"])
+        .output()
+        .unwrap();
+    assert_eq!(json(&out), serde_json::json!([]));
+    assert_eq!(
+        db.value("SELECT title || ' ' || coalesce(completed::text, 'null') FROM tasks"),
+        "alice's secret false"
+    );
+}
+
+#[test]
+fn multi_id_commands_are_all_or_nothing() {
+    let db = TestDb::migrated();
+    db.add_user("a@example.com");
+    let u = "a@example.com";
+    let t1 = db.add_task(u, "one").to_string();
+    let t2 = db.add_task(u, "two").to_string();
+
+    let out = db
+        .as_user(u)
+        .args(["task", "done", &t1, "99999", &t2, "88888"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(3));
+    assert!(
+        stderr(&out).starts_with("error: tasks 99999, 88888 not found; nothing was changed\n"),
+        "{}",
+        stderr(&out)
+    );
+    assert_eq!(db.value("SELECT count(*) FROM tasks WHERE completed"), "0");
+
+    let out = db
+        .as_user(u)
+        .args(["task", "rm", &t1, "99999"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(3));
+    assert_eq!(db.value("SELECT count(*) FROM tasks"), "2");
+
+    // Repeated ids count once; results come in the order given.
+    let out = db
+        .as_user(u)
+        .args(["task", "done", &t2, &t1, &t2, "--json"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert_eq!(
+        ids_of(&json(&out)),
+        [t2.parse::<i64>().unwrap(), t1.parse().unwrap()]
+    );
+    // Idempotent.
+    db.as_user(u).args(["task", "done", &t1]).assert().success();
+    let out = db
+        .as_user(u)
+        .args(["task", "undo", &t1, &t2, "-q"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0));
+    assert_eq!(stdout(&out), "");
+    assert_eq!(db.value("SELECT count(*) FROM tasks WHERE completed"), "0");
+
+    let out = db
+        .as_user(u)
+        .args(["task", "rm", &t1, &t2, "--json"])
+        .output()
+        .unwrap();
+    assert_eq!(ids_of(&json(&out)).len(), 2);
+    assert_eq!(db.value("SELECT count(*) FROM tasks"), "0");
+}
+
+#[test]
+fn list_filters_search_limit_and_order() {
+    let db = TestDb::migrated();
+    let uid = db.add_user("a@example.com");
+    db.psql(&format!(
+        "INSERT INTO tasks (id, title, description, completed, user_id, created_at) VALUES
+           (11, 'Buy MILK', NULL, false, '{uid}', '2026-01-01 10:00'),
+           (12, 'Report', 'about milk prices', true, '{uid}', '2026-01-02 10:00'),
+           (13, 'Other', NULL, NULL, '{uid}', '2026-01-02 10:00'),
+           (14, 'No date', NULL, false, '{uid}', NULL),
+           (15, '100% done_ish', NULL, false, '{uid}', '2025-01-01')"
+    ));
+    let list = |args: &[&str]| -> Vec<i64> {
+        let out = db
+            .as_user("a@example.com")
+            .args(["task", "list", "--json"])
+            .args(args)
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+        ids_of(&json(&out))
+    };
+    // created_at DESC, id DESC; NULL created_at last.
+    assert_eq!(list(&[]), [13, 12, 11, 15, 14]);
+    // NULL completed counts as pending.
+    assert_eq!(list(&["--pending"]), [13, 11, 15, 14]);
+    assert_eq!(list(&["--done"]), [12]);
+    assert_eq!(list(&["--search", "milk"]), [12, 11]);
+    assert_eq!(list(&["--search", "MiLk", "--pending"]), [11]);
+    // LIKE wildcards are literal.
+    assert_eq!(list(&["--search", "0% d"]), [15]);
+    assert_eq!(list(&["--search", "_"]), [15]);
+    assert_eq!(list(&["--limit", "2"]), [13, 12]);
+
+    let out = db
+        .as_user("a@example.com")
+        .args(["task", "list", "--pending", "--done"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    // NULL completed shows as false in JSON.
+    let out = db
+        .as_user("a@example.com")
+        .args(["task", "show", "13", "--json"])
+        .output()
+        .unwrap();
+    assert_eq!(json(&out)["completed"], false);
+}
+
+#[test]
+fn plain_output_survives_tabs_newlines_and_nulls_from_other_writers() {
+    let db = TestDb::migrated();
+    let uid = db.add_user("a@example.com");
+    db.psql(&format!(
+        "INSERT INTO tasks (id, title, description, completed, user_id, created_at, updated_at) VALUES
+           (7, E'tab\\there', E'multi\\nline\\r\\nand \\\\ slash', NULL, '{uid}', NULL, NULL),
+           (8, 'plain', NULL, true, '{uid}', '2026-11-24 11:15:00.123456', '2026-11-24 11:15:00')"
+    ));
+    let out = db
+        .as_user("a@example.com")
+        .args(["task", "list"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert_eq!(
+        stdout(&out),
+        format!(
+            "8\tplain\t\ttrue\t{uid}\t2026-11-24T11:15:00.123456Z\t2026-11-24T11:15:00.000000Z\n\
+             7\ttab\\there\tmulti\\nline\\r\\nand \\\\ slash\tfalse\t{uid}\t\t\n"
+        )
+    );
+    let out = db
+        .as_user("a@example.com")
+        .args(["task", "show", "7", "--json"])
+        .output()
+        .unwrap();
+    let v = json(&out);
+    assert_eq!(v["title"], "tab\there");
+    assert_eq!(v["created_at"], serde_json::Value::Null);
+    for format in ["table", "plain", "json"] {
+        let out = db
+            .as_user("a@example.com")
+            .args(["task", "list", "--format", format])
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(0), "{format}");
+        let out = db
+            .as_user("a@example.com")
+            .args(["task", "show", "7", "--format", format])
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(0), "{format}");
+    }
+}
+
+#[test]
+fn edit_changes_fields_and_updated_at_moves() {
+    let db = TestDb::migrated();
+    db.add_user("a@example.com");
+    let u = "a@example.com";
+    let id = db.add_task(u, "old").to_string();
+    let stamp = || db.value(&format!("SELECT updated_at FROM tasks WHERE id = {id}"));
+    let age = || {
+        db.psql(&format!(
+            "UPDATE tasks SET updated_at = '2000-01-01' WHERE id = {id}"
+        ));
+        // The trigger moved it: reset it under the trigger's nose.
+        db.psql(&format!(
+            "ALTER TABLE tasks DISABLE TRIGGER tasks_set_updated_at;
+             UPDATE tasks SET updated_at = '2000-01-01' WHERE id = {id};
+             ALTER TABLE tasks ENABLE TRIGGER tasks_set_updated_at"
+        ));
+        assert_eq!(stamp(), "2000-01-01 00:00:00");
+    };
+
+    age();
+    let out = db
+        .as_user(u)
+        .args([
+            "task",
+            "edit",
+            &id,
+            "--title",
+            "new",
+            "--description",
+            "d",
+            "--json",
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert_eq!(json(&out)["title"], "new");
+    assert_eq!(json(&out)["description"], "d");
+    assert_ne!(stamp(), "2000-01-01 00:00:00", "edit moves updated_at");
+
+    age();
+    db.as_user(u).args(["task", "done", &id]).assert().success();
+    assert_ne!(stamp(), "2000-01-01 00:00:00", "done moves updated_at");
+    age();
+    db.as_user(u).args(["task", "undo", &id]).assert().success();
+    assert_ne!(stamp(), "2000-01-01 00:00:00", "undo moves updated_at");
+
+    let out = db
+        .as_user(u)
+        .args(["task", "edit", &id, "--clear-description", "--json"])
+        .output()
+        .unwrap();
+    assert_eq!(json(&out)["description"], serde_json::Value::Null);
+    assert_eq!(json(&out)["title"], "new");
+
+    let out = db.as_user(u).args(["task", "edit", &id]).output().unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(stderr(&out).contains("nothing to change"));
+    let out = db
+        .as_user(u)
+        .args([
+            "task",
+            "edit",
+            &id,
+            "--description",
+            "x",
+            "--clear-description",
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+}
+
+#[test]
+fn rm_done_needs_yes_and_removes_only_completed_tasks() {
+    let db = TestDb::migrated();
+    db.add_user("a@example.com");
+    let u = "a@example.com";
+    let a = db.add_task(u, "a").to_string();
+    db.add_task(u, "b");
+    let c = db.add_task(u, "c").to_string();
+    db.as_user(u)
+        .args(["task", "done", &a, &c])
+        .assert()
+        .success();
+
+    let out = db
+        .as_user(u)
+        .args(["task", "rm", "--done"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(stderr(&out).contains("hint: pass --yes"));
+    assert_eq!(db.value("SELECT count(*) FROM tasks"), "3");
+
+    let out = db
+        .as_user(u)
+        .args(["task", "rm", "--done", "--yes", "--json"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let mut gone = ids_of(&json(&out));
+    gone.sort();
+    assert_eq!(gone, [a.parse::<i64>().unwrap(), c.parse().unwrap()]);
+    assert_eq!(db.value("SELECT string_agg(title, ',') FROM tasks"), "b");
+
+    let out = db
+        .as_user(u)
+        .args(["task", "rm", "--done", &a])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2), "ids and --done together");
+    let out = db.as_user(u).args(["task", "rm"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(2), "neither ids nor --done");
+}
+
+#[test]
+fn input_is_stored_verbatim_and_lengths_count_characters() {
+    let db = TestDb::migrated();
+    db.add_user("a@example.com");
+    let u = "a@example.com";
+    let sql = "'); DROP TABLE tasks; --";
+    let id = db.add_task(u, sql).to_string();
+    let out = db
+        .as_user(u)
+        .args(["task", "show", &id, "--json"])
+        .output()
+        .unwrap();
+    assert_eq!(json(&out)["title"], sql);
+
+    let emoji255 = "🦀".repeat(255);
+    let id = db.add_task(u, &emoji255).to_string();
+    assert_eq!(
+        db.value(&format!(
+            "SELECT char_length(title) FROM tasks WHERE id = {id}"
+        )),
+        "255"
+    );
+    let out = db
+        .as_user(u)
+        .args(["task", "add", &"🦀".repeat(256)])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert_eq!(db.value("SELECT count(*) FROM tasks"), "2");
+
+    let out = db
+        .as_user(u)
+        .args(["task", "list", "--search", "DROP TABLE", "--json"])
+        .output()
+        .unwrap();
+    assert_eq!(json(&out)[0]["title"], sql);
+}
+
+#[test]
+fn timestamps_are_utc_whatever_the_client_time_zone() {
+    let db = TestDb::migrated();
+    db.add_user("a@example.com");
+    let out = db
+        .as_user("a@example.com")
+        .args(["task", "add", "tz", "--json"])
+        .env("PGTZ", "America/New_York")
+        .env("TZ", "Asia/Tokyo")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let created = json(&out)["created_at"].as_str().unwrap().to_string();
+    let skew = db.value(&format!(
+        "SELECT abs(extract(epoch FROM (now() AT TIME ZONE 'UTC') - '{}'::timestamp)) < 120",
+        created.trim_end_matches('Z')
+    ));
+    assert_eq!(skew, "t", "created_at {created} is not UTC now");
+}
+
+#[test]
+fn missing_schema_exits_6_with_a_hint() {
+    let db = TestDb::empty();
+    for args in [
+        vec!["task", "list", "--user", "a@example.com"],
+        vec!["user", "list"],
+        vec!["user", "add", "a@example.com"],
+    ] {
+        let out = db.cmd().args(&args).output().unwrap();
+        assert_eq!(out.status.code(), Some(6), "{args:?}: {}", stderr(&out));
+        assert!(
+            stderr(&out).contains("hint: create it with: todo db migrate"),
+            "{}",
+            stderr(&out)
+        );
+    }
+}
+
+#[test]
+fn errors_under_json_are_objects_on_stderr() {
+    let db = TestDb::migrated();
+    db.add_user("a@example.com");
+    let out = db
+        .as_user("a@example.com")
+        .args(["task", "show", "5", "--json"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(3));
+    assert_eq!(stdout(&out), "");
+    let v: serde_json::Value = serde_json::from_slice(&out.stderr).unwrap();
+    assert_eq!(
+        v,
+        serde_json::json!({"error": {
+            "code": 3, "kind": "not_found", "message": "task 5 not found",
+            "hint": "list the tasks with: todo task list --user a@example.com"
+        }})
+    );
+}
+
+#[test]
+fn user_comes_from_todo_user_or_is_required() {
+    let db = TestDb::migrated();
+    db.add_user("a@example.com");
+    let out = db.cmd().args(["task", "list"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(stderr(&out).contains("--user"), "{}", stderr(&out));
+    db.as_user("a@example.com")
+        .args(["task", "list"])
+        .assert()
+        .success();
+    // --user beats $TODO_USER.
+    let out = db
+        .as_user("nobody@example.com")
+        .args(["task", "list", "--user", "a@example.com"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0));
+}
+
+#[test]
+fn table_output_uses_relative_times_and_no_colour_without_a_terminal() {
+    let db = TestDb::migrated();
+    db.add_user("a@example.com");
+    db.add_task("a@example.com", "fresh");
+    let out = db
+        .as_user("a@example.com")
+        .args(["task", "list", "--format", "table"])
+        .output()
+        .unwrap();
+    let text = stdout(&out);
+    assert!(
+        text.contains("fresh") && text.contains("just now"),
+        "{text}"
+    );
+    assert!(!text.contains('\u{1b}'), "no escape codes: {text}");
+    let out = db
+        .as_user("a@example.com")
+        .args(["task", "list", "--format", "table", "--color", "always"])
+        .output()
+        .unwrap();
+    assert!(stdout(&out).contains('\u{1b}'), "--color always colours");
+}

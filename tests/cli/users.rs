@@ -1,0 +1,258 @@
+//! `user add|list|show|rm` (SPEC §4, §5).
+
+use crate::support::{assert_key_order, json, stderr, stdout, TestDb};
+
+fn is_rfc3339_utc(v: &serde_json::Value) -> bool {
+    let s = v.as_str().unwrap_or_default();
+    // 2026-11-24T11:15:00.123456Z
+    s.len() == 27 && s.ends_with('Z') && &s[10..11] == "T" && &s[19..20] == "."
+}
+
+#[test]
+fn add_prints_the_user_object_with_counts() {
+    let db = TestDb::migrated();
+    let out = db
+        .cmd()
+        .args([
+            "user",
+            "add",
+            "  Bob@Example.COM ",
+            "--name",
+            "Bob Smith",
+            "--json",
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let v = json(&out);
+    assert_key_order(
+        &stdout(&out),
+        &["id", "email", "name", "created_at", "updated_at", "tasks"],
+    );
+    assert_eq!(v["email"], "bob@example.com");
+    assert_eq!(v["name"], "Bob Smith");
+    assert_eq!(
+        v["tasks"],
+        serde_json::json!({"total": 0, "pending": 0, "done": 0})
+    );
+    assert!(is_rfc3339_utc(&v["created_at"]), "{v}");
+    let id = v["id"].as_str().unwrap();
+    let uuid = uuid::Uuid::parse_str(id).expect("a UUID");
+    assert_eq!(uuid.get_version_num(), 4);
+    assert_eq!(
+        db.value(&format!("SELECT email FROM users WHERE id = '{id}'")),
+        "bob@example.com"
+    );
+}
+
+#[test]
+fn add_with_id_and_quiet_prints_only_the_id() {
+    let db = TestDb::migrated();
+    let out = db
+        .cmd()
+        .args(["user", "add", "a@example.com", "--id", "auth0|123", "-q"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert_eq!(stdout(&out), "auth0|123\n");
+    let out = db
+        .cmd()
+        .args(["user", "add", "b@example.com", "--id", "auth0|123"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(4));
+    assert!(
+        stderr(&out).contains("user id auth0|123 is already taken"),
+        "{}",
+        stderr(&out)
+    );
+}
+
+#[test]
+fn duplicate_email_in_any_case_is_a_conflict() {
+    let db = TestDb::migrated();
+    db.add_user("bob@example.com");
+    for email in ["bob@example.com", "BOB@example.com"] {
+        let out = db.cmd().args(["user", "add", email]).output().unwrap();
+        assert_eq!(out.status.code(), Some(4));
+        assert_eq!(
+            stderr(&out),
+            "error: email bob@example.com is already registered\nhint: see the account with: todo user show bob@example.com\n"
+        );
+    }
+    // A mixed-case row written by another program is found too.
+    db.psql("INSERT INTO users (id, email) VALUES ('x', 'Carol@Example.com')");
+    let out = db
+        .cmd()
+        .args(["user", "add", "carol@example.com"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(4));
+    assert_eq!(db.value("SELECT count(*) FROM users"), "2");
+}
+
+#[test]
+fn case_variants_written_by_others_are_ambiguous() {
+    let db = TestDb::migrated();
+    db.psql("INSERT INTO users (id, email) VALUES ('u1', 'Dan@x.com'), ('u2', 'dan@x.com')");
+    for args in [
+        vec!["user", "show", "DAN@x.com"],
+        vec!["task", "add", "t", "--user", "dan@x.com"],
+        vec!["task", "list", "--user", "dan@x.com"],
+        vec!["user", "rm", "dan@x.com", "--yes"],
+    ] {
+        let out = db.cmd().args(&args).output().unwrap();
+        assert_eq!(out.status.code(), Some(4), "{args:?}");
+        assert!(stderr(&out).contains("ambiguous"), "{}", stderr(&out));
+    }
+    assert_eq!(db.value("SELECT count(*) FROM tasks"), "0");
+    assert_eq!(db.value("SELECT count(*) FROM users"), "2");
+    // By id each is reachable.
+    db.cmd()
+        .args(["task", "add", "t", "--user", "u2"])
+        .assert()
+        .success();
+    assert_eq!(db.value("SELECT user_id FROM tasks"), "u2");
+}
+
+#[test]
+fn list_and_show_include_task_counts() {
+    let db = TestDb::migrated();
+    let a = db.add_user("a@example.com");
+    db.add_user("b@example.com");
+    let t = db.add_task("a@example.com", "one");
+    db.add_task("a@example.com", "two");
+    db.cmd()
+        .args(["task", "done", &t.to_string(), "--user", &a])
+        .assert()
+        .success();
+    db.psql(&format!(
+        "INSERT INTO tasks (title, user_id, completed) VALUES ('null', '{a}', NULL)"
+    ));
+
+    let out = db.cmd().args(["user", "list", "--json"]).output().unwrap();
+    let v = json(&out);
+    assert_eq!(v.as_array().unwrap().len(), 2);
+    assert_eq!(v[0]["email"], "a@example.com");
+    assert_eq!(
+        v[0]["tasks"],
+        serde_json::json!({"total": 3, "pending": 2, "done": 1})
+    );
+    assert_eq!(
+        v[1]["tasks"],
+        serde_json::json!({"total": 0, "pending": 0, "done": 0})
+    );
+
+    let out = db
+        .cmd()
+        .args(["user", "list", "--limit", "1", "--json"])
+        .output()
+        .unwrap();
+    assert_eq!(json(&out).as_array().unwrap().len(), 1);
+
+    for who in ["A@EXAMPLE.com", a.as_str()] {
+        let out = db
+            .cmd()
+            .args(["user", "show", who, "--json"])
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(0));
+        assert_eq!(json(&out)["id"], a.as_str());
+        assert_eq!(json(&out)["tasks"]["done"], 1);
+    }
+    let out = db
+        .cmd()
+        .args(["user", "show", "a@example.com"])
+        .output()
+        .unwrap();
+    let line = stdout(&out);
+    assert!(
+        line.starts_with(&format!("{a}\ta@example.com\t\t")),
+        "{line}"
+    );
+    assert!(line.ends_with("\t3\t2\t1\n"), "{line}");
+}
+
+#[test]
+fn unknown_users_exit_3_with_a_hint() {
+    let db = TestDb::migrated();
+    let out = db
+        .cmd()
+        .args(["user", "show", "nobody@example.com"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(3));
+    assert_eq!(
+        stderr(&out),
+        "error: user nobody@example.com not found\nhint: create the user with: todo user add nobody@example.com\n"
+    );
+    let out = db
+        .cmd()
+        .args(["user", "rm", "no-such-id", "--yes"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(3));
+    let out = db
+        .cmd()
+        .args(["task", "list", "--user", "ghost@example.com"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(3));
+    assert!(stderr(&out).contains("hint: create the user with: todo user add ghost@example.com"));
+}
+
+#[test]
+fn rm_needs_yes_without_a_terminal_and_cascades() {
+    let db = TestDb::migrated();
+    let id = db.add_user("a@example.com");
+    db.add_task("a@example.com", "one");
+    db.add_task("a@example.com", "two");
+    let other = db.add_user("b@example.com");
+    db.add_task(&other, "kept");
+
+    let out = db
+        .cmd()
+        .args(["user", "rm", "a@example.com"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        stderr(&out).contains("hint: pass --yes"),
+        "{}",
+        stderr(&out)
+    );
+    assert_eq!(db.value("SELECT count(*) FROM users"), "2");
+
+    let out = db
+        .cmd()
+        .args(["user", "rm", "A@example.com", "--yes", "--json"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let v = json(&out);
+    assert_key_order(
+        &stdout(&out),
+        &[
+            "id",
+            "email",
+            "name",
+            "created_at",
+            "updated_at",
+            "tasks_deleted",
+        ],
+    );
+    assert_eq!(v["id"], id.as_str());
+    assert_eq!(v["tasks_deleted"], 2);
+    assert_eq!(db.value("SELECT count(*) FROM tasks"), "1");
+    assert_eq!(
+        db.value("SELECT string_agg(email, ',') FROM users"),
+        "b@example.com"
+    );
+
+    db.cmd()
+        .args(["user", "rm", &other, "-y", "-q"])
+        .assert()
+        .success()
+        .stdout("");
+    assert_eq!(db.value("SELECT count(*) FROM tasks"), "0");
+}
