@@ -256,3 +256,56 @@ fn rm_needs_yes_without_a_terminal_and_cascades() {
         .stdout("");
     assert_eq!(db.value("SELECT count(*) FROM tasks"), "0");
 }
+
+/// Runs `todo ARGS` on a pseudo-terminal (util-linux `script`), typing
+/// `answer`; returns (exit code, everything the terminal showed).
+fn on_a_terminal(db: &TestDb, args: &str, answer: &str) -> (Option<i32>, String) {
+    use std::io::Write;
+    let bin = assert_cmd::cargo::cargo_bin("todo");
+    let mut child = std::process::Command::new("script")
+        .args(["-qec", &format!("{} {args}", bin.display()), "/dev/null"])
+        .env("TODO_DATABASE_URL", db.url())
+        .env_remove("DATABASE_URL")
+        .env("CI", "true")
+        .current_dir(&db.dir)
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .expect("util-linux script");
+    // Give the prompt time to appear before answering.
+    std::thread::sleep(std::time::Duration::from_millis(700));
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(answer.as_bytes())
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    (
+        out.status.code(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+    )
+}
+
+#[test]
+fn rm_on_a_terminal_asks_showing_the_task_count() {
+    let db = TestDb::migrated();
+    let id = db.add_user("a@example.com");
+    db.add_task("a@example.com", "one");
+    db.add_task("a@example.com", "two");
+
+    let (code, screen) = on_a_terminal(&db, "user rm a@example.com", "n\n");
+    assert!(
+        screen.contains(&format!(
+            "Delete user a@example.com ({id}) and their 2 tasks? [y/N]"
+        )),
+        "{screen}"
+    );
+    assert_eq!(code, Some(2), "declined: {screen}");
+    assert_eq!(db.value("SELECT count(*) FROM users"), "1");
+
+    let (code, screen) = on_a_terminal(&db, "user rm a@example.com", "y\n");
+    assert_eq!(code, Some(0), "{screen}");
+    assert_eq!(db.value("SELECT count(*) FROM users"), "0");
+    assert_eq!(db.value("SELECT count(*) FROM tasks"), "0");
+}
