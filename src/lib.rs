@@ -9,6 +9,7 @@ pub mod commands;
 pub mod db;
 pub mod error;
 pub mod output;
+pub mod sample;
 pub mod validate;
 
 use std::ffi::OsString;

@@ -156,9 +156,7 @@ fn locked<T>(
     f: impl FnOnce(&mut PgConnection) -> Result<T, MigrateError>,
 ) -> Result<T, MigrateError> {
     conn.transaction(|conn| {
-        diesel::sql_query("SELECT set_config('lock_timeout', $1, true)")
-            .bind::<Text, _>(format!("{}ms", lock_timeout.as_millis().max(1)))
-            .execute(conn)?;
+        super::seed::set_lock_timeout(conn, lock_timeout)?;
         diesel::sql_query("SELECT pg_advisory_xact_lock($1)")
             .bind::<BigInt, _>(LOCK_KEY)
             .execute(conn)?;

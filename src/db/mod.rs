@@ -8,6 +8,7 @@ pub mod migrate;
 pub mod models;
 pub mod pool;
 pub mod schema;
+pub mod seed;
 pub mod tasks;
 pub mod url;
 pub mod users;
