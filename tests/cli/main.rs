@@ -6,6 +6,7 @@ mod support;
 mod connect;
 mod help;
 mod migrate;
+mod seed;
 mod tasks;
 mod users;
 mod validation;

@@ -58,7 +58,7 @@ SELECT string_agg(line, E'\n' ORDER BY line) FROM (
 ) lines
 "#;
 
-fn dump(db: &TestDb) -> Vec<String> {
+pub fn dump(db: &TestDb) -> Vec<String> {
     db.psql(CATALOG_DUMP).lines().map(str::to_string).collect()
 }
 
