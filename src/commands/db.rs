@@ -8,12 +8,14 @@ use serde_json::json;
 
 use super::{confirm, Context};
 use crate::cli::Format;
+use crate::db::health::{self, Check, Report, Status};
 use crate::db::local::{self, Cluster};
 use crate::db::migrate::{self, MigrateError};
 use crate::db::seed;
 use crate::db::{self as database, Conn};
+use crate::error::Kind;
 use crate::error::{Error, Result};
-use crate::output::{json_line, plain_line, table};
+use crate::output::{json_line, plain_line, table, write_health};
 
 #[derive(Debug, Subcommand)]
 pub enum DbCommand {
@@ -55,6 +57,17 @@ pub enum DbCommand {
     ///   todo db seed --clean
     #[command(verbatim_doc_comment)]
     Seed(SeedArgs),
+    /// Check the database and print a report: OK / WARN / FAIL per check
+    ///
+    /// Checks: connection and round trip, server version, pending
+    /// migrations, schema conformance, connections in use, transaction-id
+    /// wraparound, tasks_id_seq headroom, dead tuples and vacuum of tasks,
+    /// cache hit ratio, unused indexes. Never writes; works for a read-only
+    /// role. Exit 5 unreachable, 6 schema missing, 7 a check failed, else 0.
+    ///
+    /// Example: todo db health --json
+    #[command(verbatim_doc_comment)]
+    Health,
     /// The embedded local database (used with --local)
     ///
     /// A private PostgreSQL under $TODO_HOME (default ~/.local/share/todo,
@@ -137,6 +150,7 @@ pub fn run(ctx: &Context, cmd: DbCommand) -> Result<()> {
         DbCommand::Revert(args) => revert(ctx, args),
         DbCommand::Seed(args) if args.clean => seed_clean(ctx, args),
         DbCommand::Seed(args) => seed_cmd(ctx, args),
+        DbCommand::Health => health(ctx),
         DbCommand::Local(cmd) => local(ctx, cmd),
     }
 }
@@ -476,5 +490,55 @@ fn seed_clean(ctx: &Context, args: SeedArgs) -> Result<()> {
         Format::Table => writeln!(out, "Removed {users} seed users and {tasks} tasks.")?,
     }
     out.flush()?;
+    Ok(())
+}
+
+fn health(ctx: &Context) -> Result<()> {
+    let target = match database::resolve(&ctx.connect_options()) {
+        Ok(target) => target.url().display().to_string(),
+        Err(e) if e.kind == Kind::Unavailable => String::new(),
+        Err(e) => return Err(e),
+    };
+    let started = Instant::now();
+    let (report, unreachable) = match ctx.conn() {
+        Ok(mut conn) => (health::run(&mut conn, &target, started.elapsed()), None),
+        Err(e) => {
+            let check = Check {
+                name: "connection",
+                status: Status::Fail,
+                detail: e.message.clone(),
+            };
+            (
+                Report {
+                    checks: vec![check],
+                    schema_missing: false,
+                },
+                Some(e),
+            )
+        }
+    };
+    if !ctx.out.quiet {
+        let mut out = ctx.stdout();
+        write_health(&mut out, ctx.out, &report)?;
+        out.flush()?;
+    }
+    if let Some(e) = unreachable {
+        return Err(e);
+    }
+    if report.schema_missing {
+        return Err(database::schema_missing());
+    }
+    let failed: Vec<&str> = report
+        .checks
+        .iter()
+        .filter(|c| c.status == Status::Fail)
+        .map(|c| c.name)
+        .collect();
+    if !failed.is_empty() {
+        return Err(Error::new(
+            Kind::HealthFailed,
+            format!("health check failed: {}", failed.join(", ")),
+        ));
+    }
     Ok(())
 }

@@ -192,3 +192,31 @@ pub fn base_schema_differences(conn: &mut PgConnection) -> QueryResult<Vec<Strin
     }
     Ok(diffs)
 }
+
+/// The extras the migrations add on top of SPEC §1 that are missing (check
+/// constraints, `updated_at` triggers, the `lower(email)` index).
+pub fn missing_extras(conn: &mut PgConnection) -> QueryResult<Vec<String>> {
+    #[derive(QueryableByName)]
+    struct Missing {
+        #[diesel(sql_type = Text)]
+        what: String,
+    }
+    let rows: Vec<Missing> = diesel::sql_query(
+        "SELECT what FROM (VALUES
+            ('check constraint tasks_title_not_blank',
+             EXISTS (SELECT 1 FROM pg_constraint WHERE conrelid = to_regclass('tasks') AND conname = 'tasks_title_not_blank')),
+            ('check constraint tasks_description_length',
+             EXISTS (SELECT 1 FROM pg_constraint WHERE conrelid = to_regclass('tasks') AND conname = 'tasks_description_length')),
+            ('trigger users_set_updated_at',
+             EXISTS (SELECT 1 FROM pg_trigger WHERE tgrelid = to_regclass('users') AND tgname = 'users_set_updated_at')),
+            ('trigger tasks_set_updated_at',
+             EXISTS (SELECT 1 FROM pg_trigger WHERE tgrelid = to_regclass('tasks') AND tgname = 'tasks_set_updated_at')),
+            ('index idx_users_email_lower',
+             EXISTS (SELECT 1 FROM pg_index x JOIN pg_class i ON i.oid = x.indexrelid
+                     WHERE x.indrelid = to_regclass('users') AND i.relname = 'idx_users_email_lower'))
+         ) AS extras(what, present)
+         WHERE NOT present",
+    )
+    .load(conn)?;
+    Ok(rows.into_iter().map(|m| m.what).collect())
+}

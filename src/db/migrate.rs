@@ -140,6 +140,14 @@ pub fn has_tables(conn: &mut PgConnection) -> QueryResult<bool> {
     .get_result(conn)
 }
 
+/// Whether both tables of the base schema exist.
+pub fn has_both_tables(conn: &mut PgConnection) -> QueryResult<bool> {
+    diesel::select(diesel::dsl::sql::<Bool>(
+        "to_regclass('users') IS NOT NULL AND to_regclass('tasks') IS NOT NULL",
+    ))
+    .get_result(conn)
+}
+
 /// Known migrations not yet applied, oldest first.
 pub fn pending(applied: &[String]) -> Vec<Known> {
     known()

@@ -3,6 +3,7 @@
 //! failures into [`crate::error::Error`] with [`classify`].
 
 pub mod conformance;
+pub mod health;
 pub mod local;
 pub mod migrate;
 pub mod models;
@@ -19,7 +20,6 @@ use std::time::Duration;
 
 use diesel::prelude::*;
 use diesel::result::{DatabaseErrorKind, Error as DieselError};
-use diesel::sql_types::Bool;
 
 use crate::error::{Error, Kind, Result};
 pub use pool::{Conn, Pool};
@@ -146,11 +146,7 @@ pub fn classify(conn: &mut PgConnection, err: DieselError) -> Error {
     if known.kind != Kind::Unexpected {
         return known;
     }
-    let schema_present: QueryResult<bool> = diesel::select(diesel::dsl::sql::<Bool>(
-        "to_regclass('users') IS NOT NULL AND to_regclass('tasks') IS NOT NULL",
-    ))
-    .get_result(conn);
-    match schema_present {
+    match migrate::has_both_tables(conn) {
         Ok(false) => schema_missing(),
         _ => known,
     }

@@ -1,11 +1,13 @@
 //! How results are written: the format chosen (SPEC §5) and the writers for
 //! tables, plain lines and JSON. Every writer takes any `impl Write`.
 
+mod health;
 mod records;
 mod time;
 
 use std::io::{IsTerminal, Write};
 
+pub use health::write_health;
 pub use records::{write_counts, write_task, write_tasks, write_user, write_users};
 pub use time::{relative, rfc3339};
 

@@ -25,6 +25,8 @@ const COMMANDS: &[&[&str]] = &[
     &["db", "migrate"],
     &["db", "status"],
     &["db", "revert"],
+    &["db", "seed"],
+    &["db", "health"],
     &["db", "local"],
     &["completions"],
 ];

@@ -4,6 +4,7 @@
 mod support;
 
 mod connect;
+mod health;
 mod help;
 mod migrate;
 mod seed;

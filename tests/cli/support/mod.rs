@@ -30,6 +30,8 @@ use todo::db::local::Cluster;
 /// authentication tests.
 pub const PW_ROLE: &str = "todo_pw";
 pub const PW_ROLE_PASSWORD: &str = "correct-horse-battery";
+/// A login role whose sessions are read-only, for `db health`.
+pub const RO_ROLE: &str = "todo_ro";
 
 /// The advisory lock that serialises template set-up across processes.
 const SETUP_LOCK: i64 = 7_470_001;
@@ -74,7 +76,7 @@ pub fn server() -> &'static Server {
 fn private_server() -> (String, Option<PathBuf>) {
     let mut h = DefaultHasher::new();
     env!("CARGO_TARGET_TMPDIR").hash(&mut h);
-    "harness-v1".hash(&mut h);
+    "harness-v2".hash(&mut h);
     let home = PathBuf::from(format!(
         "/tmp/todo-test-{:012x}",
         h.finish() & 0xffff_ffff_ffff
@@ -158,6 +160,10 @@ fn setup(server: &mut Server) {
             "DO $$ BEGIN
                IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = '{PW_ROLE}') THEN
                  CREATE ROLE {PW_ROLE} LOGIN PASSWORD '{PW_ROLE_PASSWORD}';
+               END IF;
+               IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = '{RO_ROLE}') THEN
+                 CREATE ROLE {RO_ROLE} LOGIN;
+                 ALTER ROLE {RO_ROLE} SET default_transaction_read_only = on;
                END IF;
              END $$"
         ),

@@ -1,0 +1,184 @@
+//! `db health` (SPEC §7).
+
+use crate::support::{json, server, stderr, stdout, todo_cmd, TestDb, RO_ROLE};
+
+fn health(db: &TestDb) -> (Option<i32>, serde_json::Value) {
+    let out = db.cmd().args(["db", "health", "--json"]).output().unwrap();
+    (out.status.code(), json(&out))
+}
+
+fn check<'a>(report: &'a serde_json::Value, name: &str) -> &'a serde_json::Value {
+    report["checks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["name"] == name)
+        .unwrap_or_else(|| panic!("no check {name} in {report}"))
+}
+
+#[test]
+fn a_fresh_migrated_database_is_healthy() {
+    let db = TestDb::migrated();
+    let (code, report) = health(&db);
+    assert_eq!(code, Some(0), "{report}");
+    assert_eq!(report["status"], "ok", "{report}");
+    for name in [
+        "connection",
+        "server_version",
+        "migrations",
+        "schema",
+        "connections",
+        "wraparound",
+        "tasks_id_seq",
+        "vacuum",
+        "cache_hit_ratio",
+        "unused_indexes",
+    ] {
+        let c = check(&report, name);
+        assert_eq!(c["status"], "ok", "{c}");
+        assert!(!c["detail"].as_str().unwrap().is_empty());
+    }
+    assert!(check(&report, "server_version")["detail"]
+        .as_str()
+        .unwrap()
+        .starts_with("PostgreSQL "));
+
+    let out = db.cmd().args(["db", "health"]).output().unwrap();
+    assert!(
+        stdout(&out).starts_with("connection\tok\t"),
+        "{}",
+        stdout(&out)
+    );
+    let out = db
+        .cmd()
+        .args(["db", "health", "--format", "table"])
+        .output()
+        .unwrap();
+    assert!(stdout(&out).contains("Overall: OK"));
+}
+
+#[test]
+fn a_dropped_documented_index_fails() {
+    let db = TestDb::migrated();
+    db.psql("DROP INDEX idx_tasks_user_completed");
+    let (code, report) = health(&db);
+    assert_eq!(code, Some(7));
+    assert_eq!(report["status"], "fail");
+    let schema = check(&report, "schema");
+    assert_eq!(schema["status"], "fail");
+    assert!(
+        schema["detail"]
+            .as_str()
+            .unwrap()
+            .contains("idx_tasks_user_completed"),
+        "{schema}"
+    );
+    let out = db.cmd().args(["db", "health"]).output().unwrap();
+    assert_eq!(stderr(&out), "error: health check failed: schema\n");
+}
+
+#[test]
+fn sequence_headroom_warns_then_fails() {
+    let db = TestDb::migrated();
+    db.psql("SELECT setval('tasks_id_seq', 1700000000)");
+    let (code, report) = health(&db);
+    assert_eq!(code, Some(0), "a warning is not a failure");
+    assert_eq!(report["status"], "warn");
+    assert_eq!(check(&report, "tasks_id_seq")["status"], "warn");
+
+    db.psql("SELECT setval('tasks_id_seq', 2000000000)");
+    let (code, report) = health(&db);
+    assert_eq!(code, Some(7));
+    let seq = check(&report, "tasks_id_seq");
+    assert_eq!(seq["status"], "fail");
+    assert!(
+        seq["detail"]
+            .as_str()
+            .unwrap()
+            .starts_with("2000000000 of 2147483647"),
+        "{seq}"
+    );
+}
+
+#[test]
+fn pending_migrations_warn() {
+    let db = TestDb::migrated();
+    db.cmd().args(["db", "revert", "--yes"]).assert().success();
+    let (code, report) = health(&db);
+    assert_eq!(code, Some(0));
+    let m = check(&report, "migrations");
+    assert_eq!(m["status"], "warn");
+    assert!(
+        m["detail"].as_str().unwrap().contains("20261124000002"),
+        "{m}"
+    );
+    assert_eq!(check(&report, "schema")["status"], "warn");
+}
+
+#[test]
+fn an_empty_database_exits_6_and_is_not_written() {
+    let db = TestDb::empty();
+    let (code, report) = health(&db);
+    assert_eq!(code, Some(6));
+    assert_eq!(report["status"], "fail");
+    assert_eq!(check(&report, "migrations")["status"], "fail");
+    assert_eq!(check(&report, "schema")["status"], "fail");
+    assert_eq!(
+        db.value("SELECT to_regclass('__diesel_schema_migrations') IS NULL"),
+        "t"
+    );
+}
+
+#[test]
+fn an_unreachable_server_still_gets_a_report_and_exits_5() {
+    let dir = std::env::temp_dir();
+    let out = todo_cmd(&dir)
+        .args(["db", "health", "--json"])
+        .env("DATABASE_URL", "postgresql://u:Secret-pw-9@127.0.0.1:1/db")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(5));
+    let report = json(&out);
+    assert_eq!(report["status"], "fail");
+    assert_eq!(check(&report, "connection")["status"], "fail");
+    let all = format!("{}{}", stdout(&out), stderr(&out));
+    assert!(!all.contains("Secret-pw-9"), "{all}");
+    assert!(all.contains("u@127.0.0.1:1/db"), "{all}");
+}
+
+#[test]
+fn works_for_a_read_only_role_that_owns_nothing() {
+    let db = TestDb::migrated();
+    db.add_user("a@example.com");
+    db.add_task("a@example.com", "t");
+    db.psql(&format!(
+        "GRANT SELECT ON ALL TABLES IN SCHEMA public TO {RO_ROLE}"
+    ));
+    let socket = server().socket_dir.clone().expect("private server");
+    let url = format!(
+        "postgresql://{RO_ROLE}@/{}?host={}",
+        db.name,
+        socket.display()
+    );
+    let out = todo_cmd(&db.dir)
+        .args(["db", "health", "--json"])
+        .env("DATABASE_URL", &url)
+        .output()
+        .unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}{}",
+        stdout(&out),
+        stderr(&out)
+    );
+    let report = json(&out);
+    assert_eq!(report["status"], "ok", "{report}");
+    assert!(
+        check(&report, "tasks_id_seq")["detail"]
+            .as_str()
+            .unwrap()
+            .starts_with("1 of"),
+        "{report}"
+    );
+}
