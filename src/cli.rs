@@ -95,6 +95,11 @@ pub enum Command {
         /// The shell to generate for
         shell: clap_complete::Shell,
     },
+    /// Print the man page (roff)
+    ///
+    /// Example: todo man > /usr/local/share/man/man1/todo.1
+    #[command(hide = true)]
+    Man,
 }
 
 impl Global {

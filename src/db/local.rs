@@ -211,15 +211,20 @@ impl Cluster {
         self.data_dir().to_string_lossy().into_owned()
     }
 
+    /// Makes the home and socket directories: mode 0700, and owned by the
+    /// server's user when running as root (also when they already exist,
+    /// e.g. made by `mktemp -d`).
     fn prepare_home(&self) -> Result<()> {
+        use std::os::unix::fs::MetadataExt;
         for dir in [self.home.clone(), self.socket_dir()] {
             if !dir.exists() {
                 fs::create_dir_all(&dir).map_err(|e| io_error("create", &dir, e))?;
                 fs::set_permissions(&dir, fs::Permissions::from_mode(0o700))
                     .map_err(|e| io_error("set permissions on", &dir, e))?;
-                if is_root() {
-                    chown_to_server_user(&dir)?;
-                }
+            }
+            let owned_by_root = fs::metadata(&dir).map(|m| m.uid() == 0).unwrap_or(false);
+            if is_root() && owned_by_root {
+                chown_to_server_user(&dir)?;
             }
         }
         Ok(())
@@ -342,21 +347,17 @@ impl Cluster {
     }
 }
 
-/// Finds the PostgreSQL server binaries: on PATH, through `pg_config
-/// --bindir`, or under `/usr/lib/postgresql/*/bin`. With `major`, only that
-/// version; otherwise the newest.
+/// Finds the PostgreSQL server binaries: in `$TODO_PG_BINDIR` when set,
+/// else on PATH, through `pg_config --bindir`, or under
+/// `/usr/lib/postgresql/*/bin`. With `major`, only that version; otherwise
+/// the newest.
 pub fn find_bindir(major: Option<&str>) -> Result<PathBuf> {
     let mut candidates: Vec<PathBuf> = Vec::new();
-    if let Some(path) = std::env::var_os("PATH") {
-        candidates.extend(std::env::split_paths(&path).filter(|d| d.join("initdb").is_file()));
-    }
-    if let Ok(out) = Command::new("pg_config").arg("--bindir").output() {
-        if out.status.success() {
-            candidates.push(PathBuf::from(String::from_utf8_lossy(&out.stdout).trim()));
-        }
-    }
-    if let Ok(entries) = fs::read_dir("/usr/lib/postgresql") {
-        candidates.extend(entries.flatten().map(|e| e.path().join("bin")));
+    if let Some(dir) = std::env::var_os("TODO_PG_BINDIR").filter(|d| !d.is_empty()) {
+        // An explicit choice: only that directory.
+        candidates.push(PathBuf::from(dir));
+    } else {
+        default_candidates(&mut candidates);
     }
     let mut found: Vec<(u32, PathBuf)> = candidates
         .into_iter()
@@ -373,13 +374,30 @@ pub fn find_bindir(major: Option<&str>) -> Result<PathBuf> {
         None => found.into_iter().next(),
     };
     pick.map(|(_, d)| d).ok_or_else(|| {
-        let what = match major {
-            Some(m) => format!("PostgreSQL {m} server binaries (initdb, pg_ctl, postgres) not found"),
-            None => "PostgreSQL server binaries (initdb, pg_ctl, postgres) not found".to_string(),
+        let message = match major {
+            Some(m) => format!(
+                "PostgreSQL {m} server binaries not found; the local database was created by version {m}"
+            ),
+            None => "the local database needs the PostgreSQL server binaries (initdb, pg_ctl, postgres), and none were found".to_string(),
         };
-        Error::unavailable(format!("the local database needs them: {what}"))
+        Error::unavailable(message)
             .with_hint("install them (apt-get install postgresql) or set DATABASE_URL to use an existing server")
     })
+}
+
+/// PATH, then `pg_config --bindir`, then `/usr/lib/postgresql/*/bin`.
+fn default_candidates(candidates: &mut Vec<PathBuf>) {
+    if let Some(path) = std::env::var_os("PATH") {
+        candidates.extend(std::env::split_paths(&path).filter(|d| d.join("initdb").is_file()));
+    }
+    if let Ok(out) = Command::new("pg_config").arg("--bindir").output() {
+        if out.status.success() {
+            candidates.push(PathBuf::from(String::from_utf8_lossy(&out.stdout).trim()));
+        }
+    }
+    if let Ok(entries) = fs::read_dir("/usr/lib/postgresql") {
+        candidates.extend(entries.flatten().map(|e| e.path().join("bin")));
+    }
 }
 
 /// `postgres --version` → `postgres (PostgreSQL) 15.18 (Debian …)` → 15.

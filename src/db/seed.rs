@@ -2,7 +2,7 @@
 //! transaction, serialised by an advisory lock. Seed users are keyed by N
 //! (`seed-user-N@seed.example`): existing ones are left alone with their
 //! tasks, missing ones are added with theirs. Rows stream to the server
-//! (bounded memory), grouped by user.
+//! (bounded memory) in COPY's binary format, grouped by user.
 //!
 //! When `tasks` is empty and the load is large, the secondary indexes and
 //! the foreign key of `tasks` are dropped and rebuilt inside the same
@@ -14,6 +14,7 @@ use std::cell::Cell;
 use std::io::{BufWriter, Write};
 use std::time::Duration;
 
+use diesel::pg::CopyFormat;
 use diesel::prelude::*;
 use diesel::sql_types::{BigInt, Text};
 
@@ -96,7 +97,11 @@ pub fn run(
                 have[n as usize] = true;
             }
         }
-        let missing: Vec<u64> = (1..=plan.users).filter(|n| !have[*n as usize]).collect();
+        let mut missing: Vec<u64> = (1..=plan.users).filter(|n| !have[*n as usize]).collect();
+        // In the order of their ids as text (seed-user-1, -10, -100, …), so
+        // inserts into the B-trees keyed by id/user_id/email append instead
+        // of splitting pages all over the index.
+        missing.sort_by_cached_key(|n| sample::user_id(*n));
         let mut outcome = Outcome {
             users_existing: plan.users - missing.len() as u64,
             ..Outcome::default()
@@ -193,12 +198,15 @@ fn copy_users(conn: &mut PgConnection, seed: u64, missing: &[u64]) -> QueryResul
             ),
             |sink: &mut dyn Write| -> QueryResult<()> {
                 let mut out = BufWriter::with_capacity(64 * 1024, sink);
+                out.write_all(sample::BINARY_HEADER).map_err(io_err)?;
                 for n in missing {
                     sample::write_user(&mut out, seed, *n).map_err(io_err)?;
                 }
+                out.write_all(sample::BINARY_TRAILER).map_err(io_err)?;
                 out.flush().map_err(io_err)
             },
         )
+        .with_format(CopyFormat::Binary)
         .execute(conn)
 }
 
@@ -221,6 +229,7 @@ fn copy_tasks(
             ),
             |sink: &mut dyn Write| -> QueryResult<()> {
                 let mut out = BufWriter::with_capacity(256 * 1024, sink);
+                out.write_all(sample::BINARY_HEADER).map_err(io_err)?;
                 for n in missing {
                     sample::write_tasks(&mut out, plan.seed, *n, plan.tasks_per_user)
                         .map_err(io_err)?;
@@ -229,11 +238,13 @@ fn copy_tasks(
                         progress(written.get());
                     }
                 }
+                out.write_all(sample::BINARY_TRAILER).map_err(io_err)?;
                 out.flush().map_err(io_err)?;
                 progress(written.get());
                 Ok(())
             },
         )
+        .with_format(CopyFormat::Binary)
         .execute(conn)
 }
 
