@@ -150,6 +150,8 @@ impl Cluster {
         notice: &mut dyn FnMut(&str),
         on_created: &mut dyn FnMut(&str) -> Result<()>,
     ) -> Result<()> {
+        // Fail before creating anything when the server cannot be run.
+        self.bindir()?;
         self.prepare_home()?;
         let lock = fs::OpenOptions::new()
             .create(true)
@@ -333,7 +335,7 @@ impl Cluster {
 
     fn run_as_server(&self, program: &Path, args: &[&str]) -> Result<Output> {
         let mut cmd = if is_root() {
-            let mut c = Command::new("runuser");
+            let mut c = Command::new(runuser());
             c.args(["-u", SUPERUSER, "--"]).arg(program);
             c
         } else {
@@ -416,25 +418,49 @@ pub fn is_root() -> bool {
     unsafe { libc::geteuid() == 0 }
 }
 
-fn chown_to_server_user(path: &Path) -> Result<()> {
-    let id = |flag: &str| -> Result<u32> {
-        let out = Command::new("id")
-            .args([flag, SUPERUSER])
-            .output()
-            .map_err(|e| Error::unexpected(format!("cannot run id: {e}")))?;
-        String::from_utf8_lossy(&out.stdout)
-            .trim()
-            .parse()
-            .map_err(|_| {
-                Error::unavailable(format!(
-                    "running as root, the local database needs the '{SUPERUSER}' system user"
-                ))
-                .with_hint("install PostgreSQL (apt-get install postgresql), which creates it")
-            })
+/// The uid and gid of the server's system user (`postgres`).
+fn server_user_ids() -> Result<(u32, u32)> {
+    let name = std::ffi::CString::new(SUPERUSER).map_err(|e| Error::unexpected(e.to_string()))?;
+    // SAFETY: `name` is a valid C string; getpwnam returns NULL or a pointer
+    // to a static record that stays valid until the next getpw* call, and
+    // both fields are copied out at once.
+    let ids = unsafe {
+        let pw = libc::getpwnam(name.as_ptr());
+        if pw.is_null() {
+            None
+        } else {
+            Some(((*pw).pw_uid, (*pw).pw_gid))
+        }
     };
-    let (uid, gid) = (id("-u")?, id("-g")?);
+    ids.ok_or_else(|| {
+        Error::unavailable(format!(
+            "running as root, the local database needs the '{SUPERUSER}' system user to run the server"
+        ))
+        .with_hint("install PostgreSQL (apt-get install postgresql), which creates it")
+    })
+}
+
+fn chown_to_server_user(path: &Path) -> Result<()> {
+    let (uid, gid) = server_user_ids()?;
     std::os::unix::fs::chown(path, Some(uid), Some(gid))
         .map_err(|e| io_error("change the owner of", path, e))
+}
+
+/// `runuser`, from PATH or its usual places.
+fn runuser() -> PathBuf {
+    let on_path = std::env::var_os("PATH").and_then(|path| {
+        std::env::split_paths(&path)
+            .map(|d| d.join("runuser"))
+            .find(|p| p.is_file())
+    });
+    on_path
+        .or_else(|| {
+            ["/usr/sbin/runuser", "/sbin/runuser", "/usr/bin/runuser"]
+                .iter()
+                .map(PathBuf::from)
+                .find(|p| p.is_file())
+        })
+        .unwrap_or_else(|| PathBuf::from("runuser"))
 }
 
 fn append(path: &Path, text: &str) -> Result<()> {

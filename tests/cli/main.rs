@@ -6,6 +6,7 @@ mod support;
 mod connect;
 mod health;
 mod help;
+mod local;
 mod migrate;
 mod seed;
 mod tasks;
