@@ -121,8 +121,14 @@ impl Cluster {
 
     /// A libpq URL (psql accepts it) for a database of this cluster.
     pub fn url(&self, database: &str) -> String {
+        let port = self
+            .settings
+            .iter()
+            .find(|(k, _)| k == "port")
+            .map(|(_, v)| format!("&port={v}"))
+            .unwrap_or_default();
         format!(
-            "postgresql:///{}?host={}&user={SUPERUSER}",
+            "postgresql:///{}?host={}&user={SUPERUSER}{port}",
             encode(database),
             encode(&self.socket_dir().to_string_lossy())
         )

@@ -4,11 +4,14 @@
 mod support;
 
 mod connect;
+mod faults;
 mod health;
 mod help;
 mod local;
 mod migrate;
+mod pooler;
 mod seed;
 mod tasks;
+mod tls;
 mod users;
 mod validation;

@@ -15,6 +15,8 @@
 
 #![allow(dead_code)]
 
+pub mod servers;
+
 use std::collections::hash_map::DefaultHasher;
 use std::hash::{Hash, Hasher};
 use std::path::{Path, PathBuf};
@@ -42,6 +44,8 @@ pub struct Server {
     template: String,
     /// The socket directory, for the private server.
     pub socket_dir: Option<PathBuf>,
+    /// The home of the private server (other stand-ins live beside it).
+    pub home: Option<PathBuf>,
 }
 
 impl Server {
@@ -59,21 +63,22 @@ impl Server {
 pub fn server() -> &'static Server {
     static SERVER: OnceLock<Server> = OnceLock::new();
     SERVER.get_or_init(|| {
-        let (url_pattern, socket_dir) = match std::env::var("TEST_DATABASE_URL") {
-            Ok(url) if !url.is_empty() => (with_database(&url, "{db}"), None),
+        let (url_pattern, socket_dir, home) = match std::env::var("TEST_DATABASE_URL") {
+            Ok(url) if !url.is_empty() => (with_database(&url, "{db}"), None, None),
             _ => private_server(),
         };
         let mut server = Server {
             url_pattern,
             template: format!("todo_tpl_{:x}", migrations_hash()),
             socket_dir,
+            home,
         };
         setup(&mut server);
         server
     })
 }
 
-fn private_server() -> (String, Option<PathBuf>) {
+fn private_server() -> (String, Option<PathBuf>, Option<PathBuf>) {
     let mut h = DefaultHasher::new();
     env!("CARGO_TARGET_TMPDIR").hash(&mut h);
     "harness-v2".hash(&mut h);
@@ -104,6 +109,7 @@ fn private_server() -> (String, Option<PathBuf>) {
     (
         cluster.url("{db}").replace("%7Bdb%7D", "{db}"),
         Some(cluster.socket_dir()),
+        Some(home),
     )
 }
 

@@ -1,0 +1,176 @@
+//! Faults (SPEC §2, §9): an unresponsive server, a connection killed in the
+//! middle of a command, a restart between commands, a blocking lock.
+
+use std::net::TcpListener;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use crate::support::{psql_path, stderr, todo_cmd, TestDb};
+
+#[test]
+fn an_unresponsive_server_times_out_with_exit_5() {
+    // Accepts TCP connections (the kernel does) but never answers.
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let dir = std::env::temp_dir();
+    let start = Instant::now();
+    let out = todo_cmd(&dir)
+        .args(["db", "status", "--connect-timeout", "2"])
+        .env(
+            "DATABASE_URL",
+            format!("postgresql://u:hidden-pw@127.0.0.1:{port}/db"),
+        )
+        .timeout(Duration::from_secs(60))
+        .output()
+        .unwrap();
+    let elapsed = start.elapsed();
+    drop(listener);
+    assert_eq!(out.status.code(), Some(5), "{}", stderr(&out));
+    assert!(
+        elapsed >= Duration::from_secs(2),
+        "it waited for the timeout: {elapsed:?}"
+    );
+    assert!(
+        elapsed < Duration::from_secs(30),
+        "bounded by the timeout: {elapsed:?}"
+    );
+    assert!(stderr(&out).contains("timeout"), "{}", stderr(&out));
+    assert!(!stderr(&out).contains("hidden-pw"));
+}
+
+#[test]
+fn a_connection_killed_mid_seed_exits_5_and_commits_nothing() {
+    let db = TestDb::migrated();
+    let child = Command::new(assert_cmd::cargo::cargo_bin("todo"))
+        .args(["db", "seed", "--users", "40000", "--tasks-per-user", "50"])
+        .env("TODO_DATABASE_URL", db.url())
+        .env_remove("DATABASE_URL")
+        .env("CI", "true")
+        .current_dir(&db.dir)
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut killed = false;
+    for _ in 0..400 {
+        let n = db.value(&format!(
+            "SELECT count(pg_terminate_backend(p.pid)) FROM pg_stat_progress_copy p
+             JOIN pg_class c ON c.oid = p.relid
+             WHERE c.relname = 'tasks' AND p.datname = '{}' AND p.tuples_processed > 1000",
+            db.name
+        ));
+        if n == "1" {
+            killed = true;
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(25));
+    }
+    let out = child.wait_with_output().unwrap();
+    assert!(killed, "the seed never reached the tasks COPY");
+    assert_eq!(out.status.code(), Some(5), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("lost the connection"),
+        "{}",
+        stderr(&out)
+    );
+    assert_eq!(db.value("SELECT count(*) FROM users"), "0");
+    assert_eq!(db.value("SELECT count(*) FROM tasks"), "0");
+}
+
+#[test]
+fn a_restart_between_commands_is_invisible() {
+    let home = std::path::PathBuf::from(format!("/tmp/todo-lt-{}-restart2", std::process::id()));
+    let _ = std::fs::remove_dir_all(&home);
+    let todo = || {
+        let mut cmd = todo_cmd(&std::env::temp_dir());
+        cmd.env("TODO_HOME", &home);
+        cmd
+    };
+    todo()
+        .args(["db", "local", "start", "-q"])
+        .assert()
+        .success();
+    let url =
+        String::from_utf8(todo().args(["db", "local", "url"]).output().unwrap().stdout).unwrap();
+    let url = url.trim().to_string();
+    let with_url = |args: &[&str]| {
+        todo()
+            .args(args)
+            .env("DATABASE_URL", &url)
+            .output()
+            .unwrap()
+    };
+
+    assert_eq!(
+        with_url(&["user", "add", "r@example.com", "-q"])
+            .status
+            .code(),
+        Some(0)
+    );
+    todo()
+        .args(["db", "local", "stop", "-q"])
+        .assert()
+        .success();
+    let down = with_url(&["user", "list"]);
+    assert_eq!(
+        down.status.code(),
+        Some(5),
+        "server down: {}",
+        stderr(&down)
+    );
+    todo()
+        .args(["db", "local", "start", "-q"])
+        .assert()
+        .success();
+    let up = with_url(&["user", "show", "r@example.com"]);
+    assert_eq!(up.status.code(), Some(0), "{}", stderr(&up));
+
+    let _ = todo().args(["db", "local", "stop"]).output();
+    let _ = std::fs::remove_dir_all(&home);
+}
+
+#[test]
+fn migrate_blocked_by_a_table_lock_ends_at_its_lock_timeout() {
+    let db = TestDb::migrated();
+    db.cmd().args(["db", "revert", "--yes"]).assert().success();
+    // The web app (say) holds a lock on tasks that ALTER TABLE must wait for.
+    let mut holder = Command::new(psql_path())
+        .args(["-X", "-q", "-d", &db.url(), "-c"])
+        .arg("BEGIN; LOCK TABLE tasks IN ACCESS SHARE MODE; SELECT pg_sleep(30);")
+        .stdout(Stdio::null())
+        .spawn()
+        .unwrap();
+    for _ in 0..100 {
+        if db.value(
+            "SELECT count(*) FROM pg_locks l JOIN pg_class c ON c.oid = l.relation
+                     WHERE c.relname = 'tasks' AND l.granted AND l.pid <> pg_backend_pid()",
+        ) != "0"
+        {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let start = Instant::now();
+    let out = db
+        .cmd()
+        .args(["db", "migrate", "--lock-timeout", "1"])
+        .output()
+        .unwrap();
+    let elapsed = start.elapsed();
+    holder.kill().unwrap();
+    let _ = holder.wait();
+    assert_eq!(out.status.code(), Some(5), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("gave up waiting for a lock"),
+        "{}",
+        stderr(&out)
+    );
+    assert!(
+        elapsed < Duration::from_secs(25),
+        "ended by lock_timeout, not the holder: {elapsed:?}"
+    );
+    assert_eq!(
+        db.value("SELECT count(*) FROM __diesel_schema_migrations"),
+        "1"
+    );
+}

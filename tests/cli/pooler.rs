@@ -1,0 +1,152 @@
+//! Through PgBouncer in transaction mode (Neon's `-pooler` hosts), with no
+//! configuration of the tool.
+
+use std::process::{Command, Stdio};
+
+use crate::support::servers::pgbouncer;
+use crate::support::{json, stderr, todo_cmd, TestDb};
+
+fn via_bouncer(db: &TestDb) -> assert_cmd::Command {
+    let mut cmd = todo_cmd(&db.dir);
+    cmd.env("DATABASE_URL", pgbouncer().url(&db.name));
+    cmd
+}
+
+#[test]
+fn every_command_works_through_a_transaction_pooler() {
+    let db = TestDb::empty();
+    let run = |args: &[&str]| -> std::process::Output {
+        let out = via_bouncer(&db).args(args).output().unwrap();
+        assert_eq!(out.status.code(), Some(0), "{args:?}: {}", stderr(&out));
+        out
+    };
+    run(&["db", "migrate"]);
+    run(&["db", "status", "--check"]);
+    let uid = String::from_utf8(run(&["user", "add", "pool@example.com", "-q"]).stdout).unwrap();
+    run(&["user", "list"]);
+    run(&["user", "show", "pool@example.com"]);
+    let t1 =
+        String::from_utf8(run(&["task", "add", "one", "--user", "pool@example.com", "-q"]).stdout)
+            .unwrap();
+    let t2 =
+        String::from_utf8(run(&["task", "add", "two", "--user", uid.trim(), "-q"]).stdout).unwrap();
+    let u = ["--user", "pool@example.com"];
+    run(&[&["task", "done", t1.trim(), t2.trim()][..], &u].concat());
+    run(&[&["task", "undo", t2.trim()][..], &u].concat());
+    run(&[&["task", "edit", t2.trim(), "--title", "two!"][..], &u].concat());
+    run(&[&["task", "show", t2.trim()][..], &u].concat());
+    run(&[&["task", "list", "--search", "two"][..], &u].concat());
+    run(&[&["task", "rm", "--done", "--yes"][..], &u].concat());
+    let stats = json(&run(&[&["task", "stats", "--json"][..], &u].concat()));
+    assert_eq!(
+        stats,
+        serde_json::json!({"total": 1, "pending": 1, "done": 0})
+    );
+    run(&[&["task", "rm", t2.trim()][..], &u].concat());
+    run(&["db", "seed", "--users", "100", "--tasks-per-user", "250"]);
+    run(&["db", "seed", "--users", "110", "--tasks-per-user", "5"]);
+    run(&["db", "health"]);
+    run(&["db", "seed", "--clean"]);
+    run(&["user", "rm", "pool@example.com", "--yes"]);
+    run(&["db", "revert", "--yes"]);
+    run(&["db", "migrate"]);
+    assert_eq!(db.value("SELECT count(*) FROM users"), "0");
+}
+
+fn spawn_many(db: &TestDb, n: usize, url: &str, args: &[&str]) -> Vec<std::process::Output> {
+    let bin = assert_cmd::cargo::cargo_bin("todo");
+    let children: Vec<_> = (0..n)
+        .map(|i| {
+            let args: Vec<String> = args
+                .iter()
+                .map(|a| a.replace("{i}", &i.to_string()))
+                .collect();
+            Command::new(&bin)
+                .args(&args)
+                .env("DATABASE_URL", url)
+                .env_remove("TODO_DATABASE_URL")
+                .env("CI", "true")
+                .current_dir(&db.dir)
+                .stdout(Stdio::piped())
+                .stderr(Stdio::piped())
+                .spawn()
+                .unwrap()
+        })
+        .collect();
+    children
+        .into_iter()
+        .map(|c| c.wait_with_output().unwrap())
+        .collect()
+}
+
+#[test]
+fn two_hundred_concurrent_adds_through_five_server_connections() {
+    let db = TestDb::migrated();
+    db.add_user("busy@example.com");
+    let outs = spawn_many(
+        &db,
+        200,
+        &pgbouncer().url(&db.name),
+        &[
+            "task",
+            "add",
+            "task {i}",
+            "--user",
+            "busy@example.com",
+            "-q",
+        ],
+    );
+    for out in &outs {
+        assert_eq!(out.status.code(), Some(0), "{}", stderr(out));
+    }
+    assert_eq!(db.value("SELECT count(DISTINCT title) FROM tasks"), "200");
+}
+
+#[test]
+fn concurrent_migrates_through_the_pooler() {
+    let db = TestDb::empty();
+    let outs = spawn_many(
+        &db,
+        8,
+        &pgbouncer().url(&db.name),
+        &["db", "migrate", "--json"],
+    );
+    let mut applied = Vec::new();
+    for out in &outs {
+        assert_eq!(out.status.code(), Some(0), "{}", stderr(out));
+        applied.extend(
+            json(out)["applied"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|v| v.to_string()),
+        );
+    }
+    assert_eq!(applied.len(), 2, "{applied:?}");
+    assert_eq!(
+        db.value("SELECT count(*) FROM __diesel_schema_migrations"),
+        "2"
+    );
+}
+
+#[test]
+fn fifty_concurrent_adds_of_one_email_give_one_user() {
+    let db = TestDb::migrated();
+    let outs = spawn_many(&db, 50, &db.url(), &["user", "add", "same@example.com"]);
+    let ok = outs.iter().filter(|o| o.status.code() == Some(0)).count();
+    let conflict = outs.iter().filter(|o| o.status.code() == Some(4)).count();
+    assert_eq!(
+        (ok, conflict),
+        (1, 49),
+        "{:?}",
+        outs.iter().map(|o| o.status.code()).collect::<Vec<_>>()
+    );
+    for out in outs.iter().filter(|o| o.status.code() == Some(4)) {
+        assert!(
+            stderr(out).starts_with("error: email same@example.com is already registered"),
+            "{}",
+            stderr(out)
+        );
+    }
+    assert_eq!(db.value("SELECT count(*) FROM users"), "1");
+}

@@ -1,0 +1,239 @@
+//! Stand-ins for production set-ups, started once per test run (and shared
+//! by test processes, like the main server): a PostgreSQL that accepts only
+//! TLS with SCRAM passwords on 127.0.0.1, and a PgBouncer in transaction
+//! mode in front of the main server. Both are started with the system's
+//! binaries (`scripts/test` installs pgbouncer when it is missing).
+
+use std::fs::{self, File};
+use std::net::TcpListener;
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::OnceLock;
+use std::time::Duration;
+
+use todo::db::local::{is_root, Cluster};
+
+use super::{server, PW_ROLE, PW_ROLE_PASSWORD};
+
+/// The database on the TLS server that tests use (owned by `PW_ROLE`).
+pub const TLS_DB: &str = "tls_app";
+
+fn base() -> String {
+    server()
+        .home
+        .clone()
+        .expect("these tests need the private server (unset TEST_DATABASE_URL)")
+        .to_string_lossy()
+        .into_owned()
+}
+
+/// Serialises set-up across test processes.
+fn setup_lock(name: &str) -> File {
+    let file = File::create(format!("{}-{name}.lock", base())).unwrap();
+    file.lock().unwrap();
+    file
+}
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// A port chosen once and remembered in `file`.
+fn remembered_port(file: &Path) -> u16 {
+    if let Ok(text) = fs::read_to_string(file) {
+        if let Ok(port) = text.trim().parse() {
+            return port;
+        }
+    }
+    let port = free_port();
+    fs::write(file, port.to_string()).unwrap();
+    port
+}
+
+fn chown_to_postgres(path: &Path) {
+    if is_root() {
+        let status = Command::new("chown")
+            .args(["postgres:postgres"])
+            .arg(path)
+            .status()
+            .unwrap();
+        assert!(status.success());
+    }
+}
+
+fn run_as_server(program: &str) -> Command {
+    if is_root() {
+        let mut cmd = Command::new("runuser");
+        cmd.args(["-u", "postgres", "--", program]);
+        cmd
+    } else {
+        Command::new(program)
+    }
+}
+
+pub struct TlsServer {
+    pub port: u16,
+}
+
+impl TlsServer {
+    /// `postgresql://user:password@127.0.0.1:port/db?query`.
+    pub fn url(&self, password: &str, query: &str) -> String {
+        format!(
+            "postgresql://{PW_ROLE}:{password}@127.0.0.1:{}/{TLS_DB}?{query}",
+            self.port
+        )
+    }
+
+    pub fn good_url(&self) -> String {
+        self.url(PW_ROLE_PASSWORD, "sslmode=require&channel_binding=require")
+    }
+}
+
+/// A server with a self-signed certificate that accepts only `hostssl`
+/// connections with `scram-sha-256` on 127.0.0.1.
+pub fn tls_server() -> &'static TlsServer {
+    static TLS: OnceLock<TlsServer> = OnceLock::new();
+    TLS.get_or_init(|| {
+        let _lock = setup_lock("tls");
+        let certs = PathBuf::from(format!("{}-tls-certs", base()));
+        if !certs.join("server.key").exists() {
+            fs::create_dir_all(&certs).unwrap();
+            let out = Command::new("openssl")
+                .args([
+                    "req",
+                    "-x509",
+                    "-newkey",
+                    "rsa:2048",
+                    "-nodes",
+                    "-days",
+                    "365",
+                    "-subj",
+                    "/CN=localhost",
+                ])
+                .arg("-keyout")
+                .arg(certs.join("server.key"))
+                .arg("-out")
+                .arg(certs.join("server.crt"))
+                .output()
+                .expect("openssl");
+            assert!(
+                out.status.success(),
+                "{}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+            fs::set_permissions(certs.join("server.key"), fs::Permissions::from_mode(0o600))
+                .unwrap();
+            for f in ["", "server.key", "server.crt"] {
+                chown_to_postgres(&certs.join(f));
+            }
+        }
+        let port = remembered_port(&certs.join("port"));
+        let cluster = Cluster::new(format!("{}-tls", base()))
+            .with_setting("fsync", "off")
+            .with_setting("listen_addresses", "'127.0.0.1'")
+            .with_setting("port", &port.to_string())
+            .with_setting("ssl", "on")
+            .with_setting(
+                "ssl_cert_file",
+                &format!("'{}'", certs.join("server.crt").display()),
+            )
+            .with_setting(
+                "ssl_key_file",
+                &format!("'{}'", certs.join("server.key").display()),
+            )
+            .with_setting("password_encryption", "'scram-sha-256'")
+            .with_hba_line("hostssl all all 127.0.0.1/32 scram-sha-256")
+            .with_hba_line("host all all 0.0.0.0/0 reject");
+        cluster
+            .ensure_running(&mut |msg| eprintln!("tls server: {msg}"), &mut |_| Ok(()))
+            .unwrap_or_else(|e| panic!("cannot start the TLS test server: {e}"));
+        let admin = cluster.url("postgres");
+        let exists = super::psql(
+            &admin,
+            &format!("SELECT count(*) FROM pg_database WHERE datname = '{TLS_DB}'"),
+        );
+        if exists == "0" {
+            super::psql(
+                &admin,
+                &format!(
+                    "DO $$ BEGIN
+                       IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = '{PW_ROLE}') THEN
+                         CREATE ROLE {PW_ROLE} LOGIN PASSWORD '{PW_ROLE_PASSWORD}';
+                       END IF;
+                     END $$"
+                ),
+            );
+            super::psql(&admin, &format!("CREATE DATABASE {TLS_DB} OWNER {PW_ROLE}"));
+            let server = TlsServer { port };
+            let url = todo::db::url::DbUrl::parse(&server.good_url(), None, 5).unwrap();
+            let mut conn = todo::db::pool::establish(&url).expect("TLS + SCRAM connection");
+            todo::db::migrate::run(&mut conn, Duration::from_secs(30)).expect("migrating tls_app");
+        }
+        TlsServer { port }
+    })
+}
+
+pub struct Bouncer {
+    pub port: u16,
+}
+
+impl Bouncer {
+    /// A URL for database `db` of the main server, through PgBouncer.
+    pub fn url(&self, db: &str) -> String {
+        format!("postgresql://postgres@127.0.0.1:{}/{db}", self.port)
+    }
+}
+
+/// PgBouncer 1.18 in `pool_mode = transaction` with 5 server connections
+/// per database, in front of the main test server.
+pub fn pgbouncer() -> &'static Bouncer {
+    static BOUNCER: OnceLock<Bouncer> = OnceLock::new();
+    BOUNCER.get_or_init(|| {
+        let _lock = setup_lock("bouncer");
+        let dir = PathBuf::from(format!("{}-bouncer", base()));
+        fs::create_dir_all(&dir).unwrap();
+        chown_to_postgres(&dir);
+        let port = remembered_port(&dir.join("port"));
+        let running = std::net::TcpStream::connect(("127.0.0.1", port)).is_ok();
+        if !running {
+            let socket = server().socket_dir.clone().unwrap();
+            let ini = format!(
+                "[databases]\n* = host={} port=5432\n\n[pgbouncer]\n\
+                 listen_addr = 127.0.0.1\nlisten_port = {port}\nunix_socket_dir =\n\
+                 auth_type = trust\nauth_file = {dir}/userlist.txt\n\
+                 pool_mode = transaction\ndefault_pool_size = 5\nmax_client_conn = 1000\n\
+                 logfile = {dir}/pgbouncer.log\npidfile = {dir}/pgbouncer.pid\n",
+                socket.display(),
+                dir = dir.display()
+            );
+            fs::write(dir.join("pgbouncer.ini"), ini).unwrap();
+            fs::write(dir.join("userlist.txt"), "\"postgres\" \"\"\n").unwrap();
+            for f in ["pgbouncer.ini", "userlist.txt"] {
+                chown_to_postgres(&dir.join(f));
+            }
+            let _ = fs::remove_file(dir.join("pgbouncer.pid"));
+            let out = run_as_server("pgbouncer")
+                .arg("-d")
+                .arg(dir.join("pgbouncer.ini"))
+                .output()
+                .expect("pgbouncer (apt-get install pgbouncer; scripts/test installs it)");
+            assert!(
+                out.status.success(),
+                "pgbouncer: {}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+            for _ in 0..100 {
+                if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
+                    break;
+                }
+                std::thread::sleep(Duration::from_millis(50));
+            }
+        }
+        Bouncer { port }
+    })
+}

@@ -1,0 +1,113 @@
+//! TLS + SCRAM (SPEC §2) against a local server that accepts nothing else,
+//! with the web backend's URL forms, from the environment and from `.env`.
+
+use std::time::{Duration, Instant};
+
+use crate::support::servers::tls_server;
+use crate::support::{json, stderr, stdout, todo_cmd, PW_ROLE_PASSWORD};
+
+fn dir(tag: &str) -> std::path::PathBuf {
+    let dir = std::env::temp_dir().join(format!("todo-tls-{}-{tag}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+#[test]
+fn sslmode_require_with_channel_binding_works() {
+    let tls = tls_server();
+    let d = dir("ok");
+    let email = format!("tls-{}@example.com", std::process::id());
+    let out = todo_cmd(&d)
+        .args(["user", "add", &email, "--json"])
+        .env("DATABASE_URL", tls.good_url())
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let out = todo_cmd(&d)
+        .args(["task", "add", "over TLS", "--user", &email, "-q"])
+        .env("DATABASE_URL", tls.good_url())
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let out = todo_cmd(&d)
+        .args(["user", "rm", &email, "--yes", "--json"])
+        .env("DATABASE_URL", tls.good_url())
+        .output()
+        .unwrap();
+    assert_eq!(json(&out)["tasks_deleted"], 1);
+}
+
+#[test]
+fn the_backends_url_forms_work_from_env_and_dotenv() {
+    let tls = tls_server();
+    let plain = tls.url(PW_ROLE_PASSWORD, "sslmode=require&channel_binding=require");
+    let rest = plain.strip_prefix("postgresql://").unwrap();
+    let base = rest.split('?').next().unwrap();
+    let forms = [
+        format!("postgresql+psycopg://{rest}"),
+        format!("postgresql+psycopg2://{rest}"),
+        format!("postgresql+asyncpg://{base}?ssl=require"),
+    ];
+    for (i, url) in forms.iter().enumerate() {
+        let d = dir(&format!("form{i}"));
+        let out = todo_cmd(&d)
+            .args(["db", "status", "--check"])
+            .env("DATABASE_URL", url)
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(0), "{url}: {}", stderr(&out));
+        std::fs::write(
+            d.join(".env"),
+            format!("# the backend's .env\nSECRET_KEY=abc\nDATABASE_URL={url}\n"),
+        )
+        .unwrap();
+        let out = todo_cmd(&d)
+            .args(["db", "status", "--check"])
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(0), ".env {url}: {}", stderr(&out));
+    }
+}
+
+#[test]
+fn a_wrong_password_fails_at_once_without_showing_it() {
+    let tls = tls_server();
+    let secret = "N0t-The-Password";
+    let d = dir("wrong");
+    let start = Instant::now();
+    let out = todo_cmd(&d)
+        .args(["db", "status", "--connect-timeout", "30"])
+        .env(
+            "DATABASE_URL",
+            tls.url(secret, "sslmode=require&channel_binding=require"),
+        )
+        .output()
+        .unwrap();
+    assert!(
+        start.elapsed() < Duration::from_secs(10),
+        "{:?}",
+        start.elapsed()
+    );
+    assert_eq!(out.status.code(), Some(5));
+    let all = format!("{}{}", stdout(&out), stderr(&out));
+    assert!(all.contains("password authentication failed"), "{all}");
+    assert!(!all.contains(secret), "{all}");
+}
+
+#[test]
+fn a_plaintext_connection_is_refused_with_the_servers_reason() {
+    let tls = tls_server();
+    let d = dir("plain");
+    let out = todo_cmd(&d)
+        .args(["db", "status"])
+        .env("DATABASE_URL", tls.url(PW_ROLE_PASSWORD, "sslmode=disable"))
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(5));
+    let err = stderr(&out);
+    assert!(
+        err.contains("rejects connection") || err.contains("no encryption"),
+        "{err}"
+    );
+    assert!(!err.contains(PW_ROLE_PASSWORD), "{err}");
+}
