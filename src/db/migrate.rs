@@ -34,6 +34,7 @@ const REVERT_DROPS: &[(&str, &str)] = &[
          triggers users_set_updated_at and tasks_set_updated_at, \
          function todo_set_updated_at(), index idx_users_email_lower",
     ),
+    ("20261124000003", "index idx_tasks_user_created"),
 ];
 
 /// One migration known to this build.

@@ -133,10 +133,11 @@ fn a_restart_between_commands_is_invisible() {
 fn migrate_blocked_by_a_table_lock_ends_at_its_lock_timeout() {
     let db = TestDb::migrated();
     db.cmd().args(["db", "revert", "--yes"]).assert().success();
-    // The web app (say) holds a lock on tasks that ALTER TABLE must wait for.
+    // The web app (say) is writing to tasks, in a transaction that stays
+    // open: CREATE INDEX must wait for it.
     let mut holder = Command::new(psql_path())
         .args(["-X", "-q", "-d", &db.url(), "-c"])
-        .arg("BEGIN; LOCK TABLE tasks IN ACCESS SHARE MODE; SELECT pg_sleep(30);")
+        .arg("BEGIN; LOCK TABLE tasks IN ROW EXCLUSIVE MODE; SELECT pg_sleep(30);")
         .stdout(Stdio::null())
         .spawn()
         .unwrap();
@@ -171,6 +172,6 @@ fn migrate_blocked_by_a_table_lock_ends_at_its_lock_timeout() {
     );
     assert_eq!(
         db.value("SELECT count(*) FROM __diesel_schema_migrations"),
-        "1"
+        "2"
     );
 }

@@ -66,6 +66,7 @@ pub fn dump(db: &TestDb) -> Vec<String> {
 const EXTRAS: &[&str] = &[
     "constraint tasks CHECK ((char_length(description) <= 1000))",
     "constraint tasks CHECK ((length(btrim((title)::text)) > 0))",
+    "index CREATE INDEX idx_tasks_user_created ON public.tasks USING btree (user_id, created_at DESC NULLS LAST, id DESC) INCLUDE (completed)",
     "index CREATE INDEX idx_users_email_lower ON public.users USING btree (lower((email)::text))",
     "trigger CREATE TRIGGER tasks_set_updated_at BEFORE UPDATE ON public.tasks FOR EACH ROW EXECUTE FUNCTION todo_set_updated_at()",
     "trigger CREATE TRIGGER users_set_updated_at BEFORE UPDATE ON public.users FOR EACH ROW EXECUTE FUNCTION todo_set_updated_at()",
@@ -99,7 +100,7 @@ fn migrate_creates_exactly_the_spec_schema_plus_extras() {
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     assert_eq!(
         json(&out),
-        serde_json::json!({"applied": ["20261124000001", "20261124000002"]})
+        serde_json::json!({"applied": ["20261124000001", "20261124000002", "20261124000003"]})
     );
     let migrated = dump(&db);
     let mut expected = spec_dump.clone();
@@ -142,16 +143,15 @@ fn revert_all_then_migrate_round_trips() {
     db.cmd().args(["db", "migrate"]).assert().success();
     let first = dump(&db);
 
-    let out = db
-        .cmd()
-        .args(["db", "revert", "--yes", "--json"])
-        .output()
-        .unwrap();
-    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
-    assert_eq!(
-        json(&out),
-        serde_json::json!({"reverted": "20261124000002"})
-    );
+    for version in ["20261124000003", "20261124000002"] {
+        let out = db
+            .cmd()
+            .args(["db", "revert", "--yes", "--json"])
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+        assert_eq!(json(&out), serde_json::json!({ "reverted": version }));
+    }
     let out = db
         .cmd()
         .args(["db", "revert", "--yes", "--json"])
@@ -202,10 +202,13 @@ fn concurrent_migrates_all_succeed_and_apply_each_migration_once() {
         }
     }
     applied.sort();
-    assert_eq!(applied, ["20261124000001", "20261124000002"]);
+    assert_eq!(
+        applied,
+        ["20261124000001", "20261124000002", "20261124000003"]
+    );
     assert_eq!(
         db.psql("SELECT string_agg(version, ',' ORDER BY version) FROM __diesel_schema_migrations"),
-        "20261124000001,20261124000002"
+        "20261124000001,20261124000002,20261124000003"
     );
 }
 
@@ -229,7 +232,7 @@ fn migrate_refuses_a_schema_it_did_not_create_and_baseline_adopts_it() {
     assert!(stderr(&out).contains("--baseline"));
     assert_eq!(
         json(&out),
-        serde_json::json!({"applied": [], "pending": ["20261124000001", "20261124000002"]})
+        serde_json::json!({"applied": [], "pending": ["20261124000001", "20261124000002", "20261124000003"]})
     );
 
     let out = db
@@ -240,7 +243,7 @@ fn migrate_refuses_a_schema_it_did_not_create_and_baseline_adopts_it() {
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     assert_eq!(
         json(&out),
-        serde_json::json!({"applied": ["20261124000002"]})
+        serde_json::json!({"applied": ["20261124000002", "20261124000003"]})
     );
 
     let fresh = TestDb::migrated();
@@ -318,7 +321,7 @@ fn status_check_exits_6_while_migrations_are_pending() {
     assert_eq!(out.status.code(), Some(6));
     assert_eq!(
         json(&out),
-        serde_json::json!({"applied": [], "pending": ["20261124000001", "20261124000002"]})
+        serde_json::json!({"applied": [], "pending": ["20261124000001", "20261124000002", "20261124000003"]})
     );
     let err: serde_json::Value = serde_json::from_slice(&out.stderr).unwrap();
     assert_eq!(err["error"]["code"], 6);
@@ -332,7 +335,8 @@ fn status_check_exits_6_while_migrations_are_pending() {
     );
     assert_eq!(
         stdout(&out),
-        "20261124000001\tcreate_users_and_tasks\tpending\n20261124000002\tconstraints_and_triggers\tpending\n"
+        "20261124000001\tcreate_users_and_tasks\tpending\n20261124000002\tconstraints_and_triggers\tpending\n\
+         20261124000003\tindex_tasks_user_created\tpending\n"
     );
 
     db.cmd()
@@ -344,7 +348,8 @@ fn status_check_exits_6_while_migrations_are_pending() {
     assert_eq!(out.status.code(), Some(0));
     assert_eq!(
         stdout(&out),
-        "20261124000001\tcreate_users_and_tasks\tapplied\n20261124000002\tconstraints_and_triggers\tapplied\n"
+        "20261124000001\tcreate_users_and_tasks\tapplied\n20261124000002\tconstraints_and_triggers\tapplied\n\
+         20261124000003\tindex_tasks_user_created\tapplied\n"
     );
 }
 
@@ -360,7 +365,7 @@ fn revert_shows_what_it_drops_and_guards_the_base_migration() {
     let out = db.cmd().args(["db", "revert"]).output().unwrap();
     assert_eq!(out.status.code(), Some(2));
     assert!(
-        stderr(&out).contains("idx_users_email_lower"),
+        stderr(&out).contains("idx_tasks_user_created"),
         "{}",
         stderr(&out)
     );
@@ -371,10 +376,17 @@ fn revert_shows_what_it_drops_and_guards_the_base_migration() {
     );
     assert_eq!(
         db.psql("SELECT count(*) FROM __diesel_schema_migrations"),
-        "2"
+        "3"
     );
 
     db.cmd().args(["db", "revert", "--yes"]).assert().success();
+    let out = db.cmd().args(["db", "revert", "--yes"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(0));
+    assert!(
+        stderr(&out).contains("idx_users_email_lower"),
+        "{}",
+        stderr(&out)
+    );
 
     // The base migration with rows needs --force too.
     let out = db.cmd().args(["db", "revert", "--yes"]).output().unwrap();
