@@ -55,6 +55,10 @@ pub struct Global {
     #[arg(short, long, global = true)]
     pub quiet: bool,
 
+    /// Print each SQL statement, its parameters and its duration on stderr
+    #[arg(short, long, global = true)]
+    pub verbose: bool,
+
     /// When to use colour
     #[arg(long, global = true, value_enum, default_value_t = Color::Auto, value_name = "WHEN")]
     pub color: Color,

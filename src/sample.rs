@@ -80,7 +80,7 @@ const TITLES: &[&str] = &[
     "Draft the blog post on caching",
     "Cancel the unused gym membership",
     "Water the plants",
-    "Read chapter {n} of the design book",
+    "Read two chapters of the design book",
     "Set up CI for the new service",
     "File the expense report",
     "Pick up dry cleaning",

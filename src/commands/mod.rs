@@ -88,6 +88,9 @@ pub fn confirm(question: &str, what: &str) -> Result<()> {
 
 /// Runs the parsed command line.
 pub fn run(cli: Cli) -> Result<()> {
+    if cli.global.verbose {
+        crate::db::pool::set_verbose();
+    }
     let ctx = Context {
         out: Output::from_global(&cli.global),
         global: cli.global,

@@ -6,21 +6,45 @@
 //! unknown database fails at once, with the server's reason) and handed to the
 //! pool on its first `connect()`.
 
-use std::sync::Mutex;
-use std::time::Duration;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
-use diesel::connection::CacheSize;
+use diesel::connection::{CacheSize, InstrumentationEvent};
 use diesel::prelude::*;
 use diesel::r2d2::{self, ManageConnection, PooledConnection};
 
 use super::url::DbUrl;
 use crate::error::{Error, Result};
 
+static VERBOSE: AtomicBool = AtomicBool::new(false);
+
+/// `--verbose`: every statement of connections opened from now on is
+/// printed on stderr with its duration (never connection strings).
+pub fn set_verbose() {
+    VERBOSE.store(true, Ordering::Relaxed);
+}
+
 /// Opens a connection with named prepared statements turned off (they cost a
 /// round trip in a one-shot CLI and break transaction-mode poolers).
 pub fn establish(url: &DbUrl) -> Result<PgConnection> {
     let mut conn = PgConnection::establish(url.libpq()).map_err(|e| connect_error(url, &e))?;
     conn.set_prepared_statement_cache_size(CacheSize::Disabled);
+    if VERBOSE.load(Ordering::Relaxed) {
+        eprintln!("todo: connected to {}", url.display());
+        let mut started = Instant::now();
+        conn.set_instrumentation(move |event: InstrumentationEvent<'_>| match event {
+            InstrumentationEvent::StartQuery { .. } => started = Instant::now(),
+            InstrumentationEvent::FinishQuery { query, error, .. } => {
+                let ms = started.elapsed().as_secs_f64() * 1000.0;
+                let failed = if error.is_some() { ", failed" } else { "" };
+                let text = query.to_string();
+                let text = text.split_whitespace().collect::<Vec<_>>().join(" ");
+                eprintln!("todo: sql ({ms:.2} ms{failed}): {text}");
+            }
+            _ => {}
+        });
+    }
     Ok(conn)
 }
 
@@ -89,10 +113,16 @@ impl Pool {
             url: url.clone(),
             first: Mutex::new(Some(first)),
         };
+        // r2d2 opens connections on its scheduler threads; a CLI needs one
+        // (the default starts three), and no reaper timers.
+        let scheduler = Arc::new(scheduled_thread_pool::ScheduledThreadPool::new(1));
         let pool = r2d2::Pool::builder()
             .max_size(size.max(1))
             .min_idle(Some(0))
             .test_on_check_out(false)
+            .idle_timeout(None)
+            .max_lifetime(None)
+            .thread_pool(scheduler)
             .connection_timeout(timeout)
             .error_handler(Box::new(r2d2::NopErrorHandler))
             .build_unchecked(manager);
