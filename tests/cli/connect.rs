@@ -312,3 +312,28 @@ fn tempdir() -> std::path::PathBuf {
     std::fs::create_dir_all(&dir).unwrap();
     dir
 }
+
+#[test]
+fn verbose_logs_statements_but_never_the_password() {
+    let db = TestDb::migrated();
+    db.psql(&format!(
+        "GRANT SELECT ON __diesel_schema_migrations TO {PW_ROLE}"
+    ));
+    let out = todo_cmd(&db.dir)
+        .args(["-v", "db", "status"])
+        .env(
+            "DATABASE_URL",
+            socket_url(&format!("{PW_ROLE}:{PW_ROLE_PASSWORD}"), &db.name),
+        )
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let err = stderr(&out);
+    assert!(
+        err.contains(&format!("todo: connected to {PW_ROLE}@")),
+        "{err}"
+    );
+    assert!(err.contains("todo: sql ("), "{err}");
+    assert!(err.contains("__diesel_schema_migrations"), "{err}");
+    assert!(!err.contains(PW_ROLE_PASSWORD), "{err}");
+}

@@ -2,10 +2,9 @@
 //! middle of a command, a restart between commands, a blocking lock.
 
 use std::net::TcpListener;
-use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use crate::support::{psql_path, stderr, todo_cmd, TestDb};
+use crate::support::{spawn_todo, stderr, todo_cmd, TestDb};
 
 #[test]
 fn an_unresponsive_server_times_out_with_exit_5() {
@@ -41,32 +40,19 @@ fn an_unresponsive_server_times_out_with_exit_5() {
 #[test]
 fn a_connection_killed_mid_seed_exits_5_and_commits_nothing() {
     let db = TestDb::migrated();
-    let child = Command::new(assert_cmd::cargo::cargo_bin("todo"))
-        .args(["db", "seed", "--users", "40000", "--tasks-per-user", "50"])
-        .env("TODO_DATABASE_URL", db.url())
-        .env_remove("DATABASE_URL")
-        .env("CI", "true")
-        .current_dir(&db.dir)
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut killed = false;
-    for _ in 0..400 {
-        let n = db.value(&format!(
-            "SELECT count(pg_terminate_backend(p.pid)) FROM pg_stat_progress_copy p
-             JOIN pg_class c ON c.oid = p.relid
-             WHERE c.relname = 'tasks' AND p.datname = '{}' AND p.tuples_processed > 1000",
-            db.name
-        ));
-        if n == "1" {
-            killed = true;
-            break;
-        }
-        std::thread::sleep(Duration::from_millis(25));
-    }
+    let child = spawn_todo(
+        &db.dir,
+        &db.url(),
+        &["db", "seed", "--users", "40000", "--tasks-per-user", "50"],
+    );
+    let copying = db.wait_until(&db.copying_tasks());
+    db.psql(&format!(
+        "SELECT pg_terminate_backend(pid) FROM pg_stat_activity
+         WHERE datname = '{}' AND pid <> pg_backend_pid()",
+        db.name
+    ));
     let out = child.wait_with_output().unwrap();
-    assert!(killed, "the seed never reached the tasks COPY");
+    assert!(copying, "the seed never reached the tasks COPY");
     assert_eq!(out.status.code(), Some(5), "{}", stderr(&out));
     assert!(
         stderr(&out).contains("lost the connection"),
@@ -135,22 +121,10 @@ fn migrate_blocked_by_a_table_lock_ends_at_its_lock_timeout() {
     db.cmd().args(["db", "revert", "--yes"]).assert().success();
     // The web app (say) is writing to tasks, in a transaction that stays
     // open: CREATE INDEX must wait for it.
-    let mut holder = Command::new(psql_path())
-        .args(["-X", "-q", "-d", &db.url(), "-c"])
-        .arg("BEGIN; LOCK TABLE tasks IN ROW EXCLUSIVE MODE; SELECT pg_sleep(30);")
-        .stdout(Stdio::null())
-        .spawn()
-        .unwrap();
-    for _ in 0..100 {
-        if db.value(
-            "SELECT count(*) FROM pg_locks l JOIN pg_class c ON c.oid = l.relation
-                     WHERE c.relname = 'tasks' AND l.granted AND l.pid <> pg_backend_pid()",
-        ) != "0"
-        {
-            break;
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    let holder = db.hold(
+        "BEGIN; LOCK TABLE tasks IN ROW EXCLUSIVE MODE; SELECT pg_sleep(30);",
+        &db.locked("tasks"),
+    );
     let start = Instant::now();
     let out = db
         .cmd()
@@ -158,8 +132,7 @@ fn migrate_blocked_by_a_table_lock_ends_at_its_lock_timeout() {
         .output()
         .unwrap();
     let elapsed = start.elapsed();
-    holder.kill().unwrap();
-    let _ = holder.wait();
+    drop(holder);
     assert_eq!(out.status.code(), Some(5), "{}", stderr(&out));
     assert!(
         stderr(&out).contains("gave up waiting for a lock"),

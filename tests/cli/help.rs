@@ -100,3 +100,16 @@ fn completions_are_generated() {
         .unwrap();
     assert_eq!(out.status.code(), Some(2));
 }
+
+#[test]
+fn a_man_page_is_generated() {
+    let out = todo_cmd(&std::env::temp_dir()).arg("man").output().unwrap();
+    assert_eq!(out.status.code(), Some(0));
+    let text = stdout(&out);
+    assert!(
+        text.starts_with(".ie") || text.contains(".TH todo"),
+        "{}",
+        &text[..200.min(text.len())]
+    );
+    assert!(text.contains("completions"));
+}

@@ -1,8 +1,6 @@
 //! `db migrate`, `db migrate --baseline`, `db status`, `db revert` (SPEC §1, §4a).
 
-use std::process::{Command, Stdio};
-
-use crate::support::{json, psql, stderr, stdout, TestDb};
+use crate::support::{json, psql, run_concurrently, stderr, stdout, TestDb};
 
 /// The schema of SPEC §1, verbatim, as the web backend would create it.
 pub const SPEC_SQL: &str = r#"
@@ -179,23 +177,8 @@ fn revert_all_then_migrate_round_trips() {
 #[test]
 fn concurrent_migrates_all_succeed_and_apply_each_migration_once() {
     let db = TestDb::empty();
-    let bin = assert_cmd::cargo::cargo_bin("todo");
-    let children: Vec<_> = (0..8)
-        .map(|_| {
-            Command::new(&bin)
-                .args(["db", "migrate", "--json"])
-                .env("TODO_DATABASE_URL", db.url())
-                .env_remove("DATABASE_URL")
-                .current_dir(&db.dir)
-                .stdout(Stdio::piped())
-                .stderr(Stdio::piped())
-                .spawn()
-                .unwrap()
-        })
-        .collect();
     let mut applied = Vec::new();
-    for child in children {
-        let out = child.wait_with_output().unwrap();
+    for out in run_concurrently(&db.dir, 8, &db.url(), &["db", "migrate", "--json"]) {
         assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
         for v in json(&out)["applied"].as_array().unwrap() {
             applied.push(v.as_str().unwrap().to_string());
@@ -407,31 +390,24 @@ fn revert_shows_what_it_drops_and_guards_the_base_migration() {
 fn migrate_gives_up_at_its_lock_timeout() {
     let db = TestDb::empty();
     // Another session holds the migration lock for a while.
-    let mut holder = Command::new(crate::support::psql_path())
-        .args(["-X", "-q", "-d", &db.url(), "-c"])
-        .arg(format!(
-            "SELECT pg_advisory_lock({}), pg_sleep(20)",
+    let _holder = db.hold(
+        &format!(
+            "SELECT pg_advisory_lock({}), pg_sleep(30)",
             todo::db::migrate::LOCK_KEY
-        ))
-        .stdout(Stdio::null())
-        .spawn()
-        .unwrap();
-    // Wait until the lock is held.
-    for _ in 0..100 {
-        if db.psql("SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND granted") == "1" {
-            break;
-        }
-        std::thread::sleep(std::time::Duration::from_millis(50));
-    }
+        ),
+        "SELECT EXISTS (SELECT FROM pg_locks WHERE locktype = 'advisory' AND granted)",
+    );
     let out = db
         .cmd()
         .args(["db", "migrate", "--lock-timeout", "1"])
         .output()
         .unwrap();
-    holder.kill().unwrap();
-    let _ = holder.wait();
     assert_eq!(out.status.code(), Some(5), "{}", stderr(&out));
-    assert!(stderr(&out).contains("lock"), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("gave up waiting for a lock"),
+        "{}",
+        stderr(&out)
+    );
     assert_eq!(db.psql("SELECT to_regclass('users') IS NULL"), "t");
 }
 

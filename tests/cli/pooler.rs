@@ -1,10 +1,8 @@
 //! Through PgBouncer in transaction mode (Neon's `-pooler` hosts), with no
 //! configuration of the tool.
 
-use std::process::{Command, Stdio};
-
 use crate::support::servers::pgbouncer;
-use crate::support::{json, stderr, todo_cmd, TestDb};
+use crate::support::{json, run_concurrently, stderr, todo_cmd, TestDb};
 
 fn via_bouncer(db: &TestDb) -> assert_cmd::Command {
     let mut cmd = todo_cmd(&db.dir);
@@ -53,38 +51,12 @@ fn every_command_works_through_a_transaction_pooler() {
     assert_eq!(db.value("SELECT count(*) FROM users"), "0");
 }
 
-fn spawn_many(db: &TestDb, n: usize, url: &str, args: &[&str]) -> Vec<std::process::Output> {
-    let bin = assert_cmd::cargo::cargo_bin("todo");
-    let children: Vec<_> = (0..n)
-        .map(|i| {
-            let args: Vec<String> = args
-                .iter()
-                .map(|a| a.replace("{i}", &i.to_string()))
-                .collect();
-            Command::new(&bin)
-                .args(&args)
-                .env("DATABASE_URL", url)
-                .env_remove("TODO_DATABASE_URL")
-                .env("CI", "true")
-                .current_dir(&db.dir)
-                .stdout(Stdio::piped())
-                .stderr(Stdio::piped())
-                .spawn()
-                .unwrap()
-        })
-        .collect();
-    children
-        .into_iter()
-        .map(|c| c.wait_with_output().unwrap())
-        .collect()
-}
-
 #[test]
 fn two_hundred_concurrent_adds_through_five_server_connections() {
     let db = TestDb::migrated();
     db.add_user("busy@example.com");
-    let outs = spawn_many(
-        &db,
+    let outs = run_concurrently(
+        &db.dir,
         200,
         &pgbouncer().url(&db.name),
         &[
@@ -105,8 +77,8 @@ fn two_hundred_concurrent_adds_through_five_server_connections() {
 #[test]
 fn concurrent_migrates_through_the_pooler() {
     let db = TestDb::empty();
-    let outs = spawn_many(
-        &db,
+    let outs = run_concurrently(
+        &db.dir,
         8,
         &pgbouncer().url(&db.name),
         &["db", "migrate", "--json"],
@@ -132,7 +104,7 @@ fn concurrent_migrates_through_the_pooler() {
 #[test]
 fn fifty_concurrent_adds_of_one_email_give_one_user() {
     let db = TestDb::migrated();
-    let outs = spawn_many(&db, 50, &db.url(), &["user", "add", "same@example.com"]);
+    let outs = run_concurrently(&db.dir, 50, &db.url(), &["user", "add", "same@example.com"]);
     let ok = outs.iter().filter(|o| o.status.code() == Some(0)).count();
     let conflict = outs.iter().filter(|o| o.status.code() == Some(4)).count();
     assert_eq!(

@@ -1,10 +1,7 @@
 //! `db seed` (SPEC §6).
 
-use std::process::{Command, Stdio};
-use std::time::Duration;
-
 use crate::migrate::dump;
-use crate::support::{json, stderr, stdout, TestDb};
+use crate::support::{json, run_concurrently, spawn_todo, stderr, stdout, TestDb};
 
 const ROWS: &str = "SELECT md5(string_agg(row_text, '|' ORDER BY row_text)) FROM (
     SELECT concat_ws(',', u.id, u.email, u.name, u.created_at, u.updated_at) AS row_text FROM users u
@@ -170,23 +167,10 @@ fn falls_back_to_the_plain_load_when_tasks_is_locked() {
     let db = TestDb::migrated();
     let reference = dump(&db);
     // A reader holds a lock that the index drop would wait for.
-    let mut holder = Command::new(crate::support::psql_path())
-        .args(["-X", "-q", "-d", &db.url(), "-c"])
-        .arg("BEGIN; LOCK TABLE tasks IN ACCESS SHARE MODE; SELECT pg_sleep(30);")
-        .stdout(Stdio::null())
-        .spawn()
-        .unwrap();
-    for _ in 0..100 {
-        if db.value(
-            "SELECT count(*) FROM pg_locks l JOIN pg_class c ON c.oid = l.relation
-                     WHERE c.relname = 'tasks' AND l.mode = 'AccessShareLock' AND l.granted
-                       AND l.pid <> pg_backend_pid()",
-        ) == "1"
-        {
-            break;
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    let holder = db.hold(
+        "BEGIN; LOCK TABLE tasks IN ACCESS SHARE MODE; SELECT pg_sleep(30);",
+        &db.locked("tasks"),
+    );
     let out = db
         .cmd()
         .args([
@@ -200,8 +184,7 @@ fn falls_back_to_the_plain_load_when_tasks_is_locked() {
         ])
         .output()
         .unwrap();
-    holder.kill().unwrap();
-    let _ = holder.wait();
+    drop(holder);
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     assert_eq!(json(&out)["tasks_created"], 25_000);
     assert_eq!(dump(&db), reference);
@@ -210,31 +193,17 @@ fn falls_back_to_the_plain_load_when_tasks_is_locked() {
 #[test]
 fn concurrent_seeds_serialise() {
     let db = TestDb::migrated();
-    let bin = assert_cmd::cargo::cargo_bin("todo");
-    let children: Vec<_> = (0..3)
-        .map(|_| {
-            Command::new(&bin)
-                .args([
-                    "db",
-                    "seed",
-                    "--users",
-                    "30",
-                    "--tasks-per-user",
-                    "5",
-                    "--json",
-                ])
-                .env("TODO_DATABASE_URL", db.url())
-                .env_remove("DATABASE_URL")
-                .current_dir(&db.dir)
-                .stdout(Stdio::piped())
-                .stderr(Stdio::piped())
-                .spawn()
-                .unwrap()
-        })
-        .collect();
+    let args = [
+        "db",
+        "seed",
+        "--users",
+        "30",
+        "--tasks-per-user",
+        "5",
+        "--json",
+    ];
     let mut created = 0;
-    for child in children {
-        let out = child.wait_with_output().unwrap();
+    for out in run_concurrently(&db.dir, 3, &db.url(), &args) {
         assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
         created += json(&out)["users_created"].as_u64().unwrap();
     }
@@ -247,44 +216,18 @@ fn concurrent_seeds_serialise() {
 fn a_killed_seed_leaves_nothing() {
     let db = TestDb::migrated();
     let reference = dump(&db);
-    let bin = assert_cmd::cargo::cargo_bin("todo");
-    let mut child = Command::new(&bin)
-        .args(["db", "seed", "--users", "40000", "--tasks-per-user", "50"])
-        .env("TODO_DATABASE_URL", db.url())
-        .env_remove("DATABASE_URL")
-        .current_dir(&db.dir)
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    // Kill it while tasks are being copied.
-    let mut copying = false;
-    for _ in 0..400 {
-        if db.value(&format!(
-            "SELECT count(*) FROM pg_stat_progress_copy p JOIN pg_class c ON c.oid = p.relid
-             WHERE c.relname = 'tasks' AND p.datname = '{}' AND p.tuples_processed > 1000",
-            db.name
-        )) == "1"
-        {
-            copying = true;
-            break;
-        }
-        std::thread::sleep(Duration::from_millis(25));
-    }
-    child.kill().unwrap(); // SIGKILL
+    let mut child = spawn_todo(
+        &db.dir,
+        &db.url(),
+        &["db", "seed", "--users", "40000", "--tasks-per-user", "50"],
+    );
+    // Kill it (SIGKILL) while tasks are being copied.
+    let copying = db.wait_until(&db.copying_tasks());
+    child.kill().unwrap();
     let _ = child.wait();
     assert!(copying, "the seed never reached the tasks COPY");
     // The server notices the client is gone and rolls back.
-    for _ in 0..200 {
-        if db.value(&format!(
-            "SELECT count(*) FROM pg_stat_activity WHERE datname = '{}' AND pid <> pg_backend_pid()",
-            db.name
-        )) == "0"
-        {
-            break;
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    assert!(db.wait_until(&db.idle()));
     assert_eq!(db.value("SELECT count(*) FROM users"), "0");
     assert_eq!(db.value("SELECT count(*) FROM tasks"), "0");
     assert_eq!(

@@ -417,3 +417,107 @@ pub fn assert_key_order(text: &str, keys: &[&str]) {
         "keys out of order in {text}"
     );
 }
+
+/// Starts `todo ARGS` with `url` as `DATABASE_URL`, without waiting; stdout
+/// and stderr are captured.
+pub fn spawn_todo(dir: &Path, url: &str, args: &[&str]) -> std::process::Child {
+    StdCommand::new(assert_cmd::cargo::cargo_bin("todo"))
+        .args(args)
+        .env("DATABASE_URL", url)
+        .env_remove("TODO_DATABASE_URL")
+        .env("CI", "true")
+        .current_dir(dir)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap()
+}
+
+/// Runs `n` copies of `todo ARGS` at once (`{i}` in an argument becomes the
+/// copy's number) and returns their outputs.
+pub fn run_concurrently(
+    dir: &Path,
+    n: usize,
+    url: &str,
+    args: &[&str],
+) -> Vec<std::process::Output> {
+    let children: Vec<_> = (0..n)
+        .map(|i| {
+            let args: Vec<String> = args
+                .iter()
+                .map(|a| a.replace("{i}", &i.to_string()))
+                .collect();
+            let args: Vec<&str> = args.iter().map(String::as_str).collect();
+            spawn_todo(dir, url, &args)
+        })
+        .collect();
+    children
+        .into_iter()
+        .map(|c| c.wait_with_output().unwrap())
+        .collect()
+}
+
+impl TestDb {
+    /// Polls `sql` (every 25 ms, for up to 10 s) until it returns `t`.
+    pub fn wait_until(&self, sql: &str) -> bool {
+        for _ in 0..400 {
+            if self.psql(sql) == "t" {
+                return true;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(25));
+        }
+        false
+    }
+
+    /// SQL that is true while a COPY into this database's `tasks` is under way.
+    pub fn copying_tasks(&self) -> String {
+        format!(
+            "SELECT EXISTS (SELECT FROM pg_stat_progress_copy p JOIN pg_class c ON c.oid = p.relid
+             WHERE c.relname = 'tasks' AND p.datname = '{}' AND p.tuples_processed > 1000)",
+            self.name
+        )
+    }
+
+    /// SQL that is true when no other session is connected to this database.
+    pub fn idle(&self) -> String {
+        format!(
+            "SELECT NOT EXISTS (SELECT FROM pg_stat_activity
+             WHERE datname = '{}' AND pid <> pg_backend_pid())",
+            self.name
+        )
+    }
+
+    /// Another session (psql) that runs `sql` — typically taking a lock and
+    /// sleeping — until dropped. Returns once `ready` (SQL) is true.
+    pub fn hold(&self, sql: &str, ready: &str) -> Holder {
+        let child = StdCommand::new(psql_path())
+            .args(["-X", "-q", "-d", &self.url(), "-c", sql])
+            .stdout(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        let holder = Holder(child);
+        assert!(
+            self.wait_until(ready),
+            "the other session never got its lock"
+        );
+        holder
+    }
+
+    /// SQL that is true when another session holds a granted lock on `table`.
+    pub fn locked(&self, table: &str) -> String {
+        format!(
+            "SELECT EXISTS (SELECT FROM pg_locks l JOIN pg_class c ON c.oid = l.relation
+             WHERE c.relname = '{table}' AND l.granted AND l.pid <> pg_backend_pid())"
+        )
+    }
+}
+
+/// A background session; killed when dropped.
+pub struct Holder(std::process::Child);
+
+impl Drop for Holder {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
