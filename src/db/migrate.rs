@@ -65,6 +65,21 @@ pub enum MigrateError {
     Other(String),
 }
 
+impl std::fmt::Display for MigrateError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            MigrateError::Db(e) => write!(f, "{e}"),
+            MigrateError::Unmanaged => f.write_str("the tables exist but no migration is recorded"),
+            MigrateError::NothingToBaseline => f.write_str("nothing to baseline"),
+            MigrateError::Mismatch(d) => write!(f, "the schema differs: {}", d.join("; ")),
+            MigrateError::UnknownVersion(v) => write!(f, "unknown migration {v}"),
+            MigrateError::HasRows => f.write_str("the tables hold rows"),
+            MigrateError::Changed => f.write_str("the applied migrations changed"),
+            MigrateError::Other(msg) => f.write_str(msg),
+        }
+    }
+}
+
 impl From<diesel::result::Error> for MigrateError {
     fn from(err: diesel::result::Error) -> Self {
         MigrateError::Db(err)

@@ -121,7 +121,7 @@ pub fn start_local(cluster: &local::Cluster, notice: &mut dyn FnMut(&str)) -> Re
         let mut conn = pool::establish(&url)?;
         migrate::run(&mut conn, Duration::from_secs(10))
             .map(|_| ())
-            .map_err(|e| Error::unexpected(format!("cannot migrate the local database: {e:?}")))
+            .map_err(|e| Error::unexpected(format!("cannot migrate the local database: {e}")))
     };
     cluster.ensure_running(notice, &mut migrate)
 }
