@@ -1,6 +1,6 @@
-//! Task statements. Each is one SQL statement that starts with the user
-//! lookup ([`super::users::user_cte`]), so a task of another user is never
-//! touched and looks exactly like a missing one. Each returns
+//! Task statements. Each is one constant SQL statement that starts with the
+//! user lookup (`user_cte!` in [`super::users`]), so a task of another user
+//! is never touched and looks exactly like a missing one. Each returns
 //! [`ScopedRow`]s: the number of matching users, and the tasks.
 
 use diesel::pg::PgRowByRowLoadingMode;
@@ -11,8 +11,18 @@ use super::models::{ScopedCounts, ScopedRow};
 use super::users::user_cte;
 use crate::validate::UserRef;
 
-const TASK_COLUMNS: &str =
-    "t.id, t.title, t.description, t.completed, t.user_id, t.created_at, t.updated_at";
+/// The select list of every scoped statement: the user match count, the ids
+/// found (multi-id commands; `$found` is an SQL expression) and the task.
+macro_rules! scoped {
+    ($found:literal) => {
+        concat!(
+            " SELECT u.n AS matches, ",
+            $found,
+            " AS found, t.id, t.title, t.description, t.completed, t.user_id,",
+            " t.created_at, t.updated_at "
+        )
+    };
+}
 
 /// Which tasks `list` returns.
 #[derive(Debug, Clone, Default)]
@@ -30,12 +40,12 @@ pub fn add(
     title: &str,
     description: Option<&str>,
 ) -> QueryResult<ScopedRow> {
-    diesel::sql_query(format!(
-        "{},
-         t AS (INSERT INTO tasks (title, description, user_id)
-               SELECT $2, $3, id FROM u WHERE n = 1 RETURNING *)
-         SELECT u.n AS matches, NULL::int[] AS found, {TASK_COLUMNS} FROM u LEFT JOIN t ON true",
-        user_cte(user)
+    diesel::sql_query(concat!(
+        user_cte!(),
+        ", t AS (INSERT INTO tasks (title, description, user_id)
+                 SELECT $2, $3, id FROM u WHERE n = 1 RETURNING *)",
+        scoped!("NULL::int[]"),
+        "FROM u LEFT JOIN t ON true"
     ))
     .bind::<Text, _>(user.key())
     .bind::<Text, _>(title)
@@ -43,53 +53,59 @@ pub fn add(
     .get_result(conn)
 }
 
+/// `list` without `--search`: the page of ids comes from an index-only scan
+/// of `idx_tasks_user_created`, then the rows are fetched by primary key.
+const LIST: &str = concat!(
+    user_cte!(),
+    scoped!("NULL::int[]"),
+    "FROM u
+     LEFT JOIN LATERAL (
+         SELECT k.id FROM tasks k
+         WHERE k.user_id = u.id AND u.n = 1
+           AND ($2::boolean IS NULL OR coalesce(k.completed, false) = $2)
+           AND $3::text IS NULL
+         ORDER BY k.created_at DESC NULLS LAST, k.id DESC
+         LIMIT $4
+     ) k ON true
+     LEFT JOIN tasks t ON t.id = k.id
+     ORDER BY t.created_at DESC NULLS LAST, t.id DESC"
+);
+
+/// `list --search`: title and description must be read anyway.
+const LIST_SEARCH: &str = concat!(
+    user_cte!(),
+    scoped!("NULL::int[]"),
+    "FROM u
+     LEFT JOIN LATERAL (
+         SELECT * FROM tasks
+         WHERE user_id = u.id AND u.n = 1
+           AND ($2::boolean IS NULL OR coalesce(completed, false) = $2)
+           AND (title ILIKE $3 OR description ILIKE $3)
+         ORDER BY created_at DESC NULLS LAST, id DESC
+         LIMIT $4
+     ) t ON true
+     ORDER BY t.created_at DESC NULLS LAST, t.id DESC"
+);
+
 /// The user's tasks, newest first (NULL `created_at` last), streamed row by
 /// row. The first row always exists and carries the user match count.
 ///
-/// Without `--search`, the page of ids comes from an index-only scan of
-/// `idx_tasks_user_created` and the rows are then fetched by primary key, so
-/// a user with 100 000 tasks lists 50 as fast as a light user (the planner
-/// cannot know how many tasks the looked-up user has, and would otherwise
-/// read and sort all of them). With `--search` the title and description
-/// must be read anyway.
+/// Without `--search`, a user with 100 000 tasks lists 50 as fast as a light
+/// user: the planner cannot know how many tasks the looked-up user has, and
+/// would otherwise read and sort all of them (see migration 3).
 pub fn list<'c>(
     conn: &'c mut PgConnection,
     user: &UserRef,
     filter: &Filter,
 ) -> QueryResult<impl Iterator<Item = QueryResult<ScopedRow>> + 'c> {
     let pattern = filter.search.as_deref().map(like_pattern);
-    let page = if pattern.is_some() {
-        "LEFT JOIN LATERAL (
-             SELECT * FROM tasks
-             WHERE user_id = u.id AND u.n = 1
-               AND ($2::boolean IS NULL OR coalesce(completed, false) = $2)
-               AND (title ILIKE $3 OR description ILIKE $3)
-             ORDER BY created_at DESC NULLS LAST, id DESC
-             LIMIT $4
-         ) t ON true"
-    } else {
-        "LEFT JOIN LATERAL (
-             SELECT k.id FROM tasks k
-             WHERE k.user_id = u.id AND u.n = 1
-               AND ($2::boolean IS NULL OR coalesce(k.completed, false) = $2)
-               AND $3::text IS NULL
-             ORDER BY k.created_at DESC NULLS LAST, k.id DESC
-             LIMIT $4
-         ) k ON true
-         LEFT JOIN tasks t ON t.id = k.id"
-    };
-    diesel::sql_query(format!(
-        "{}
-         SELECT u.n AS matches, NULL::int[] AS found, {TASK_COLUMNS} FROM u
-         {page}
-         ORDER BY t.created_at DESC NULLS LAST, t.id DESC",
-        user_cte(user)
-    ))
-    .bind::<Text, _>(user.key().to_string())
-    .bind::<Nullable<Bool>, _>(filter.completed)
-    .bind::<Nullable<Text>, _>(pattern)
-    .bind::<Nullable<BigInt>, _>(filter.limit)
-    .load_iter::<ScopedRow, PgRowByRowLoadingMode>(conn)
+    let sql = if pattern.is_some() { LIST_SEARCH } else { LIST };
+    diesel::sql_query(sql)
+        .bind::<Text, _>(user.key().to_string())
+        .bind::<Nullable<Bool>, _>(filter.completed)
+        .bind::<Nullable<Text>, _>(pattern)
+        .bind::<Nullable<BigInt>, _>(filter.limit)
+        .load_iter::<ScopedRow, PgRowByRowLoadingMode>(conn)
 }
 
 /// `%text%` with LIKE's wildcards in `text` taken literally.
@@ -107,11 +123,10 @@ fn like_pattern(text: &str) -> String {
 }
 
 pub fn show(conn: &mut PgConnection, user: &UserRef, id: i32) -> QueryResult<ScopedRow> {
-    diesel::sql_query(format!(
-        "{}
-         SELECT u.n AS matches, NULL::int[] AS found, {TASK_COLUMNS} FROM u
-         LEFT JOIN tasks t ON t.id = $2 AND t.user_id = u.id AND u.n = 1",
-        user_cte(user)
+    diesel::sql_query(concat!(
+        user_cte!(),
+        scoped!("NULL::int[]"),
+        "FROM u LEFT JOIN tasks t ON t.id = $2 AND t.user_id = u.id AND u.n = 1"
     ))
     .bind::<Text, _>(user.key())
     .bind::<Integer, _>(id)
@@ -125,6 +140,25 @@ pub enum Change {
     Delete,
 }
 
+/// A multi-id statement: `$action` (an UPDATE or DELETE of `tasks`) runs on
+/// all of the ids `$2` only if every one is the user's; `f` locks the ones
+/// found.
+macro_rules! all_or_nothing {
+    ($action:literal) => {
+        concat!(
+            user_cte!(),
+            ", f AS (SELECT id FROM tasks
+                     WHERE id = ANY($2) AND user_id = (SELECT id FROM u WHERE n = 1) FOR UPDATE),
+               t AS (",
+            $action,
+            " WHERE id IN (SELECT id FROM f) AND (SELECT count(*) FROM f) = cardinality($2)
+                     RETURNING *)",
+            scoped!("(SELECT array_agg(id) FROM f)"),
+            "FROM u LEFT JOIN t ON true ORDER BY array_position($2, t.id)"
+        )
+    };
+}
+
 /// Applies `change` to all of `ids` (distinct) or, if any is not the user's,
 /// to none: the rows come back only when all were found; `found` lists the
 /// ids that exist. One statement, so it is atomic without a transaction.
@@ -134,41 +168,31 @@ pub fn change(
     ids: &[i32],
     change: Change,
 ) -> QueryResult<Vec<ScopedRow>> {
-    let action = match change {
-        Change::SetCompleted(_) => "UPDATE tasks SET completed = $3",
-        Change::Delete => "DELETE FROM tasks",
+    let query = match change {
+        Change::SetCompleted(_) => {
+            diesel::sql_query(all_or_nothing!("UPDATE tasks SET completed = $3"))
+        }
+        Change::Delete => diesel::sql_query(all_or_nothing!("DELETE FROM tasks")),
     };
     let completed = match change {
         Change::SetCompleted(c) => Some(c),
         Change::Delete => None,
     };
-    diesel::sql_query(format!(
-        "{},
-         f AS (SELECT id FROM tasks
-               WHERE id = ANY($2) AND user_id = (SELECT id FROM u WHERE n = 1) FOR UPDATE),
-         t AS ({action}
-               WHERE id IN (SELECT id FROM f) AND (SELECT count(*) FROM f) = cardinality($2)
-               RETURNING *)
-         SELECT u.n AS matches, (SELECT array_agg(id) FROM f) AS found, {TASK_COLUMNS}
-         FROM u LEFT JOIN t ON true
-         ORDER BY array_position($2, t.id)",
-        user_cte(user)
-    ))
-    .bind::<Text, _>(user.key())
-    .bind::<Array<Integer>, _>(ids)
-    .bind::<Nullable<Bool>, _>(completed)
-    .load(conn)
+    query
+        .bind::<Text, _>(user.key())
+        .bind::<Array<Integer>, _>(ids)
+        .bind::<Nullable<Bool>, _>(completed)
+        .load(conn)
 }
 
 /// Deletes all the user's completed tasks.
 pub fn delete_done(conn: &mut PgConnection, user: &UserRef) -> QueryResult<Vec<ScopedRow>> {
-    diesel::sql_query(format!(
-        "{},
-         t AS (DELETE FROM tasks WHERE user_id = (SELECT id FROM u WHERE n = 1) AND completed
-               RETURNING *)
-         SELECT u.n AS matches, NULL::int[] AS found, {TASK_COLUMNS} FROM u LEFT JOIN t ON true
-         ORDER BY t.created_at DESC NULLS LAST, t.id DESC",
-        user_cte(user)
+    diesel::sql_query(concat!(
+        user_cte!(),
+        ", t AS (DELETE FROM tasks WHERE user_id = (SELECT id FROM u WHERE n = 1) AND completed
+                 RETURNING *)",
+        scoped!("NULL::int[]"),
+        "FROM u LEFT JOIN t ON true ORDER BY t.created_at DESC NULLS LAST, t.id DESC"
     ))
     .bind::<Text, _>(user.key())
     .load(conn)
@@ -188,13 +212,13 @@ pub fn edit(
     id: i32,
     edit: &Edit,
 ) -> QueryResult<ScopedRow> {
-    diesel::sql_query(format!(
-        "{},
-         t AS (UPDATE tasks SET title = coalesce($3, title),
-                   description = CASE WHEN $5 THEN NULL ELSE coalesce($4, description) END
-               WHERE id = $2 AND user_id = (SELECT id FROM u WHERE n = 1) RETURNING *)
-         SELECT u.n AS matches, NULL::int[] AS found, {TASK_COLUMNS} FROM u LEFT JOIN t ON true",
-        user_cte(user)
+    diesel::sql_query(concat!(
+        user_cte!(),
+        ", t AS (UPDATE tasks SET title = coalesce($3, title),
+                     description = CASE WHEN $5 THEN NULL ELSE coalesce($4, description) END
+                 WHERE id = $2 AND user_id = (SELECT id FROM u WHERE n = 1) RETURNING *)",
+        scoped!("NULL::int[]"),
+        "FROM u LEFT JOIN t ON true"
     ))
     .bind::<Text, _>(user.key())
     .bind::<Integer, _>(id)
@@ -206,13 +230,12 @@ pub fn edit(
 
 /// Total and done counts (NULL `completed` counts as pending).
 pub fn stats(conn: &mut PgConnection, user: &UserRef) -> QueryResult<ScopedCounts> {
-    diesel::sql_query(format!(
-        "{}
-         SELECT u.n AS matches, count(t.id) AS total,
-                count(t.id) FILTER (WHERE t.completed) AS done
-         FROM u LEFT JOIN tasks t ON t.user_id = u.id AND u.n = 1
-         GROUP BY u.n",
-        user_cte(user)
+    diesel::sql_query(concat!(
+        user_cte!(),
+        " SELECT u.n AS matches, count(t.id) AS total,
+                 count(t.id) FILTER (WHERE t.completed) AS done
+          FROM u LEFT JOIN tasks t ON t.user_id = u.id AND u.n = 1
+          GROUP BY u.n"
     ))
     .bind::<Text, _>(user.key())
     .get_result(conn)

@@ -1,5 +1,5 @@
-//! User statements. Each function is one SQL statement with its parameters
-//! bound.
+//! User statements. Each function is one constant SQL statement with its
+//! parameters bound.
 
 use diesel::prelude::*;
 use diesel::sql_types::{BigInt, Nullable, Text};
@@ -7,29 +7,40 @@ use diesel::sql_types::{BigInt, Nullable, Text};
 use super::models::{DeletedUser, User};
 use crate::validate::UserRef;
 
-/// The condition matching a USER argument bound as `$1` (emails are stored
-/// lower-cased; `lower(email)` is indexed and also finds rows other
-/// programs wrote in mixed case).
-pub(crate) fn user_condition(user: &UserRef) -> &'static str {
-    match user {
-        UserRef::Email(_) => "lower(email) = $1",
-        UserRef::Id(_) => "id = $1",
-    }
+/// The condition matching a USER argument bound as `$1`: an email when it
+/// contains `@` (stored lower-cased; `lower(email)` is indexed and also
+/// finds rows other programs wrote in mixed case), and always an id (ids
+/// written by other programs may contain `@`; an email that is also another
+/// user's id is then ambiguous). Statements are planned with their
+/// parameter values, so PostgreSQL folds the `strpos` test away: an id is
+/// one index scan, an email two (BitmapOr).
+macro_rules! user_matches {
+    () => {
+        "((strpos($1, '@') > 0 AND lower(email) = $1) OR id = $1)"
+    };
 }
 
 /// `u(n, id)`: how many users match `$1` and, when exactly one, its id.
 /// Every task statement starts with it, so the ownership check happens in
 /// the same statement as the work.
-pub(crate) fn user_cte(user: &UserRef) -> String {
-    format!(
-        "WITH u AS (SELECT count(*) AS n, min(id) AS id FROM users WHERE {})",
-        user_condition(user)
-    )
+macro_rules! user_cte {
+    () => {
+        concat!(
+            "WITH u AS (SELECT count(*) AS n, min(id) AS id FROM users WHERE ",
+            $crate::db::users::user_matches!(),
+            ")"
+        )
+    };
 }
+pub(crate) use {user_cte, user_matches};
 
 /// Counts of a user's tasks, for the `c` lateral join.
-const COUNTS: &str = "CROSS JOIN LATERAL (SELECT count(*) AS total, \
-     count(*) FILTER (WHERE completed) AS done FROM tasks WHERE user_id = u.id) c";
+macro_rules! counts {
+    () => {
+        "CROSS JOIN LATERAL (SELECT count(*) AS total, \
+         count(*) FILTER (WHERE completed) AS done FROM tasks WHERE user_id = u.id) c"
+    };
+}
 
 /// Inserts a user unless an account with the same email in any letter case
 /// exists (then `None`).
@@ -56,10 +67,11 @@ pub fn add(
 
 /// Users ordered by email, with task counts.
 pub fn list(conn: &mut PgConnection, limit: Option<i64>) -> QueryResult<Vec<User>> {
-    diesel::sql_query(format!(
+    diesel::sql_query(concat!(
         "SELECT u.id, u.email, u.name, u.created_at, u.updated_at, c.total, c.done
-         FROM (SELECT * FROM users ORDER BY email, id LIMIT $1) u {COUNTS}
-         ORDER BY u.email, u.id"
+         FROM (SELECT * FROM users ORDER BY email, id LIMIT $1) u ",
+        counts!(),
+        " ORDER BY u.email, u.id"
     ))
     .bind::<Nullable<BigInt>, _>(limit)
     .load(conn)
@@ -67,10 +79,12 @@ pub fn list(conn: &mut PgConnection, limit: Option<i64>) -> QueryResult<Vec<User
 
 /// The users matching USER (at most two: more than one is ambiguous).
 pub fn find(conn: &mut PgConnection, user: &UserRef) -> QueryResult<Vec<User>> {
-    diesel::sql_query(format!(
+    diesel::sql_query(concat!(
         "SELECT u.id, u.email, u.name, u.created_at, u.updated_at, c.total, c.done
-         FROM (SELECT * FROM users WHERE {} ORDER BY id LIMIT 2) u {COUNTS}",
-        user_condition(user)
+         FROM (SELECT * FROM users WHERE ",
+        user_matches!(),
+        " ORDER BY id LIMIT 2) u ",
+        counts!()
     ))
     .bind::<Text, _>(user.key())
     .load(conn)
@@ -79,13 +93,13 @@ pub fn find(conn: &mut PgConnection, user: &UserRef) -> QueryResult<Vec<User>> {
 /// Deletes the user matching USER (when exactly one does); its tasks go by
 /// cascade. Reports how many users matched and how many tasks went.
 pub fn delete(conn: &mut PgConnection, user: &UserRef) -> QueryResult<DeletedUser> {
-    diesel::sql_query(format!(
-        "{},
+    diesel::sql_query(concat!(
+        user_cte!(),
+        ",
          d AS (DELETE FROM users WHERE id = (SELECT id FROM u WHERE n = 1) RETURNING *)
          SELECT u.n AS matches, d.id, d.email, d.name, d.created_at, d.updated_at,
                 (SELECT count(*) FROM tasks WHERE user_id = d.id) AS tasks_deleted
-         FROM u LEFT JOIN d ON true",
-        user_cte(user)
+         FROM u LEFT JOIN d ON true"
     ))
     .bind::<Text, _>(user.key())
     .get_result(conn)

@@ -309,3 +309,26 @@ fn rm_on_a_terminal_asks_showing_the_task_count() {
     assert_eq!(db.value("SELECT count(*) FROM users"), "0");
     assert_eq!(db.value("SELECT count(*) FROM tasks"), "0");
 }
+
+#[test]
+fn ids_written_by_other_programs_may_contain_an_at_sign() {
+    let db = TestDb::migrated();
+    db.psql("INSERT INTO users (id, email) VALUES ('auth0@legacy', 'l@example.com')");
+    let out = db
+        .cmd()
+        .args(["user", "show", "auth0@legacy", "--json"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert_eq!(json(&out)["email"], "l@example.com");
+    db.cmd()
+        .args(["task", "add", "t", "--user", "auth0@legacy"])
+        .assert()
+        .success();
+    let out = db
+        .cmd()
+        .args(["user", "rm", "auth0@legacy", "--yes", "--json"])
+        .output()
+        .unwrap();
+    assert_eq!(json(&out)["tasks_deleted"], 1);
+}
