@@ -89,7 +89,7 @@ pub enum Command {
     /// Add, list, complete, edit and remove a user's tasks
     #[command(subcommand)]
     Task(commands::task::TaskCommand),
-    /// Database administration: migrations
+    /// Database administration: migrations, seed data, health, the local database
     #[command(subcommand)]
     Db(commands::db::DbCommand),
     /// Print a shell completion script

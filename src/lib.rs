@@ -38,22 +38,62 @@ pub fn main() -> ExitCode {
     }
 }
 
+/// Prints a clap error like every other error: one `error:` line and a
+/// `hint:` with the usage (or one JSON object). Help, version, and the help
+/// shown for a missing subcommand are printed by clap as they are.
 fn clap_error(err: clap::Error, json: bool) -> ExitCode {
     use clap::error::ErrorKind;
-    let informational = matches!(
-        err.kind(),
-        ErrorKind::DisplayHelp | ErrorKind::DisplayVersion
-    );
-    if json && !informational {
-        let rendered = err.render().to_string();
-        let first = rendered.lines().next().unwrap_or_default();
-        let message = first.strip_prefix("error: ").unwrap_or(first);
-        Error::usage(message)
-            .with_hint("see `todo --help`")
-            .print(&mut std::io::stderr().lock(), true);
-        return ExitCode::from(2);
+    match err.kind() {
+        ErrorKind::DisplayHelp | ErrorKind::DisplayVersion => {
+            let _ = err.print();
+            return ExitCode::SUCCESS;
+        }
+        ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand if !json => {
+            let _ = err.print();
+            return ExitCode::from(2);
+        }
+        _ => {}
     }
-    // clap prints help on stdout and errors on stderr; usage errors exit 2.
-    let _ = err.print();
-    ExitCode::from(if informational { 0 } else { 2 })
+    let (message, usage) = clap_message(&err.render().to_string());
+    let mut hint = match usage {
+        Some(usage) => format!("usage: {usage}"),
+        None => "see `todo --help`".to_string(),
+    };
+    if message.contains("--user <USER>") {
+        hint.push_str(" (or set TODO_USER)");
+    }
+    let err = Error::usage(message).with_hint(hint);
+    err.print(&mut std::io::stderr().lock(), json);
+    ExitCode::from(err.kind.exit_code())
+}
+
+/// Clap's rendered error as one line, and its usage line.
+fn clap_message(rendered: &str) -> (String, Option<String>) {
+    let mut message = Vec::new();
+    let mut usage = None;
+    for line in rendered.lines().map(str::trim) {
+        if line.is_empty() || line.starts_with("For more information") {
+            continue;
+        }
+        match line.strip_prefix("Usage: ") {
+            Some(u) => usage = Some(u.to_string()),
+            None => message.push(line.strip_prefix("error: ").unwrap_or(line)),
+        }
+    }
+    (message.join(" "), usage)
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn clap_errors_become_one_line_and_a_usage() {
+        let rendered = "error: the following required arguments were not provided:\n  --user <USER>\n\n\
+                        Usage: todo task list --user <USER>\n\nFor more information, try '--help'.\n";
+        let (message, usage) = super::clap_message(rendered);
+        assert_eq!(
+            message,
+            "the following required arguments were not provided: --user <USER>"
+        );
+        assert_eq!(usage.as_deref(), Some("todo task list --user <USER>"));
+    }
 }

@@ -201,10 +201,9 @@ fn task_not_found(ids: &[i32], user: &UserArg) -> Error {
 }
 
 /// The task of a single-task statement, or the right error.
-fn one(row: ScopedRow, user: &UserRef, id: Option<i32>, arg: &UserArg) -> Result<Task> {
+fn one(row: ScopedRow, user: &UserRef, id: i32, arg: &UserArg) -> Result<Task> {
     check_matches(row.matches, user)?;
-    row.task()
-        .ok_or_else(|| task_not_found(&[id.unwrap_or_default()], arg))
+    row.task().ok_or_else(|| task_not_found(&[id], arg))
 }
 
 fn print_task(ctx: &Context, task: &Task, id_when_quiet: bool) -> Result<()> {
@@ -290,7 +289,7 @@ fn show(ctx: &Context, args: IdArgs) -> Result<()> {
     let user = args.user.parse()?;
     let mut conn = ctx.conn()?;
     let row = query(&mut conn, |c| tasks::show(c, &user, args.id))?;
-    let task = one(row, &user, Some(args.id), &args.user)?;
+    let task = one(row, &user, args.id, &args.user)?;
     print_task(ctx, &task, false)
 }
 
@@ -353,7 +352,7 @@ fn edit(ctx: &Context, args: EditArgs) -> Result<()> {
     };
     let mut conn = ctx.conn()?;
     let row = query(&mut conn, |c| tasks::edit(c, &user, args.id, &changes))?;
-    let task = one(row, &user, Some(args.id), &args.user)?;
+    let task = one(row, &user, args.id, &args.user)?;
     print_task(ctx, &task, false)
 }
 

@@ -142,8 +142,4 @@ impl Pool {
             ))
         })
     }
-
-    pub fn url(&self) -> &DbUrl {
-        &self.url
-    }
 }

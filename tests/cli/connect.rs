@@ -297,6 +297,13 @@ fn usage_errors_exit_2() {
         let out = todo_cmd(&dir).args(&args).output().unwrap();
         assert_eq!(out.status.code(), Some(2), "{args:?}");
     }
+    // Like every error: one `error:` line and a `hint:` line.
+    let out = todo_cmd(&dir).args(["task", "list"]).output().unwrap();
+    assert_eq!(
+        stderr(&out),
+        "error: the following required arguments were not provided: --user <USER>\n\
+         hint: usage: todo task list --user <USER> (or set TODO_USER)\n"
+    );
     todo_cmd(&dir).arg("--help").assert().success();
     todo_cmd(&dir).arg("--version").assert().success();
 }
