@@ -171,7 +171,7 @@ fn migrations(conn: &mut PgConnection) -> QueryResult<Check> {
             "no schema: run todo db migrate",
         ));
     }
-    if !applied.iter().any(|v| v == migrate::BASE_VERSION) && has_tables {
+    if migrate::unmanaged(&applied, has_tables) {
         return Ok(Check::new(
             name,
             Status::Warn,

@@ -156,6 +156,12 @@ pub fn has_tables(conn: &mut PgConnection) -> QueryResult<bool> {
     .get_result(conn)
 }
 
+/// Tables of the base schema exist but the base migration is not recorded:
+/// another program (the web backend) created them; adopt with `--baseline`.
+pub fn unmanaged(applied: &[String], has_tables: bool) -> bool {
+    has_tables && !applied.iter().any(|v| v == BASE_VERSION)
+}
+
 /// Whether both tables of the base schema exist.
 pub fn has_both_tables(conn: &mut PgConnection) -> QueryResult<bool> {
     diesel::select(diesel::dsl::sql::<Bool>(
@@ -193,7 +199,7 @@ fn locked<T>(
 pub fn run(conn: &mut PgConnection, lock_timeout: Duration) -> Result<Vec<String>, MigrateError> {
     locked(conn, lock_timeout, |conn| {
         let applied = applied(conn)?.unwrap_or_default();
-        if !applied.iter().any(|v| v == BASE_VERSION) && has_tables(conn)? {
+        if unmanaged(&applied, has_tables(conn)?) {
             return Err(MigrateError::Unmanaged);
         }
         apply_pending(conn)

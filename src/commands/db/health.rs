@@ -1,0 +1,60 @@
+//! `db health`.
+
+use std::io::Write;
+use std::time::Instant;
+
+use crate::commands::Context;
+use crate::db as database;
+use crate::db::health::{self, Check, Report, Status};
+use crate::error::{Error, Kind, Result};
+use crate::output::write_health;
+
+pub fn health(ctx: &Context) -> Result<()> {
+    let target = match database::resolve(&ctx.connect_options()) {
+        Ok(target) => target.url().display().to_string(),
+        Err(e) if e.kind == Kind::Unavailable => String::new(),
+        Err(e) => return Err(e),
+    };
+    let started = Instant::now();
+    let (report, unreachable) = match ctx.conn() {
+        Ok(mut conn) => (health::run(&mut conn, &target, started.elapsed()), None),
+        Err(e) => {
+            let check = Check {
+                name: "connection",
+                status: Status::Fail,
+                detail: e.message.clone(),
+            };
+            (
+                Report {
+                    checks: vec![check],
+                    schema_missing: false,
+                },
+                Some(e),
+            )
+        }
+    };
+    if !ctx.out.quiet {
+        let mut out = ctx.stdout();
+        write_health(&mut out, ctx.out, &report)?;
+        out.flush()?;
+    }
+    if let Some(e) = unreachable {
+        return Err(e);
+    }
+    if report.schema_missing {
+        return Err(database::schema_missing());
+    }
+    let failed: Vec<&str> = report
+        .checks
+        .iter()
+        .filter(|c| c.status == Status::Fail)
+        .map(|c| c.name)
+        .collect();
+    if !failed.is_empty() {
+        return Err(Error::new(
+            Kind::HealthFailed,
+            format!("health check failed: {}", failed.join(", ")),
+        ));
+    }
+    Ok(())
+}

@@ -1,0 +1,89 @@
+//! `todo db …`: migrations, seed data, health, and the embedded local
+//! database; one file per command group.
+
+mod health;
+mod local;
+mod migrate;
+mod seed;
+
+use clap::Subcommand;
+
+use crate::commands::Context;
+use crate::error::Result;
+pub use local::LocalCommand;
+pub use migrate::{MigrateArgs, RevertArgs, StatusArgs};
+pub use seed::SeedArgs;
+
+#[derive(Debug, Subcommand)]
+pub enum DbCommand {
+    /// Apply pending migrations
+    ///
+    /// All pending migrations run in one transaction holding an advisory
+    /// lock, so concurrent runs are safe and each migration applies once.
+    ///
+    /// Examples:
+    ///   todo db migrate
+    ///   todo db migrate --baseline    # adopt tables the web backend created
+    #[command(verbatim_doc_comment)]
+    Migrate(MigrateArgs),
+    /// Show applied and pending migrations
+    ///
+    /// Example: todo db status --check || todo db migrate
+    #[command(verbatim_doc_comment)]
+    Status(StatusArgs),
+    /// Revert the last applied migration
+    ///
+    /// Shows what it drops (with row counts) and asks for confirmation;
+    /// without a terminal, pass --yes. Reverting the base migration while its
+    /// tables hold rows also needs --force.
+    ///
+    /// Example: todo db revert --yes
+    #[command(verbatim_doc_comment)]
+    Revert(RevertArgs),
+    /// Load deterministic sample data, or remove it with --clean
+    ///
+    /// Creates seed-user-1..N@seed.example with M tasks each (realistic
+    /// titles, a mix of done and pending, dated in the 8 weeks before
+    /// 2026-01-01). Existing seed users are left alone; only missing ones
+    /// are added, so re-running adds nothing. Other rows are never touched.
+    /// One transaction: an interrupted seed leaves nothing behind.
+    ///
+    /// Examples:
+    ///   todo db seed
+    ///   todo db seed --users 100000 --tasks-per-user 10 --seed 7
+    ///   todo db seed --clean
+    #[command(verbatim_doc_comment)]
+    Seed(SeedArgs),
+    /// Check the database and print a report: OK / WARN / FAIL per check
+    ///
+    /// Checks: connection and round trip, server version, pending
+    /// migrations, schema conformance, connections in use, transaction-id
+    /// wraparound, tasks_id_seq headroom, dead tuples and vacuum of tasks,
+    /// cache hit ratio, unused indexes. Never writes; works for a read-only
+    /// role. Exit 5 unreachable, 6 schema missing, 7 a check failed, else 0.
+    ///
+    /// Example: todo db health --json
+    #[command(verbatim_doc_comment)]
+    Health,
+    /// The embedded local database (used with --local)
+    ///
+    /// A private PostgreSQL under $TODO_HOME (default ~/.local/share/todo,
+    /// /var/lib/todo as root), reachable only through a Unix socket.
+    ///
+    /// Example: psql "$(todo db local url)"
+    #[command(verbatim_doc_comment)]
+    #[command(subcommand)]
+    Local(LocalCommand),
+}
+
+pub fn run(ctx: &Context, cmd: DbCommand) -> Result<()> {
+    match cmd {
+        DbCommand::Migrate(args) => migrate::migrate(ctx, args),
+        DbCommand::Status(args) => migrate::status(ctx, args),
+        DbCommand::Revert(args) => migrate::revert(ctx, args),
+        DbCommand::Seed(args) if args.clean => seed::clean(ctx, args),
+        DbCommand::Seed(args) => seed::seed(ctx, args),
+        DbCommand::Health => health::health(ctx),
+        DbCommand::Local(cmd) => local::local(ctx, cmd),
+    }
+}
