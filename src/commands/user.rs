@@ -154,14 +154,20 @@ fn add(ctx: &Context, args: AddArgs) -> Result<()> {
 
 fn list(ctx: &Context, args: ListArgs) -> Result<()> {
     let mut conn = ctx.conn()?;
-    let all = query(&mut conn, |c| users::list(c, args.limit))?;
-    if ctx.out.quiet {
-        return Ok(());
-    }
-    let mut out = ctx.stdout();
-    write_users(&mut out, ctx.out, &all)?;
-    out.flush()?;
-    Ok(())
+    // As in `task list`: an error before the first row is classified with
+    // the connection (schema probe), later ones by their message.
+    let outcome = (|| -> diesel::QueryResult<Result<()>> {
+        let mut rows = users::list(&mut conn, args.limit)?;
+        let first = rows.next().transpose()?;
+        if ctx.out.quiet {
+            return Ok(Ok(()));
+        }
+        let rest = rows.map(|row| row.map_err(crate::db::classify_offline));
+        let all = first.map(Ok).into_iter().chain(rest);
+        let mut out = ctx.stdout();
+        Ok(write_users(&mut out, ctx.out, all).and_then(|_| Ok(out.flush()?)))
+    })();
+    outcome.unwrap_or_else(|e| Err(crate::db::classify(&mut conn, e)))
 }
 
 /// Finds exactly one user.

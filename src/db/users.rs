@@ -1,6 +1,7 @@
 //! User statements. Each function is one constant SQL statement with its
 //! parameters bound.
 
+use diesel::pg::PgRowByRowLoadingMode;
 use diesel::prelude::*;
 use diesel::sql_types::{BigInt, Nullable, Text};
 
@@ -65,8 +66,11 @@ pub fn add(
     .optional()
 }
 
-/// Users ordered by email, with task counts.
-pub fn list(conn: &mut PgConnection, limit: Option<i64>) -> QueryResult<Vec<User>> {
+/// Users ordered by email, with task counts, streamed row by row.
+pub fn list(
+    conn: &mut PgConnection,
+    limit: Option<i64>,
+) -> QueryResult<impl Iterator<Item = QueryResult<User>> + '_> {
     diesel::sql_query(concat!(
         "SELECT u.id, u.email, u.name, u.created_at, u.updated_at, c.total, c.done
          FROM (SELECT * FROM users ORDER BY email, id LIMIT $1) u ",
@@ -74,7 +78,7 @@ pub fn list(conn: &mut PgConnection, limit: Option<i64>) -> QueryResult<Vec<User
         " ORDER BY u.email, u.id"
     ))
     .bind::<Nullable<BigInt>, _>(limit)
-    .load(conn)
+    .load_iter::<User, PgRowByRowLoadingMode>(conn)
 }
 
 /// The users matching USER (at most two: more than one is ambiguous).

@@ -95,15 +95,9 @@ pub fn write_tasks(
     let mut n = 0;
     match fmt.format {
         Format::Json => {
-            out.write_all(b"[")?;
-            for task in tasks {
-                if n > 0 {
-                    out.write_all(b",")?;
-                }
-                serde_json::to_writer(&mut *out, &TaskJson::from(&task?))?;
-                n += 1;
-            }
-            out.write_all(b"]\n")?;
+            n = json_array(out, tasks, |out, task| {
+                Ok(serde_json::to_writer(out, &TaskJson::from(&task))?)
+            })?
         }
         Format::Plain => {
             for task in tasks {
@@ -192,31 +186,54 @@ fn user_plain(out: &mut impl Write, u: &User, tail: &[i64]) -> Result<()> {
     plain_line(out, &fields)
 }
 
-/// Writes users with their task counts (`user list`).
-pub fn write_users(out: &mut impl Write, fmt: Output, users: &[User]) -> Result<()> {
+/// Writes a JSON array element by element, as the rows arrive.
+fn json_array<T, W: Write>(
+    out: &mut W,
+    items: impl Iterator<Item = Result<T>>,
+    mut write: impl FnMut(&mut W, T) -> Result<()>,
+) -> Result<usize> {
+    let mut n = 0;
+    out.write_all(b"[")?;
+    for item in items {
+        if n > 0 {
+            out.write_all(b",")?;
+        }
+        write(out, item?)?;
+        n += 1;
+    }
+    out.write_all(b"]\n")?;
+    Ok(n)
+}
+
+/// Writes users with their task counts (`user list`), streamed in plain and
+/// JSON.
+pub fn write_users(
+    out: &mut impl Write,
+    fmt: Output,
+    users: impl Iterator<Item = Result<User>>,
+) -> Result<()> {
     match fmt.format {
         Format::Json => {
-            let all: Vec<UserJson> = users.iter().map(|u| user_json(u, true, None)).collect();
-            json_line(out, &all)
+            json_array(out, users, |out, u| {
+                Ok(serde_json::to_writer(out, &user_json(&u, true, None))?)
+            })?;
         }
         Format::Plain => {
             for u in users {
+                let u = u?;
                 let c = u.counts();
-                user_plain(out, u, &[c.total, c.pending, c.done])?;
+                user_plain(out, &u, &[c.total, c.pending, c.done])?;
             }
-            Ok(())
         }
         Format::Table => {
-            if users.is_empty() {
-                writeln!(out, "No users.")?;
-                return Ok(());
-            }
             let now = now();
             let mut t = table(
                 &["ID", "Email", "Name", "Tasks", "Pending", "Done", "Created"],
                 fmt.color,
             );
+            let mut n = 0;
             for u in users {
+                let u = u?;
                 let c = u.counts();
                 t.add_row(vec![
                     Cell::new(&u.id),
@@ -227,11 +244,16 @@ pub fn write_users(out: &mut impl Write, fmt: Output, users: &[User]) -> Result<
                     Cell::new(c.done),
                     Cell::new(relative(u.created_at, now)),
                 ]);
+                n += 1;
             }
-            writeln!(out, "{t}")?;
-            Ok(())
+            if n == 0 {
+                writeln!(out, "No users.")?;
+            } else {
+                writeln!(out, "{t}")?;
+            }
         }
     }
+    Ok(())
 }
 
 /// Writes one user: with counts (`user add`, `show`) or, for `user rm`,
