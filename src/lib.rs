@@ -8,6 +8,7 @@ pub mod cli;
 pub mod commands;
 pub mod db;
 pub mod error;
+pub mod local;
 pub mod output;
 pub mod sample;
 pub mod validate;

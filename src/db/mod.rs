@@ -4,7 +4,6 @@
 
 pub mod conformance;
 pub mod health;
-pub mod local;
 pub mod migrate;
 pub mod models;
 pub mod pool;
@@ -49,7 +48,7 @@ impl ConnectOptions {
 /// Where a command connects.
 pub enum Target {
     Url(DbUrl),
-    Local(local::Cluster, DbUrl),
+    Local(crate::local::Cluster, DbUrl),
 }
 
 impl Target {
@@ -89,9 +88,9 @@ pub fn resolve(opts: &ConnectOptions) -> Result<Target> {
 }
 
 fn local_target(opts: &ConnectOptions) -> Result<Target> {
-    let cluster = local::Cluster::new(local::Cluster::default_home()?);
+    let cluster = crate::local::Cluster::new(crate::local::Cluster::default_home()?);
     let url = DbUrl::parse(
-        &cluster.url(local::DATABASE),
+        &cluster.url(crate::local::DATABASE),
         opts.connect_timeout,
         DEFAULT_CONNECT_TIMEOUT,
     )?;
@@ -115,7 +114,7 @@ pub fn open(opts: &ConnectOptions, size: u32, notice: &mut dyn FnMut(&str)) -> R
 }
 
 /// Creates (and migrates) or starts the embedded cluster if needed.
-pub fn start_local(cluster: &local::Cluster, notice: &mut dyn FnMut(&str)) -> Result<()> {
+pub fn start_local(cluster: &crate::local::Cluster, notice: &mut dyn FnMut(&str)) -> Result<()> {
     let mut migrate = |raw: &str| -> Result<()> {
         let url = DbUrl::parse(raw, None, DEFAULT_CONNECT_TIMEOUT)?;
         let mut conn = pool::establish(&url)?;

@@ -175,7 +175,7 @@ fn only_its_owner_can_reach_the_socket() {
     let socket_dir = home.path.join("run");
     let mode = std::fs::metadata(&socket_dir).unwrap().permissions().mode() & 0o777;
     assert_eq!(mode, 0o700);
-    if todo::db::local::is_root() {
+    if todo::local::is_root() {
         // Another OS user is refused by the file system.
         let out = Command::new("runuser")
             .args(["-u", "nobody", "--"])
@@ -208,4 +208,233 @@ fn missing_server_binaries_name_what_to_install() {
     assert!(err.contains("PostgreSQL server binaries"), "{err}");
     assert!(err.contains("apt-get install postgresql"), "{err}");
     assert!(err.contains("DATABASE_URL"), "{err}");
+}
+
+/// Lines of `SHOW` for the safety settings of a running local cluster.
+fn safety(url: &str) -> (String, String) {
+    (
+        psql(url, "SHOW listen_addresses"),
+        psql(url, "SHOW unix_socket_permissions"),
+    )
+}
+
+#[test]
+fn a_first_use_killed_during_initdb_never_leaves_a_tcp_superuser() {
+    let home = Home::new("killed");
+    let mut child = Command::new(assert_cmd::cargo::cargo_bin("todo"))
+        .args(["--local", "user", "add", "t@example.com", "-q"])
+        .env("TODO_HOME", &home.path)
+        .env("CI", "true")
+        .env_remove("DATABASE_URL")
+        .env_remove("TODO_DATABASE_URL")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    // Kill the command (only it: initdb goes on as an orphan) while initdb
+    // is building the cluster.
+    let building = || {
+        std::fs::read_dir(&home.path).ok().is_some_and(|entries| {
+            entries
+                .flatten()
+                .any(|e| e.file_name().to_string_lossy().starts_with("data.new-"))
+        })
+    };
+    let mut seen = false;
+    for _ in 0..2000 {
+        if building() {
+            seen = true;
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(2));
+    }
+    child.kill().unwrap();
+    child.wait().unwrap();
+    assert!(seen, "initdb never started in a build directory");
+    assert!(
+        !home.path.join("data").exists(),
+        "a half-made cluster is under the name that gets started"
+    );
+
+    home.cmd()
+        .args(["--local", "user", "add", "t@example.com", "-q"])
+        .assert()
+        .success();
+    assert_eq!(safety(&home.url()), (String::new(), "0700".to_string()));
+}
+
+#[test]
+fn every_start_passes_the_safety_settings_whatever_the_config_says() {
+    let home = Home::new("conf");
+    home.cmd()
+        .args(["db", "local", "start", "-q"])
+        .assert()
+        .success();
+    home.cmd()
+        .args(["db", "local", "stop", "-q"])
+        .assert()
+        .success();
+    // As a half-configured or tampered cluster would have it.
+    let conf = home.path.join("data/postgresql.conf");
+    let mut text = std::fs::read_to_string(&conf).unwrap();
+    text.push_str("listen_addresses = '127.0.0.1'\nunix_socket_permissions = 0777\n");
+    std::fs::write(&conf, text).unwrap();
+    home.cmd()
+        .args(["--local", "user", "list"])
+        .assert()
+        .success();
+    assert_eq!(safety(&home.url()), (String::new(), "0700".to_string()));
+}
+
+#[test]
+fn a_stale_postmaster_pid_is_detected_and_the_server_started() {
+    let home = Home::new("stale");
+    home.cmd()
+        .args(["db", "local", "start", "-q"])
+        .assert()
+        .success();
+    let pid_file = home.path.join("data/postmaster.pid");
+    let text = std::fs::read_to_string(&pid_file).unwrap();
+    let pid = text.lines().next().unwrap().to_string();
+    // The server dies hard (OOM killer, power loss) ...
+    Command::new("kill").args(["-9", &pid]).status().unwrap();
+    while std::path::Path::new(&format!("/proc/{pid}")).exists() {
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+    // ... and its pid now belongs to another program of the same user.
+    let mut other = if todo::local::is_root() {
+        Command::new("runuser")
+            .args(["-u", "postgres", "--", "sleep", "60"])
+            .spawn()
+            .unwrap()
+    } else {
+        Command::new("sleep").arg("60").spawn().unwrap()
+    };
+    let other_pid = if todo::local::is_root() {
+        // runuser forks: the sleep is its child.
+        let mut found = None;
+        for _ in 0..200 {
+            let out = Command::new("pgrep")
+                .args(["-P", &other.id().to_string(), "sleep"])
+                .output()
+                .unwrap();
+            if let Some(p) = stdout(&out).lines().next() {
+                found = Some(p.to_string());
+                break;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(10));
+        }
+        found.unwrap_or_else(|| other.id().to_string())
+    } else {
+        other.id().to_string()
+    };
+    let stale = text.replacen(&pid, &other_pid, 1);
+    std::fs::write(&pid_file, stale).unwrap();
+
+    let out = home
+        .cmd()
+        .args(["db", "local", "status", "--json"])
+        .output()
+        .unwrap();
+    assert_eq!(json(&out)["state"], "stopped", "{}", stdout(&out));
+    let out = home
+        .cmd()
+        .args(["--local", "user", "list", "--json"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert!(stderr(&out).contains("starting the local database"));
+    let out = home
+        .cmd()
+        .args(["db", "local", "status", "--json"])
+        .output()
+        .unwrap();
+    assert_eq!(json(&out)["state"], "running");
+    let _ = other.kill();
+    let _ = other.wait();
+}
+
+#[test]
+fn a_home_or_socket_directory_others_control_is_refused() {
+    // World-writable home.
+    let home = Home::new("open");
+    std::fs::create_dir_all(&home.path).unwrap();
+    std::fs::set_permissions(&home.path, std::fs::Permissions::from_mode(0o777)).unwrap();
+    let out = home
+        .cmd()
+        .args(["--local", "user", "list"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(5), "{}", stderr(&out));
+    assert!(stderr(&out).contains("refusing to use"), "{}", stderr(&out));
+    assert!(stderr(&out).contains("mode 777"), "{}", stderr(&out));
+    assert!(!home.path.join("data").exists());
+
+    // The /tmp socket directory of a long home, made first by someone else.
+    let long = Home::new(&"l".repeat(90));
+    let socket_dir = todo::local::Cluster::new(&long.path).socket_dir();
+    assert!(socket_dir.to_string_lossy().starts_with("/tmp/todo-"));
+    let _ = std::fs::remove_dir_all(&socket_dir);
+    std::fs::create_dir(&socket_dir).unwrap();
+    std::fs::set_permissions(&socket_dir, std::fs::Permissions::from_mode(0o777)).unwrap();
+    let out = long
+        .cmd()
+        .args(["--local", "user", "list"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(5), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains(&socket_dir.display().to_string()),
+        "{}",
+        stderr(&out)
+    );
+
+    // A home that belongs to another user (needs root to arrange).
+    if todo::local::is_root() {
+        std::fs::set_permissions(&socket_dir, std::fs::Permissions::from_mode(0o700)).unwrap();
+        let status = Command::new("chown")
+            .args(["nobody"])
+            .arg(&socket_dir)
+            .status()
+            .unwrap();
+        assert!(status.success());
+        let out = long
+            .cmd()
+            .args(["--local", "user", "list"])
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(5), "{}", stderr(&out));
+        assert!(
+            stderr(&out).contains("belongs to another user"),
+            "{}",
+            stderr(&out)
+        );
+    }
+    let _ = std::fs::remove_dir_all(&socket_dir);
+}
+
+#[test]
+fn a_home_with_quotes_dollars_and_backslashes_works_and_runs_nothing() {
+    let base = Home::new("odd");
+    let path = base.path.join("it's $(id>pwned) a\\b");
+    let home = Home { path: path.clone() };
+    let out = home
+        .cmd()
+        .args(["--local", "user", "add", "odd@example.com", "-q"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let out = home
+        .cmd()
+        .args(["--local", "user", "list", "--json"])
+        .output()
+        .unwrap();
+    assert_eq!(json(&out)[0]["email"], "odd@example.com");
+    let found = Command::new("find")
+        .arg(&base.path)
+        .args(["-name", "pwned"])
+        .output()
+        .unwrap();
+    assert_eq!(stdout(&found), "", "a shell ran part of TODO_HOME");
+    drop(home);
 }

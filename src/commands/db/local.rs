@@ -8,8 +8,8 @@ use serde_json::json;
 use crate::cli::Format;
 use crate::commands::Context;
 use crate::db as database;
-use crate::db::local::{self, Cluster};
 use crate::error::Result;
+use crate::local::{self, Cluster};
 use crate::output::{json_line, plain_line};
 
 #[derive(Debug, Subcommand)]

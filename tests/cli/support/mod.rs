@@ -1,5 +1,5 @@
 //! Test support: one private PostgreSQL for the whole test run, started with
-//! the tool's own embedded-cluster code (`todo::db::local`), unless
+//! the tool's own embedded-cluster code (`todo::local`), unless
 //! `TEST_DATABASE_URL` points at an existing server (a role that may create
 //! databases). Each test gets a fresh database cloned from a migrated
 //! template, so tests run in parallel and never see each other's rows.
@@ -26,7 +26,7 @@ use std::sync::OnceLock;
 
 use diesel::prelude::*;
 use diesel::sql_types::Bool;
-use todo::db::local::Cluster;
+use todo::local::Cluster;
 
 /// A role with a password (scram-sha-256 through the socket) for
 /// authentication tests.
@@ -334,7 +334,7 @@ pub fn psql(url: &str, sql: &str) -> String {
 /// psql from the server's binaries (its directory has the server tools), or
 /// from PATH.
 pub fn psql_path() -> PathBuf {
-    let bindir = todo::db::local::find_bindir(None).expect("PostgreSQL binaries");
+    let bindir = todo::local::find_bindir(None).expect("PostgreSQL binaries");
     let beside = bindir.join("psql");
     if beside.exists() {
         return beside;

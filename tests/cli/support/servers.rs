@@ -12,7 +12,7 @@ use std::process::Command;
 use std::sync::OnceLock;
 use std::time::Duration;
 
-use todo::db::local::{is_root, Cluster};
+use todo::local::{is_root, Cluster};
 
 use super::{server, PW_ROLE, PW_ROLE_PASSWORD};
 

@@ -1,0 +1,546 @@
+//! The embedded database (SPEC §3): a private PostgreSQL cluster under
+//! `$TODO_HOME`, created with the system's `initdb` on first use, started
+//! with `pg_ctl` on demand, reachable only through a Unix socket in a 0700
+//! directory. This is process and file management, not data access: the
+//! data layer (`db`) only ever sees the URL.
+//!
+//! Layout of a home directory:
+//! - `data/`: the cluster (`PG_VERSION` names the server version that made
+//!   it). It is built as `data.new-PID` and renamed to `data` only once fully
+//!   configured, so an interrupted first use never leaves a half-made cluster
+//!   under the name that gets started;
+//! - `run/`: the socket directory (mode 0700);
+//! - `lock`: taken while creating or starting, so racing commands are safe;
+//! - `postgres.log`: the server log;
+//! - `ready`: written once the cluster is created, its database made and migrated.
+//!
+//! Safety: every start passes `listen_addresses=''`, the socket directory
+//! and `unix_socket_permissions=0700` on the server's command line (they
+//! win over `postgresql.conf`), so no cluster started by this tool listens
+//! on TCP or on a socket other local users can reach. A home or socket
+//! directory owned by another user, or writable by group or others, is
+//! refused. `pg_ctl start` runs its server through `/bin/sh`, so its command
+//! line holds only relative paths and a socket directory of plain
+//! characters; a home whose path has others (`'`, `$`, spaces, …) gets its
+//! socket directory under `/tmp` instead.
+//!
+//! As root the server runs as the `postgres` system user (initdb and postgres
+//! refuse root), and the home directory belongs to that user.
+//!
+//! The test suite starts its private server with this same code.
+
+mod server;
+
+use std::fs;
+use std::os::unix::fs::{MetadataExt, PermissionsExt};
+use std::path::{Path, PathBuf};
+
+use crate::error::{Error, Result};
+pub use server::{find_bindir, is_root};
+use server::{io_error, live_postgres_pid, remove_if_stale, run_as_server};
+
+/// The database created inside the cluster for the tool's tables.
+pub const DATABASE: &str = "todo";
+/// The cluster's superuser, which the tool connects as.
+pub const SUPERUSER: &str = "postgres";
+/// Unix socket paths are limited to about 107 bytes.
+const MAX_SOCKET_PATH: usize = 100;
+
+/// Whether a cluster exists and runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum State {
+    NotCreated,
+    Stopped,
+    Running,
+}
+
+impl State {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            State::NotCreated => "not created",
+            State::Stopped => "stopped",
+            State::Running => "running",
+        }
+    }
+}
+
+/// A local cluster in a home directory.
+#[derive(Debug, Clone)]
+pub struct Cluster {
+    home: PathBuf,
+    settings: Vec<(String, String)>,
+    hba_lines: Vec<String>,
+}
+
+impl Cluster {
+    pub fn new(home: impl Into<PathBuf>) -> Cluster {
+        Cluster {
+            home: home.into(),
+            settings: Vec::new(),
+            hba_lines: Vec::new(),
+        }
+    }
+
+    /// `$TODO_HOME`, else `$XDG_DATA_HOME/todo` or `~/.local/share/todo`;
+    /// `/var/lib/todo` as root (the server's user cannot enter /root).
+    pub fn default_home() -> Result<PathBuf> {
+        let var = |k: &str| std::env::var_os(k).filter(|v| !v.is_empty());
+        if let Some(home) = var("TODO_HOME") {
+            return Ok(PathBuf::from(home));
+        }
+        if is_root() {
+            return Ok(PathBuf::from("/var/lib/todo"));
+        }
+        if let Some(xdg) = var("XDG_DATA_HOME") {
+            return Ok(PathBuf::from(xdg).join("todo"));
+        }
+        match var("HOME") {
+            Some(home) => Ok(PathBuf::from(home).join(".local/share/todo")),
+            None => Err(Error::usage(
+                "cannot find a home for the local database: set TODO_HOME or HOME",
+            )),
+        }
+    }
+
+    /// Adds a `postgresql.conf` setting (`value` as the file wants it,
+    /// quoted where needed) written when the cluster is created. A setting
+    /// named here is not overridden by the safety settings of each start.
+    pub fn with_setting(mut self, key: &str, value: &str) -> Cluster {
+        self.settings.push((key.into(), value.into()));
+        self
+    }
+
+    /// Adds a `pg_hba.conf` line placed before the default rules when the
+    /// cluster is created.
+    pub fn with_hba_line(mut self, line: &str) -> Cluster {
+        self.hba_lines.push(line.into());
+        self
+    }
+
+    pub fn home(&self) -> &Path {
+        &self.home
+    }
+
+    pub fn data_dir(&self) -> PathBuf {
+        self.home.join("data")
+    }
+
+    /// `home/run`, unless that path is too long for a socket or has
+    /// characters other than letters, digits and `/._+-`; then a directory
+    /// under /tmp named after the home.
+    pub fn socket_dir(&self) -> PathBuf {
+        let dir = self.home.join("run");
+        let text = dir.to_string_lossy();
+        let plain = text
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"/._+-".contains(&b));
+        if plain && text.len() + "/.s.PGSQL.65535".len() <= MAX_SOCKET_PATH {
+            return dir;
+        }
+        PathBuf::from(format!(
+            "/tmp/todo-{:016x}",
+            fnv1a(self.home.as_os_str().as_encoded_bytes())
+        ))
+    }
+
+    fn port(&self) -> &str {
+        self.setting("port").unwrap_or("5432")
+    }
+
+    fn setting(&self, key: &str) -> Option<&str> {
+        self.settings
+            .iter()
+            .find(|(k, _)| k == key)
+            .map(|(_, v)| v.as_str())
+    }
+
+    fn socket_file(&self) -> PathBuf {
+        self.socket_dir().join(format!(".s.PGSQL.{}", self.port()))
+    }
+
+    /// A libpq URL (psql accepts it) for a database of this cluster.
+    pub fn url(&self, database: &str) -> String {
+        let port = match self.setting("port") {
+            Some(p) => format!("&port={p}"),
+            None => String::new(),
+        };
+        format!(
+            "postgresql:///{}?host={}&user={SUPERUSER}{port}",
+            encode(database),
+            encode(&self.socket_dir().to_string_lossy())
+        )
+    }
+
+    /// Running when its postmaster is alive and its socket accepts a
+    /// connection; a `postmaster.pid` left by a killed server is stopped.
+    pub fn state(&self) -> Result<State> {
+        if !self.data_dir().join("PG_VERSION").exists() {
+            return Ok(State::NotCreated);
+        }
+        let alive = live_postgres_pid(&self.data_dir().join("postmaster.pid")).is_some();
+        let answers = std::os::unix::net::UnixStream::connect(self.socket_file()).is_ok();
+        Ok(if alive && answers {
+            State::Running
+        } else {
+            State::Stopped
+        })
+    }
+
+    /// Creates the cluster if needed and starts it if it is not running.
+    /// `notice` receives a one-line message when either happens;
+    /// `on_created(url)` runs once, under the lock, after the cluster and its
+    /// database are made (to migrate it). Safe when several processes race.
+    pub fn ensure_running(
+        &self,
+        notice: &mut dyn FnMut(&str),
+        on_created: &mut dyn FnMut(&str) -> Result<()>,
+    ) -> Result<()> {
+        // Fail before creating anything when the server cannot be run.
+        self.bindir()?;
+        self.prepare_dirs()?;
+        let lock = fs::OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(self.home.join("lock"))
+            .map_err(|e| io_error("open the lock file in", &self.home, e))?;
+        lock.lock()
+            .map_err(|e| io_error("lock", &self.home.join("lock"), e))?;
+
+        let ready = self.home.join("ready");
+        let state = self.state()?;
+        match state {
+            State::NotCreated => {
+                notice(&format!(
+                    "creating the local database in {} (first use)",
+                    self.home.display()
+                ));
+                self.create()?;
+            }
+            State::Running if ready.exists() => return Ok(()),
+            State::Running => {}
+            State::Stopped => notice(&format!(
+                "starting the local database in {}",
+                self.home.display()
+            )),
+        }
+        if state != State::Running {
+            self.start()?;
+        }
+        if !ready.exists() {
+            self.create_database()?;
+            on_created(&self.url(DATABASE))?;
+            fs::write(&ready, b"").map_err(|e| io_error("write", &ready, e))?;
+        }
+        Ok(())
+    }
+
+    /// Stops the server if it runs; returns whether it was running.
+    pub fn stop(&self) -> Result<bool> {
+        if self.state()? != State::Running {
+            return Ok(false);
+        }
+        let bindir = self.bindir()?;
+        let data = self.data_dir();
+        let out = run_as_server(
+            &self.home,
+            &bindir.join("pg_ctl"),
+            &["stop", "-D", &data.to_string_lossy(), "-m", "fast", "-w"],
+        )?;
+        if !out.status.success() {
+            return Err(Error::unexpected(format!(
+                "pg_ctl stop failed: {}",
+                String::from_utf8_lossy(&out.stderr).trim()
+            )));
+        }
+        Ok(true)
+    }
+
+    /// Makes the home and socket directories (mode 0700, owned by the
+    /// server's user when running as root), or checks existing ones: a
+    /// directory owned by another user, or that group or others may write
+    /// to, is refused, since whoever controls it controls the socket.
+    fn prepare_dirs(&self) -> Result<()> {
+        let server_uid = server::server_uid()?;
+        for dir in [self.home.clone(), self.socket_dir()] {
+            match fs::symlink_metadata(&dir) {
+                Err(_) => {
+                    fs::create_dir_all(&dir).map_err(|e| io_error("create", &dir, e))?;
+                    fs::set_permissions(&dir, fs::Permissions::from_mode(0o700))
+                        .map_err(|e| io_error("set permissions on", &dir, e))?;
+                    if is_root() {
+                        server::chown_to_server_user(&dir)?;
+                    }
+                }
+                Ok(meta) => {
+                    let meta = if meta.file_type().is_symlink() && dir == self.home {
+                        fs::metadata(&dir).map_err(|e| io_error("read", &dir, e))?
+                    } else {
+                        meta
+                    };
+                    check_private_dir(&dir, &meta, server_uid)?;
+                    if is_root() && meta.uid() == 0 {
+                        server::chown_to_server_user(&dir)?;
+                    }
+                    if dir != self.home && meta.mode() & 0o077 != 0 {
+                        fs::set_permissions(&dir, fs::Permissions::from_mode(0o700))
+                            .map_err(|e| io_error("set permissions on", &dir, e))?;
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// The server binaries: those of the cluster's version when it exists,
+    /// else the newest found.
+    fn bindir(&self) -> Result<PathBuf> {
+        let wanted = fs::read_to_string(self.data_dir().join("PG_VERSION"))
+            .ok()
+            .map(|v| v.trim().to_string());
+        find_bindir(wanted.as_deref())
+    }
+
+    /// Builds the cluster in `data.new-PID`, configures it, and renames it
+    /// to `data` (an `initdb` orphaned by a killed command finishes in its
+    /// own directory, which is never started and is removed later).
+    fn create(&self) -> Result<()> {
+        self.remove_abandoned_builds();
+        let name = format!("data.new-{}", std::process::id());
+        let building = self.home.join(&name);
+        if building.exists() {
+            fs::remove_dir_all(&building).map_err(|e| io_error("remove", &building, e))?;
+        }
+        let bindir = find_bindir(None)?;
+        let out = run_as_server(
+            &self.home,
+            &bindir.join("initdb"),
+            &[
+                "-D",
+                &name,
+                "-E",
+                "UTF8",
+                "--locale=C.UTF-8",
+                "-A",
+                "trust",
+                "-U",
+                SUPERUSER,
+                "--no-instructions",
+            ],
+        )?;
+        if !out.status.success() {
+            return Err(Error::unexpected(format!(
+                "initdb failed: {}",
+                String::from_utf8_lossy(&out.stderr).trim()
+            )));
+        }
+        let mut conf = String::from("\n# written by todo\n");
+        for (key, value) in self.safety_settings() {
+            conf.push_str(&format!("{key} = {}\n", conf_quote(&value)));
+        }
+        for (key, value) in &self.settings {
+            conf.push_str(&format!("{key} = {value}\n"));
+        }
+        append(&building.join("postgresql.conf"), &conf)?;
+        if !self.hba_lines.is_empty() {
+            let hba = building.join("pg_hba.conf");
+            let old = fs::read_to_string(&hba).map_err(|e| io_error("read", &hba, e))?;
+            let new = format!("{}\n{old}", self.hba_lines.join("\n"));
+            fs::write(&hba, new).map_err(|e| io_error("write", &hba, e))?;
+        }
+        let data = self.data_dir();
+        fs::rename(&building, &data).map_err(|e| io_error("rename the new cluster to", &data, e))
+    }
+
+    /// Removes `data.new-PID` directories whose builder is gone.
+    fn remove_abandoned_builds(&self) {
+        let Ok(entries) = fs::read_dir(&self.home) else {
+            return;
+        };
+        for entry in entries.flatten() {
+            let name = entry.file_name();
+            let Some(pid) = name
+                .to_str()
+                .and_then(|n| n.strip_prefix("data.new-"))
+                .and_then(|p| p.parse::<u32>().ok())
+            else {
+                continue;
+            };
+            if !Path::new(&format!("/proc/{pid}")).exists() {
+                let _ = fs::remove_dir_all(entry.path());
+            }
+        }
+    }
+
+    /// No TCP, the private socket directory, a socket only its owner may
+    /// use; a setting given with [`Cluster::with_setting`] wins.
+    fn safety_settings(&self) -> Vec<(&'static str, String)> {
+        let all = [
+            ("listen_addresses", String::new()),
+            (
+                "unix_socket_directories",
+                self.socket_dir().to_string_lossy().into_owned(),
+            ),
+            ("unix_socket_permissions", "0700".to_string()),
+        ];
+        all.into_iter()
+            .filter(|(k, _)| self.setting(k).is_none())
+            .collect()
+    }
+
+    fn start(&self) -> Result<()> {
+        let bindir = self.bindir()?;
+        let data = self.data_dir();
+        // A server killed by OOM or power loss leaves its lock files behind,
+        // and their pids may now belong to other programs.
+        remove_if_stale(&data.join("postmaster.pid"))?;
+        let socket_lock = self
+            .socket_dir()
+            .join(format!(".s.PGSQL.{}.lock", self.port()));
+        remove_if_stale(&socket_lock)?;
+        // pg_ctl passes -D, -l and -o through /bin/sh: relative paths (run
+        // in the home) and a socket directory of plain characters only.
+        let options: Vec<String> = self
+            .safety_settings()
+            .into_iter()
+            .map(|(k, v)| format!("-c {k}={v}"))
+            .collect();
+        let out = run_as_server(
+            &self.home,
+            &bindir.join("pg_ctl"),
+            &[
+                "start",
+                "-D",
+                "data",
+                "-l",
+                "postgres.log",
+                "-o",
+                &options.join(" "),
+                "-w",
+                "-t",
+                "60",
+            ],
+        )?;
+        if !out.status.success() {
+            let log = self.home.join("postgres.log");
+            let tail = fs::read_to_string(&log).unwrap_or_default();
+            let tail: Vec<&str> = tail.lines().rev().take(5).collect();
+            return Err(Error::unavailable(format!(
+                "cannot start the local database in {}: {}",
+                self.home.display(),
+                tail.into_iter().rev().collect::<Vec<_>>().join("; ")
+            ))
+            .with_hint(format!("see {}", log.display())));
+        }
+        Ok(())
+    }
+
+    fn create_database(&self) -> Result<()> {
+        use diesel::prelude::*;
+        let mut conn = PgConnection::establish(&self.url("postgres")).map_err(|e| {
+            Error::unavailable(format!("cannot connect to the local database: {e}"))
+        })?;
+        let exists: bool = diesel::select(diesel::dsl::sql::<diesel::sql_types::Bool>(
+            "EXISTS (SELECT 1 FROM pg_database WHERE datname = 'todo')",
+        ))
+        .get_result(&mut conn)
+        .map_err(|e| Error::unexpected(format!("local database: {e}")))?;
+        if !exists {
+            diesel::sql_query("CREATE DATABASE todo")
+                .execute(&mut conn)
+                .map_err(|e| Error::unexpected(format!("cannot create the database: {e}")))?;
+        }
+        Ok(())
+    }
+}
+
+/// Refuses a directory that someone other than us (or, as root, the
+/// server's user) owns, or that group or others may write to.
+fn check_private_dir(dir: &Path, meta: &fs::Metadata, server_uid: u32) -> Result<()> {
+    let refuse = |why: String| {
+        Err(Error::unavailable(format!(
+            "refusing to use {} for the local database: {why}",
+            dir.display()
+        ))
+        .with_hint(
+            "another local user could take over the database's socket; use a \
+             directory only you own (set TODO_HOME), or remove this one",
+        ))
+    };
+    if !meta.is_dir() {
+        return refuse("it is not a directory".into());
+    }
+    let owner = meta.uid();
+    if owner != server::euid() && owner != server_uid && !(is_root() && owner == 0) {
+        return refuse(format!("it belongs to another user (uid {owner})"));
+    }
+    if meta.mode() & 0o022 != 0 {
+        return refuse(format!(
+            "group or others may write to it (mode {:o})",
+            meta.mode() & 0o777
+        ));
+    }
+    Ok(())
+}
+
+/// A `postgresql.conf` string value: single-quoted, with `'` and `\` escaped.
+fn conf_quote(value: &str) -> String {
+    format!("'{}'", value.replace('\\', "\\\\").replace('\'', "''"))
+}
+
+/// FNV-1a: a hash that stays the same across Rust releases (the socket
+/// directory name must not change under a running server).
+fn fnv1a(bytes: &[u8]) -> u64 {
+    bytes.iter().fold(0xcbf2_9ce4_8422_2325, |h, b| {
+        (h ^ u64::from(*b)).wrapping_mul(0x0100_0000_01b3)
+    })
+}
+
+fn append(path: &Path, text: &str) -> Result<()> {
+    use std::io::Write;
+    fs::OpenOptions::new()
+        .append(true)
+        .open(path)
+        .and_then(|mut f| f.write_all(text.as_bytes()))
+        .map_err(|e| io_error("write", path, e))
+}
+
+/// Percent-encodes everything but unreserved characters.
+fn encode(s: &str) -> String {
+    s.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' => {
+                (b as char).to_string()
+            }
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn conf_values_are_quoted() {
+        assert_eq!(conf_quote("/tmp/a'b\\c$d"), "'/tmp/a''b\\\\c$d'");
+        assert_eq!(conf_quote(""), "''");
+    }
+
+    #[test]
+    fn unusual_homes_get_a_plain_socket_directory() {
+        let plain = Cluster::new("/tmp/home-1.x");
+        assert_eq!(plain.socket_dir(), PathBuf::from("/tmp/home-1.x/run"));
+        for odd in ["/tmp/a$(id)", "/tmp/a b", "/tmp/a'b", "/tmp/a\\b", "/tmp/é"] {
+            let dir = Cluster::new(odd).socket_dir();
+            let text = dir.to_string_lossy().into_owned();
+            assert!(text.starts_with("/tmp/todo-"), "{odd}: {text}");
+            assert_eq!(text.len(), "/tmp/todo-".len() + 16);
+        }
+        let long = Cluster::new(format!("/tmp/{}", "x".repeat(90)));
+        assert!(long
+            .socket_dir()
+            .to_string_lossy()
+            .starts_with("/tmp/todo-"));
+    }
+}
