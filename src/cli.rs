@@ -39,8 +39,8 @@ pub struct Global {
     )]
     pub local: bool,
 
-    /// Seconds to wait for a connection [default: 5]
-    #[arg(long, global = true, value_name = "SECS")]
+    /// Seconds to wait for a connection, 1 to 3600 [default: 5]
+    #[arg(long, global = true, value_name = "SECS", value_parser = clap::value_parser!(u64).range(1..=3600))]
     pub connect_timeout: Option<u64>,
 
     /// Output format [default: table on a terminal, plain otherwise]

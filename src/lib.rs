@@ -7,6 +7,7 @@
 pub mod cli;
 pub mod commands;
 pub mod db;
+pub mod dotenv;
 pub mod error;
 pub mod local;
 pub mod output;

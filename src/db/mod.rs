@@ -60,13 +60,27 @@ impl Target {
 }
 
 /// Applies SPEC §2: `--local`, else the configured URL, else the embedded
-/// database in interactive use, else an error (exit 5).
-pub fn resolve(opts: &ConnectOptions) -> Result<Target> {
+/// database in interactive use, else an error (exit 5). `notice` receives a
+/// warning for each line of `./.env` that could not be parsed.
+pub fn resolve(opts: &ConnectOptions, notice: &mut dyn FnMut(&str)) -> Result<Target> {
     if opts.local {
         return local_target(opts);
     }
-    let env = |key: &str| std::env::var(key).ok();
-    match url::configured(opts.database_url.as_deref(), env, Path::new(".env"))? {
+    let env = |key: &str| match std::env::var(key) {
+        Ok(value) => Ok(Some(value)),
+        Err(std::env::VarError::NotPresent) => Ok(None),
+        Err(std::env::VarError::NotUnicode(_)) => {
+            Err(Error::usage(format!("${key} is not valid UTF-8"))
+                .with_hint("percent-encode non-ASCII characters in the URL"))
+        }
+    };
+    let found = url::configured(opts.database_url.as_deref(), env, Path::new(".env"))?;
+    for line in &found.dotenv_bad_lines {
+        notice(&format!(
+            "warning: line {line} of ./.env cannot be parsed and was skipped"
+        ));
+    }
+    match found.url {
         Some((raw, source)) => {
             let url =
                 DbUrl::parse(&raw, opts.connect_timeout, DEFAULT_CONNECT_TIMEOUT).map_err(|e| {
@@ -101,7 +115,7 @@ fn local_target(opts: &ConnectOptions) -> Result<Target> {
 /// database is created, migrated and started on demand; `notice` receives a
 /// line when that happens.
 pub fn open(opts: &ConnectOptions, size: u32, notice: &mut dyn FnMut(&str)) -> Result<Pool> {
-    match resolve(opts)? {
+    match resolve(opts, notice)? {
         Target::Url(url) => Pool::open(&url, size, opts.timeout()),
         Target::Local(cluster, url) => match Pool::open(&url, size, opts.timeout()) {
             Ok(pool) => Ok(pool),

@@ -56,6 +56,10 @@ fn connect_error(url: &DbUrl, err: &ConnectionError) -> Error {
         }
         other => other.to_string(),
     };
+    if is_conninfo_error(&reason) {
+        return Error::usage(format!("invalid database URL: {}", url.mask(&reason)))
+            .with_hint("see https://www.postgresql.org/docs/current/libpq-connect.html#LIBPQ-PARAMKEYWORDS for the parameters libpq accepts");
+    }
     Error::unavailable(format!(
         "cannot connect to {}: {}",
         url.display(),
@@ -64,6 +68,26 @@ fn connect_error(url: &DbUrl, err: &ConnectionError) -> Error {
     .with_hint(
         "check the URL, the server and your network; see `todo --help` for how the URL is chosen",
     )
+}
+
+/// libpq's messages for a connection string it cannot use (a bad parameter
+/// name or value): the user's input is wrong (exit 2), no server was asked.
+fn is_conninfo_error(message: &str) -> bool {
+    const PREFIXES: [&str; 10] = [
+        "invalid URI query parameter",
+        "invalid connection option",
+        "invalid integer value",
+        "invalid port number",
+        "invalid percent-encoded token",
+        "missing \"=\" after",
+        "unterminated quoted string",
+        "unexpected character",
+        "could not match ",
+        "end of string reached when looking for matching",
+    ];
+    // libpq may put "connection to server … failed: " before them.
+    let invalid_value = message.contains("invalid ") && message.contains(" value");
+    invalid_value || PREFIXES.iter().any(|p| message.contains(p))
 }
 
 /// Hands out the pre-established first connection, then opens new ones.

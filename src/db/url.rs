@@ -27,38 +27,54 @@ impl std::fmt::Display for Source {
     }
 }
 
+/// The configured URL, where it came from, and the numbers of `./.env`
+/// lines that could not be parsed (for a warning; their text is never shown).
+#[derive(Debug, Default, PartialEq, Eq)]
+pub struct Configured {
+    pub url: Option<(String, Source)>,
+    pub dotenv_bad_lines: Vec<usize>,
+}
+
 /// Finds the configured URL: `--database-url`, then the environment, then
-/// `./.env` (only the two keys, never exported, no parent directories).
-/// `Ok(None)` means nothing is configured.
+/// `./.env` (only the two keys, never exported, no parent directories, read
+/// as python-dotenv reads it). `env` fails for a variable that is set but
+/// not UTF-8.
 pub fn configured(
     flag: Option<&str>,
-    env: impl Fn(&str) -> Option<String>,
+    env: impl Fn(&str) -> Result<Option<String>>,
     dotenv: &Path,
-) -> Result<Option<(String, Source)>> {
+) -> Result<Configured> {
     if let Some(url) = flag {
-        return Ok(Some((url.to_string(), Source::Flag)));
+        return Ok(Configured {
+            url: Some((url.to_string(), Source::Flag)),
+            ..Configured::default()
+        });
     }
     for key in URL_KEYS {
-        if let Some(url) = env(key).filter(|v| !v.is_empty()) {
-            return Ok(Some((url, Source::Env(key))));
+        if let Some(url) = env(key)?.filter(|v| !v.is_empty()) {
+            return Ok(Configured {
+                url: Some((url, Source::Env(key))),
+                ..Configured::default()
+            });
         }
     }
-    let entries = match dotenvy::from_path_iter(dotenv) {
-        Ok(entries) => entries,
-        Err(dotenvy::Error::Io(e)) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+    let text = match std::fs::read(dotenv) {
+        Ok(bytes) => String::from_utf8_lossy(&bytes).into_owned(),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Configured::default()),
         Err(e) => return Err(Error::usage(format!("cannot read ./.env: {e}"))),
     };
-    let mut found: [Option<String>; 2] = [None, None];
-    for entry in entries {
-        let (key, value) = entry.map_err(|e| Error::usage(format!("cannot parse ./.env: {e}")))?;
-        if let Some(i) = URL_KEYS.iter().position(|k| *k == key) {
-            found[i] = Some(value).filter(|v| !v.is_empty());
-        }
-    }
-    Ok(URL_KEYS
-        .iter()
-        .zip(found)
-        .find_map(|(key, value)| value.map(|v| (v, Source::DotEnv(key)))))
+    let lookup = |key: &str| env(key).ok().flatten();
+    let parsed = crate::dotenv::parse(&text, &lookup);
+    let url = URL_KEYS.iter().find_map(|key| {
+        parsed
+            .get(key)
+            .filter(|v| !v.is_empty())
+            .map(|v| (v.to_string(), Source::DotEnv(key)))
+    });
+    Ok(Configured {
+        url,
+        dotenv_bad_lines: parsed.bad_lines,
+    })
 }
 
 /// A URL ready for libpq, with what is needed to keep its password secret.
@@ -66,17 +82,30 @@ pub fn configured(
 pub struct DbUrl {
     /// What libpq receives.
     libpq: String,
+    /// The URL as given, to recognise it if a message echoes it.
+    raw: String,
     /// `user@host:port/db`, safe to print.
     display: String,
-    /// Strings that must never be printed (the password, raw and decoded).
+    /// The password, raw and decoded, masked where it appears as one.
     secrets: Vec<String>,
 }
+
+/// The hint for a URL whose password (or user name) holds a character that
+/// splits it differently for us and for libpq.
+const ENCODE_HINT: &str = "percent-encode special characters in the user name and password: \
+                           / as %2F, ? as %3F, @ as %40, # as %23, : as %3A, % as %25";
 
 impl DbUrl {
     /// Normalises a URL as given by the user (SPEC §2): SQLAlchemy schemes
     /// become `postgresql://`, asyncpg's `ssl=` becomes `sslmode=`, and a
     /// `connect_timeout` is added unless the URL has one (or `timeout` is
     /// given explicitly, which wins).
+    ///
+    /// The URL is checked first, so that libpq never sees one it would
+    /// split differently (and echo a password from in its error): an `@`
+    /// outside the user:password part, a second `@`, a `#`, or a bad
+    /// percent-escape is refused (exit 2) with a hint to percent-encode. A
+    /// bad port or `sslmode` is refused too.
     pub fn parse(raw: &str, timeout: Option<u64>, default_timeout: u64) -> Result<DbUrl> {
         let raw = raw.trim();
         let (scheme, rest) = raw.split_once("://").ok_or_else(|| {
@@ -89,24 +118,41 @@ impl DbUrl {
             | "postgresql+psycopg2"
             | "postgresql+asyncpg" => {}
             other => {
-                return Err(
-                    Error::usage(format!("unsupported database URL scheme '{other}://'"))
-                        .with_hint("use postgresql://user@host:port/dbname"),
-                )
+                return Err(Error::usage(format!(
+                    "unsupported database URL scheme '{}://'",
+                    other.chars().take(40).collect::<String>()
+                ))
+                .with_hint("use postgresql://user@host:port/dbname"))
             }
+        }
+        let ambiguous = |why: &str| {
+            Error::usage(format!("the database URL is ambiguous: {why}")).with_hint(ENCODE_HINT)
+        };
+        if rest.contains('#') {
+            return Err(ambiguous("it contains '#'"));
+        }
+        if !valid_percent_escapes(rest) {
+            return Err(ambiguous("a '%' is not followed by two hex digits"));
+        }
+        let end = rest.find(['/', '?']).unwrap_or(rest.len());
+        let (authority, tail) = rest.split_at(end);
+        if authority.matches('@').count() > 1 {
+            return Err(ambiguous("it has more than one '@' before the host"));
+        }
+        if tail.contains('@') {
+            return Err(ambiguous("it has an '@' after the host"));
         }
         let (before_query, query) = match rest.split_once('?') {
             Some((b, q)) => (b, Some(q)),
             None => (rest, None),
         };
-        let (authority, path) = match before_query.find('/') {
-            Some(i) => (&before_query[..i], &before_query[i + 1..]),
-            None => (before_query, ""),
-        };
-        let (userinfo, hosts) = match authority.rfind('@') {
-            Some(i) => (Some(&authority[..i]), &authority[i + 1..]),
+        let path = tail.split('?').next().unwrap_or("");
+        let path = path.strip_prefix('/').unwrap_or(path);
+        let (userinfo, hosts) = match authority.split_once('@') {
+            Some((info, hosts)) => (Some(info), hosts),
             None => (None, authority),
         };
+        check_hosts(hosts)?;
         let (user, password) = match userinfo {
             Some(info) => match info.split_once(':') {
                 Some((u, p)) => (Some(u), Some(p)),
@@ -143,11 +189,13 @@ impl DbUrl {
                         mode @ ("allow" | "prefer" | "verify-ca" | "verify-full") => {
                             mode.to_string()
                         }
-                        other => {
-                            return Err(Error::usage(format!(
-                                "unsupported value ssl={other} in the database URL"
+                        _ => {
+                            return Err(Error::usage(
+                                "unsupported value of ssl= in the database URL",
+                            )
+                            .with_hint(
+                                "use ssl=require (or sslmode=require, disable, verify-full, …)",
                             ))
-                            .with_hint("use sslmode=require (or disable, verify-full, …)"))
                         }
                     });
                     continue;
@@ -155,6 +203,8 @@ impl DbUrl {
                 "password" => add_secret(value),
                 "host" => host_param = Some(percent_decode(value)),
                 "user" => user_param = Some(percent_decode(value)),
+                "port" => check_ports(&percent_decode(value))?,
+                "sslmode" => check_sslmode(&percent_decode(value))?,
                 _ => {}
             }
             params.push((key.to_string(), value.to_string()));
@@ -202,6 +252,7 @@ impl DbUrl {
         };
         Ok(DbUrl {
             libpq,
+            raw: raw.to_string(),
             display,
             secrets,
         })
@@ -217,15 +268,99 @@ impl DbUrl {
         &self.display
     }
 
-    /// Removes every trace of the password from a message (libpq echoes
-    /// connection strings in some errors).
+    /// Removes the password from a message (libpq echoes connection
+    /// strings in some errors): the whole URL becomes its display form, and
+    /// the password is masked where it stands as a password (`:pw@`,
+    /// `password=pw`), never as any substring (a short password would
+    /// otherwise mangle the message and give itself away).
     pub fn mask(&self, text: &str) -> String {
-        let mut out = text.to_string();
+        let mut out = text.replace(&self.libpq, &self.display);
+        if !self.raw.is_empty() {
+            out = out.replace(&self.raw, &self.display);
+        }
         for secret in &self.secrets {
-            out = out.replace(secret.as_str(), "****");
+            for (before, after) in [(":", "@"), ("password=", "&"), ("password=", " ")] {
+                out = out.replace(
+                    &format!("{before}{secret}{after}"),
+                    &format!("{before}****{after}"),
+                );
+            }
+            for quote in ["'", "\""] {
+                out = out.replace(
+                    &format!("password={quote}{secret}{quote}"),
+                    &format!("password={quote}****{quote}"),
+                );
+            }
+            if let Some(stripped) = out.strip_suffix(&format!("password={secret}")) {
+                out = format!("{stripped}password=****");
+            }
         }
         out
     }
+}
+
+/// Every `%` starts a two-hex-digit escape.
+fn valid_percent_escapes(s: &str) -> bool {
+    let bytes = s.as_bytes();
+    bytes.iter().enumerate().all(|(i, b)| {
+        *b != b'%'
+            || (bytes.get(i + 1).is_some_and(u8::is_ascii_hexdigit)
+                && bytes.get(i + 2).is_some_and(u8::is_ascii_hexdigit))
+    })
+}
+
+/// `host[:port]`, comma-separated, IPv6 in brackets: each port a number.
+fn check_hosts(hosts: &str) -> Result<()> {
+    for host in hosts.split(',') {
+        let port = match host.strip_prefix('[') {
+            Some(v6) => match v6.split_once(']') {
+                Some((_, after)) => after.strip_prefix(':'),
+                None => {
+                    return Err(Error::usage(
+                        "the database URL has an IPv6 host without its closing ']'",
+                    ))
+                }
+            },
+            None => host.split_once(':').map(|(_, p)| p),
+        };
+        if let Some(port) = port {
+            check_ports(port)?;
+        }
+    }
+    Ok(())
+}
+
+/// A port, or a comma-separated list of them (multi-host URLs).
+fn check_ports(ports: &str) -> Result<()> {
+    for port in ports.split(',') {
+        if port.is_empty() {
+            continue;
+        }
+        if !matches!(port.parse::<u32>(), Ok(1..=65535)) {
+            return Err(Error::usage(format!(
+                "invalid port '{}' in the database URL",
+                port.chars().take(20).collect::<String>()
+            ))
+            .with_hint(format!("a port is a number from 1 to 65535; {ENCODE_HINT}")));
+        }
+    }
+    Ok(())
+}
+
+fn check_sslmode(mode: &str) -> Result<()> {
+    const MODES: [&str; 6] = [
+        "disable",
+        "allow",
+        "prefer",
+        "require",
+        "verify-ca",
+        "verify-full",
+    ];
+    if MODES.contains(&mode) {
+        return Ok(());
+    }
+    Err(Error::usage("invalid sslmode in the database URL")
+        .with_hint(format!("use one of: {}", MODES.join(", "))))
 }
 
 fn percent_decode(s: &str) -> String {
@@ -315,8 +450,8 @@ mod tests {
         let url = parse("postgresql://alice:s%40cret@db.example.com:6543/app");
         assert_eq!(url.display(), "alice@db.example.com:6543/app");
         assert_eq!(
-            url.mask("bad: postgresql://alice:s%40cret@x and s@cret"),
-            "bad: postgresql://alice:****@x and ****"
+            url.mask("bad: postgresql://alice:s%40cret@x and alice:s@cret@x"),
+            "bad: postgresql://alice:****@x and alice:****@x"
         );
         let url = parse("postgresql:///app?host=%2Ftmp%2Fs&user=bob&password=hunter22");
         assert_eq!(url.display(), "bob@/tmp/s/app");
@@ -329,24 +464,25 @@ mod tests {
         std::fs::create_dir_all(&dir).unwrap();
         let dotenv = dir.join(".env");
         std::fs::write(&dotenv, "OTHER=x\nDATABASE_URL=postgres://dotenv/db\n").unwrap();
-        let none = |_: &str| None;
-        let env = |k: &str| (k == "DATABASE_URL").then(|| "postgres://env/db".to_string());
+        let none = |_: &str| Ok(None);
+        let env = |k: &str| Ok((k == "DATABASE_URL").then(|| "postgres://env/db".to_string()));
         let todo_env = |k: &str| {
-            Some(
+            Ok(Some(
                 if k == "TODO_DATABASE_URL" {
                     "postgres://todo/db"
                 } else {
                     "postgres://env/db"
                 }
                 .to_string(),
-            )
+            ))
         };
+        let url = |c: Configured| c.url;
 
         let got = configured(Some("postgres://flag/db"), todo_env, &dotenv).unwrap();
-        assert_eq!(got, Some(("postgres://flag/db".into(), Source::Flag)));
+        assert_eq!(url(got), Some(("postgres://flag/db".into(), Source::Flag)));
         let got = configured(None, todo_env, &dotenv).unwrap();
         assert_eq!(
-            got,
+            url(got),
             Some((
                 "postgres://todo/db".into(),
                 Source::Env("TODO_DATABASE_URL")
@@ -354,12 +490,12 @@ mod tests {
         );
         let got = configured(None, env, &dotenv).unwrap();
         assert_eq!(
-            got,
+            url(got),
             Some(("postgres://env/db".into(), Source::Env("DATABASE_URL")))
         );
         let got = configured(None, none, &dotenv).unwrap();
         assert_eq!(
-            got,
+            url(got),
             Some((
                 "postgres://dotenv/db".into(),
                 Source::DotEnv("DATABASE_URL")
@@ -367,12 +503,13 @@ mod tests {
         );
         std::fs::write(
             &dotenv,
-            "DATABASE_URL=postgres://a/db\nTODO_DATABASE_URL=postgres://b/db\n",
+            "DATABASE_URL=postgres://a/db\nbroken line here\nTODO_DATABASE_URL=postgres://b/db\n",
         )
         .unwrap();
         let got = configured(None, none, &dotenv).unwrap();
+        assert_eq!(got.dotenv_bad_lines, vec![2]);
         assert_eq!(
-            got,
+            url(got),
             Some((
                 "postgres://b/db".into(),
                 Source::DotEnv("TODO_DATABASE_URL")
@@ -380,8 +517,65 @@ mod tests {
         );
         assert_eq!(
             configured(None, none, &dir.join("missing.env")).unwrap(),
-            None
+            Configured::default()
         );
+        let not_utf8 = |_: &str| Err(Error::usage("not UTF-8"));
+        assert!(configured(None, not_utf8, &dotenv).is_err());
         std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn urls_libpq_would_split_elsewhere_are_refused_without_the_password() {
+        for raw in [
+            "postgresql://weird:Sec/retPW@127.0.0.1:5477/todo2",
+            "postgresql://u:abc@TopSecretPart@127.0.0.1/db",
+            "postgresql://u:pa?ssWORD@h/db",
+            "postgresql://u:pa#ssWORD@h/db",
+            "postgresql://u:pa%zzWORD@h/db",
+            "postgresql+asyncpg://weird:Sec/retPW@h/db?ssl=require",
+        ] {
+            let err = DbUrl::parse(raw, None, 5).unwrap_err();
+            assert_eq!(err.kind, crate::error::Kind::Usage, "{raw}");
+            let text = format!("{} {}", err.message, err.hint.clone().unwrap_or_default());
+            for part in ["retPW", "TopSecret", "ssWORD"] {
+                assert!(!text.contains(part), "{raw}: {text}");
+            }
+            assert!(text.contains("percent-encode"), "{raw}: {text}");
+        }
+        // Encoded, the same passwords are fine.
+        let url = parse("postgresql://weird:Sec%2FretPW@127.0.0.1:5477/todo2");
+        assert_eq!(url.display(), "weird@127.0.0.1:5477/todo2");
+    }
+
+    #[test]
+    fn bad_ports_and_sslmodes_are_usage_errors() {
+        for raw in [
+            "postgresql://h:abc/db",
+            "postgresql://h:99999/db",
+            "postgresql://h/db?port=abc",
+            "postgresql://h/db?sslmode=bogus",
+            "postgresql://[::1/db",
+        ] {
+            let err = DbUrl::parse(raw, None, 5).unwrap_err();
+            assert_eq!(err.kind, crate::error::Kind::Usage, "{raw}");
+        }
+        assert!(DbUrl::parse("postgresql://h1:5432,h2:5433/db", None, 5).is_ok());
+        assert!(DbUrl::parse("postgresql://[::1]:5432/db", None, 5).is_ok());
+    }
+
+    #[test]
+    fn masking_is_contextual_so_short_passwords_do_not_mangle_messages() {
+        let url = parse("postgresql://u:x@h/db");
+        assert_eq!(
+            url.mask("timeout expired for u:x@h:5432"),
+            "timeout expired for u:****@h:5432"
+        );
+        assert_eq!(url.mask("see postgresql://u:x@h/db"), "see u@h/db");
+        let url = parse("postgresql:///db?host=%2Ftmp&password=x&user=u");
+        assert_eq!(
+            url.mask("password=x user=u, box of x"),
+            "password=**** user=u, box of x"
+        );
+        assert_eq!(url.mask(url.libpq()), url.display());
     }
 }

@@ -10,6 +10,7 @@ mod help;
 mod local;
 mod migrate;
 mod pooler;
+mod secrets;
 mod seed;
 mod tasks;
 mod tls;

@@ -10,11 +10,12 @@ use crate::error::{Error, Kind, Result};
 use crate::output::write_health;
 
 pub fn health(ctx: &Context) -> Result<()> {
-    let target = match database::resolve(&ctx.connect_options()) {
-        Ok(target) => target.url().display().to_string(),
-        Err(e) if e.kind == Kind::Unavailable => String::new(),
-        Err(e) => return Err(e),
-    };
+    let target =
+        match database::resolve(&ctx.connect_options(), &mut |msg| eprintln!("todo: {msg}")) {
+            Ok(target) => target.url().display().to_string(),
+            Err(e) if e.kind == Kind::Unavailable => String::new(),
+            Err(e) => return Err(e),
+        };
     let started = Instant::now();
     let (report, unreachable) = match ctx.conn() {
         Ok(mut conn) => (health::run(&mut conn, &target, started.elapsed()), None),
