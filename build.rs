@@ -1,4 +1,17 @@
 // Rebuild when a migration changes: they are embedded in the binary.
+//
+// The linker wraps libpq's PQconnectdb and PQfinish (GNU ld / lld
+// `--wrap`): `src/db/cancel.rs` records each open connection's cancel key,
+// so that Ctrl-C or SIGTERM can ask the server to cancel a running statement
+// (PQcancel) before the process exits. diesel owns the PGconn and offers no
+// way to reach it; the wrap is the one place this tool steps under diesel.
+// `--undefined` makes the linker take the wrappers from this crate even
+// though diesel's objects, which call them, come later on its command line.
 fn main() {
     println!("cargo:rerun-if-changed=migrations");
+    println!("cargo:rerun-if-changed=build.rs");
+    for symbol in ["PQconnectdb", "PQfinish"] {
+        println!("cargo:rustc-link-arg=-Wl,--wrap={symbol}");
+        println!("cargo:rustc-link-arg=-Wl,--undefined=__wrap_{symbol}");
+    }
 }

@@ -12,6 +12,7 @@ pub mod error;
 pub mod local;
 pub mod output;
 pub mod sample;
+pub mod signals;
 pub mod validate;
 
 use std::ffi::OsString;
@@ -30,6 +31,7 @@ pub fn main() -> ExitCode {
         Err(err) => return clap_error(err, cli::wants_json(&args)),
     };
     let json = cli.global.json();
+    signals::install(json);
     match commands::run(cli) {
         Ok(()) => ExitCode::SUCCESS,
         Err(err) if err.message == error::BROKEN_PIPE => ExitCode::SUCCESS,

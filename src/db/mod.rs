@@ -2,6 +2,7 @@
 //! `QueryResult` (or a module error) and never print; the command layer turns
 //! failures into [`crate::error::Error`] with [`classify`].
 
+pub mod cancel;
 pub mod conformance;
 pub mod health;
 pub mod migrate;

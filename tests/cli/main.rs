@@ -12,6 +12,7 @@ mod migrate;
 mod pooler;
 mod secrets;
 mod seed;
+mod signals;
 mod tasks;
 mod tls;
 mod users;

@@ -20,7 +20,7 @@ pub struct MigrateArgs {
     #[arg(long)]
     pub baseline: bool,
     /// Seconds to wait for a lock before giving up
-    #[arg(long, value_name = "SECS", default_value_t = 10)]
+    #[arg(long, value_name = "SECS", default_value_t = 10, value_parser = clap::value_parser!(u64).range(1..=3600))]
     pub lock_timeout: u64,
 }
 
@@ -40,7 +40,7 @@ pub struct RevertArgs {
     #[arg(long)]
     pub force: bool,
     /// Seconds to wait for a lock before giving up
-    #[arg(long, value_name = "SECS", default_value_t = 10)]
+    #[arg(long, value_name = "SECS", default_value_t = 10, value_parser = clap::value_parser!(u64).range(1..=3600))]
     pub lock_timeout: u64,
 }
 

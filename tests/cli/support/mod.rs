@@ -493,6 +493,7 @@ impl TestDb {
         let child = StdCommand::new(psql_path())
             .args(["-X", "-q", "-d", &self.url(), "-c", sql])
             .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
             .spawn()
             .unwrap();
         let holder = Holder(child);

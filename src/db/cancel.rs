@@ -1,0 +1,92 @@
+//! Cancel keys of the open connections, so that an interrupted command
+//! stops its statement on the server instead of leaving it queued (a
+//! `task add` blocked on a lock would otherwise commit once the lock goes,
+//! and a retry would make a duplicate).
+//!
+//! diesel owns each `PGconn` and does not expose it, so the linker wraps
+//! libpq's `PQconnectdb` and `PQfinish` (see `build.rs`): a new connection's
+//! `PGcancel` goes into a fixed table, and [`cancel_all`] — safe to call
+//! from a signal handler, as `PQcancel` is — sends a cancel request for each.
+//! A `PGcancel` is never freed (a handler may be using it when the
+//! connection closes); a command opens a handful of connections at most.
+
+use std::os::raw::{c_char, c_int};
+use std::ptr::null_mut;
+use std::sync::atomic::{AtomicPtr, Ordering};
+
+use pq_sys::{ConnStatusType, PGcancel, PGconn, PQcancel, PQgetCancel, PQstatus};
+
+const SLOTS: usize = 16;
+
+static CONNS: [AtomicPtr<PGconn>; SLOTS] = [const { AtomicPtr::new(null_mut()) }; SLOTS];
+static CANCELS: [AtomicPtr<PGcancel>; SLOTS] = [const { AtomicPtr::new(null_mut()) }; SLOTS];
+
+extern "C" {
+    fn __real_PQconnectdb(conninfo: *const c_char) -> *mut PGconn;
+    fn __real_PQfinish(conn: *mut PGconn);
+}
+
+/// libpq's `PQconnectdb`, recording the new connection's cancel key.
+///
+/// # Safety
+/// As `PQconnectdb`: `conninfo` is a NUL-terminated string.
+#[no_mangle]
+pub unsafe extern "C" fn __wrap_PQconnectdb(conninfo: *const c_char) -> *mut PGconn {
+    // SAFETY: the caller's contract is PQconnectdb's.
+    let conn = unsafe { __real_PQconnectdb(conninfo) };
+    // SAFETY: PQstatus and PQgetCancel accept any connection PQconnectdb returned.
+    let ok = !conn.is_null() && unsafe { PQstatus(conn) } == ConnStatusType::CONNECTION_OK;
+    if ok {
+        let cancel = unsafe { PQgetCancel(conn) };
+        if !cancel.is_null() {
+            for (slot, cancel_slot) in CONNS.iter().zip(&CANCELS) {
+                if slot
+                    .compare_exchange(null_mut(), conn, Ordering::AcqRel, Ordering::Acquire)
+                    .is_ok()
+                {
+                    cancel_slot.store(cancel, Ordering::Release);
+                    break;
+                }
+            }
+        }
+    }
+    conn
+}
+
+/// libpq's `PQfinish`, forgetting the connection's cancel key first.
+///
+/// # Safety
+/// As `PQfinish`.
+#[no_mangle]
+pub unsafe extern "C" fn __wrap_PQfinish(conn: *mut PGconn) {
+    for (slot, cancel_slot) in CONNS.iter().zip(&CANCELS) {
+        if !conn.is_null() && slot.load(Ordering::Acquire) == conn {
+            cancel_slot.store(null_mut(), Ordering::Release);
+            slot.store(null_mut(), Ordering::Release);
+        }
+    }
+    // SAFETY: the caller's contract is PQfinish's.
+    unsafe { __real_PQfinish(conn) }
+}
+
+/// Asks the server to cancel whatever each open connection is running.
+/// Async-signal-safe: atomics and `PQcancel` only.
+pub fn cancel_all() {
+    for cancel_slot in &CANCELS {
+        let cancel = cancel_slot.load(Ordering::Acquire);
+        if !cancel.is_null() {
+            let mut errbuf = [0 as c_char; 256];
+            // SAFETY: `cancel` came from PQgetCancel and is never freed;
+            // PQcancel may be called from a signal handler.
+            unsafe { PQcancel(cancel, errbuf.as_mut_ptr(), errbuf.len() as c_int) };
+        }
+    }
+}
+
+/// How many connections have a cancel key recorded (for tests).
+pub fn recorded() -> usize {
+    CANCELS
+        .iter()
+        .filter(|c| !c.load(Ordering::Acquire).is_null())
+        .count()
+}
