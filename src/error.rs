@@ -4,6 +4,8 @@
 use std::fmt;
 use std::io::Write;
 
+use crate::text::terminal_safe;
+
 /// What went wrong, in the terms a script branches on. Each kind has one
 /// documented exit code.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -131,9 +133,10 @@ impl Error {
             }
             writeln!(out, "{}", serde_json::json!({ "error": inner }))
         } else {
-            let mut text = format!("error: {}\n", one_line(&self.message));
+            let line = |s: &str| terminal_safe(&one_line(s), false).into_owned();
+            let mut text = format!("error: {}\n", line(&self.message));
             if let Some(hint) = &self.hint {
-                text.push_str(&format!("hint: {}\n", one_line(hint)));
+                text.push_str(&format!("hint: {}\n", line(hint)));
             }
             out.write_all(text.as_bytes())
         };

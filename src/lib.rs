@@ -5,6 +5,7 @@
 //! → exit code ([`error`]).
 
 pub mod cli;
+mod closed_stdout;
 pub mod commands;
 pub mod db;
 pub mod dotenv;
@@ -13,6 +14,7 @@ pub mod local;
 pub mod output;
 pub mod sample;
 pub mod signals;
+pub mod text;
 pub mod validate;
 
 use std::ffi::OsString;
@@ -32,6 +34,12 @@ pub fn main() -> ExitCode {
     };
     let json = cli.global.json();
     signals::install(json);
+    if closed_stdout::is_closed() && !cli.global.quiet {
+        let err = Error::usage("standard output is closed; nothing was done")
+            .with_hint("redirect it instead (>/dev/null), or pass -q");
+        err.print(&mut std::io::stderr().lock(), json);
+        return ExitCode::from(err.kind.exit_code());
+    }
     match commands::run(cli) {
         Ok(()) => ExitCode::SUCCESS,
         Err(err) if err.message == error::BROKEN_PIPE => ExitCode::SUCCESS,

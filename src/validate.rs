@@ -2,6 +2,7 @@
 //! the normalised value or a usage error (exit 2).
 
 use crate::error::{Error, Result};
+use crate::text::is_bidi_control;
 
 pub const MAX_EMAIL: usize = 255;
 pub const MAX_TITLE: usize = 255;
@@ -9,15 +10,38 @@ pub const MAX_NAME: usize = 255;
 pub const MAX_USER_ID: usize = 255;
 pub const MAX_DESCRIPTION: usize = 1000;
 
-/// Trimmed, lower-cased, ≤ 255 characters, `local@domain` with a dot inside
-/// the domain, no whitespace or control characters.
+/// Characters that show nothing: with only these (and spaces), a title is blank.
+fn is_invisible(c: char) -> bool {
+    c.is_whitespace()
+        || matches!(
+            c,
+            '\u{200b}'
+                | '\u{200c}'
+                | '\u{200d}'
+                | '\u{2060}'
+                | '\u{feff}'
+                | '\u{180e}'
+                | '\u{00ad}'
+        )
+}
+
+/// Control characters, and the bidirectional formatting characters that
+/// reorder how text is shown (counted as control characters here).
+fn is_control(c: char) -> bool {
+    c.is_control() || is_bidi_control(c)
+}
+
+/// Trimmed, ≤ 255 characters, `local@domain` with a dot inside the domain,
+/// no whitespace or control characters. It is lower-cased by the server
+/// (`lower()`), in one place with every lookup, so Rust's and PostgreSQL's
+/// case rules never disagree (Greek final sigma, Turkish dotted I).
 pub fn email(raw: &str) -> Result<String> {
-    let email = raw.trim().to_lowercase();
+    let email = raw.trim().to_string();
     let bad = |why: &str| Error::usage(format!("invalid email '{}': {why}", raw.trim()));
     if email.chars().count() > MAX_EMAIL {
         return Err(bad("longer than 255 characters"));
     }
-    if email.chars().any(|c| c.is_whitespace() || c.is_control()) {
+    if email.chars().any(|c| c.is_whitespace() || is_control(c)) {
         return Err(bad("contains whitespace or control characters"));
     }
     let Some((local, domain)) = email.split_once('@') else {
@@ -32,10 +56,11 @@ pub fn email(raw: &str) -> Result<String> {
     Ok(email)
 }
 
-/// Trimmed, 1–255 characters, no control characters.
+/// Trimmed, 1–255 characters, no control characters (bidi overrides
+/// included); only invisible characters (zero-width spaces) is empty.
 pub fn title(raw: &str) -> Result<String> {
     let title = raw.trim();
-    if title.is_empty() {
+    if title.chars().all(is_invisible) {
         return Err(Error::usage("the title is empty"));
     }
     let n = title.chars().count();
@@ -44,9 +69,9 @@ pub fn title(raw: &str) -> Result<String> {
             "the title is {n} characters long; the limit is {MAX_TITLE}"
         )));
     }
-    if title.chars().any(char::is_control) {
+    if title.chars().any(is_control) {
         return Err(Error::usage(
-            "the title contains control characters (newline, tab, …)",
+            "the title contains control characters (newline, tab, bidi override, …)",
         ));
     }
     Ok(title.to_string())
@@ -63,7 +88,7 @@ pub fn description(raw: &str) -> Result<Option<String>> {
     }
     if raw
         .chars()
-        .any(|c| c.is_control() && !matches!(c, '\n' | '\r' | '\t'))
+        .any(|c| is_control(c) && !matches!(c, '\n' | '\r' | '\t'))
     {
         return Err(Error::usage("the description contains control characters"));
     }
@@ -79,7 +104,7 @@ pub fn name(raw: &str) -> Result<Option<String>> {
             "the name is longer than {MAX_NAME} characters"
         )));
     }
-    if name.chars().any(char::is_control) {
+    if name.chars().any(is_control) {
         return Err(Error::usage("the name contains control characters"));
     }
     Ok(Some(name.to_string()).filter(|n| !n.is_empty()))
@@ -98,7 +123,7 @@ pub fn user_id(raw: &str) -> Result<String> {
     if raw.contains('@') {
         return Err(bad("it may not contain '@'"));
     }
-    if raw.chars().any(|c| c.is_whitespace() || c.is_control()) {
+    if raw.chars().any(|c| c.is_whitespace() || is_control(c)) {
         return Err(bad("contains whitespace or control characters"));
     }
     Ok(raw.to_string())
@@ -119,7 +144,7 @@ pub fn task_id(raw: &str) -> std::result::Result<i32, String> {
 /// How a USER argument names a user.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum UserRef {
-    /// Contains `@`: matched case-insensitively (stored lower-cased).
+    /// Contains `@`: matched case-insensitively by the server's `lower()`.
     Email(String),
     Id(String),
 }
@@ -133,7 +158,7 @@ impl UserRef {
             );
         }
         Ok(if raw.contains('@') {
-            UserRef::Email(raw.to_lowercase())
+            UserRef::Email(raw.to_string())
         } else {
             UserRef::Id(raw.to_string())
         })
@@ -159,7 +184,7 @@ mod tests {
 
     #[test]
     fn emails() {
-        assert_eq!(email("  Bob@Example.COM ").unwrap(), "bob@example.com");
+        assert_eq!(email("  Bob@Example.COM ").unwrap(), "Bob@Example.COM");
         for bad in [
             "bob",
             "bob@",
@@ -187,6 +212,9 @@ mod tests {
         assert!(title(&"é".repeat(256)).is_err());
         assert!(title("a\nb").is_err());
         assert!(title("a\tb").is_err());
+        assert!(title("\u{200b}\u{200b} \u{feff}").is_err());
+        assert!(title("abc\u{202e}def").is_err());
+        assert!(title("a\u{200d}b").is_ok());
     }
 
     #[test]
@@ -213,8 +241,8 @@ mod tests {
     #[test]
     fn user_refs_and_ids() {
         assert_eq!(
-            UserRef::parse("Bob@X.com").unwrap(),
-            UserRef::Email("bob@x.com".into())
+            UserRef::parse(" Bob@X.com ").unwrap(),
+            UserRef::Email("Bob@X.com".into())
         );
         assert_eq!(
             UserRef::parse("abc-123").unwrap(),

@@ -75,7 +75,7 @@ pub fn query<T>(
 /// fails with a hint to pass `--yes` (exit 2).
 pub fn confirm(question: &str, what: &str) -> Result<()> {
     ensure_can_prompt(what)?;
-    eprint!("{question} [y/N] ");
+    eprint!("{} [y/N] ", crate::text::terminal_safe(question, false));
     std::io::stderr().flush()?;
     let mut answer = String::new();
     std::io::stdin().lock().read_line(&mut answer)?;

@@ -181,6 +181,11 @@ pub fn classify_offline(err: DieselError) -> Error {
             Error::unavailable(format!("lost the connection to the database: {message}"))
         }
         DatabaseErrorKind::UniqueViolation => Error::conflict(message),
+        // A task written for a user that another session deleted between
+        // the lookup and the insert (the statement saw it, the commit not).
+        DatabaseErrorKind::ForeignKeyViolation => {
+            Error::not_found("the user was deleted by another session")
+        }
         _ => classify_message(&message)
             .unwrap_or_else(|| Error::unexpected(format!("database error: {message}"))),
     }

@@ -9,15 +9,16 @@ use super::models::{DeletedUser, User};
 use crate::validate::UserRef;
 
 /// The condition matching a USER argument bound as `$1`: an email when it
-/// contains `@` (stored lower-cased; `lower(email)` is indexed and also
-/// finds rows other programs wrote in mixed case), and always an id (ids
+/// contains `@` (compared as `lower(email) = lower($1)`: the server folds
+/// case on both sides, `lower(email)` is indexed, and rows other programs
+/// wrote in mixed case are found), and always an id (ids
 /// written by other programs may contain `@`; an email that is also another
 /// user's id is then ambiguous). Statements are planned with their
 /// parameter values, so PostgreSQL folds the `strpos` test away: an id is
 /// one index scan, an email two (BitmapOr).
 macro_rules! user_matches {
     () => {
-        "((strpos($1, '@') > 0 AND lower(email) = $1) OR id = $1)"
+        "((strpos($1, '@') > 0 AND lower(email) = lower($1)) OR id = $1)"
     };
 }
 
@@ -43,8 +44,8 @@ macro_rules! counts {
     };
 }
 
-/// Inserts a user unless an account with the same email in any letter case
-/// exists (then `None`).
+/// Inserts a user, email lower-cased by the server, unless an account with
+/// the same email in any letter case exists (then `None`).
 pub fn add(
     conn: &mut PgConnection,
     id: &str,
@@ -53,8 +54,8 @@ pub fn add(
 ) -> QueryResult<Option<User>> {
     diesel::sql_query(
         "WITH ins AS (
-            INSERT INTO users (id, email, name) SELECT $1, $2, $3
-            WHERE NOT EXISTS (SELECT 1 FROM users WHERE lower(email) = $2)
+            INSERT INTO users (id, email, name) SELECT $1, lower($2), $3
+            WHERE NOT EXISTS (SELECT 1 FROM users WHERE lower(email) = lower($2))
             RETURNING id, email, name, created_at, updated_at)
          SELECT id, email, name, created_at, updated_at, 0::bigint AS total, 0::bigint AS done
          FROM ins",

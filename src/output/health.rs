@@ -5,7 +5,7 @@ use std::io::Write;
 use comfy_table::{Cell, Color};
 use serde_json::json;
 
-use super::{json_line, plain_line, table, Output};
+use super::{data_cell, json_line, plain_line, table, Output};
 use crate::cli::Format;
 use crate::db::health::{Report, Status};
 use crate::error::Result;
@@ -45,7 +45,7 @@ pub fn write_health(out: &mut impl Write, fmt: Output, report: &Report) -> Resul
                 } else {
                     Cell::new(label)
                 };
-                t.add_row(vec![Cell::new(c.name), cell, Cell::new(&c.detail)]);
+                t.add_row(vec![Cell::new(c.name), cell, data_cell(&c.detail, false)]);
             }
             writeln!(out, "{t}")?;
             writeln!(out, "Overall: {}", report.status().as_str().to_uppercase())?;

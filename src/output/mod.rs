@@ -91,6 +91,13 @@ pub fn table(header: &[&str], color: bool) -> comfy_table::Table {
     table
 }
 
+/// A table cell holding text from the database: anything that could drive
+/// the terminal (escape sequences, carriage returns, bidi overrides) is
+/// shown escaped. Newlines stay in multi-line cells (`multi_line`).
+pub fn data_cell(text: &str, multi_line: bool) -> comfy_table::Cell {
+    comfy_table::Cell::new(crate::text::terminal_safe(text, multi_line))
+}
+
 /// A borderless two-column table for one record, colour as decided.
 pub fn plain_table(color: bool) -> comfy_table::Table {
     let mut table = comfy_table::Table::new();

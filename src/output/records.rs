@@ -7,7 +7,7 @@ use chrono::{NaiveDateTime, Utc};
 use comfy_table::{Cell, Color};
 use serde::Serialize;
 
-use super::{json_line, plain_line, plain_table, relative, rfc3339, table, Output};
+use super::{data_cell, json_line, plain_line, plain_table, relative, rfc3339, table, Output};
 use crate::cli::Format;
 use crate::db::models::{Counts, Task, User};
 use crate::error::Result;
@@ -113,7 +113,7 @@ pub fn write_tasks(
                 t.add_row(vec![
                     Cell::new(task.id),
                     status_cell(&task, fmt.color),
-                    Cell::new(&task.title),
+                    data_cell(&task.title, false),
                     Cell::new(relative(task.created_at, now)),
                 ]);
                 n += 1;
@@ -145,13 +145,13 @@ pub fn write_task(out: &mut impl Write, fmt: Output, task: &Task) -> Result<()> 
                 None => String::new(),
             };
             t.add_row(vec![Cell::new("ID"), Cell::new(task.id)]);
-            t.add_row(vec![Cell::new("Title"), Cell::new(&task.title)]);
+            t.add_row(vec![Cell::new("Title"), data_cell(&task.title, false)]);
             t.add_row(vec![Cell::new("Status"), status_cell(task, fmt.color)]);
             t.add_row(vec![
                 Cell::new("Description"),
-                Cell::new(task.description.as_deref().unwrap_or("")),
+                data_cell(task.description.as_deref().unwrap_or(""), true),
             ]);
-            t.add_row(vec![Cell::new("User"), Cell::new(&task.user_id)]);
+            t.add_row(vec![Cell::new("User"), data_cell(&task.user_id, false)]);
             t.add_row(vec![Cell::new("Created"), Cell::new(when(task.created_at))]);
             t.add_row(vec![Cell::new("Updated"), Cell::new(when(task.updated_at))]);
             writeln!(out, "{t}")?;
@@ -236,9 +236,9 @@ pub fn write_users(
                 let u = u?;
                 let c = u.counts();
                 t.add_row(vec![
-                    Cell::new(&u.id),
-                    Cell::new(&u.email),
-                    Cell::new(u.name.as_deref().unwrap_or("")),
+                    data_cell(&u.id, false),
+                    data_cell(&u.email, false),
+                    data_cell(u.name.as_deref().unwrap_or(""), false),
                     Cell::new(c.total),
                     Cell::new(c.pending),
                     Cell::new(c.done),
@@ -273,8 +273,8 @@ pub fn write_user(out: &mut impl Write, fmt: Output, u: &User, deleted: Option<i
                 writeln!(
                     out,
                     "Deleted user {} ({}) and {n} task{}.",
-                    u.email,
-                    u.id,
+                    crate::text::terminal_safe(&u.email, false),
+                    crate::text::terminal_safe(&u.id, false),
                     if n == 1 { "" } else { "s" }
                 )?;
                 return Ok(());
@@ -282,9 +282,12 @@ pub fn write_user(out: &mut impl Write, fmt: Output, u: &User, deleted: Option<i
             let now = now();
             let c = u.counts();
             let mut t = plain_table(fmt.color);
-            t.add_row(vec!["ID", &u.id]);
-            t.add_row(vec!["Email", &u.email]);
-            t.add_row(vec!["Name", u.name.as_deref().unwrap_or("")]);
+            t.add_row(vec![Cell::new("ID"), data_cell(&u.id, false)]);
+            t.add_row(vec![Cell::new("Email"), data_cell(&u.email, false)]);
+            t.add_row(vec![
+                Cell::new("Name"),
+                data_cell(u.name.as_deref().unwrap_or(""), false),
+            ]);
             t.add_row(vec![
                 "Tasks".to_string(),
                 format!("{} ({} pending, {} done)", c.total, c.pending, c.done),

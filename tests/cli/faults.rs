@@ -148,3 +148,70 @@ fn migrate_blocked_by_a_table_lock_ends_at_its_lock_timeout() {
         "2"
     );
 }
+
+#[test]
+fn a_task_added_while_its_user_is_deleted_is_not_found() {
+    let db = TestDb::migrated();
+    db.add_user("gone@example.com");
+    // Session B holds an advisory lock; session A deletes the user and then
+    // waits for B before committing.
+    let b = db.hold(
+        "SELECT pg_advisory_lock(4242); SELECT pg_sleep(60);",
+        "SELECT EXISTS (SELECT FROM pg_locks WHERE locktype = 'advisory' AND granted)",
+    );
+    let a = db.hold(
+        "BEGIN; DELETE FROM users WHERE email = 'gone@example.com'; \
+         SELECT pg_advisory_lock(4242); COMMIT;",
+        "SELECT EXISTS (SELECT FROM pg_locks WHERE locktype = 'advisory' AND NOT granted)",
+    );
+    // todo sees the user (A has not committed) and its insert waits on A.
+    let child = spawn_todo(
+        &db.dir,
+        &db.url(),
+        &["task", "add", "Orphan", "--user", "gone@example.com"],
+    );
+    assert!(db.wait_until(
+        "SELECT EXISTS (SELECT FROM pg_stat_activity WHERE application_name = 'todo'
+         AND wait_event_type = 'Lock' AND datname = current_database())"
+    ));
+    // B goes: A commits the delete; todo's foreign key check fails.
+    db.psql(
+        "SELECT pg_terminate_backend(pid) FROM pg_stat_activity
+         WHERE datname = current_database() AND query LIKE '%pg_sleep(60)%'
+           AND pid <> pg_backend_pid()",
+    );
+    let out = child.wait_with_output().unwrap();
+    drop((a, b));
+    assert_eq!(out.status.code(), Some(3), "{}", stderr(&out));
+    assert!(stderr(&out).contains("deleted"), "{}", stderr(&out));
+    assert_eq!(db.value("SELECT count(*) FROM tasks"), "0");
+}
+
+#[test]
+fn a_closed_stdout_fails_before_anything_is_done() {
+    let db = TestDb::migrated();
+    db.add_user("closed@example.com");
+    let bin = assert_cmd::cargo::cargo_bin("todo");
+    let run = |args: &str| {
+        std::process::Command::new("sh")
+            .arg("-c")
+            .arg(format!("exec \"$0\" {args} >&-"))
+            .arg(&bin)
+            .env("DATABASE_URL", db.url())
+            .env("TODO_USER", "closed@example.com")
+            .env("CI", "true")
+            .current_dir(&db.dir)
+            .output()
+            .unwrap()
+    };
+    let out = run("task stats");
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert!(stderr(&out).contains("standard output is closed"));
+    let out = run("task add Lost");
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert_eq!(db.value("SELECT count(*) FROM tasks"), "0");
+    // With -q there is nothing to write: that works.
+    let out = run("task add Kept -q");
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert_eq!(db.value("SELECT count(*) FROM tasks"), "1");
+}

@@ -15,5 +15,6 @@ mod seed;
 mod signals;
 mod tasks;
 mod tls;
+mod untrusted;
 mod users;
 mod validation;

@@ -77,7 +77,7 @@ fn duplicate_email_in_any_case_is_a_conflict() {
         assert_eq!(out.status.code(), Some(4));
         assert_eq!(
             stderr(&out),
-            "error: email bob@example.com is already registered\nhint: see the account with: todo user show bob@example.com\n"
+            format!("error: email {email} is already registered\nhint: see the account with: todo user show {email}\n")
         );
     }
     // A mixed-case row written by another program is found too.
