@@ -1,8 +1,10 @@
 //! `db health` (SPEC §7): read-only checks, each OK / WARN / FAIL with a
 //! detail. Every check runs in its own READ ONLY transaction and reads only
-//! catalogs, statistics views and (for the sequence fallback) `tasks`, so a
-//! read-only role that owns nothing can run it. A check whose query fails
-//! is reported as FAIL with the reason; the other checks still run.
+//! catalogs, statistics views, `__diesel_schema_migrations` and
+//! `tasks_id_seq`, so a read-only role that owns nothing can run it; where
+//! the role may not read the last two, the check is a WARN naming the grant
+//! it lacks. A check whose query fails is reported as FAIL with the reason;
+//! the other checks still run.
 //!
 //! Thresholds:
 //! - round trip: WARN above 100 ms;
@@ -27,7 +29,7 @@ use std::time::{Duration, Instant};
 use chrono::NaiveDateTime;
 use diesel::dsl::sql;
 use diesel::prelude::*;
-use diesel::sql_types::{BigInt, Double, Integer, Nullable, Text, Timestamp};
+use diesel::sql_types::{BigInt, Bool, Double, Integer, Nullable, Text, Timestamp};
 
 use super::{conformance, migrate};
 
@@ -160,7 +162,45 @@ fn server_version(conn: &mut PgConnection) -> QueryResult<Check> {
     })
 }
 
+/// `GRANT …` for a relation the connected role may not read, if any.
+fn missing_grant(
+    conn: &mut PgConnection,
+    relation: &str,
+    kind: &str,
+) -> QueryResult<Option<String>> {
+    #[derive(QueryableByName)]
+    struct Row {
+        #[diesel(sql_type = Bool)]
+        readable: bool,
+        #[diesel(sql_type = Text)]
+        who: String,
+    }
+    let r: Row = diesel::sql_query(
+        "SELECT CASE WHEN to_regclass($1) IS NULL THEN true
+                     WHEN $2 = 'SEQUENCE' THEN has_sequence_privilege($1, 'SELECT')
+                     ELSE has_table_privilege($1, 'SELECT') END AS readable,
+                current_user::text AS who",
+    )
+    .bind::<Text, _>(relation)
+    .bind::<Text, _>(kind)
+    .get_result(conn)?;
+    let object = if kind == "SEQUENCE" {
+        format!("SEQUENCE {relation}")
+    } else {
+        relation.to_string()
+    };
+    Ok((!r.readable).then(|| {
+        format!(
+            "role {who} cannot read {relation}: GRANT SELECT ON {object} TO {who}",
+            who = r.who
+        )
+    }))
+}
+
 fn migrations(conn: &mut PgConnection) -> QueryResult<Check> {
+    if let Some(grant) = missing_grant(conn, "__diesel_schema_migrations", "TABLE")? {
+        return Ok(Check::new("migrations", Status::Warn, grant));
+    }
     let applied = migrate::applied(conn)?.unwrap_or_default();
     let has_tables = migrate::has_tables(conn)?;
     let name = "migrations";
@@ -289,11 +329,13 @@ fn wraparound(conn: &mut PgConnection) -> QueryResult<Check> {
 
 fn sequence(conn: &mut PgConnection) -> QueryResult<Check> {
     // pg_sequences shows last_value only to roles allowed to read the
-    // sequence; otherwise fall back to max(id).
+    // sequence (and NULL before its first use).
+    if let Some(grant) = missing_grant(conn, "tasks_id_seq", "SEQUENCE")? {
+        return Ok(Check::new("tasks_id_seq", Status::Warn, grant));
+    }
     let last: Option<i64> = diesel::select(sql::<Nullable<BigInt>>(
-        "coalesce((SELECT last_value FROM pg_sequences
-                   WHERE sequencename = 'tasks_id_seq' AND schemaname = current_schema()),
-                  (SELECT max(id)::bigint FROM tasks))",
+        "(SELECT last_value FROM pg_sequences
+          WHERE sequencename = 'tasks_id_seq' AND schemaname = current_schema())",
     ))
     .get_result(conn)?;
     let used = last.unwrap_or(0);

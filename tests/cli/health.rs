@@ -156,7 +156,8 @@ fn works_for_a_read_only_role_that_owns_nothing() {
     db.add_user("a@example.com");
     db.add_task("a@example.com", "t");
     db.psql(&format!(
-        "GRANT SELECT ON ALL TABLES IN SCHEMA public TO {RO_ROLE}"
+        "GRANT SELECT ON ALL TABLES IN SCHEMA public TO {RO_ROLE};
+         GRANT SELECT ON ALL SEQUENCES IN SCHEMA public TO {RO_ROLE}"
     ));
     let socket = server().socket_dir.clone().expect("private server");
     let url = format!(
@@ -185,4 +186,55 @@ fn works_for_a_read_only_role_that_owns_nothing() {
             .starts_with("1 of"),
         "{report}"
     );
+}
+
+#[test]
+fn a_role_without_grants_gets_warnings_naming_them_not_failures() {
+    let db = TestDb::migrated();
+    db.add_user("a@example.com");
+    db.add_task("a@example.com", "t");
+    // Only the two tables, as an app's read-only role often has.
+    db.psql(&format!("GRANT SELECT ON users, tasks TO {RO_ROLE}"));
+    let socket = server().socket_dir.clone().expect("private server");
+    let url = format!(
+        "postgresql://{RO_ROLE}@/{}?host={}",
+        db.name,
+        socket.display()
+    );
+    let run = || {
+        let out = todo_cmd(&db.dir)
+            .args(["db", "health", "--json"])
+            .env("DATABASE_URL", &url)
+            .output()
+            .unwrap();
+        assert_eq!(
+            out.status.code(),
+            Some(0),
+            "{}{}",
+            stdout(&out),
+            stderr(&out)
+        );
+        json(&out)
+    };
+    let report = run();
+    assert_eq!(report["status"], "warn", "{report}");
+    let detail = |name: &str| check(&report, name)["detail"].as_str().unwrap().to_string();
+    assert_eq!(check(&report, "migrations")["status"], "warn");
+    assert!(
+        detail("migrations").contains(&format!(
+            "GRANT SELECT ON __diesel_schema_migrations TO {RO_ROLE}"
+        )),
+        "{report}"
+    );
+    assert!(
+        detail("tasks_id_seq").contains(&format!(
+            "GRANT SELECT ON SEQUENCE tasks_id_seq TO {RO_ROLE}"
+        )),
+        "{report}"
+    );
+    // No grant at all: the same, every check still reports.
+    db.psql(&format!("REVOKE ALL ON users, tasks FROM {RO_ROLE}"));
+    let report = run();
+    assert_eq!(report["status"], "warn", "{report}");
+    assert!(report["checks"].as_array().unwrap().len() >= 10, "{report}");
 }
