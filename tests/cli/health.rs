@@ -159,12 +159,7 @@ fn works_for_a_read_only_role_that_owns_nothing() {
         "GRANT SELECT ON ALL TABLES IN SCHEMA public TO {RO_ROLE};
          GRANT SELECT ON ALL SEQUENCES IN SCHEMA public TO {RO_ROLE}"
     ));
-    let socket = server().socket_dir.clone().expect("private server");
-    let url = format!(
-        "postgresql://{RO_ROLE}@/{}?host={}",
-        db.name,
-        socket.display()
-    );
+    let url = read_only_url(&db);
     let out = todo_cmd(&db.dir)
         .args(["db", "health", "--json"])
         .env("DATABASE_URL", &url)
@@ -195,12 +190,7 @@ fn a_role_without_grants_gets_warnings_naming_them_not_failures() {
     db.add_task("a@example.com", "t");
     // Only the two tables, as an app's read-only role often has.
     db.psql(&format!("GRANT SELECT ON users, tasks TO {RO_ROLE}"));
-    let socket = server().socket_dir.clone().expect("private server");
-    let url = format!(
-        "postgresql://{RO_ROLE}@/{}?host={}",
-        db.name,
-        socket.display()
-    );
+    let url = read_only_url(&db);
     let run = || {
         let out = todo_cmd(&db.dir)
             .args(["db", "health", "--json"])
@@ -237,4 +227,14 @@ fn a_role_without_grants_gets_warnings_naming_them_not_failures() {
     let report = run();
     assert_eq!(report["status"], "warn", "{report}");
     assert!(report["checks"].as_array().unwrap().len() >= 10, "{report}");
+}
+
+/// The test database, connected as the read-only role.
+fn read_only_url(db: &TestDb) -> String {
+    let socket = server().socket_dir.clone().expect("private server");
+    format!(
+        "postgresql://{RO_ROLE}@/{}?host={}",
+        db.name,
+        socket.display()
+    )
 }

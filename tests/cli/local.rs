@@ -25,6 +25,11 @@ impl Home {
         cmd
     }
 
+    /// Runs `todo ARGS` in this home and asserts it succeeds.
+    fn ok(&self, args: &[&str]) {
+        self.cmd().args(args).assert().success();
+    }
+
     fn url(&self) -> String {
         stdout(&self.cmd().args(["db", "local", "url"]).output().unwrap())
             .trim()
@@ -104,10 +109,7 @@ fn a_fresh_home_works_at_once_with_local() {
 #[test]
 fn stop_then_any_command_starts_it_again() {
     let home = Home::new("restart");
-    home.cmd()
-        .args(["db", "local", "start", "-q"])
-        .assert()
-        .success();
+    home.ok(&["db", "local", "start", "-q"]);
     let out = home
         .cmd()
         .args(["db", "local", "stop", "--json"])
@@ -165,10 +167,7 @@ fn two_commands_racing_on_a_fresh_home_both_succeed() {
 #[test]
 fn only_its_owner_can_reach_the_socket() {
     let home = Home::new("private");
-    home.cmd()
-        .args(["db", "local", "start", "-q"])
-        .assert()
-        .success();
+    home.ok(&["db", "local", "start", "-q"]);
     let url = home.url();
     assert_eq!(psql(&url, "SHOW unix_socket_permissions"), "0700");
     assert_eq!(psql(&url, "SHOW listen_addresses"), "");
@@ -256,43 +255,28 @@ fn a_first_use_killed_during_initdb_never_leaves_a_tcp_superuser() {
         "a half-made cluster is under the name that gets started"
     );
 
-    home.cmd()
-        .args(["--local", "user", "add", "t@example.com", "-q"])
-        .assert()
-        .success();
+    home.ok(&["--local", "user", "add", "t@example.com", "-q"]);
     assert_eq!(safety(&home.url()), (String::new(), "0700".to_string()));
 }
 
 #[test]
 fn every_start_passes_the_safety_settings_whatever_the_config_says() {
     let home = Home::new("conf");
-    home.cmd()
-        .args(["db", "local", "start", "-q"])
-        .assert()
-        .success();
-    home.cmd()
-        .args(["db", "local", "stop", "-q"])
-        .assert()
-        .success();
+    home.ok(&["db", "local", "start", "-q"]);
+    home.ok(&["db", "local", "stop", "-q"]);
     // As a half-configured or tampered cluster would have it.
     let conf = home.path.join("data/postgresql.conf");
     let mut text = std::fs::read_to_string(&conf).unwrap();
     text.push_str("listen_addresses = '127.0.0.1'\nunix_socket_permissions = 0777\n");
     std::fs::write(&conf, text).unwrap();
-    home.cmd()
-        .args(["--local", "user", "list"])
-        .assert()
-        .success();
+    home.ok(&["--local", "user", "list"]);
     assert_eq!(safety(&home.url()), (String::new(), "0700".to_string()));
 }
 
 #[test]
 fn a_stale_postmaster_pid_is_detected_and_the_server_started() {
     let home = Home::new("stale");
-    home.cmd()
-        .args(["db", "local", "start", "-q"])
-        .assert()
-        .success();
+    home.ok(&["db", "local", "start", "-q"]);
     let pid_file = home.path.join("data/postmaster.pid");
     let text = std::fs::read_to_string(&pid_file).unwrap();
     let pid = text.lines().next().unwrap().to_string();
