@@ -1,9 +1,10 @@
 //! The command-line interface: global flags and the command tree. Each
 //! command group's arguments live beside its code in `commands/`.
 
-use clap::{Args, Parser, Subcommand, ValueEnum};
+use clap::{Args, Parser, Subcommand};
 
 use crate::commands;
+use crate::output::{Color, Format};
 
 /// Tasks and users in the todo app's PostgreSQL database, from the terminal.
 ///
@@ -64,23 +65,6 @@ pub struct Global {
     pub color: Color,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum Format {
-    /// An aligned table with relative times
-    Table,
-    /// Tab-separated fields, one record per line, no header
-    Plain,
-    /// JSON
-    Json,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum Color {
-    Auto,
-    Always,
-    Never,
-}
-
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Create, list, show and delete users
@@ -110,6 +94,16 @@ impl Global {
     /// Whether errors should be printed as JSON.
     pub fn json(&self) -> bool {
         self.json || self.format == Some(Format::Json)
+    }
+
+    /// The output settings these flags ask for.
+    pub fn output(&self) -> crate::output::Output {
+        let format = if self.json {
+            Some(Format::Json)
+        } else {
+            self.format
+        };
+        crate::output::Output::new(format, self.quiet, self.color)
     }
 }
 

@@ -1,6 +1,7 @@
 //! Input validation (SPEC §8), done before any query. Each function returns
 //! the normalised value or a usage error (exit 2).
 
+use crate::db::models::UserRef;
 use crate::error::{Error, Result};
 use crate::text::is_bidi_control;
 
@@ -141,41 +142,20 @@ pub fn task_id(raw: &str) -> std::result::Result<i32, String> {
     }
 }
 
-/// How a USER argument names a user.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum UserRef {
-    /// Contains `@`: matched case-insensitively by the server's `lower()`.
-    Email(String),
-    Id(String),
-}
-
-impl UserRef {
-    pub fn parse(raw: &str) -> Result<UserRef> {
-        let raw = raw.trim();
-        if raw.is_empty() {
-            return Err(
-                Error::usage("the user is empty").with_hint("pass --user EMAIL or set TODO_USER")
-            );
-        }
-        Ok(if raw.contains('@') {
-            UserRef::Email(raw.to_string())
-        } else {
-            UserRef::Id(raw.to_string())
-        })
+/// A USER argument: an email when it contains `@` (case is folded by the
+/// server), else a user id.
+pub fn user_ref(raw: &str) -> Result<UserRef> {
+    let raw = raw.trim();
+    if raw.is_empty() {
+        return Err(
+            Error::usage("the user is empty").with_hint("pass --user EMAIL or set TODO_USER")
+        );
     }
-
-    /// The value bound as `$1` in scoped statements.
-    pub fn key(&self) -> &str {
-        match self {
-            UserRef::Email(e) | UserRef::Id(e) => e,
-        }
-    }
-}
-
-impl std::fmt::Display for UserRef {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(self.key())
-    }
+    Ok(if raw.contains('@') {
+        UserRef::Email(raw.to_string())
+    } else {
+        UserRef::Id(raw.to_string())
+    })
 }
 
 #[cfg(test)]
@@ -241,13 +221,10 @@ mod tests {
     #[test]
     fn user_refs_and_ids() {
         assert_eq!(
-            UserRef::parse(" Bob@X.com ").unwrap(),
+            user_ref(" Bob@X.com ").unwrap(),
             UserRef::Email("Bob@X.com".into())
         );
-        assert_eq!(
-            UserRef::parse("abc-123").unwrap(),
-            UserRef::Id("abc-123".into())
-        );
+        assert_eq!(user_ref("abc-123").unwrap(), UserRef::Id("abc-123".into()));
         assert!(user_id("a@b").is_err());
         assert!(user_id("a b").is_err());
         assert!(user_id("").is_err());

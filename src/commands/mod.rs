@@ -11,6 +11,7 @@ use std::io::{BufRead, BufWriter, IsTerminal, Write};
 use clap::CommandFactory;
 
 use crate::cli::{Cli, Command, Global};
+use crate::db::models::{Task, User};
 use crate::db::{Conn, ConnectOptions, Pool};
 use crate::error::{Error, Result};
 use crate::output::Output;
@@ -50,6 +51,33 @@ impl Context {
     /// Buffered stdout.
     pub fn stdout(&self) -> BufWriter<std::io::StdoutLock<'static>> {
         BufWriter::new(std::io::stdout().lock())
+    }
+
+    /// Writes the command's result in the chosen format (nothing under -q).
+    pub fn emit(&self, item: &dyn crate::output::Render) -> Result<()> {
+        crate::output::emit(&mut self.stdout(), self.out, item)
+    }
+
+    /// Writes a list of tasks as the rows arrive (nothing under -q).
+    pub fn emit_tasks(&self, tasks: impl Iterator<Item = Result<Task>>) -> Result<()> {
+        if self.out.quiet {
+            return Ok(());
+        }
+        let mut out = self.stdout();
+        crate::output::write_tasks(&mut out, self.out, tasks)?;
+        out.flush()?;
+        Ok(())
+    }
+
+    /// Writes a list of users as the rows arrive (nothing under -q).
+    pub fn emit_users(&self, users: impl Iterator<Item = Result<User>>) -> Result<()> {
+        if self.out.quiet {
+            return Ok(());
+        }
+        let mut out = self.stdout();
+        crate::output::write_users(&mut out, self.out, users)?;
+        out.flush()?;
+        Ok(())
     }
 }
 
@@ -92,7 +120,7 @@ pub fn run(cli: Cli) -> Result<()> {
         crate::db::pool::set_verbose();
     }
     let ctx = Context {
-        out: Output::from_global(&cli.global),
+        out: cli.global.output(),
         global: cli.global,
         pool: OnceCell::new(),
     };

@@ -2,17 +2,16 @@
 //! `$TODO_USER`).
 
 use std::collections::BTreeSet;
-use std::io::Write;
 
 use clap::{Args, Subcommand};
 
-use super::user::check_matches;
+use super::user::scoped;
 use super::{confirm, ensure_can_prompt, query, Context};
-use crate::db::models::{Counts, ScopedRow, Task};
+use crate::db::models::{Task, UserRef};
 use crate::db::tasks::{self, Change, Edit, Filter};
 use crate::error::{Error, Result};
-use crate::output::{write_counts, write_task, write_tasks};
-use crate::validate::{self, UserRef};
+use crate::output::TaskRecord;
+use crate::validate;
 
 #[derive(Debug, Subcommand)]
 pub enum TaskCommand {
@@ -83,7 +82,7 @@ pub struct UserArg {
 
 impl UserArg {
     fn parse(&self) -> Result<UserRef> {
-        UserRef::parse(&self.user)
+        validate::user_ref(&self.user)
     }
 }
 
@@ -200,35 +199,6 @@ fn task_not_found(ids: &[i32], user: &UserArg) -> Error {
     ))
 }
 
-/// The task of a single-task statement, or the right error.
-fn one(row: ScopedRow, user: &UserRef, id: i32, arg: &UserArg) -> Result<Task> {
-    check_matches(row.matches, user)?;
-    row.task().ok_or_else(|| task_not_found(&[id], arg))
-}
-
-fn print_task(ctx: &Context, task: &Task, id_when_quiet: bool) -> Result<()> {
-    let mut out = ctx.stdout();
-    if ctx.out.quiet {
-        if id_when_quiet {
-            writeln!(out, "{}", task.id)?;
-        }
-    } else {
-        write_task(&mut out, ctx.out, task)?;
-    }
-    out.flush()?;
-    Ok(())
-}
-
-fn print_tasks(ctx: &Context, tasks: Vec<Task>) -> Result<()> {
-    if ctx.out.quiet {
-        return Ok(());
-    }
-    let mut out = ctx.stdout();
-    write_tasks(&mut out, ctx.out, tasks.into_iter().map(Ok))?;
-    out.flush()?;
-    Ok(())
-}
-
 fn add(ctx: &Context, args: AddArgs) -> Result<()> {
     let user = args.user.parse()?;
     let title = validate::title(&args.title)?;
@@ -239,14 +209,15 @@ fn add(ctx: &Context, args: AddArgs) -> Result<()> {
         .transpose()?
         .flatten();
     let mut conn = ctx.conn()?;
-    let row = query(&mut conn, |c| {
+    let added = query(&mut conn, |c| {
         tasks::add(c, &user, &title, description.as_deref())
     })?;
-    check_matches(row.matches, &user)?;
-    let task = row
-        .task()
-        .ok_or_else(|| Error::unexpected("the new task was not returned"))?;
-    print_task(ctx, &task, true)
+    let task =
+        scoped(added, &user)?.ok_or_else(|| Error::unexpected("the new task was not returned"))?;
+    ctx.emit(&TaskRecord {
+        task: &task,
+        new: true,
+    })
 }
 
 fn list(ctx: &Context, args: ListArgs) -> Result<()> {
@@ -261,36 +232,37 @@ fn list(ctx: &Context, args: ListArgs) -> Result<()> {
         limit: args.limit,
     };
     let mut conn = ctx.conn()?;
-    // Database errors before the first row are classified with the
-    // connection (schema probe); later ones only by their message.
-    let outcome = (|| -> diesel::QueryResult<Result<()>> {
-        let mut rows = tasks::list(&mut conn, &user, &filter)?;
-        let Some(first) = rows.next().transpose()? else {
-            return Ok(Err(Error::unexpected("no result row")));
-        };
-        if let Err(e) = check_matches(first.matches, &user) {
-            return Ok(Err(e));
+    // Errors before the first row are classified with the connection
+    // (schema probe); later ones, mid-stream, only by their message.
+    let failed = match tasks::list(&mut conn, &user, &filter) {
+        Ok(rows) => {
+            let rows = scoped(rows, &user)?;
+            return ctx.emit_tasks(rows.map(|row| row.map_err(crate::db::classify_offline)));
         }
-        if ctx.out.quiet {
-            return Ok(Ok(()));
-        }
-        let rest = rows.filter_map(|row| match row {
-            Ok(row) => row.task().map(Ok),
-            Err(e) => Some(Err(crate::db::classify_offline(e))),
-        });
-        let tasks = first.task().map(Ok).into_iter().chain(rest);
-        let mut out = ctx.stdout();
-        Ok(write_tasks(&mut out, ctx.out, tasks).and_then(|_| Ok(out.flush()?)))
-    })();
-    outcome.unwrap_or_else(|e| Err(crate::db::classify(&mut conn, e)))
+        Err(e) => e,
+    };
+    Err(crate::db::classify(&mut conn, failed))
 }
 
 fn show(ctx: &Context, args: IdArgs) -> Result<()> {
     let user = args.user.parse()?;
     let mut conn = ctx.conn()?;
-    let row = query(&mut conn, |c| tasks::show(c, &user, args.id))?;
-    let task = one(row, &user, args.id, &args.user)?;
-    print_task(ctx, &task, false)
+    let found = query(&mut conn, |c| tasks::show(c, &user, args.id))?;
+    let task = one(found, &user, args.id, &args.user)?;
+    ctx.emit(&TaskRecord {
+        task: &task,
+        new: false,
+    })
+}
+
+/// The task of a single-task statement, or the right error.
+fn one(
+    found: crate::db::models::Scoped<Option<Task>>,
+    user: &UserRef,
+    id: i32,
+    arg: &UserArg,
+) -> Result<Task> {
+    scoped(found, user)?.ok_or_else(|| task_not_found(&[id], arg))
 }
 
 fn change(ctx: &Context, args: IdsArgs, change: Change) -> Result<()> {
@@ -304,16 +276,12 @@ fn change(ctx: &Context, args: IdsArgs, change: Change) -> Result<()> {
         .filter(|id| seen.insert(*id))
         .collect();
     let mut conn = ctx.conn()?;
-    let rows = query(&mut conn, |c| tasks::change(c, &user, &ids, change))?;
-    let Some(first) = rows.first() else {
-        return Err(Error::unexpected("no result row"));
-    };
-    check_matches(first.matches, &user)?;
-    let found = first.found.clone().unwrap_or_default();
+    let changed = query(&mut conn, |c| tasks::change(c, &user, &ids, change))?;
+    let changed = scoped(changed, &user)?;
     let missing: Vec<i32> = ids
         .iter()
         .copied()
-        .filter(|id| !found.contains(id))
+        .filter(|id| !changed.found.contains(id))
         .collect();
     if !missing.is_empty() {
         let err = task_not_found(&missing, &args.user);
@@ -326,7 +294,7 @@ fn change(ctx: &Context, args: IdsArgs, change: Change) -> Result<()> {
             err
         });
     }
-    print_tasks(ctx, rows.into_iter().filter_map(ScopedRow::task).collect())
+    ctx.emit_tasks(changed.tasks.into_iter().map(Ok))
 }
 
 fn edit(ctx: &Context, args: EditArgs) -> Result<()> {
@@ -351,9 +319,12 @@ fn edit(ctx: &Context, args: EditArgs) -> Result<()> {
                 .is_some_and(|d| d.trim().is_empty()),
     };
     let mut conn = ctx.conn()?;
-    let row = query(&mut conn, |c| tasks::edit(c, &user, args.id, &changes))?;
-    let task = one(row, &user, args.id, &args.user)?;
-    print_task(ctx, &task, false)
+    let edited = query(&mut conn, |c| tasks::edit(c, &user, args.id, &changes))?;
+    let task = one(edited, &user, args.id, &args.user)?;
+    ctx.emit(&TaskRecord {
+        task: &task,
+        new: false,
+    })
 }
 
 fn rm_done(ctx: &Context, args: RmArgs) -> Result<()> {
@@ -363,11 +334,10 @@ fn rm_done(ctx: &Context, args: RmArgs) -> Result<()> {
     }
     let mut conn = ctx.conn()?;
     if !args.yes {
-        let counts = query(&mut conn, |c| tasks::stats(c, &user))?;
-        check_matches(counts.matches, &user)?;
+        let counts = scoped(query(&mut conn, |c| tasks::stats(c, &user))?, &user)?;
         if counts.done == 0 {
             eprintln!("No completed tasks to delete.");
-            return print_tasks(ctx, Vec::new());
+            return ctx.emit_tasks(std::iter::empty());
         }
         confirm(
             &format!(
@@ -378,22 +348,13 @@ fn rm_done(ctx: &Context, args: RmArgs) -> Result<()> {
             "task rm --done",
         )?;
     }
-    let rows = query(&mut conn, |c| tasks::delete_done(c, &user))?;
-    let matches = rows.first().map_or(0, |r| r.matches);
-    check_matches(matches, &user)?;
-    print_tasks(ctx, rows.into_iter().filter_map(ScopedRow::task).collect())
+    let deleted = scoped(query(&mut conn, |c| tasks::delete_done(c, &user))?, &user)?;
+    ctx.emit_tasks(deleted.into_iter().map(Ok))
 }
 
 fn stats(ctx: &Context, args: UserArg) -> Result<()> {
     let user = args.parse()?;
     let mut conn = ctx.conn()?;
-    let counts = query(&mut conn, |c| tasks::stats(c, &user))?;
-    check_matches(counts.matches, &user)?;
-    if ctx.out.quiet {
-        return Ok(());
-    }
-    let mut out = ctx.stdout();
-    write_counts(&mut out, ctx.out, Counts::new(counts.total, counts.done))?;
-    out.flush()?;
-    Ok(())
+    let counts = scoped(query(&mut conn, |c| tasks::stats(c, &user))?, &user)?;
+    ctx.emit(&counts)
 }

@@ -1,16 +1,14 @@
 //! `todo user …`: create, list, show and delete users.
 
-use std::io::Write;
-
 use clap::{Args, Subcommand};
 use diesel::result::{DatabaseErrorKind, Error as DieselError};
 
 use super::{confirm, ensure_can_prompt, query, Context};
-use crate::db::models::User;
+use crate::db::models::{Scoped, User, UserMatch, UserRef};
 use crate::db::users;
 use crate::error::{Error, Result};
-use crate::output::{write_user, write_users};
-use crate::validate::{self, UserRef};
+use crate::output::UserRecord;
+use crate::validate;
 
 #[derive(Debug, Subcommand)]
 pub enum UserCommand {
@@ -101,12 +99,13 @@ pub fn user_not_found(user: &UserRef) -> Error {
     }
 }
 
-/// Checks how many users a USER argument matched.
-pub fn check_matches(matches: i64, user: &UserRef) -> Result<()> {
-    match matches {
-        1 => Ok(()),
-        0 => Err(user_not_found(user)),
-        _ => Err(Error::conflict(format!(
+/// The value of a statement scoped to a USER argument, or the error for
+/// an unknown (exit 3) or ambiguous (exit 4) user.
+pub fn scoped<T>(result: Scoped<T>, user: &UserRef) -> Result<T> {
+    match result.user {
+        UserMatch::One => Ok(result.value),
+        UserMatch::None => Err(user_not_found(user)),
+        UserMatch::Ambiguous => Err(Error::conflict(format!(
             "user {user} is ambiguous: several accounts have this email in different letter case"
         ))
         .with_hint("name the user by id instead (see: todo user list)")),
@@ -142,56 +141,47 @@ fn add(ctx: &Context, args: AddArgs) -> Result<()> {
         }
         Err(e) => return Err(crate::db::classify(&mut conn, e)),
     };
-    let mut out = ctx.stdout();
-    if ctx.out.quiet {
-        writeln!(out, "{}", user.id)?;
-    } else {
-        write_user(&mut out, ctx.out, &user, None)?;
-    }
-    out.flush()?;
-    Ok(())
+    ctx.emit(&UserRecord {
+        user: &user,
+        new: true,
+    })
 }
 
 fn list(ctx: &Context, args: ListArgs) -> Result<()> {
     let mut conn = ctx.conn()?;
     // As in `task list`: an error before the first row is classified with
     // the connection (schema probe), later ones by their message.
-    let outcome = (|| -> diesel::QueryResult<Result<()>> {
-        let mut rows = users::list(&mut conn, args.limit)?;
-        let first = rows.next().transpose()?;
-        if ctx.out.quiet {
-            return Ok(Ok(()));
-        }
-        let rest = rows.map(|row| row.map_err(crate::db::classify_offline));
-        let all = first.map(Ok).into_iter().chain(rest);
-        let mut out = ctx.stdout();
-        Ok(write_users(&mut out, ctx.out, all).and_then(|_| Ok(out.flush()?)))
-    })();
-    outcome.unwrap_or_else(|e| Err(crate::db::classify(&mut conn, e)))
+    let failed = match users::list(&mut conn, args.limit) {
+        Err(e) => e,
+        Ok(mut rows) => match rows.next().transpose() {
+            Err(e) => e,
+            Ok(first) => {
+                let rest = rows.map(|row| row.map_err(crate::db::classify_offline));
+                return ctx.emit_users(first.map(Ok).into_iter().chain(rest));
+            }
+        },
+    };
+    Err(crate::db::classify(&mut conn, failed))
 }
 
 /// Finds exactly one user.
 fn find_one(ctx: &Context, user: &UserRef) -> Result<User> {
     let mut conn = ctx.conn()?;
-    let mut found = query(&mut conn, |c| users::find(c, user))?;
-    check_matches(found.len() as i64, user)?;
-    Ok(found.remove(0))
+    let found = query(&mut conn, |c| users::find(c, user))?;
+    scoped(found, user)?.ok_or_else(|| user_not_found(user))
 }
 
 fn show(ctx: &Context, args: UserArg) -> Result<()> {
-    let user = UserRef::parse(&args.user)?;
+    let user = validate::user_ref(&args.user)?;
     let found = find_one(ctx, &user)?;
-    if ctx.out.quiet {
-        return Ok(());
-    }
-    let mut out = ctx.stdout();
-    write_user(&mut out, ctx.out, &found, None)?;
-    out.flush()?;
-    Ok(())
+    ctx.emit(&UserRecord {
+        user: &found,
+        new: false,
+    })
 }
 
 fn rm(ctx: &Context, args: RmArgs) -> Result<()> {
-    let mut user = UserRef::parse(&args.user)?;
+    let mut user = validate::user_ref(&args.user)?;
     if !args.yes {
         ensure_can_prompt("user rm")?;
         let found = find_one(ctx, &user)?;
@@ -210,24 +200,6 @@ fn rm(ctx: &Context, args: RmArgs) -> Result<()> {
     }
     let mut conn = ctx.conn()?;
     let deleted = query(&mut conn, |c| users::delete(c, &user))?;
-    check_matches(deleted.matches, &user)?;
-    let (Some(id), Some(email)) = (deleted.id, deleted.email) else {
-        return Err(user_not_found(&user));
-    };
-    if ctx.out.quiet {
-        return Ok(());
-    }
-    let gone = User {
-        id,
-        email,
-        name: deleted.name,
-        created_at: deleted.created_at,
-        updated_at: deleted.updated_at,
-        total: deleted.tasks_deleted,
-        done: 0,
-    };
-    let mut out = ctx.stdout();
-    write_user(&mut out, ctx.out, &gone, Some(deleted.tasks_deleted))?;
-    out.flush()?;
-    Ok(())
+    let deleted = scoped(deleted, &user)?.ok_or_else(|| user_not_found(&user))?;
+    ctx.emit(&deleted)
 }

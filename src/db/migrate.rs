@@ -98,6 +98,20 @@ impl From<Box<dyn std::error::Error + Send + Sync>> for MigrateError {
     }
 }
 
+/// An applied version with its name, or "(not in this build)" for one a
+/// newer build applied.
+pub fn describe(version: &str) -> Known {
+    let name = known()
+        .into_iter()
+        .find(|k| k.version == version)
+        .map(|k| k.name)
+        .unwrap_or_else(|| "(not in this build)".into());
+    Known {
+        version: version.to_string(),
+        name,
+    }
+}
+
 /// The migrations of this build, oldest first.
 pub fn known() -> Vec<Known> {
     let mut all: Vec<Known> = MigrationSource::<Pg>::migrations(&MIGRATIONS)

@@ -1,4 +1,4 @@
-//! Rows as the commands see them.
+//! Rows as the commands see them, and the types statements take and return.
 
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
@@ -66,16 +66,86 @@ impl User {
     }
 }
 
+/// How a USER argument names a user.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum UserRef {
+    /// Contains `@`: matched case-insensitively by the server's `lower()`.
+    Email(String),
+    Id(String),
+}
+
+impl UserRef {
+    /// The value bound as `$1` in scoped statements.
+    pub fn key(&self) -> &str {
+        match self {
+            UserRef::Email(e) | UserRef::Id(e) => e,
+        }
+    }
+}
+
+impl std::fmt::Display for UserRef {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.key())
+    }
+}
+
+/// How many users a USER argument matched.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum UserMatch {
+    None,
+    One,
+    /// Several accounts (emails differing only in letter case, or an email
+    /// that is also another user's id).
+    Ambiguous,
+}
+
+impl UserMatch {
+    fn from_count(n: i64) -> UserMatch {
+        match n {
+            0 => UserMatch::None,
+            1 => UserMatch::One,
+            _ => UserMatch::Ambiguous,
+        }
+    }
+}
+
+/// A statement's result scoped to the user a USER argument names: `value`
+/// holds rows only when `user` is [`UserMatch::One`].
+#[derive(Debug)]
+pub struct Scoped<T> {
+    pub user: UserMatch,
+    pub value: T,
+}
+
+/// What a multi-id statement did: the ids that exist for the user, and the
+/// tasks changed (none unless every id was found).
+#[derive(Debug)]
+pub struct Changed {
+    pub found: Vec<i32>,
+    pub tasks: Vec<Task>,
+}
+
+/// A deleted user and how many of their tasks went with them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DeletedUser {
+    pub id: String,
+    pub email: String,
+    pub name: Option<String>,
+    pub created_at: Option<NaiveDateTime>,
+    pub updated_at: Option<NaiveDateTime>,
+    pub tasks_deleted: i64,
+}
+
 /// One row of a task statement scoped to a user: how many users matched
-/// the USER argument (0 unknown, 1 found, 2 ambiguous), which of the
-/// requested ids exist for that user (multi-id commands), and a task (absent
-/// when the statement produced none).
+/// the USER argument, which of the requested ids exist for that user
+/// (multi-id commands), and a task (absent when the statement produced
+/// none). Every such statement returns at least one row.
 #[derive(Debug, QueryableByName)]
-pub struct ScopedRow {
+pub(super) struct ScopedRow {
     #[diesel(sql_type = BigInt)]
-    pub matches: i64,
+    matches: i64,
     #[diesel(sql_type = Nullable<Array<Integer>>)]
-    pub found: Option<Vec<i32>>,
+    found: Option<Vec<i32>>,
     #[diesel(sql_type = Nullable<Integer>)]
     id: Option<i32>,
     #[diesel(sql_type = Nullable<Text>)]
@@ -93,7 +163,7 @@ pub struct ScopedRow {
 }
 
 impl ScopedRow {
-    pub fn task(self) -> Option<Task> {
+    fn task(self) -> Option<Task> {
         Some(Task {
             id: self.id?,
             title: self.title?,
@@ -104,34 +174,110 @@ impl ScopedRow {
             updated_at: self.updated_at,
         })
     }
+
+    /// The one row of a single-task statement.
+    pub(super) fn into_one(self) -> Scoped<Option<Task>> {
+        Scoped {
+            user: UserMatch::from_count(self.matches),
+            value: self.task(),
+        }
+    }
+
+    /// The rows of a multi-task statement (the first carries the counts).
+    pub(super) fn into_changed(rows: Vec<ScopedRow>) -> Scoped<Changed> {
+        let (matches, found) = rows
+            .first()
+            .map_or((0, None), |r| (r.matches, r.found.clone()));
+        Scoped {
+            user: UserMatch::from_count(matches),
+            value: Changed {
+                found: found.unwrap_or_default(),
+                tasks: rows.into_iter().filter_map(ScopedRow::task).collect(),
+            },
+        }
+    }
+
+    /// A stream of rows: the first is read now for the user match; the
+    /// tasks follow as they arrive.
+    pub(super) fn into_stream<'c>(
+        mut rows: impl Iterator<Item = QueryResult<ScopedRow>> + 'c,
+    ) -> QueryResult<Scoped<impl Iterator<Item = QueryResult<Task>> + 'c>> {
+        let first = rows.next().transpose()?;
+        let matches = first.as_ref().map_or(0, |r| r.matches);
+        let head = first.and_then(ScopedRow::task).map(Ok);
+        let rest = rows.filter_map(|row| match row {
+            Ok(row) => row.task().map(Ok),
+            Err(e) => Some(Err(e)),
+        });
+        Ok(Scoped {
+            user: UserMatch::from_count(matches),
+            value: head.into_iter().chain(rest),
+        })
+    }
 }
 
 /// Counts of one user, scoped like [`ScopedRow`].
 #[derive(Debug, QueryableByName)]
-pub struct ScopedCounts {
+pub(super) struct ScopedCounts {
     #[diesel(sql_type = BigInt)]
-    pub matches: i64,
+    matches: i64,
     #[diesel(sql_type = BigInt)]
-    pub total: i64,
+    total: i64,
     #[diesel(sql_type = BigInt)]
-    pub done: i64,
+    done: i64,
 }
 
-/// The result of `user rm`'s statement.
+impl ScopedCounts {
+    pub(super) fn into_scoped(self) -> Scoped<Counts> {
+        Scoped {
+            user: UserMatch::from_count(self.matches),
+            value: Counts::new(self.total, self.done),
+        }
+    }
+}
+
+/// The row of `user rm`'s statement.
 #[derive(Debug, QueryableByName)]
-pub struct DeletedUser {
+pub(super) struct DeletedRow {
     #[diesel(sql_type = BigInt)]
-    pub matches: i64,
+    matches: i64,
     #[diesel(sql_type = Nullable<Text>)]
-    pub id: Option<String>,
+    id: Option<String>,
     #[diesel(sql_type = Nullable<Text>)]
-    pub email: Option<String>,
+    email: Option<String>,
     #[diesel(sql_type = Nullable<Text>)]
-    pub name: Option<String>,
+    name: Option<String>,
     #[diesel(sql_type = Nullable<Timestamp>)]
-    pub created_at: Option<NaiveDateTime>,
+    created_at: Option<NaiveDateTime>,
     #[diesel(sql_type = Nullable<Timestamp>)]
-    pub updated_at: Option<NaiveDateTime>,
+    updated_at: Option<NaiveDateTime>,
     #[diesel(sql_type = BigInt)]
-    pub tasks_deleted: i64,
+    tasks_deleted: i64,
+}
+
+impl DeletedRow {
+    pub(super) fn into_scoped(self) -> Scoped<Option<DeletedUser>> {
+        let user = match (self.id, self.email) {
+            (Some(id), Some(email)) => Some(DeletedUser {
+                id,
+                email,
+                name: self.name,
+                created_at: self.created_at,
+                updated_at: self.updated_at,
+                tasks_deleted: self.tasks_deleted,
+            }),
+            _ => None,
+        };
+        Scoped {
+            user: UserMatch::from_count(self.matches),
+            value: user,
+        }
+    }
+}
+
+/// The users a USER argument matched (at most two were read).
+pub(super) fn scoped_user(mut found: Vec<User>) -> Scoped<Option<User>> {
+    let user = UserMatch::from_count(found.len() as i64);
+    let value = (user == UserMatch::One).then(|| found.remove(0));
+    Scoped { user, value }
 }

@@ -1,15 +1,17 @@
 //! Task statements. Each is one constant SQL statement that starts with the
 //! user lookup (`user_cte!` in [`super::users`]), so a task of another user
-//! is never touched and looks exactly like a missing one. Each returns
-//! [`ScopedRow`]s: the number of matching users, and the tasks.
+//! is never touched and looks exactly like a missing one. Each returns a
+//! [`Scoped`] result: how the USER argument matched, and the tasks.
+//!
+//! Parameters: `$1` is always the USER argument; the others are listed on
+//! each statement.
 
 use diesel::pg::PgRowByRowLoadingMode;
 use diesel::prelude::*;
 use diesel::sql_types::{Array, BigInt, Bool, Integer, Nullable, Text};
 
-use super::models::{ScopedCounts, ScopedRow};
+use super::models::{Changed, Counts, Scoped, ScopedCounts, ScopedRow, Task, UserRef};
 use super::users::user_cte;
-use crate::validate::UserRef;
 
 /// The select list of every scoped statement: the user match count, the ids
 /// found (multi-id commands; `$found` is an SQL expression) and the task.
@@ -34,12 +36,13 @@ pub struct Filter {
     pub limit: Option<i64>,
 }
 
+/// `$2` title, `$3` description.
 pub fn add(
     conn: &mut PgConnection,
     user: &UserRef,
     title: &str,
     description: Option<&str>,
-) -> QueryResult<ScopedRow> {
+) -> QueryResult<Scoped<Option<Task>>> {
     diesel::sql_query(concat!(
         user_cte!(),
         ", t AS (INSERT INTO tasks (title, description, user_id)
@@ -50,11 +53,14 @@ pub fn add(
     .bind::<Text, _>(user.key())
     .bind::<Text, _>(title)
     .bind::<Nullable<Text>, _>(description)
-    .get_result(conn)
+    .get_result::<ScopedRow>(conn)
+    .map(ScopedRow::into_one)
 }
 
 /// `list` without `--search`: the page of ids comes from an index-only scan
 /// of `idx_tasks_user_created`, then the rows are fetched by primary key.
+/// `$2` completed (NULL: any), `$3` NULL (the search pattern of
+/// [`LIST_SEARCH`], so both take the same binds), `$4` limit (NULL: all).
 const LIST: &str = concat!(
     user_cte!(),
     scoped!("NULL::int[]"),
@@ -71,7 +77,8 @@ const LIST: &str = concat!(
      ORDER BY t.created_at DESC NULLS LAST, t.id DESC"
 );
 
-/// `list --search`: title and description must be read anyway.
+/// `list --search`: title and description must be read anyway. `$3` the
+/// ILIKE pattern; the others as [`LIST`].
 const LIST_SEARCH: &str = concat!(
     user_cte!(),
     scoped!("NULL::int[]"),
@@ -88,7 +95,7 @@ const LIST_SEARCH: &str = concat!(
 );
 
 /// The user's tasks, newest first (NULL `created_at` last), streamed row by
-/// row. The first row always exists and carries the user match count.
+/// row (the first is read before this returns, for the user match).
 ///
 /// Without `--search`, a user with 100 000 tasks lists 50 as fast as a light
 /// user: the planner cannot know how many tasks the looked-up user has, and
@@ -97,15 +104,16 @@ pub fn list<'c>(
     conn: &'c mut PgConnection,
     user: &UserRef,
     filter: &Filter,
-) -> QueryResult<impl Iterator<Item = QueryResult<ScopedRow>> + 'c> {
+) -> QueryResult<Scoped<impl Iterator<Item = QueryResult<Task>> + 'c>> {
     let pattern = filter.search.as_deref().map(like_pattern);
     let sql = if pattern.is_some() { LIST_SEARCH } else { LIST };
-    diesel::sql_query(sql)
+    let rows = diesel::sql_query(sql)
         .bind::<Text, _>(user.key().to_string())
         .bind::<Nullable<Bool>, _>(filter.completed)
         .bind::<Nullable<Text>, _>(pattern)
         .bind::<Nullable<BigInt>, _>(filter.limit)
-        .load_iter::<ScopedRow, PgRowByRowLoadingMode>(conn)
+        .load_iter::<ScopedRow, PgRowByRowLoadingMode>(conn)?;
+    ScopedRow::into_stream(rows)
 }
 
 /// `%text%` with LIKE's wildcards in `text` taken literally.
@@ -122,7 +130,8 @@ fn like_pattern(text: &str) -> String {
     out
 }
 
-pub fn show(conn: &mut PgConnection, user: &UserRef, id: i32) -> QueryResult<ScopedRow> {
+/// `$2` the task id.
+pub fn show(conn: &mut PgConnection, user: &UserRef, id: i32) -> QueryResult<Scoped<Option<Task>>> {
     diesel::sql_query(concat!(
         user_cte!(),
         scoped!("NULL::int[]"),
@@ -130,7 +139,8 @@ pub fn show(conn: &mut PgConnection, user: &UserRef, id: i32) -> QueryResult<Sco
     ))
     .bind::<Text, _>(user.key())
     .bind::<Integer, _>(id)
-    .get_result(conn)
+    .get_result::<ScopedRow>(conn)
+    .map(ScopedRow::into_one)
 }
 
 /// What a multi-id command does to the tasks it found.
@@ -159,34 +169,36 @@ macro_rules! all_or_nothing {
     };
 }
 
+/// `$2` the ids, `$3` the new `completed`.
+const SET_COMPLETED: &str = all_or_nothing!("UPDATE tasks SET completed = $3");
+/// `$2` the ids.
+const DELETE: &str = all_or_nothing!("DELETE FROM tasks");
+
 /// Applies `change` to all of `ids` (distinct) or, if any is not the user's,
-/// to none: the rows come back only when all were found; `found` lists the
+/// to none: the tasks come back only when all were found; `found` lists the
 /// ids that exist. One statement, so it is atomic without a transaction.
 pub fn change(
     conn: &mut PgConnection,
     user: &UserRef,
     ids: &[i32],
     change: Change,
-) -> QueryResult<Vec<ScopedRow>> {
-    let query = match change {
-        Change::SetCompleted(_) => {
-            diesel::sql_query(all_or_nothing!("UPDATE tasks SET completed = $3"))
-        }
-        Change::Delete => diesel::sql_query(all_or_nothing!("DELETE FROM tasks")),
+) -> QueryResult<Scoped<Changed>> {
+    let rows = match change {
+        Change::SetCompleted(completed) => diesel::sql_query(SET_COMPLETED)
+            .bind::<Text, _>(user.key())
+            .bind::<Array<Integer>, _>(ids)
+            .bind::<Bool, _>(completed)
+            .load(conn)?,
+        Change::Delete => diesel::sql_query(DELETE)
+            .bind::<Text, _>(user.key())
+            .bind::<Array<Integer>, _>(ids)
+            .load(conn)?,
     };
-    let completed = match change {
-        Change::SetCompleted(c) => Some(c),
-        Change::Delete => None,
-    };
-    query
-        .bind::<Text, _>(user.key())
-        .bind::<Array<Integer>, _>(ids)
-        .bind::<Nullable<Bool>, _>(completed)
-        .load(conn)
+    Ok(ScopedRow::into_changed(rows))
 }
 
 /// Deletes all the user's completed tasks.
-pub fn delete_done(conn: &mut PgConnection, user: &UserRef) -> QueryResult<Vec<ScopedRow>> {
+pub fn delete_done(conn: &mut PgConnection, user: &UserRef) -> QueryResult<Scoped<Vec<Task>>> {
     diesel::sql_query(concat!(
         user_cte!(),
         ", t AS (DELETE FROM tasks WHERE user_id = (SELECT id FROM u WHERE n = 1) AND completed
@@ -196,6 +208,13 @@ pub fn delete_done(conn: &mut PgConnection, user: &UserRef) -> QueryResult<Vec<S
     ))
     .bind::<Text, _>(user.key())
     .load(conn)
+    .map(|rows| {
+        let changed = ScopedRow::into_changed(rows);
+        Scoped {
+            user: changed.user,
+            value: changed.value.tasks,
+        }
+    })
 }
 
 /// The fields `edit` changes; `None` keeps the current value.
@@ -206,12 +225,14 @@ pub struct Edit {
     pub clear_description: bool,
 }
 
+/// `$2` the id, `$3` title, `$4` description (NULL: keep), `$5` clear
+/// the description.
 pub fn edit(
     conn: &mut PgConnection,
     user: &UserRef,
     id: i32,
     edit: &Edit,
-) -> QueryResult<ScopedRow> {
+) -> QueryResult<Scoped<Option<Task>>> {
     diesel::sql_query(concat!(
         user_cte!(),
         ", t AS (UPDATE tasks SET title = coalesce($3, title),
@@ -225,11 +246,12 @@ pub fn edit(
     .bind::<Nullable<Text>, _>(edit.title.as_deref())
     .bind::<Nullable<Text>, _>(edit.description.as_deref())
     .bind::<Bool, _>(edit.clear_description)
-    .get_result(conn)
+    .get_result::<ScopedRow>(conn)
+    .map(ScopedRow::into_one)
 }
 
 /// Total and done counts (NULL `completed` counts as pending).
-pub fn stats(conn: &mut PgConnection, user: &UserRef) -> QueryResult<ScopedCounts> {
+pub fn stats(conn: &mut PgConnection, user: &UserRef) -> QueryResult<Scoped<Counts>> {
     diesel::sql_query(concat!(
         user_cte!(),
         " SELECT u.n AS matches, count(t.id) AS total,
@@ -238,7 +260,8 @@ pub fn stats(conn: &mut PgConnection, user: &UserRef) -> QueryResult<ScopedCount
           GROUP BY u.n"
     ))
     .bind::<Text, _>(user.key())
-    .get_result(conn)
+    .get_result::<ScopedCounts>(conn)
+    .map(ScopedCounts::into_scoped)
 }
 
 #[cfg(test)]

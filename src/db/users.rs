@@ -5,8 +5,7 @@ use diesel::pg::PgRowByRowLoadingMode;
 use diesel::prelude::*;
 use diesel::sql_types::{BigInt, Nullable, Text};
 
-use super::models::{DeletedUser, User};
-use crate::validate::UserRef;
+use super::models::{scoped_user, DeletedRow, DeletedUser, Scoped, User, UserRef};
 
 /// The condition matching a USER argument bound as `$1`: an email when it
 /// contains `@` (compared as `lower(email) = lower($1)`: the server folds
@@ -82,8 +81,9 @@ pub fn list(
     .load_iter::<User, PgRowByRowLoadingMode>(conn)
 }
 
-/// The users matching USER (at most two: more than one is ambiguous).
-pub fn find(conn: &mut PgConnection, user: &UserRef) -> QueryResult<Vec<User>> {
+/// The user matching USER, with task counts (two are read: more than one
+/// is ambiguous).
+pub fn find(conn: &mut PgConnection, user: &UserRef) -> QueryResult<Scoped<Option<User>>> {
     diesel::sql_query(concat!(
         "SELECT u.id, u.email, u.name, u.created_at, u.updated_at, c.total, c.done
          FROM (SELECT * FROM users WHERE ",
@@ -93,11 +93,12 @@ pub fn find(conn: &mut PgConnection, user: &UserRef) -> QueryResult<Vec<User>> {
     ))
     .bind::<Text, _>(user.key())
     .load(conn)
+    .map(scoped_user)
 }
 
 /// Deletes the user matching USER (when exactly one does); its tasks go by
 /// cascade. Reports how many users matched and how many tasks went.
-pub fn delete(conn: &mut PgConnection, user: &UserRef) -> QueryResult<DeletedUser> {
+pub fn delete(conn: &mut PgConnection, user: &UserRef) -> QueryResult<Scoped<Option<DeletedUser>>> {
     diesel::sql_query(concat!(
         user_cte!(),
         ",
@@ -107,5 +108,6 @@ pub fn delete(conn: &mut PgConnection, user: &UserRef) -> QueryResult<DeletedUse
          FROM u LEFT JOIN d ON true"
     ))
     .bind::<Text, _>(user.key())
-    .get_result(conn)
+    .get_result::<DeletedRow>(conn)
+    .map(DeletedRow::into_scoped)
 }

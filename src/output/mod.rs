@@ -1,18 +1,36 @@
 //! How results are written: the format chosen (SPEC §5) and the writers for
 //! tables, plain lines and JSON. Every writer takes any `impl Write`.
 
+pub mod admin;
 mod health;
 mod records;
 mod time;
 
 use std::io::{IsTerminal, Write};
 
-pub use health::write_health;
-pub use records::{write_counts, write_task, write_tasks, write_user, write_users};
+pub use records::{write_tasks, write_users, TaskRecord, UserRecord};
 pub use time::{relative, rfc3339};
 
-use crate::cli::{Color, Format, Global};
 use crate::error::Result;
+
+/// How results are written (SPEC §5).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Format {
+    /// An aligned table with relative times
+    Table,
+    /// Tab-separated fields, one record per line, no header
+    Plain,
+    /// JSON
+    Json,
+}
+
+/// When to use colour.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Color {
+    Auto,
+    Always,
+    Never,
+}
 
 /// The output settings of one invocation.
 #[derive(Debug, Clone, Copy)]
@@ -23,32 +41,68 @@ pub struct Output {
 }
 
 impl Output {
-    pub fn from_global(global: &Global) -> Output {
+    /// `format` as asked (else a table on a terminal, plain otherwise);
+    /// colour only in tables, on a terminal, unless `NO_COLOR` or `never`.
+    pub fn new(format: Option<Format>, quiet: bool, color: Color) -> Output {
         let tty = std::io::stdout().is_terminal();
-        let format = if global.json {
-            Format::Json
-        } else {
-            global
-                .format
-                .unwrap_or(if tty { Format::Table } else { Format::Plain })
-        };
+        let format = format.unwrap_or(if tty { Format::Table } else { Format::Plain });
         let no_color = std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty());
-        let color = match global.color {
+        let color = match color {
             Color::Always => true,
             Color::Never => false,
             Color::Auto => tty && !no_color,
         };
         Output {
             format,
-            quiet: global.quiet,
+            quiet,
             color: color && format == Format::Table,
         }
     }
 }
 
+/// A result a command returns, in the three formats.
+pub trait Render {
+    fn json(&self) -> serde_json::Value;
+    fn plain(&self, out: &mut dyn Write) -> Result<()>;
+    fn table(&self, out: &mut dyn Write, color: bool) -> Result<()>;
+    /// A remark that is part of the table, and goes to stderr with plain
+    /// output (never into JSON).
+    fn note(&self) -> Option<String> {
+        None
+    }
+    /// What `-q` prints: the new id for `add` commands, else nothing.
+    fn quiet(&self) -> Option<String> {
+        None
+    }
+}
+
+/// Writes `item` in the chosen format (nothing under `-q`), and flushes.
+/// Every command's single result goes through here.
+pub fn emit(out: &mut impl Write, fmt: Output, item: &dyn Render) -> Result<()> {
+    if fmt.quiet {
+        if let Some(id) = item.quiet() {
+            writeln!(out, "{id}")?;
+            out.flush()?;
+        }
+        return Ok(());
+    }
+    match fmt.format {
+        Format::Json => json_line(out, &item.json())?,
+        Format::Plain => {
+            item.plain(out)?;
+            if let Some(note) = item.note() {
+                eprintln!("{note}");
+            }
+        }
+        Format::Table => item.table(out, fmt.color)?,
+    }
+    out.flush()?;
+    Ok(())
+}
+
 /// Writes one plain record: fields tab-separated, `None` as an empty field,
 /// backslash, tab, newline and carriage return escaped as COPY text does.
-pub fn plain_line(out: &mut impl Write, fields: &[Option<&str>]) -> Result<()> {
+pub fn plain_line(out: &mut (impl Write + ?Sized), fields: &[Option<&str>]) -> Result<()> {
     let mut line = String::new();
     for (i, field) in fields.iter().enumerate() {
         if i > 0 {
@@ -76,7 +130,7 @@ fn escape_into(out: &mut String, value: &str) {
 }
 
 /// Writes a JSON value and a newline.
-pub fn json_line(out: &mut impl Write, value: &impl serde::Serialize) -> Result<()> {
+pub fn json_line(out: &mut (impl Write + ?Sized), value: &impl serde::Serialize) -> Result<()> {
     serde_json::to_writer(&mut *out, value)?;
     out.write_all(b"\n")?;
     Ok(())

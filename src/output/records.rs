@@ -7,9 +7,9 @@ use chrono::{NaiveDateTime, Utc};
 use comfy_table::{Cell, Color};
 use serde::Serialize;
 
-use super::{data_cell, json_line, plain_line, plain_table, relative, rfc3339, table, Output};
-use crate::cli::Format;
-use crate::db::models::{Counts, Task, User};
+use super::Format;
+use super::{data_cell, plain_line, plain_table, relative, rfc3339, table, Output, Render};
+use crate::db::models::{Counts, DeletedUser, Task, User};
 use crate::error::Result;
 
 #[derive(Serialize)]
@@ -50,7 +50,7 @@ struct UserJson<'a> {
     tasks_deleted: Option<i64>,
 }
 
-fn task_plain(out: &mut impl Write, t: &Task) -> Result<()> {
+fn task_plain(out: &mut (impl Write + ?Sized), t: &Task) -> Result<()> {
     let id = t.id.to_string();
     let (created, updated) = (rfc3339(t.created_at), rfc3339(t.updated_at));
     plain_line(
@@ -128,57 +128,104 @@ pub fn write_tasks(
     Ok(n)
 }
 
-/// Writes one task (`task add`, `show`, `edit`).
-pub fn write_task(out: &mut impl Write, fmt: Output, task: &Task) -> Result<()> {
-    match fmt.format {
-        Format::Json => json_line(out, &TaskJson::from(task)),
-        Format::Plain => task_plain(out, task),
-        Format::Table => {
-            let now = now();
-            let mut t = plain_table(fmt.color);
-            let when = |ts: Option<NaiveDateTime>| match ts {
-                Some(_) => format!(
-                    "{} ({})",
-                    relative(ts, now),
-                    rfc3339(ts).unwrap_or_default()
-                ),
-                None => String::new(),
-            };
-            t.add_row(vec![Cell::new("ID"), Cell::new(task.id)]);
-            t.add_row(vec![Cell::new("Title"), data_cell(&task.title, false)]);
-            t.add_row(vec![Cell::new("Status"), status_cell(task, fmt.color)]);
-            t.add_row(vec![
-                Cell::new("Description"),
-                data_cell(task.description.as_deref().unwrap_or(""), true),
-            ]);
-            t.add_row(vec![Cell::new("User"), data_cell(&task.user_id, false)]);
-            t.add_row(vec![Cell::new("Created"), Cell::new(when(task.created_at))]);
-            t.add_row(vec![Cell::new("Updated"), Cell::new(when(task.updated_at))]);
-            writeln!(out, "{t}")?;
-            Ok(())
+/// One task (`task add`, `show`, `edit`); `-q` prints the id of a new one.
+pub struct TaskRecord<'a> {
+    pub task: &'a Task,
+    pub new: bool,
+}
+
+impl Render for TaskRecord<'_> {
+    fn json(&self) -> serde_json::Value {
+        serde_json::to_value(TaskJson::from(self.task)).unwrap_or_default()
+    }
+
+    fn plain(&self, out: &mut dyn Write) -> Result<()> {
+        task_plain(out, self.task)
+    }
+
+    fn quiet(&self) -> Option<String> {
+        self.new.then(|| self.task.id.to_string())
+    }
+
+    fn table(&self, out: &mut dyn Write, color: bool) -> Result<()> {
+        let task = self.task;
+        let now = now();
+        let mut t = plain_table(color);
+        let when = |ts: Option<NaiveDateTime>| match ts {
+            Some(_) => format!(
+                "{} ({})",
+                relative(ts, now),
+                rfc3339(ts).unwrap_or_default()
+            ),
+            None => String::new(),
+        };
+        t.add_row(vec![Cell::new("ID"), Cell::new(task.id)]);
+        t.add_row(vec![Cell::new("Title"), data_cell(&task.title, false)]);
+        t.add_row(vec![Cell::new("Status"), status_cell(task, color)]);
+        t.add_row(vec![
+            Cell::new("Description"),
+            data_cell(task.description.as_deref().unwrap_or(""), true),
+        ]);
+        t.add_row(vec![Cell::new("User"), data_cell(&task.user_id, false)]);
+        t.add_row(vec![Cell::new("Created"), Cell::new(when(task.created_at))]);
+        t.add_row(vec![Cell::new("Updated"), Cell::new(when(task.updated_at))]);
+        writeln!(out, "{t}")?;
+        Ok(())
+    }
+}
+
+/// The fields every user record shows.
+struct UserFields<'a> {
+    id: &'a str,
+    email: &'a str,
+    name: Option<&'a str>,
+    created_at: Option<NaiveDateTime>,
+    updated_at: Option<NaiveDateTime>,
+}
+
+impl<'a> From<&'a User> for UserFields<'a> {
+    fn from(u: &'a User) -> Self {
+        UserFields {
+            id: &u.id,
+            email: &u.email,
+            name: u.name.as_deref(),
+            created_at: u.created_at,
+            updated_at: u.updated_at,
         }
     }
 }
 
-fn user_json(u: &User, counts: bool, deleted: Option<i64>) -> UserJson<'_> {
+impl<'a> From<&'a DeletedUser> for UserFields<'a> {
+    fn from(u: &'a DeletedUser) -> Self {
+        UserFields {
+            id: &u.id,
+            email: &u.email,
+            name: u.name.as_deref(),
+            created_at: u.created_at,
+            updated_at: u.updated_at,
+        }
+    }
+}
+
+fn user_json<'a>(u: &UserFields<'a>, counts: Option<Counts>, deleted: Option<i64>) -> UserJson<'a> {
     UserJson {
-        id: &u.id,
-        email: &u.email,
-        name: u.name.as_deref(),
+        id: u.id,
+        email: u.email,
+        name: u.name,
         created_at: rfc3339(u.created_at),
         updated_at: rfc3339(u.updated_at),
-        tasks: counts.then(|| u.counts()),
+        tasks: counts,
         tasks_deleted: deleted,
     }
 }
 
-fn user_plain(out: &mut impl Write, u: &User, tail: &[i64]) -> Result<()> {
+fn user_plain(out: &mut (impl Write + ?Sized), u: &UserFields<'_>, tail: &[i64]) -> Result<()> {
     let (created, updated) = (rfc3339(u.created_at), rfc3339(u.updated_at));
     let tail: Vec<String> = tail.iter().map(i64::to_string).collect();
     let mut fields = vec![
-        Some(u.id.as_str()),
-        Some(u.email.as_str()),
-        u.name.as_deref(),
+        Some(u.id),
+        Some(u.email),
+        u.name,
         created.as_deref(),
         updated.as_deref(),
     ];
@@ -215,14 +262,15 @@ pub fn write_users(
     match fmt.format {
         Format::Json => {
             json_array(out, users, |out, u| {
-                Ok(serde_json::to_writer(out, &user_json(&u, true, None))?)
+                let json = user_json(&UserFields::from(&u), Some(u.counts()), None);
+                Ok(serde_json::to_writer(out, &json)?)
             })?;
         }
         Format::Plain => {
             for u in users {
                 let u = u?;
                 let c = u.counts();
-                user_plain(out, &u, &[c.total, c.pending, c.done])?;
+                user_plain(out, &UserFields::from(&u), &[c.total, c.pending, c.done])?;
             }
         }
         Format::Table => {
@@ -256,66 +304,98 @@ pub fn write_users(
     Ok(())
 }
 
-/// Writes one user: with counts (`user add`, `show`) or, for `user rm`,
-/// with the number of tasks deleted.
-pub fn write_user(out: &mut impl Write, fmt: Output, u: &User, deleted: Option<i64>) -> Result<()> {
-    match fmt.format {
-        Format::Json => json_line(out, &user_json(u, deleted.is_none(), deleted)),
-        Format::Plain => {
-            let c = u.counts();
-            match deleted {
-                Some(n) => user_plain(out, u, &[n]),
-                None => user_plain(out, u, &[c.total, c.pending, c.done]),
-            }
-        }
-        Format::Table => {
-            if let Some(n) = deleted {
-                writeln!(
-                    out,
-                    "Deleted user {} ({}) and {n} task{}.",
-                    crate::text::terminal_safe(&u.email, false),
-                    crate::text::terminal_safe(&u.id, false),
-                    if n == 1 { "" } else { "s" }
-                )?;
-                return Ok(());
-            }
-            let now = now();
-            let c = u.counts();
-            let mut t = plain_table(fmt.color);
-            t.add_row(vec![Cell::new("ID"), data_cell(&u.id, false)]);
-            t.add_row(vec![Cell::new("Email"), data_cell(&u.email, false)]);
-            t.add_row(vec![
-                Cell::new("Name"),
-                data_cell(u.name.as_deref().unwrap_or(""), false),
-            ]);
-            t.add_row(vec![
-                "Tasks".to_string(),
-                format!("{} ({} pending, {} done)", c.total, c.pending, c.done),
-            ]);
-            t.add_row(vec!["Created".to_string(), relative(u.created_at, now)]);
-            writeln!(out, "{t}")?;
-            Ok(())
-        }
+/// One user with task counts (`user add`, `show`); `-q` prints the id of a
+/// new one.
+pub struct UserRecord<'a> {
+    pub user: &'a User,
+    pub new: bool,
+}
+
+impl Render for UserRecord<'_> {
+    fn json(&self) -> serde_json::Value {
+        let u = self.user;
+        serde_json::to_value(user_json(&u.into(), Some(u.counts()), None)).unwrap_or_default()
+    }
+
+    fn plain(&self, out: &mut dyn Write) -> Result<()> {
+        let c = self.user.counts();
+        user_plain(out, &self.user.into(), &[c.total, c.pending, c.done])
+    }
+
+    fn quiet(&self) -> Option<String> {
+        self.new.then(|| self.user.id.clone())
+    }
+
+    fn table(&self, out: &mut dyn Write, color: bool) -> Result<()> {
+        let u = self.user;
+        let now = now();
+        let c = u.counts();
+        let mut t = plain_table(color);
+        t.add_row(vec![Cell::new("ID"), data_cell(&u.id, false)]);
+        t.add_row(vec![Cell::new("Email"), data_cell(&u.email, false)]);
+        t.add_row(vec![
+            Cell::new("Name"),
+            data_cell(u.name.as_deref().unwrap_or(""), false),
+        ]);
+        t.add_row(vec![
+            Cell::new("Tasks"),
+            Cell::new(format!(
+                "{} ({} pending, {} done)",
+                c.total, c.pending, c.done
+            )),
+        ]);
+        t.add_row(vec![
+            Cell::new("Created"),
+            Cell::new(relative(u.created_at, now)),
+        ]);
+        writeln!(out, "{t}")?;
+        Ok(())
     }
 }
 
-/// Writes task counts (`task stats`).
-pub fn write_counts(out: &mut impl Write, fmt: Output, c: Counts) -> Result<()> {
-    match fmt.format {
-        Format::Json => json_line(out, &c),
-        Format::Plain => {
-            let f = [
-                c.total.to_string(),
-                c.pending.to_string(),
-                c.done.to_string(),
-            ];
-            plain_line(out, &[Some(&f[0]), Some(&f[1]), Some(&f[2])])
-        }
-        Format::Table => {
-            let mut t = table(&["Total", "Pending", "Done"], fmt.color);
-            t.add_row(vec![c.total, c.pending, c.done]);
-            writeln!(out, "{t}")?;
-            Ok(())
-        }
+/// `user rm`: the deleted user and the number of tasks that went with it.
+impl Render for DeletedUser {
+    fn json(&self) -> serde_json::Value {
+        serde_json::to_value(user_json(&self.into(), None, Some(self.tasks_deleted)))
+            .unwrap_or_default()
+    }
+
+    fn plain(&self, out: &mut dyn Write) -> Result<()> {
+        user_plain(out, &self.into(), &[self.tasks_deleted])
+    }
+
+    fn table(&self, out: &mut dyn Write, _color: bool) -> Result<()> {
+        let n = self.tasks_deleted;
+        writeln!(
+            out,
+            "Deleted user {} ({}) and {n} task{}.",
+            crate::text::terminal_safe(&self.email, false),
+            crate::text::terminal_safe(&self.id, false),
+            if n == 1 { "" } else { "s" }
+        )?;
+        Ok(())
+    }
+}
+
+/// `task stats`.
+impl Render for Counts {
+    fn json(&self) -> serde_json::Value {
+        serde_json::to_value(self).unwrap_or_default()
+    }
+
+    fn plain(&self, out: &mut dyn Write) -> Result<()> {
+        let f = [
+            self.total.to_string(),
+            self.pending.to_string(),
+            self.done.to_string(),
+        ];
+        plain_line(out, &[Some(&f[0]), Some(&f[1]), Some(&f[2])])
+    }
+
+    fn table(&self, out: &mut dyn Write, color: bool) -> Result<()> {
+        let mut t = table(&["Total", "Pending", "Done"], color);
+        t.add_row(vec![self.total, self.pending, self.done]);
+        writeln!(out, "{t}")?;
+        Ok(())
     }
 }

@@ -1,13 +1,11 @@
 //! `db health`.
 
-use std::io::Write;
 use std::time::Instant;
 
 use crate::commands::Context;
 use crate::db as database;
 use crate::db::health::{self, Check, Report, Status};
 use crate::error::{Error, Kind, Result};
-use crate::output::write_health;
 
 pub fn health(ctx: &Context) -> Result<()> {
     let target =
@@ -34,11 +32,7 @@ pub fn health(ctx: &Context) -> Result<()> {
             )
         }
     };
-    if !ctx.out.quiet {
-        let mut out = ctx.stdout();
-        write_health(&mut out, ctx.out, &report)?;
-        out.flush()?;
-    }
+    ctx.emit(&report)?;
     if let Some(e) = unreachable {
         return Err(e);
     }

@@ -3,14 +3,12 @@
 use std::io::Write;
 
 use clap::Subcommand;
-use serde_json::json;
 
-use crate::cli::Format;
 use crate::commands::Context;
 use crate::db as database;
 use crate::error::Result;
 use crate::local::{self, Cluster};
-use crate::output::{json_line, plain_line};
+use crate::output::admin::LocalStatus;
 
 #[derive(Debug, Subcommand)]
 pub enum LocalCommand {
@@ -26,9 +24,9 @@ pub enum LocalCommand {
 
 pub fn local(ctx: &Context, cmd: LocalCommand) -> Result<()> {
     let cluster = Cluster::new(Cluster::default_home()?);
-    let mut out = ctx.stdout();
-    let message = match cmd {
+    let done = match cmd {
         LocalCommand::Url => {
+            let mut out = ctx.stdout();
             writeln!(out, "{}", cluster.url(local::DATABASE))?;
             out.flush()?;
             return Ok(());
@@ -44,27 +42,10 @@ pub fn local(ctx: &Context, cmd: LocalCommand) -> Result<()> {
             "not running"
         }),
     };
-    let state = cluster.state()?;
-    if ctx.out.quiet {
-        return Ok(());
-    }
-    let home = cluster.home().display().to_string();
-    let url = cluster.url(local::DATABASE);
-    match ctx.out.format {
-        Format::Json => json_line(
-            &mut out,
-            &json!({ "state": state.as_str(), "home": home, "url": url }),
-        )?,
-        Format::Plain => plain_line(&mut out, &[Some(state.as_str()), Some(&home), Some(&url)])?,
-        Format::Table => match message {
-            Some(msg) => writeln!(out, "Local database in {home}: {msg}")?,
-            None => {
-                writeln!(out, "state: {}", state.as_str())?;
-                writeln!(out, "home:  {home}")?;
-                writeln!(out, "url:   {url}")?;
-            }
-        },
-    }
-    out.flush()?;
-    Ok(())
+    ctx.emit(&LocalStatus {
+        state: cluster.state()?.as_str(),
+        home: cluster.home().display().to_string(),
+        url: cluster.url(local::DATABASE),
+        done,
+    })
 }

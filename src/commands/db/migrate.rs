@@ -1,17 +1,14 @@
 //! `db migrate`, `db status`, `db revert`.
 
-use std::io::Write;
 use std::time::Duration;
 
 use clap::Args;
-use serde_json::json;
 
-use crate::cli::Format;
 use crate::commands::{confirm, Context};
-use crate::db::migrate::{self, MigrateError};
+use crate::db::migrate::{self, Known, MigrateError};
 use crate::db::{self as database, Conn};
 use crate::error::{Error, Result};
-use crate::output::{json_line, plain_line, table};
+use crate::output::admin::{Applied, MigrationStatus, Reverted};
 
 #[derive(Debug, Args)]
 pub struct MigrateArgs {
@@ -87,33 +84,9 @@ pub fn migrate(ctx: &Context, args: MigrateArgs) -> Result<()> {
         migrate::run(&mut conn, timeout)
     };
     let applied = result.map_err(|e| migrate_error(&mut conn, e))?;
-    if ctx.out.quiet {
-        return Ok(());
-    }
-    let mut out = ctx.stdout();
-    match ctx.out.format {
-        Format::Json => json_line(&mut out, &json!({ "applied": applied }))?,
-        Format::Plain => {
-            for version in &applied {
-                plain_line(&mut out, &[Some(version)])?;
-            }
-        }
-        Format::Table => {
-            let known = migrate::known();
-            if applied.is_empty() {
-                writeln!(out, "Nothing to migrate: the database is up to date.")?;
-            }
-            for version in &applied {
-                let name = known
-                    .iter()
-                    .find(|k| &k.version == version)
-                    .map(|k| k.name.as_str());
-                writeln!(out, "Applied {version} {}", name.unwrap_or(""))?;
-            }
-        }
-    }
-    out.flush()?;
-    Ok(())
+    ctx.emit(&Applied(
+        applied.iter().map(|v| migrate::describe(v)).collect(),
+    ))
 }
 
 pub fn status(ctx: &Context, args: StatusArgs) -> Result<()> {
@@ -129,55 +102,15 @@ pub fn status(ctx: &Context, args: StatusArgs) -> Result<()> {
             "warning: tables users/tasks exist but no todo migration is recorded; adopt them with: todo db migrate --baseline"
         );
     }
-
-    if !ctx.out.quiet {
-        let known = migrate::known();
-        let name_of = |v: &str| {
-            known
-                .iter()
-                .find(|k| k.version == v)
-                .map(|k| k.name.clone())
-                .unwrap_or_else(|| "(not in this build)".into())
-        };
-        let mut out = ctx.stdout();
-        match ctx.out.format {
-            Format::Json => json_line(
-                &mut out,
-                &json!({
-                    "applied": applied,
-                    "pending": pending.iter().map(|k| &k.version).collect::<Vec<_>>(),
-                }),
-            )?,
-            Format::Plain => {
-                for v in &applied {
-                    plain_line(&mut out, &[Some(v), Some(&name_of(v)), Some("applied")])?;
-                }
-                for k in &pending {
-                    plain_line(
-                        &mut out,
-                        &[Some(&k.version), Some(&k.name), Some("pending")],
-                    )?;
-                }
-            }
-            Format::Table => {
-                let mut t = table(&["Version", "Name", "State"], ctx.out.color);
-                for v in &applied {
-                    t.add_row(vec![v.clone(), name_of(v), "applied".into()]);
-                }
-                for k in &pending {
-                    t.add_row(vec![k.version.clone(), k.name.clone(), "pending".into()]);
-                }
-                writeln!(out, "{t}")?;
-                writeln!(out, "{} applied, {} pending", applied.len(), pending.len())?;
-            }
-        }
-        out.flush()?;
-    }
-    if args.check && !pending.is_empty() {
+    let n_pending = pending.len();
+    ctx.emit(&MigrationStatus {
+        applied: applied.iter().map(|v| migrate::describe(v)).collect(),
+        pending,
+    })?;
+    if args.check && n_pending > 0 {
         return Err(Error::not_ready(format!(
-            "{} migration{} pending",
-            pending.len(),
-            if pending.len() == 1 { " is" } else { "s are" }
+            "{n_pending} migration{} pending",
+            if n_pending == 1 { " is" } else { "s are" }
         ))
         .with_hint("apply them with: todo db migrate"));
     }
@@ -215,15 +148,8 @@ pub fn revert(ctx: &Context, args: RevertArgs) -> Result<()> {
         args.force,
     )
     .map_err(|e| migrate_error(&mut conn, e))?;
-    if ctx.out.quiet {
-        return Ok(());
-    }
-    let mut out = ctx.stdout();
-    match ctx.out.format {
-        Format::Json => json_line(&mut out, &json!({ "reverted": reverted }))?,
-        Format::Plain => plain_line(&mut out, &[Some(&reverted)])?,
-        Format::Table => writeln!(out, "Reverted {reverted} {}", plan.name)?,
-    }
-    out.flush()?;
-    Ok(())
+    ctx.emit(&Reverted(Known {
+        version: reverted,
+        name: plan.name,
+    }))
 }

@@ -1,0 +1,221 @@
+//! What the `db` commands report: migrations applied, their status, a
+//! revert, a seed, the local database. Each is a typed result the command
+//! returns and [`super::emit`] writes in the chosen format.
+
+use std::io::Write;
+
+use serde_json::{json, Value};
+
+use super::{plain_line, table, Render};
+use crate::db::migrate::Known;
+use crate::error::Result;
+
+/// `db migrate`: the versions applied (with their names when known).
+pub struct Applied(pub Vec<Known>);
+
+impl Render for Applied {
+    fn json(&self) -> Value {
+        json!({ "applied": self.0.iter().map(|k| &k.version).collect::<Vec<_>>() })
+    }
+
+    fn plain(&self, out: &mut dyn Write) -> Result<()> {
+        for k in &self.0 {
+            plain_line(out, &[Some(&k.version)])?;
+        }
+        Ok(())
+    }
+
+    fn table(&self, out: &mut dyn Write, _color: bool) -> Result<()> {
+        if self.0.is_empty() {
+            writeln!(out, "Nothing to migrate: the database is up to date.")?;
+        }
+        for k in &self.0 {
+            writeln!(out, "Applied {} {}", k.version, k.name)?;
+        }
+        Ok(())
+    }
+}
+
+/// `db status`: applied and pending migrations.
+pub struct MigrationStatus {
+    pub applied: Vec<Known>,
+    pub pending: Vec<Known>,
+}
+
+impl Render for MigrationStatus {
+    fn json(&self) -> Value {
+        let versions = |list: &[Known]| list.iter().map(|k| k.version.clone()).collect::<Vec<_>>();
+        json!({ "applied": versions(&self.applied), "pending": versions(&self.pending) })
+    }
+
+    fn plain(&self, out: &mut dyn Write) -> Result<()> {
+        for (list, state) in [(&self.applied, "applied"), (&self.pending, "pending")] {
+            for k in list {
+                plain_line(out, &[Some(&k.version), Some(&k.name), Some(state)])?;
+            }
+        }
+        Ok(())
+    }
+
+    fn table(&self, out: &mut dyn Write, color: bool) -> Result<()> {
+        let mut t = table(&["Version", "Name", "State"], color);
+        for (list, state) in [(&self.applied, "applied"), (&self.pending, "pending")] {
+            for k in list {
+                t.add_row(vec![k.version.as_str(), k.name.as_str(), state]);
+            }
+        }
+        writeln!(out, "{t}")?;
+        writeln!(
+            out,
+            "{} applied, {} pending",
+            self.applied.len(),
+            self.pending.len()
+        )?;
+        Ok(())
+    }
+}
+
+/// `db revert`: the migration reverted.
+pub struct Reverted(pub Known);
+
+impl Render for Reverted {
+    fn json(&self) -> Value {
+        json!({ "reverted": self.0.version })
+    }
+
+    fn plain(&self, out: &mut dyn Write) -> Result<()> {
+        plain_line(out, &[Some(&self.0.version)])
+    }
+
+    fn table(&self, out: &mut dyn Write, _color: bool) -> Result<()> {
+        writeln!(out, "Reverted {} {}", self.0.version, self.0.name)?;
+        Ok(())
+    }
+}
+
+/// `db seed`: what was loaded.
+pub struct Seeded {
+    pub users_created: u64,
+    pub tasks_created: u64,
+    pub users_existing: u64,
+    pub elapsed_ms: u64,
+    /// The arguments, for the table's sentences.
+    pub seed: u64,
+    pub users_requested: u64,
+    /// A seed user to try `task list` with.
+    pub example_user: String,
+}
+
+impl Seeded {
+    fn nothing_note(&self) -> Option<String> {
+        (self.users_created == 0).then(|| {
+            format!(
+                "Nothing to seed: seed users 1..{} already exist (they are left as they are).",
+                self.users_requested
+            )
+        })
+    }
+}
+
+impl Render for Seeded {
+    fn json(&self) -> Value {
+        json!({
+            "users_created": self.users_created,
+            "tasks_created": self.tasks_created,
+            "elapsed_ms": self.elapsed_ms,
+        })
+    }
+
+    fn plain(&self, out: &mut dyn Write) -> Result<()> {
+        let f = [self.users_created, self.tasks_created, self.elapsed_ms].map(|n| n.to_string());
+        plain_line(out, &[Some(&f[0]), Some(&f[1]), Some(&f[2])])
+    }
+
+    fn note(&self) -> Option<String> {
+        self.nothing_note()
+    }
+
+    fn table(&self, out: &mut dyn Write, _color: bool) -> Result<()> {
+        if let Some(note) = self.nothing_note() {
+            writeln!(out, "{note}")?;
+            return Ok(());
+        }
+        let existing = if self.users_existing > 0 {
+            format!("; {} seed users already existed", self.users_existing)
+        } else {
+            String::new()
+        };
+        writeln!(
+            out,
+            "Seeded {} users and {} tasks in {:.1} s (seed {}{existing}).",
+            self.users_created,
+            self.tasks_created,
+            self.elapsed_ms as f64 / 1000.0,
+            self.seed,
+        )?;
+        writeln!(out, "Try: todo task list --user {}", self.example_user)?;
+        Ok(())
+    }
+}
+
+/// `db seed --clean`: what was removed.
+pub struct SeedCleaned {
+    pub users: i64,
+    pub tasks: i64,
+    pub elapsed_ms: u64,
+}
+
+impl Render for SeedCleaned {
+    fn json(&self) -> Value {
+        json!({ "users_deleted": self.users, "tasks_deleted": self.tasks, "elapsed_ms": self.elapsed_ms })
+    }
+
+    fn plain(&self, out: &mut dyn Write) -> Result<()> {
+        let f = [
+            self.users.to_string(),
+            self.tasks.to_string(),
+            self.elapsed_ms.to_string(),
+        ];
+        plain_line(out, &[Some(&f[0]), Some(&f[1]), Some(&f[2])])
+    }
+
+    fn table(&self, out: &mut dyn Write, _color: bool) -> Result<()> {
+        writeln!(
+            out,
+            "Removed {} seed users and {} tasks.",
+            self.users, self.tasks
+        )?;
+        Ok(())
+    }
+}
+
+/// `db local status|start|stop`.
+pub struct LocalStatus {
+    pub state: &'static str,
+    pub home: String,
+    pub url: String,
+    /// What `start` or `stop` did, for the table's one line.
+    pub done: Option<&'static str>,
+}
+
+impl Render for LocalStatus {
+    fn json(&self) -> Value {
+        json!({ "state": self.state, "home": self.home, "url": self.url })
+    }
+
+    fn plain(&self, out: &mut dyn Write) -> Result<()> {
+        plain_line(out, &[Some(self.state), Some(&self.home), Some(&self.url)])
+    }
+
+    fn table(&self, out: &mut dyn Write, _color: bool) -> Result<()> {
+        match self.done {
+            Some(done) => writeln!(out, "Local database in {}: {done}", self.home)?,
+            None => {
+                writeln!(out, "state: {}", self.state)?;
+                writeln!(out, "home:  {}", self.home)?;
+                writeln!(out, "url:   {}", self.url)?;
+            }
+        }
+        Ok(())
+    }
+}
