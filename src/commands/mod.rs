@@ -1,7 +1,9 @@
 //! Commands: each takes parsed arguments, calls the data layer and writes
 //! the result through `output`. Nothing below this layer prints.
 
+pub mod connect;
 pub mod db;
+pub mod errors;
 pub mod task;
 pub mod user;
 
@@ -12,9 +14,10 @@ use clap::CommandFactory;
 
 use crate::cli::{Cli, Command, Global};
 use crate::db::models::{Task, User};
-use crate::db::{Conn, ConnectOptions, Pool};
+use crate::db::{Conn, Pool};
 use crate::error::{Error, Result};
 use crate::output::Output;
+use connect::ConnectOptions;
 
 /// What every command gets: the global flags and the output settings.
 pub struct Context {
@@ -25,10 +28,17 @@ pub struct Context {
 
 impl Context {
     pub fn connect_options(&self) -> ConnectOptions {
+        let log: Option<crate::db::StatementLog> = if self.global.verbose {
+            Some(std::sync::Arc::new(|line: &str| eprintln!("todo: {line}")))
+        } else {
+            None
+        };
         ConnectOptions {
             database_url: self.global.database_url.clone(),
             local: self.global.local,
             connect_timeout: self.global.connect_timeout,
+            interactive: std::io::stderr().is_terminal() && std::env::var_os("CI").is_none(),
+            log,
         }
     }
 
@@ -37,7 +47,7 @@ impl Context {
         if let Some(pool) = self.pool.get() {
             return Ok(pool);
         }
-        let pool = crate::db::open(&self.connect_options(), 1, &mut |msg| {
+        let pool = connect::open(&self.connect_options(), 1, &mut |msg| {
             eprintln!("todo: {msg}");
         })?;
         Ok(self.pool.get_or_init(|| pool))
@@ -96,7 +106,7 @@ pub fn query<T>(
     conn: &mut Conn,
     f: impl FnOnce(&mut diesel::PgConnection) -> diesel::QueryResult<T>,
 ) -> Result<T> {
-    f(conn).map_err(|e| crate::db::classify(conn, e))
+    f(conn).map_err(|e| errors::classify(conn, e))
 }
 
 /// Asks a yes/no question on the terminal. Without a terminal on stdin,
@@ -116,9 +126,6 @@ pub fn confirm(question: &str, what: &str) -> Result<()> {
 
 /// Runs the parsed command line.
 pub fn run(cli: Cli) -> Result<()> {
-    if cli.global.verbose {
-        crate::db::pool::set_verbose();
-    }
     let ctx = Context {
         out: cli.global.output(),
         global: cli.global,

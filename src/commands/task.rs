@@ -7,6 +7,7 @@ use clap::{Args, Subcommand};
 
 use super::user::scoped;
 use super::{confirm, ensure_can_prompt, query, Context};
+use crate::commands::errors;
 use crate::db::models::{Task, UserRef};
 use crate::db::tasks::{self, Change, Edit, Filter};
 use crate::error::{Error, Result};
@@ -237,11 +238,11 @@ fn list(ctx: &Context, args: ListArgs) -> Result<()> {
     let failed = match tasks::list(&mut conn, &user, &filter) {
         Ok(rows) => {
             let rows = scoped(rows, &user)?;
-            return ctx.emit_tasks(rows.map(|row| row.map_err(crate::db::classify_offline)));
+            return ctx.emit_tasks(rows.map(|row| row.map_err(errors::classify_offline)));
         }
         Err(e) => e,
     };
-    Err(crate::db::classify(&mut conn, failed))
+    Err(errors::classify(&mut conn, failed))
 }
 
 fn show(ctx: &Context, args: IdArgs) -> Result<()> {

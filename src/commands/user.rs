@@ -4,6 +4,7 @@ use clap::{Args, Subcommand};
 use diesel::result::{DatabaseErrorKind, Error as DieselError};
 
 use super::{confirm, ensure_can_prompt, query, Context};
+use crate::commands::errors;
 use crate::db::models::{Scoped, User, UserMatch, UserRef};
 use crate::db::users;
 use crate::error::{Error, Result};
@@ -139,7 +140,7 @@ fn add(ctx: &Context, args: AddArgs) -> Result<()> {
                 taken()
             })
         }
-        Err(e) => return Err(crate::db::classify(&mut conn, e)),
+        Err(e) => return Err(errors::classify(&mut conn, e)),
     };
     ctx.emit(&UserRecord {
         user: &user,
@@ -156,12 +157,12 @@ fn list(ctx: &Context, args: ListArgs) -> Result<()> {
         Ok(mut rows) => match rows.next().transpose() {
             Err(e) => e,
             Ok(first) => {
-                let rest = rows.map(|row| row.map_err(crate::db::classify_offline));
+                let rest = rows.map(|row| row.map_err(errors::classify_offline));
                 return ctx.emit_users(first.map(Ok).into_iter().chain(rest));
             }
         },
     };
-    Err(crate::db::classify(&mut conn, failed))
+    Err(errors::classify(&mut conn, failed))
 }
 
 /// Finds exactly one user.

@@ -6,7 +6,6 @@
 //! unknown database fails at once, with the server's reason) and handed to the
 //! pool on its first `connect()`.
 
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -17,21 +16,18 @@ use diesel::r2d2::{self, ManageConnection, PooledConnection};
 use super::url::DbUrl;
 use crate::error::{Error, Result};
 
-static VERBOSE: AtomicBool = AtomicBool::new(false);
-
-/// `--verbose`: every statement of connections opened from now on is
-/// printed on stderr with its duration (never connection strings).
-pub fn set_verbose() {
-    VERBOSE.store(true, Ordering::Relaxed);
-}
+/// Where `--verbose` sends a line per connection and per statement (with
+/// its duration; never a connection string).
+pub type StatementLog = Arc<dyn Fn(&str) + Send + Sync>;
 
 /// Opens a connection with named prepared statements turned off (they cost a
 /// round trip in a one-shot CLI and break transaction-mode poolers).
-pub fn establish(url: &DbUrl) -> Result<PgConnection> {
+pub fn establish(url: &DbUrl, log: Option<&StatementLog>) -> Result<PgConnection> {
     let mut conn = PgConnection::establish(url.libpq()).map_err(|e| connect_error(url, &e))?;
     conn.set_prepared_statement_cache_size(CacheSize::Disabled);
-    if VERBOSE.load(Ordering::Relaxed) {
-        eprintln!("todo: connected to {}", url.display());
+    if let Some(log) = log {
+        log(&format!("connected to {}", url.display()));
+        let log = Arc::clone(log);
         let mut started = Instant::now();
         conn.set_instrumentation(move |event: InstrumentationEvent<'_>| match event {
             InstrumentationEvent::StartQuery { .. } => started = Instant::now(),
@@ -40,7 +36,7 @@ pub fn establish(url: &DbUrl) -> Result<PgConnection> {
                 let failed = if error.is_some() { ", failed" } else { "" };
                 let text = query.to_string();
                 let text = text.split_whitespace().collect::<Vec<_>>().join(" ");
-                eprintln!("todo: sql ({ms:.2} ms{failed}): {text}");
+                log(&format!("sql ({ms:.2} ms{failed}): {text}"));
             }
             _ => {}
         });
@@ -65,9 +61,7 @@ fn connect_error(url: &DbUrl, err: &ConnectionError) -> Error {
         url.display(),
         url.mask(&reason)
     ))
-    .with_hint(
-        "check the URL, the server and your network; see `todo --help` for how the URL is chosen",
-    )
+    .with_hint("check the URL, the server and your network")
 }
 
 /// libpq's messages for a connection string it cannot use (a bad parameter
@@ -94,6 +88,7 @@ fn is_conninfo_error(message: &str) -> bool {
 pub struct Manager {
     url: DbUrl,
     first: Mutex<Option<PgConnection>>,
+    log: Option<StatementLog>,
 }
 
 impl ManageConnection for Manager {
@@ -104,7 +99,7 @@ impl ManageConnection for Manager {
         let first = self.first.lock().ok().and_then(|mut slot| slot.take());
         match first {
             Some(conn) => Ok(conn),
-            None => establish(&self.url),
+            None => establish(&self.url, self.log.as_ref()),
         }
     }
 
@@ -131,11 +126,17 @@ pub struct Pool {
 impl Pool {
     /// Connects once (failing fast with the server's reason) and builds a pool
     /// of at most `size` connections around that connection.
-    pub fn open(url: &DbUrl, size: u32, timeout: Duration) -> Result<Pool> {
-        let first = establish(url)?;
+    pub fn open(
+        url: &DbUrl,
+        size: u32,
+        timeout: Duration,
+        log: Option<StatementLog>,
+    ) -> Result<Pool> {
+        let first = establish(url, log.as_ref())?;
         let manager = Manager {
             url: url.clone(),
             first: Mutex::new(Some(first)),
+            log,
         };
         // r2d2 opens connections on its scheduler threads; a CLI needs one
         // (the default starts three), and no reaper timers.

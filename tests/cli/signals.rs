@@ -58,7 +58,7 @@ fn every_connection_the_tool_opens_has_its_cancel_key_recorded() {
     let db = TestDb::migrated();
     let before = todo::db::cancel::recorded();
     let url = todo::db::url::DbUrl::parse(&db.url(), None, 5).unwrap();
-    let conn = todo::db::pool::establish(&url).unwrap();
+    let conn = todo::db::pool::establish(&url, None).unwrap();
     // Other tests open connections in parallel: at least this one is there.
     assert!(todo::db::cancel::recorded() >= 1, "before: {before}");
     drop(conn);

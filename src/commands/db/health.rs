@@ -3,17 +3,17 @@
 use std::time::Instant;
 
 use crate::commands::Context;
-use crate::db as database;
+use crate::commands::{connect, errors};
 use crate::db::health::{self, Check, Report, Status};
 use crate::error::{Error, Kind, Result};
 
 pub fn health(ctx: &Context) -> Result<()> {
-    let target =
-        match database::resolve(&ctx.connect_options(), &mut |msg| eprintln!("todo: {msg}")) {
-            Ok(target) => target.url().display().to_string(),
-            Err(e) if e.kind == Kind::Unavailable => String::new(),
-            Err(e) => return Err(e),
-        };
+    let target = match connect::resolve(&ctx.connect_options(), &mut |msg| eprintln!("todo: {msg}"))
+    {
+        Ok(target) => target.url().display().to_string(),
+        Err(e) if e.kind == Kind::Unavailable => String::new(),
+        Err(e) => return Err(e),
+    };
     let started = Instant::now();
     let (report, unreachable) = match ctx.conn() {
         Ok(mut conn) => (health::run(&mut conn, &target, started.elapsed()), None),
@@ -37,7 +37,7 @@ pub fn health(ctx: &Context) -> Result<()> {
         return Err(e);
     }
     if report.schema_missing {
-        return Err(database::schema_missing());
+        return Err(errors::schema_missing());
     }
     let failed: Vec<&str> = report
         .checks

@@ -4,8 +4,8 @@ use std::io::Write;
 
 use clap::Subcommand;
 
+use crate::commands::connect;
 use crate::commands::Context;
-use crate::db as database;
 use crate::error::Result;
 use crate::local::{self, Cluster};
 use crate::output::admin::LocalStatus;
@@ -33,7 +33,7 @@ pub fn local(ctx: &Context, cmd: LocalCommand) -> Result<()> {
         }
         LocalCommand::Status => None,
         LocalCommand::Start => {
-            database::start_local(&cluster, &mut |msg| eprintln!("todo: {msg}"))?;
+            connect::start_local(&cluster, &mut |msg| eprintln!("todo: {msg}"))?;
             Some("running")
         }
         LocalCommand::Stop => Some(if cluster.stop()? {

@@ -4,9 +4,10 @@ use std::time::Duration;
 
 use clap::Args;
 
+use crate::commands::errors;
 use crate::commands::{confirm, Context};
 use crate::db::migrate::{self, Known, MigrateError};
-use crate::db::{self as database, Conn};
+use crate::db::Conn;
 use crate::error::{Error, Result};
 use crate::output::admin::{Applied, MigrationStatus, Reverted};
 
@@ -43,7 +44,7 @@ pub struct RevertArgs {
 
 fn migrate_error(conn: &mut Conn, err: MigrateError) -> Error {
     match err {
-        MigrateError::Db(e) => database::classify(conn, e),
+        MigrateError::Db(e) => errors::classify(conn, e),
         MigrateError::Unmanaged => Error::not_ready(
             "tables users/tasks exist, but no todo migration is recorded (another program created them)",
         )
@@ -70,7 +71,7 @@ fn migrate_error(conn: &mut Conn, err: MigrateError) -> Error {
             "the applied migrations changed while waiting; run the command again",
         ),
         MigrateError::Other(msg) => {
-            database::classify_message(&msg).unwrap_or_else(|| Error::unexpected(msg))
+            errors::classify_message(&msg).unwrap_or_else(|| Error::unexpected(msg))
         }
     }
 }
@@ -94,7 +95,7 @@ pub fn status(ctx: &Context, args: StatusArgs) -> Result<()> {
     let read = |conn: &mut Conn| -> diesel::QueryResult<(Option<Vec<String>>, bool)> {
         Ok((migrate::applied(conn)?, migrate::has_tables(conn)?))
     };
-    let (applied, has_tables) = read(&mut conn).map_err(|e| database::classify(&mut conn, e))?;
+    let (applied, has_tables) = read(&mut conn).map_err(|e| errors::classify(&mut conn, e))?;
     let applied = applied.unwrap_or_default();
     let pending = migrate::pending(&applied);
     if migrate::unmanaged(&applied, has_tables) {

@@ -5,8 +5,9 @@ use std::time::{Duration, Instant};
 
 use clap::Args;
 
+use crate::commands::errors;
 use crate::commands::Context;
-use crate::db::{self as database, seed};
+use crate::db::seed;
 use crate::error::Result;
 use crate::output::admin::{SeedCleaned, Seeded};
 
@@ -61,7 +62,7 @@ pub fn seed(ctx: &Context, args: SeedArgs) -> Result<()> {
         &|n| bar.set_position(n),
     );
     bar.finish_and_clear();
-    let outcome = result.map_err(|e| database::classify(&mut conn, e))?;
+    let outcome = result.map_err(|e| errors::classify(&mut conn, e))?;
     ctx.emit(&Seeded {
         users_created: outcome.users_created,
         tasks_created: outcome.tasks_created,
@@ -77,7 +78,7 @@ pub fn clean(ctx: &Context, args: SeedArgs) -> Result<()> {
     let started = Instant::now();
     let mut conn = ctx.conn()?;
     let (users, tasks) = seed::clean(&mut conn, Duration::from_secs(args.lock_timeout))
-        .map_err(|e| database::classify(&mut conn, e))?;
+        .map_err(|e| errors::classify(&mut conn, e))?;
     ctx.emit(&SeedCleaned {
         users,
         tasks,

@@ -192,7 +192,7 @@ fn setup(server: &mut Server) {
         );
         {
             let url = todo::db::url::DbUrl::parse(&server.url(&building), None, 5).unwrap();
-            let mut conn = todo::db::pool::establish(&url).unwrap();
+            let mut conn = todo::db::pool::establish(&url, None).unwrap();
             todo::db::migrate::run(&mut conn, std::time::Duration::from_secs(30))
                 .expect("migrating the template database");
         }

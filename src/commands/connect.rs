@@ -1,0 +1,131 @@
+//! Where a command connects (SPEC §2): `--local`, else the configured URL,
+//! else the embedded database in interactive use, else exit 5; and the
+//! command's pool, opened lazily. This is policy, so it lives with the
+//! commands; the data layer only sees the URL.
+
+use std::path::Path;
+use std::time::Duration;
+
+use crate::db::url::{self, DbUrl};
+use crate::db::{migrate, pool, Pool, StatementLog};
+use crate::error::{Error, Result};
+use crate::local::Cluster;
+
+/// Seconds libpq waits for a connection unless told otherwise.
+pub const DEFAULT_CONNECT_TIMEOUT: u64 = 5;
+
+/// How the user asked to connect (global flags), and how the command runs.
+#[derive(Clone, Default)]
+pub struct ConnectOptions {
+    pub database_url: Option<String>,
+    pub local: bool,
+    pub connect_timeout: Option<u64>,
+    /// A person at a terminal (stderr is one and `CI` is unset): with no
+    /// URL configured, the embedded database is used.
+    pub interactive: bool,
+    /// `--verbose`: where each statement is logged.
+    pub log: Option<StatementLog>,
+}
+
+impl ConnectOptions {
+    pub fn timeout(&self) -> Duration {
+        Duration::from_secs(
+            self.connect_timeout
+                .unwrap_or(DEFAULT_CONNECT_TIMEOUT)
+                .max(1),
+        )
+    }
+}
+
+/// Where a command connects.
+pub enum Target {
+    Url(DbUrl),
+    Local(Cluster, DbUrl),
+}
+
+impl Target {
+    pub fn url(&self) -> &DbUrl {
+        match self {
+            Target::Url(url) | Target::Local(_, url) => url,
+        }
+    }
+}
+
+/// Applies SPEC §2: `--local`, else the configured URL, else the embedded
+/// database in interactive use, else an error (exit 5). `notice` receives a
+/// warning for each line of `./.env` that could not be parsed.
+pub fn resolve(opts: &ConnectOptions, notice: &mut dyn FnMut(&str)) -> Result<Target> {
+    if opts.local {
+        return local_target(opts);
+    }
+    let env = |key: &str| match std::env::var(key) {
+        Ok(value) => Ok(Some(value)),
+        Err(std::env::VarError::NotPresent) => Ok(None),
+        Err(std::env::VarError::NotUnicode(_)) => {
+            Err(Error::usage(format!("${key} is not valid UTF-8"))
+                .with_hint("percent-encode non-ASCII characters in the URL"))
+        }
+    };
+    let found = url::configured(opts.database_url.as_deref(), env, Path::new(".env"))?;
+    for line in &found.dotenv_bad_lines {
+        notice(&format!(
+            "warning: line {line} of ./.env cannot be parsed and was skipped"
+        ));
+    }
+    match found.url {
+        Some((raw, source)) => {
+            let url =
+                DbUrl::parse(&raw, opts.connect_timeout, DEFAULT_CONNECT_TIMEOUT).map_err(|e| {
+                    Error {
+                        message: format!("{} (from {source})", e.message),
+                        ..e
+                    }
+                })?;
+            Ok(Target::Url(url))
+        }
+        None if opts.interactive => local_target(opts),
+        None => Err(Error::unavailable("no database configured").with_hint(
+            "set DATABASE_URL (or TODO_DATABASE_URL, or put it in ./.env), \
+             or pass --local to use the embedded database",
+        )),
+    }
+}
+
+fn local_target(opts: &ConnectOptions) -> Result<Target> {
+    let cluster = Cluster::new(Cluster::default_home()?);
+    let url = DbUrl::parse(
+        &cluster.url(crate::local::DATABASE),
+        opts.connect_timeout,
+        DEFAULT_CONNECT_TIMEOUT,
+    )?;
+    Ok(Target::Local(cluster, url))
+}
+
+/// Opens the pool for a command (at most `size` connections). The embedded
+/// database is created, migrated and started on demand; `notice` receives a
+/// line when that happens.
+pub fn open(opts: &ConnectOptions, size: u32, notice: &mut dyn FnMut(&str)) -> Result<Pool> {
+    let open = |url: &DbUrl| Pool::open(url, size, opts.timeout(), opts.log.clone());
+    match resolve(opts, notice)? {
+        Target::Url(url) => open(&url),
+        Target::Local(cluster, url) => match open(&url) {
+            Ok(pool) => Ok(pool),
+            Err(_) => {
+                start_local(&cluster, notice)?;
+                open(&url)
+            }
+        },
+    }
+}
+
+/// Creates (and migrates) or starts the embedded cluster if needed.
+pub fn start_local(cluster: &Cluster, notice: &mut dyn FnMut(&str)) -> Result<()> {
+    let mut migrate = |raw: &str| -> Result<()> {
+        let url = DbUrl::parse(raw, None, DEFAULT_CONNECT_TIMEOUT)?;
+        let mut conn = pool::establish(&url, None)?;
+        migrate::run(&mut conn, Duration::from_secs(10))
+            .map(|_| ())
+            .map_err(|e| Error::unexpected(format!("cannot migrate the local database: {e}")))
+    };
+    cluster.ensure_running(notice, &mut migrate)
+}
