@@ -26,6 +26,9 @@ pub enum Kind {
     HealthFailed,
     /// Interrupted by the user (exit 130).
     Interrupted,
+    /// The reader of stdout went away (`todo … | head`): the tool stops
+    /// quietly and exits 0, as other Unix tools do.
+    BrokenPipe,
 }
 
 impl Kind {
@@ -39,6 +42,7 @@ impl Kind {
             Kind::NotReady => 6,
             Kind::HealthFailed => 7,
             Kind::Interrupted => 130,
+            Kind::BrokenPipe => 0,
         }
     }
 
@@ -53,6 +57,7 @@ impl Kind {
             Kind::NotReady => "not_ready",
             Kind::HealthFailed => "health_failed",
             Kind::Interrupted => "interrupted",
+            Kind::BrokenPipe => "broken_pipe",
         }
     }
 }
@@ -65,10 +70,6 @@ pub struct Error {
     pub message: String,
     pub hint: Option<String>,
 }
-
-/// The message of the error a closed stdout causes (`todo … | head`); the
-/// tool then exits quietly, as other Unix tools do.
-pub const BROKEN_PIPE: &str = "broken pipe";
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
@@ -164,7 +165,7 @@ impl From<std::io::Error> for Error {
     fn from(err: std::io::Error) -> Self {
         if err.kind() == std::io::ErrorKind::BrokenPipe {
             // Output piped into `head` and closed: not worth a message.
-            return Error::new(Kind::Unexpected, BROKEN_PIPE);
+            return Error::new(Kind::BrokenPipe, "broken pipe");
         }
         Error::unexpected(format!("I/O error: {err}"))
     }

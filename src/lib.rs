@@ -4,6 +4,8 @@
 //! Data flows one way: argv → [`cli`] → [`commands`] → [`db`] → [`output`]
 //! → exit code ([`error`]).
 
+#![cfg_attr(not(test), deny(clippy::unwrap_used))]
+
 pub mod cli;
 mod closed_stdout;
 pub mod commands;
@@ -30,7 +32,7 @@ pub fn main() -> ExitCode {
     let args: Vec<OsString> = std::env::args_os().collect();
     let cli = match cli::Cli::try_parse_from(&args) {
         Ok(cli) => cli,
-        Err(err) => return clap_error(err, cli::wants_json(&args)),
+        Err(err) => return clap_error(err, &args, cli::wants_json(&args)),
     };
     let json = cli.global.json();
     signals::install(json);
@@ -42,7 +44,7 @@ pub fn main() -> ExitCode {
     }
     match commands::run(cli) {
         Ok(()) => ExitCode::SUCCESS,
-        Err(err) if err.message == error::BROKEN_PIPE => ExitCode::SUCCESS,
+        Err(err) if err.kind == error::Kind::BrokenPipe => ExitCode::SUCCESS,
         Err(err) => {
             err.print(&mut std::io::stderr().lock(), json);
             ExitCode::from(err.kind.exit_code())
@@ -53,7 +55,7 @@ pub fn main() -> ExitCode {
 /// Prints a clap error like every other error: one `error:` line and a
 /// `hint:` with the usage (or one JSON object). Help, version, and the help
 /// shown for a missing subcommand are printed by clap as they are.
-fn clap_error(err: clap::Error, json: bool) -> ExitCode {
+fn clap_error(err: clap::Error, args: &[OsString], json: bool) -> ExitCode {
     use clap::error::ErrorKind;
     match err.kind() {
         ErrorKind::DisplayHelp | ErrorKind::DisplayVersion => {
@@ -66,46 +68,7 @@ fn clap_error(err: clap::Error, json: bool) -> ExitCode {
         }
         _ => {}
     }
-    let (message, usage) = clap_message(&err.render().to_string());
-    let mut hint = match usage {
-        Some(usage) => format!("usage: {usage}"),
-        None => "see `todo --help`".to_string(),
-    };
-    if message.contains("--user <USER>") {
-        hint.push_str(" (or set TODO_USER)");
-    }
-    let err = Error::usage(message).with_hint(hint);
+    let err = cli::usage_error(&err, args);
     err.print(&mut std::io::stderr().lock(), json);
     ExitCode::from(err.kind.exit_code())
-}
-
-/// Clap's rendered error as one line, and its usage line.
-fn clap_message(rendered: &str) -> (String, Option<String>) {
-    let mut message = Vec::new();
-    let mut usage = None;
-    for line in rendered.lines().map(str::trim) {
-        if line.is_empty() || line.starts_with("For more information") {
-            continue;
-        }
-        match line.strip_prefix("Usage: ") {
-            Some(u) => usage = Some(u.to_string()),
-            None => message.push(line.strip_prefix("error: ").unwrap_or(line)),
-        }
-    }
-    (message.join(" "), usage)
-}
-
-#[cfg(test)]
-mod tests {
-    #[test]
-    fn clap_errors_become_one_line_and_a_usage() {
-        let rendered = "error: the following required arguments were not provided:\n  --user <USER>\n\n\
-                        Usage: todo task list --user <USER>\n\nFor more information, try '--help'.\n";
-        let (message, usage) = super::clap_message(rendered);
-        assert_eq!(
-            message,
-            "the following required arguments were not provided: --user <USER>"
-        );
-        assert_eq!(usage.as_deref(), Some("todo task list --user <USER>"));
-    }
 }

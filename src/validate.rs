@@ -142,6 +142,15 @@ pub fn task_id(raw: &str) -> std::result::Result<i32, String> {
     }
 }
 
+/// A `--limit`: a whole number, at least 1 (clap value parser).
+pub fn limit(raw: &str) -> std::result::Result<i64, String> {
+    match raw.trim().parse::<i64>() {
+        Ok(n) if n >= 1 => Ok(n),
+        Ok(_) => Err("the limit must be at least 1".to_string()),
+        Err(_) => Err(format!("'{raw}' is not a number")),
+    }
+}
+
 /// A USER argument: an email when it contains `@` (case is folded by the
 /// server), else a user id.
 pub fn user_ref(raw: &str) -> Result<UserRef> {

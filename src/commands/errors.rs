@@ -66,7 +66,7 @@ pub fn classify_message(message: &str) -> Option<Error> {
             "lost the connection to the database: {message}"
         )));
     }
-    if message.contains("lock timeout") {
+    if crate::db::is_lock_timeout(message) {
         return Some(
             Error::unavailable(format!("gave up waiting for a lock: {message}")).with_hint(
                 "another session holds a conflicting lock; retry later or raise --lock-timeout",

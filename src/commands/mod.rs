@@ -136,8 +136,12 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Task(cmd) => task::run(&ctx, cmd),
         Command::Db(cmd) => db::run(&ctx, cmd),
         Command::Completions { shell } => {
+            // clap_complete panics when its writer fails (a closed pipe):
+            // generate into memory, then write like any output.
+            let mut script = Vec::new();
+            clap_complete::generate(shell, &mut Cli::command(), "todo", &mut script);
             let mut out = ctx.stdout();
-            clap_complete::generate(shell, &mut Cli::command(), "todo", &mut out);
+            out.write_all(&script)?;
             out.flush()?;
             Ok(())
         }

@@ -112,7 +112,7 @@ pub struct ListArgs {
     #[arg(long, short, value_name = "TEXT")]
     pub search: Option<String>,
     /// Show at most N tasks
-    #[arg(long, short = 'n', value_name = "N", value_parser = clap::value_parser!(i64).range(1..))]
+    #[arg(long, short = 'n', value_name = "N", value_parser = validate::limit)]
     pub limit: Option<i64>,
 }
 

@@ -6,7 +6,7 @@ use diesel::result::{DatabaseErrorKind, Error as DieselError};
 use super::{confirm, ensure_can_prompt, query, Context};
 use crate::commands::errors;
 use crate::db::models::{Scoped, User, UserMatch, UserRef};
-use crate::db::users;
+use crate::db::users::{self, Added};
 use crate::error::{Error, Result};
 use crate::output::UserRecord;
 use crate::validate;
@@ -59,7 +59,7 @@ pub struct AddArgs {
 #[derive(Debug, Args)]
 pub struct ListArgs {
     /// Show at most N users
-    #[arg(long, value_name = "N", value_parser = clap::value_parser!(i64).range(1..))]
+    #[arg(long, value_name = "N", value_parser = validate::limit)]
     pub limit: Option<i64>,
 }
 
@@ -130,15 +130,16 @@ fn add(ctx: &Context, args: AddArgs) -> Result<()> {
         Error::conflict(format!("email {email} is already registered"))
             .with_hint(format!("see the account with: todo user show {email}"))
     };
+    let id_taken = || Error::conflict(format!("user id {id} is already taken"));
     let user = match users::add(&mut conn, &id, &email, name.as_deref()) {
-        Ok(Some(user)) => user,
-        Ok(None) => return Err(taken()),
-        Err(DieselError::DatabaseError(DatabaseErrorKind::UniqueViolation, info)) => {
-            return Err(if info.constraint_name() == Some("users_pkey") {
-                Error::conflict(format!("user id {id} is already taken"))
-            } else {
-                taken()
-            })
+        Ok(Added::User(user)) => user,
+        Ok(Added::EmailTaken) => return Err(taken()),
+        Ok(Added::IdTaken) => return Err(id_taken()),
+        // A concurrent insert of the same email or id won the race.
+        Err(DieselError::DatabaseError(DatabaseErrorKind::UniqueViolation, _)) => {
+            return Err(Error::conflict(format!(
+                "email {email} or user id {id} was registered at the same moment by another session"
+            )))
         }
         Err(e) => return Err(errors::classify(&mut conn, e)),
     };

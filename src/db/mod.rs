@@ -18,3 +18,10 @@ pub mod url;
 pub mod users;
 
 pub use pool::{Conn, Pool, StatementLog};
+
+/// Whether a database error is SQLSTATE 55P03 (`lock_timeout` expired).
+/// diesel exposes no SQLSTATE, so this is the one place that reads the
+/// server's message for it.
+pub fn is_lock_timeout(message: &str) -> bool {
+    message.contains("due to lock timeout")
+}

@@ -178,7 +178,7 @@ fn take_fast_path(
             restore(conn)?;
             Ok(ddl)
         }
-        Err(e) if e.to_string().contains("lock timeout") => {
+        Err(e) if super::is_lock_timeout(&e.to_string()) => {
             restore(conn)?;
             Ok(None)
         }

@@ -1,9 +1,10 @@
 //! User statements. Each function is one constant SQL statement with its
 //! parameters bound.
 
+use chrono::NaiveDateTime;
 use diesel::pg::PgRowByRowLoadingMode;
 use diesel::prelude::*;
-use diesel::sql_types::{BigInt, Nullable, Text};
+use diesel::sql_types::{BigInt, Bool, Nullable, Text, Timestamp};
 
 use super::models::{scoped_user, DeletedRow, DeletedUser, Scoped, User, UserRef};
 
@@ -43,27 +44,78 @@ macro_rules! counts {
     };
 }
 
-/// Inserts a user, email lower-cased by the server, unless an account with
-/// the same email in any letter case exists (then `None`).
+/// What `add` did.
+#[derive(Debug)]
+pub enum Added {
+    User(User),
+    /// An account with this email in any letter case exists.
+    EmailTaken,
+    /// An account with this id exists.
+    IdTaken,
+}
+
+/// Inserts a user (`$1` id, `$2` email, lower-cased by the server, `$3`
+/// name) unless the email in any letter case or the id is taken; says which.
+/// Two concurrent inserts of the same email or id can still both pass the
+/// check: the loser gets a unique violation.
 pub fn add(
     conn: &mut PgConnection,
     id: &str,
     email: &str,
     name: Option<&str>,
-) -> QueryResult<Option<User>> {
-    diesel::sql_query(
-        "WITH ins AS (
-            INSERT INTO users (id, email, name) SELECT $1, lower($2), $3
-            WHERE NOT EXISTS (SELECT 1 FROM users WHERE lower(email) = lower($2))
-            RETURNING id, email, name, created_at, updated_at)
-         SELECT id, email, name, created_at, updated_at, 0::bigint AS total, 0::bigint AS done
-         FROM ins",
+) -> QueryResult<Added> {
+    #[derive(QueryableByName)]
+    struct Row {
+        #[diesel(sql_type = Bool)]
+        email_taken: bool,
+        #[diesel(sql_type = Bool)]
+        id_taken: bool,
+        #[diesel(sql_type = Nullable<Text>)]
+        email: Option<String>,
+        #[diesel(sql_type = Nullable<Text>)]
+        name: Option<String>,
+        #[diesel(sql_type = Nullable<Timestamp>)]
+        created_at: Option<NaiveDateTime>,
+        #[diesel(sql_type = Nullable<Timestamp>)]
+        updated_at: Option<NaiveDateTime>,
+    }
+    let row: Row = diesel::sql_query(
+        "WITH taken AS (
+            SELECT EXISTS (SELECT 1 FROM users WHERE lower(email) = lower($2)) AS email_taken,
+                   EXISTS (SELECT 1 FROM users WHERE id = $1) AS id_taken),
+         ins AS (
+            INSERT INTO users (id, email, name) SELECT $1, lower($2), $3 FROM taken
+            WHERE NOT email_taken AND NOT id_taken
+            RETURNING email, name, created_at, updated_at)
+         SELECT taken.email_taken, taken.id_taken, ins.email, ins.name, ins.created_at, ins.updated_at
+         FROM taken LEFT JOIN ins ON true",
     )
     .bind::<Text, _>(id)
     .bind::<Text, _>(email)
     .bind::<Nullable<Text>, _>(name)
-    .get_result(conn)
-    .optional()
+    .get_result(conn)?;
+    Ok(match row {
+        Row {
+            email_taken: true, ..
+        } => Added::EmailTaken,
+        Row { id_taken: true, .. } => Added::IdTaken,
+        Row {
+            email: Some(email),
+            name,
+            created_at,
+            updated_at,
+            ..
+        } => Added::User(User {
+            id: id.to_string(),
+            email,
+            name,
+            created_at,
+            updated_at,
+            total: 0,
+            done: 0,
+        }),
+        Row { email: None, .. } => return Err(diesel::result::Error::NotFound),
+    })
 }
 
 /// Users ordered by email, with task counts, streamed row by row.

@@ -113,3 +113,26 @@ fn a_man_page_is_generated() {
     );
     assert!(text.contains("completions"));
 }
+
+#[test]
+fn a_closed_pipe_is_success_and_never_a_panic() {
+    // `todo completions bash | head -1`: the reader goes away early.
+    let bin = assert_cmd::cargo::cargo_bin("todo");
+    for args in ["completions bash", "man", "--help"] {
+        let out = std::process::Command::new("bash")
+            .arg("-c")
+            .arg(format!(
+                "\"$0\" {args} | head -c 1 >/dev/null; echo ${{PIPESTATUS[0]}}"
+            ))
+            .arg(&bin)
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(!stderr.contains("panicked"), "{args}: {stderr}");
+        assert_eq!(
+            String::from_utf8_lossy(&out.stdout).trim(),
+            "0",
+            "{args}: {stderr}"
+        );
+    }
+}
