@@ -191,14 +191,14 @@ fn rm(ctx: &Context, args: RmArgs) -> Result<()> {
         confirm(
             &format!(
                 "Delete user {} ({}) and their {n} task{}?",
-                found.email,
-                found.id,
+                found.account.email,
+                found.account.id,
                 if n == 1 { "" } else { "s" }
             ),
             "user rm",
         )?;
         // Delete exactly the account that was confirmed.
-        user = UserRef::Id(found.id);
+        user = UserRef::Id(found.account.id);
     }
     let mut conn = ctx.conn()?;
     let deleted = query(&mut conn, |c| users::delete(c, &user))?;

@@ -23,9 +23,9 @@ impl Task {
     }
 }
 
-/// A user, with task counts where the command shows them.
+/// A user's own columns.
 #[derive(Debug, Clone, PartialEq, Eq, QueryableByName)]
-pub struct User {
+pub struct Account {
     #[diesel(sql_type = Text)]
     pub id: String,
     #[diesel(sql_type = Text)]
@@ -36,6 +36,13 @@ pub struct User {
     pub created_at: Option<NaiveDateTime>,
     #[diesel(sql_type = Nullable<Timestamp>)]
     pub updated_at: Option<NaiveDateTime>,
+}
+
+/// A user with their task counts.
+#[derive(Debug, Clone, PartialEq, Eq, QueryableByName)]
+pub struct User {
+    #[diesel(embed)]
+    pub account: Account,
     #[diesel(sql_type = BigInt)]
     pub total: i64,
     #[diesel(sql_type = BigInt)]
@@ -128,11 +135,7 @@ pub struct Changed {
 /// A deleted user and how many of their tasks went with them.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DeletedUser {
-    pub id: String,
-    pub email: String,
-    pub name: Option<String>,
-    pub created_at: Option<NaiveDateTime>,
-    pub updated_at: Option<NaiveDateTime>,
+    pub account: Account,
     pub tasks_deleted: i64,
 }
 
@@ -236,11 +239,10 @@ impl ScopedCounts {
     }
 }
 
-/// The row of `user rm`'s statement.
+/// A user's columns that a statement may or may not have produced (an
+/// INSERT or DELETE that did nothing).
 #[derive(Debug, QueryableByName)]
-pub(super) struct DeletedRow {
-    #[diesel(sql_type = BigInt)]
-    matches: i64,
+pub(super) struct MaybeUser {
     #[diesel(sql_type = Nullable<Text>)]
     id: Option<String>,
     #[diesel(sql_type = Nullable<Text>)]
@@ -251,23 +253,39 @@ pub(super) struct DeletedRow {
     created_at: Option<NaiveDateTime>,
     #[diesel(sql_type = Nullable<Timestamp>)]
     updated_at: Option<NaiveDateTime>,
+}
+
+impl MaybeUser {
+    /// The user, if the statement produced one.
+    pub(super) fn into_account(self) -> Option<Account> {
+        Some(Account {
+            id: self.id?,
+            email: self.email?,
+            name: self.name,
+            created_at: self.created_at,
+            updated_at: self.updated_at,
+        })
+    }
+}
+
+/// The row of `user rm`'s statement.
+#[derive(Debug, QueryableByName)]
+pub(super) struct DeletedRow {
+    #[diesel(sql_type = BigInt)]
+    matches: i64,
+    #[diesel(embed)]
+    user: MaybeUser,
     #[diesel(sql_type = BigInt)]
     tasks_deleted: i64,
 }
 
 impl DeletedRow {
     pub(super) fn into_scoped(self) -> Scoped<Option<DeletedUser>> {
-        let user = match (self.id, self.email) {
-            (Some(id), Some(email)) => Some(DeletedUser {
-                id,
-                email,
-                name: self.name,
-                created_at: self.created_at,
-                updated_at: self.updated_at,
-                tasks_deleted: self.tasks_deleted,
-            }),
-            _ => None,
-        };
+        let tasks_deleted = self.tasks_deleted;
+        let user = self.user.into_account().map(|account| DeletedUser {
+            account,
+            tasks_deleted,
+        });
         Scoped {
             user: UserMatch::from_count(self.matches),
             value: user,

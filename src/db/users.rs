@@ -1,12 +1,11 @@
 //! User statements. Each function is one constant SQL statement with its
 //! parameters bound.
 
-use chrono::NaiveDateTime;
 use diesel::pg::PgRowByRowLoadingMode;
 use diesel::prelude::*;
-use diesel::sql_types::{BigInt, Bool, Nullable, Text, Timestamp};
+use diesel::sql_types::{BigInt, Bool, Nullable, Text};
 
-use super::models::{scoped_user, DeletedRow, DeletedUser, Scoped, User, UserRef};
+use super::models::{scoped_user, DeletedRow, DeletedUser, MaybeUser, Scoped, User, UserRef};
 
 /// The condition matching a USER argument bound as `$1`: an email when it
 /// contains `@` (compared as `lower(email) = lower($1)`: the server folds
@@ -70,14 +69,8 @@ pub fn add(
         email_taken: bool,
         #[diesel(sql_type = Bool)]
         id_taken: bool,
-        #[diesel(sql_type = Nullable<Text>)]
-        email: Option<String>,
-        #[diesel(sql_type = Nullable<Text>)]
-        name: Option<String>,
-        #[diesel(sql_type = Nullable<Timestamp>)]
-        created_at: Option<NaiveDateTime>,
-        #[diesel(sql_type = Nullable<Timestamp>)]
-        updated_at: Option<NaiveDateTime>,
+        #[diesel(embed)]
+        user: MaybeUser,
     }
     let row: Row = diesel::sql_query(
         "WITH taken AS (
@@ -86,8 +79,9 @@ pub fn add(
          ins AS (
             INSERT INTO users (id, email, name) SELECT $1, lower($2), $3 FROM taken
             WHERE NOT email_taken AND NOT id_taken
-            RETURNING email, name, created_at, updated_at)
-         SELECT taken.email_taken, taken.id_taken, ins.email, ins.name, ins.created_at, ins.updated_at
+            RETURNING id, email, name, created_at, updated_at)
+         SELECT taken.email_taken, taken.id_taken,
+                ins.id, ins.email, ins.name, ins.created_at, ins.updated_at
          FROM taken LEFT JOIN ins ON true",
     )
     .bind::<Text, _>(id)
@@ -99,22 +93,11 @@ pub fn add(
             email_taken: true, ..
         } => Added::EmailTaken,
         Row { id_taken: true, .. } => Added::IdTaken,
-        Row {
-            email: Some(email),
-            name,
-            created_at,
-            updated_at,
-            ..
-        } => Added::User(User {
-            id: id.to_string(),
-            email,
-            name,
-            created_at,
-            updated_at,
+        Row { user, .. } => Added::User(User {
+            account: user.into_account().ok_or(diesel::result::Error::NotFound)?,
             total: 0,
             done: 0,
         }),
-        Row { email: None, .. } => return Err(diesel::result::Error::NotFound),
     })
 }
 

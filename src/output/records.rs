@@ -9,7 +9,7 @@ use serde::Serialize;
 
 use super::Format;
 use super::{data_cell, plain_line, plain_table, relative, rfc3339, table, Output, Render};
-use crate::db::models::{Counts, DeletedUser, Task, User};
+use crate::db::models::{Account, Counts, DeletedUser, Task, User};
 use crate::error::Result;
 
 #[derive(Serialize)]
@@ -118,11 +118,7 @@ pub fn write_tasks(
                 ]);
                 n += 1;
             }
-            if n == 0 {
-                writeln!(out, "No tasks.")?;
-            } else {
-                writeln!(out, "{t}")?;
-            }
+            write_table_or(out, &t, n, "No tasks.")?;
         }
     }
     Ok(n)
@@ -174,44 +170,11 @@ impl Render for TaskRecord<'_> {
     }
 }
 
-/// The fields every user record shows.
-struct UserFields<'a> {
-    id: &'a str,
-    email: &'a str,
-    name: Option<&'a str>,
-    created_at: Option<NaiveDateTime>,
-    updated_at: Option<NaiveDateTime>,
-}
-
-impl<'a> From<&'a User> for UserFields<'a> {
-    fn from(u: &'a User) -> Self {
-        UserFields {
-            id: &u.id,
-            email: &u.email,
-            name: u.name.as_deref(),
-            created_at: u.created_at,
-            updated_at: u.updated_at,
-        }
-    }
-}
-
-impl<'a> From<&'a DeletedUser> for UserFields<'a> {
-    fn from(u: &'a DeletedUser) -> Self {
-        UserFields {
-            id: &u.id,
-            email: &u.email,
-            name: u.name.as_deref(),
-            created_at: u.created_at,
-            updated_at: u.updated_at,
-        }
-    }
-}
-
-fn user_json<'a>(u: &UserFields<'a>, counts: Option<Counts>, deleted: Option<i64>) -> UserJson<'a> {
+fn user_json(u: &Account, counts: Option<Counts>, deleted: Option<i64>) -> UserJson<'_> {
     UserJson {
-        id: u.id,
-        email: u.email,
-        name: u.name,
+        id: &u.id,
+        email: &u.email,
+        name: u.name.as_deref(),
         created_at: rfc3339(u.created_at),
         updated_at: rfc3339(u.updated_at),
         tasks: counts,
@@ -219,13 +182,13 @@ fn user_json<'a>(u: &UserFields<'a>, counts: Option<Counts>, deleted: Option<i64
     }
 }
 
-fn user_plain(out: &mut (impl Write + ?Sized), u: &UserFields<'_>, tail: &[i64]) -> Result<()> {
+fn user_plain(out: &mut (impl Write + ?Sized), u: &Account, tail: &[i64]) -> Result<()> {
     let (created, updated) = (rfc3339(u.created_at), rfc3339(u.updated_at));
     let tail: Vec<String> = tail.iter().map(i64::to_string).collect();
     let mut fields = vec![
-        Some(u.id),
-        Some(u.email),
-        u.name,
+        Some(u.id.as_str()),
+        Some(u.email.as_str()),
+        u.name.as_deref(),
         created.as_deref(),
         updated.as_deref(),
     ];
@@ -262,7 +225,7 @@ pub fn write_users(
     match fmt.format {
         Format::Json => {
             json_array(out, users, |out, u| {
-                let json = user_json(&UserFields::from(&u), Some(u.counts()), None);
+                let json = user_json(&u.account, Some(u.counts()), None);
                 Ok(serde_json::to_writer(out, &json)?)
             })?;
         }
@@ -270,7 +233,7 @@ pub fn write_users(
             for u in users {
                 let u = u?;
                 let c = u.counts();
-                user_plain(out, &UserFields::from(&u), &[c.total, c.pending, c.done])?;
+                user_plain(out, &u.account, &[c.total, c.pending, c.done])?;
             }
         }
         Format::Table => {
@@ -283,22 +246,19 @@ pub fn write_users(
             for u in users {
                 let u = u?;
                 let c = u.counts();
+                let a = &u.account;
                 t.add_row(vec![
-                    data_cell(&u.id, false),
-                    data_cell(&u.email, false),
-                    data_cell(u.name.as_deref().unwrap_or(""), false),
+                    data_cell(&a.id, false),
+                    data_cell(&a.email, false),
+                    data_cell(a.name.as_deref().unwrap_or(""), false),
                     Cell::new(c.total),
                     Cell::new(c.pending),
                     Cell::new(c.done),
-                    Cell::new(relative(u.created_at, now)),
+                    Cell::new(relative(a.created_at, now)),
                 ]);
                 n += 1;
             }
-            if n == 0 {
-                writeln!(out, "No users.")?;
-            } else {
-                writeln!(out, "{t}")?;
-            }
+            write_table_or(out, &t, n, "No users.")?;
         }
     }
     Ok(())
@@ -314,22 +274,22 @@ pub struct UserRecord<'a> {
 impl Render for UserRecord<'_> {
     fn json(&self) -> serde_json::Value {
         let u = self.user;
-        serde_json::to_value(user_json(&u.into(), Some(u.counts()), None)).unwrap_or_default()
+        serde_json::to_value(user_json(&u.account, Some(u.counts()), None)).unwrap_or_default()
     }
 
     fn plain(&self, out: &mut dyn Write) -> Result<()> {
         let c = self.user.counts();
-        user_plain(out, &self.user.into(), &[c.total, c.pending, c.done])
+        user_plain(out, &self.user.account, &[c.total, c.pending, c.done])
     }
 
     fn quiet(&self) -> Option<String> {
-        self.new.then(|| self.user.id.clone())
+        self.new.then(|| self.user.account.id.clone())
     }
 
     fn table(&self, out: &mut dyn Write, color: bool) -> Result<()> {
-        let u = self.user;
+        let c = self.user.counts();
+        let u = &self.user.account;
         let now = now();
-        let c = u.counts();
         let mut t = plain_table(color);
         t.add_row(vec![Cell::new("ID"), data_cell(&u.id, false)]);
         t.add_row(vec![Cell::new("Email"), data_cell(&u.email, false)]);
@@ -356,12 +316,12 @@ impl Render for UserRecord<'_> {
 /// `user rm`: the deleted user and the number of tasks that went with it.
 impl Render for DeletedUser {
     fn json(&self) -> serde_json::Value {
-        serde_json::to_value(user_json(&self.into(), None, Some(self.tasks_deleted)))
+        serde_json::to_value(user_json(&self.account, None, Some(self.tasks_deleted)))
             .unwrap_or_default()
     }
 
     fn plain(&self, out: &mut dyn Write) -> Result<()> {
-        user_plain(out, &self.into(), &[self.tasks_deleted])
+        user_plain(out, &self.account, &[self.tasks_deleted])
     }
 
     fn table(&self, out: &mut dyn Write, _color: bool) -> Result<()> {
@@ -369,8 +329,8 @@ impl Render for DeletedUser {
         writeln!(
             out,
             "Deleted user {} ({}) and {n} task{}.",
-            crate::text::terminal_safe(&self.email, false),
-            crate::text::terminal_safe(&self.id, false),
+            crate::text::terminal_safe(&self.account.email, false),
+            crate::text::terminal_safe(&self.account.id, false),
             if n == 1 { "" } else { "s" }
         )?;
         Ok(())
@@ -398,4 +358,19 @@ impl Render for Counts {
         writeln!(out, "{t}")?;
         Ok(())
     }
+}
+
+/// A list's table, or `empty` when it has no rows.
+fn write_table_or(
+    out: &mut impl Write,
+    t: &comfy_table::Table,
+    rows: usize,
+    empty: &str,
+) -> Result<()> {
+    if rows == 0 {
+        writeln!(out, "{empty}")?;
+    } else {
+        writeln!(out, "{t}")?;
+    }
+    Ok(())
 }
