@@ -2,7 +2,7 @@
  * The baseline for SPEC §10: a minimal C libpq client that connects, runs one
  * statement with bound parameters (unnamed, like todo's) and prints the rows
  * tab-separated. The benchmark feeds it the exact SQL todo sends, captured
- * from pg_stat_statements.
+ * from `todo --verbose` (bench/run.sh).
  *
  * usage: baseline URL SQLFILE [PARAM...]     (a PARAM of @null is NULL)
  */

@@ -1,8 +1,11 @@
 //! `todo`: a command-line client and admin tool for the PostgreSQL database
-//! of a multi-user todo application. See SPEC.md for the contract.
+//! of a multi-user todo application.
 //!
-//! Data flows one way: argv → [`cli`] → [`commands`] → [`db`] → [`output`]
-//! → exit code ([`error`]).
+//! Data flows one way: argv → [`cli`] (clap) → [`commands`] (validation
+//! with [`validate`], policy) → [`db`] (one statement, parameters bound;
+//! returns typed rows, never prints) → [`output`] (the only renderer) → exit
+//! code ([`error`]). [`local`] runs the embedded PostgreSQL; [`db`] and
+//! [`output`] import nothing from [`cli`], [`commands`] or [`validate`].
 
 #![cfg_attr(not(test), deny(clippy::unwrap_used))]
 

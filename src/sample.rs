@@ -2,7 +2,7 @@
 //! descriptions, a mix of done and pending, timestamps in the fixed 8-week
 //! window ending 2026-01-01T00:00:00Z. Everything for seed user N comes from
 //! a generator seeded with (seed, N), so a user's rows do not depend on which
-//! other users exist. Rows are written as COPY text.
+//! other users exist. Rows are written in COPY's binary format.
 
 use std::io::{self, Write};
 

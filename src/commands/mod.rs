@@ -1,5 +1,7 @@
-//! Commands: each takes parsed arguments, calls the data layer and writes
-//! the result through `output`. Nothing below this layer prints.
+//! Commands: each takes parsed arguments, validates them, calls the data
+//! layer, maps its errors to the tool's (`errors`) and hands a typed result
+//! to `output` through [`Context::emit`]. This layer decides policy (where to
+//! connect, prompts, notices on stderr); nothing below it prints.
 
 pub mod connect;
 pub mod db;

@@ -18,8 +18,8 @@ pub const MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations");
 /// The base migration: the schema shared with the web backend.
 pub const BASE_VERSION: &str = "20261124000001";
 
-/// Advisory lock key taken by `db migrate`, `db revert` (and `db seed`):
-/// the bytes of "todo-mig".
+/// Advisory lock key taken by `db migrate` and `db revert` (seeds take their
+/// own, [`super::seed::LOCK_KEY`]): the bytes of "todo-mig".
 pub const LOCK_KEY: i64 = 0x746f_646f_2d6d_6967;
 
 /// What reverting each migration drops, shown before `db revert` acts.

@@ -2,8 +2,11 @@
 
 use chrono::NaiveDateTime;
 
-/// `2026-11-24T11:15:00.123456Z`. The columns are `TIMESTAMP` holding UTC
-/// (the connection's time zone is UTC, and the trigger writes UTC).
+/// `2026-11-24T11:15:00.123456Z`. The columns are `TIMESTAMP` (no zone);
+/// they hold UTC only because diesel's connection setup runs `SET TIME ZONE
+/// 'UTC'` (so `CURRENT_TIMESTAMP` defaults are UTC) and the trigger writes
+/// `now() AT TIME ZONE 'UTC'`. Rows another program wrote in its own zone
+/// are shown as they are stored.
 pub fn rfc3339(ts: Option<NaiveDateTime>) -> Option<String> {
     ts.map(|t| t.format("%Y-%m-%dT%H:%M:%S%.6fZ").to_string())
 }
