@@ -131,16 +131,17 @@ fn add(ctx: &Context, args: AddArgs) -> Result<()> {
             .with_hint(format!("see the account with: todo user show {email}"))
     };
     let id_taken = || Error::conflict(format!("user id {id} is already taken"));
-    let user = match users::add(&mut conn, &id, &email, name.as_deref()) {
+    // A concurrent insert of the same email or id can win between the
+    // statement's check and its insert (a unique violation): run it once
+    // more, when the winner's row is visible, to say which was taken.
+    let mut attempt = users::add(&mut conn, &id, &email, name.as_deref());
+    if let Err(DieselError::DatabaseError(DatabaseErrorKind::UniqueViolation, _)) = attempt {
+        attempt = users::add(&mut conn, &id, &email, name.as_deref());
+    }
+    let user = match attempt {
         Ok(Added::User(user)) => user,
         Ok(Added::EmailTaken) => return Err(taken()),
         Ok(Added::IdTaken) => return Err(id_taken()),
-        // A concurrent insert of the same email or id won the race.
-        Err(DieselError::DatabaseError(DatabaseErrorKind::UniqueViolation, _)) => {
-            return Err(Error::conflict(format!(
-                "email {email} or user id {id} was registered at the same moment by another session"
-            )))
-        }
         Err(e) => return Err(errors::classify(&mut conn, e)),
     };
     ctx.emit(&UserRecord {

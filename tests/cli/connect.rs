@@ -3,7 +3,9 @@
 
 use std::time::{Duration, Instant};
 
-use crate::support::{json, server, stderr, stdout, todo_cmd, TestDb, PW_ROLE, PW_ROLE_PASSWORD};
+use crate::support::{
+    expect_code, json, server, stderr, stdout, todo_cmd, TempDir, TestDb, PW_ROLE, PW_ROLE_PASSWORD,
+};
 
 /// A URL for the private server's socket with the given credentials.
 fn socket_url(user_info: &str, db: &str) -> String {
@@ -26,7 +28,7 @@ fn refused_port_exits_5() {
         ])
         .output()
         .unwrap();
-    assert_eq!(out.status.code(), Some(5));
+    expect_code(&out, 5);
     let err = stderr(&out);
     assert!(
         err.starts_with("error: cannot connect to nobody@127.0.0.1:1/none"),
@@ -54,7 +56,7 @@ fn wrong_password_fails_at_once_with_the_reason_and_without_the_password() {
         "{:?}",
         start.elapsed()
     );
-    assert_eq!(out.status.code(), Some(5));
+    expect_code(&out, 5);
     let all = format!("{}{}", stdout(&out), stderr(&out));
     assert!(all.contains("password authentication failed"), "{all}");
     assert!(!all.contains(secret), "{all}");
@@ -84,7 +86,7 @@ fn unknown_database_fails_at_once_with_the_reason() {
         )
         .output()
         .unwrap();
-    assert_eq!(out.status.code(), Some(5));
+    expect_code(&out, 5);
     let err = stderr(&out);
     assert!(
         err.contains("database \"no_such_db\" does not exist"),
@@ -124,7 +126,7 @@ fn url_precedence_flag_then_env_then_dotenv() {
         .env("DATABASE_URL", db.url())
         .output()
         .unwrap();
-    assert_eq!(out.status.code(), Some(5));
+    expect_code(&out, 5);
 
     // The environment beats ./.env.
     std::fs::write(db.dir.join(".env"), format!("DATABASE_URL={bad}\n")).unwrap();
@@ -148,7 +150,7 @@ fn url_precedence_flag_then_env_then_dotenv() {
     let child = db.dir.join("sub");
     std::fs::create_dir_all(&child).unwrap();
     let out = todo_cmd(&child).args(["db", "status"]).output().unwrap();
-    assert_eq!(out.status.code(), Some(5));
+    expect_code(&out, 5);
     assert!(
         stderr(&out).contains("no database configured"),
         "{}",
@@ -180,7 +182,7 @@ fn sqlalchemy_urls_are_normalised() {
         .env("DATABASE_URL", format!("mysql://{rest}"))
         .output()
         .unwrap();
-    assert_eq!(out.status.code(), Some(2));
+    expect_code(&out, 2);
     assert!(
         stderr(&out).contains("unsupported database URL scheme"),
         "{}",
@@ -192,7 +194,7 @@ fn sqlalchemy_urls_are_normalised() {
 fn no_url_without_a_terminal_exits_5_with_a_hint() {
     let dir = tempdir();
     let out = todo_cmd(&dir).args(["db", "status"]).output().unwrap();
-    assert_eq!(out.status.code(), Some(5));
+    expect_code(&out, 5);
     let err = stderr(&out);
     assert!(err.starts_with("error: no database configured\n"), "{err}");
     assert!(err.contains("hint: set DATABASE_URL"), "{err}");
@@ -212,13 +214,13 @@ fn local_and_database_url_together_is_a_usage_error() {
         ])
         .output()
         .unwrap();
-    assert_eq!(out.status.code(), Some(2));
+    expect_code(&out, 2);
     let out = todo_cmd(&dir)
         .args(["db", "status", "--database-url", "postgresql://h/db"])
         .env("TODO_LOCAL", "1")
         .output()
         .unwrap();
-    assert_eq!(out.status.code(), Some(2));
+    expect_code(&out, 2);
 }
 
 #[test]
@@ -234,7 +236,7 @@ fn errors_are_one_json_object_under_json() {
         ])
         .output()
         .unwrap();
-    assert_eq!(out.status.code(), Some(5));
+    expect_code(&out, 5);
     assert_eq!(stdout(&out), "");
     let err = stderr(&out);
     assert_eq!(err.lines().count(), 1, "{err}");
@@ -252,7 +254,7 @@ fn errors_are_one_json_object_under_json() {
         .args(["db", "nonsense", "--json"])
         .output()
         .unwrap();
-    assert_eq!(out.status.code(), Some(2));
+    expect_code(&out, 2);
     let v: serde_json::Value = serde_json::from_slice(&out.stderr).unwrap();
     assert_eq!(v["error"]["kind"], "usage");
 }
@@ -293,16 +295,9 @@ fn usage_errors_exit_2() {
     todo_cmd(&dir).arg("--version").assert().success();
 }
 
-pub fn tempdir() -> std::path::PathBuf {
-    use std::sync::atomic::{AtomicUsize, Ordering};
-    static N: AtomicUsize = AtomicUsize::new(0);
-    let dir = std::env::temp_dir().join(format!(
-        "todo-test-dir-{}-{}",
-        std::process::id(),
-        N.fetch_add(1, Ordering::SeqCst)
-    ));
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
+/// A working directory of its own, removed at the end of the test.
+pub fn tempdir() -> TempDir {
+    TempDir::new("dir")
 }
 
 #[test]
@@ -319,7 +314,7 @@ fn verbose_logs_statements_but_never_the_password() {
         )
         .output()
         .unwrap();
-    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    expect_code(&out, 0);
     let err = stderr(&out);
     assert!(
         err.contains(&format!("todo: connected to {PW_ROLE}@")),

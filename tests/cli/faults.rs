@@ -4,7 +4,7 @@
 use std::net::TcpListener;
 use std::time::{Duration, Instant};
 
-use crate::support::{spawn_todo, stderr, todo_cmd, TestDb};
+use crate::support::{expect_code, spawn_todo, stderr, todo_cmd, todo_in_shell, TestDb};
 
 #[test]
 fn an_unresponsive_server_times_out_with_exit_5() {
@@ -24,7 +24,7 @@ fn an_unresponsive_server_times_out_with_exit_5() {
         .unwrap();
     let elapsed = start.elapsed();
     drop(listener);
-    assert_eq!(out.status.code(), Some(5), "{}", stderr(&out));
+    expect_code(&out, 5);
     assert!(
         elapsed >= Duration::from_secs(2),
         "it waited for the timeout: {elapsed:?}"
@@ -53,7 +53,7 @@ fn a_connection_killed_mid_seed_exits_5_and_commits_nothing() {
     ));
     let out = child.wait_with_output().unwrap();
     assert!(copying, "the seed never reached the tasks COPY");
-    assert_eq!(out.status.code(), Some(5), "{}", stderr(&out));
+    expect_code(&out, 5);
     assert!(
         stderr(&out).contains("lost the connection"),
         "{}",
@@ -133,7 +133,7 @@ fn migrate_blocked_by_a_table_lock_ends_at_its_lock_timeout() {
         .unwrap();
     let elapsed = start.elapsed();
     drop(holder);
-    assert_eq!(out.status.code(), Some(5), "{}", stderr(&out));
+    expect_code(&out, 5);
     assert!(
         stderr(&out).contains("gave up waiting for a lock"),
         "{}",
@@ -182,7 +182,7 @@ fn a_task_added_while_its_user_is_deleted_is_not_found() {
     );
     let out = child.wait_with_output().unwrap();
     drop((a, b));
-    assert_eq!(out.status.code(), Some(3), "{}", stderr(&out));
+    expect_code(&out, 3);
     assert!(stderr(&out).contains("deleted"), "{}", stderr(&out));
     assert_eq!(db.value("SELECT count(*) FROM tasks"), "0");
 }
@@ -191,27 +191,21 @@ fn a_task_added_while_its_user_is_deleted_is_not_found() {
 fn a_closed_stdout_fails_before_anything_is_done() {
     let db = TestDb::migrated();
     db.add_user("closed@example.com");
-    let bin = assert_cmd::cargo::cargo_bin("todo");
     let run = |args: &str| {
-        std::process::Command::new("sh")
-            .arg("-c")
-            .arg(format!("exec \"$0\" {args} >&-"))
-            .arg(&bin)
+        todo_in_shell(&db.dir, &format!("exec \"$0\" {args} >&-"))
             .env("DATABASE_URL", db.url())
             .env("TODO_USER", "closed@example.com")
-            .env("CI", "true")
-            .current_dir(&db.dir)
             .output()
             .unwrap()
     };
     let out = run("task stats");
-    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    expect_code(&out, 2);
     assert!(stderr(&out).contains("standard output is closed"));
     let out = run("task add Lost");
-    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    expect_code(&out, 2);
     assert_eq!(db.value("SELECT count(*) FROM tasks"), "0");
     // With -q there is nothing to write: that works.
     let out = run("task add Kept -q");
-    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    expect_code(&out, 0);
     assert_eq!(db.value("SELECT count(*) FROM tasks"), "1");
 }

@@ -1,6 +1,6 @@
 //! `db health` (SPEC §7).
 
-use crate::support::{json, server, stderr, stdout, todo_cmd, TestDb, RO_ROLE};
+use crate::support::{expect_code, json, server, stderr, stdout, todo_cmd, TestDb, RO_ROLE};
 
 fn health(db: &TestDb) -> (Option<i32>, serde_json::Value) {
     let out = db.cmd().args(["db", "health", "--json"]).output().unwrap();
@@ -141,7 +141,7 @@ fn an_unreachable_server_still_gets_a_report_and_exits_5() {
         .env("DATABASE_URL", "postgresql://u:Secret-pw-9@127.0.0.1:1/db")
         .output()
         .unwrap();
-    assert_eq!(out.status.code(), Some(5));
+    expect_code(&out, 5);
     let report = json(&out);
     assert_eq!(report["status"], "fail");
     assert_eq!(check(&report, "connection")["status"], "fail");

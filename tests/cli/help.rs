@@ -3,7 +3,7 @@
 
 use std::path::PathBuf;
 
-use crate::support::{stderr, stdout, todo_cmd};
+use crate::support::{expect_code, stderr, stdout, todo_cmd};
 
 const COMMANDS: &[&[&str]] = &[
     &[],
@@ -87,7 +87,7 @@ fn completions_are_generated() {
             .args(["completions", shell])
             .output()
             .unwrap();
-        assert_eq!(out.status.code(), Some(0));
+        expect_code(&out, 0);
         let text = stdout(&out);
         assert!(
             text.contains("todo") && text.contains("migrate") && text.contains("user"),
@@ -98,13 +98,13 @@ fn completions_are_generated() {
         .args(["completions", "tcsh"])
         .output()
         .unwrap();
-    assert_eq!(out.status.code(), Some(2));
+    expect_code(&out, 2);
 }
 
 #[test]
 fn a_man_page_is_generated() {
     let out = todo_cmd(&std::env::temp_dir()).arg("man").output().unwrap();
-    assert_eq!(out.status.code(), Some(0));
+    expect_code(&out, 0);
     let text = stdout(&out);
     assert!(
         text.starts_with(".ie") || text.contains(".TH todo"),

@@ -3,9 +3,9 @@
 
 use std::os::unix::fs::PermissionsExt;
 use std::path::PathBuf;
-use std::process::{Command, Stdio};
+use std::process::Command;
 
-use crate::support::{json, psql, stderr, stdout, todo_cmd};
+use crate::support::{expect_code, json, psql, stderr, stdout, todo_cmd, todo_process};
 
 /// A fresh `TODO_HOME`; the cluster in it is stopped and removed at the end.
 struct Home {
@@ -52,7 +52,7 @@ fn a_fresh_home_works_at_once_with_local() {
         .args(["--local", "user", "add", "me@example.com", "-q"])
         .output()
         .unwrap();
-    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    expect_code(&out, 0);
     assert!(
         stderr(&out).contains("creating the local database"),
         "{}",
@@ -71,7 +71,7 @@ fn a_fresh_home_works_at_once_with_local() {
         .env("TODO_LOCAL", "1")
         .output()
         .unwrap();
-    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    expect_code(&out, 0);
     assert_eq!(stderr(&out), "", "no notice once it runs");
     let out = home
         .cmd()
@@ -121,7 +121,7 @@ fn stop_then_any_command_starts_it_again() {
         .args(["--local", "user", "list", "--json"])
         .output()
         .unwrap();
-    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    expect_code(&out, 0);
     assert!(
         stderr(&out).contains("starting the local database"),
         "{}",
@@ -134,18 +134,12 @@ fn stop_then_any_command_starts_it_again() {
 #[test]
 fn two_commands_racing_on_a_fresh_home_both_succeed() {
     let home = Home::new("race");
-    let bin = assert_cmd::cargo::cargo_bin("todo");
     let children: Vec<_> = ["a@example.com", "b@example.com"]
         .iter()
         .map(|email| {
-            Command::new(&bin)
+            todo_process(&std::env::temp_dir())
                 .args(["--local", "user", "add", email, "-q"])
                 .env("TODO_HOME", &home.path)
-                .env("CI", "true")
-                .env_remove("DATABASE_URL")
-                .env_remove("TODO_DATABASE_URL")
-                .stdout(Stdio::piped())
-                .stderr(Stdio::piped())
                 .spawn()
                 .unwrap()
         })
@@ -153,7 +147,7 @@ fn two_commands_racing_on_a_fresh_home_both_succeed() {
     let mut notices = String::new();
     for child in children {
         let out = child.wait_with_output().unwrap();
-        assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+        expect_code(&out, 0);
         notices.push_str(&stderr(&out));
     }
     assert_eq!(
@@ -202,7 +196,7 @@ fn missing_server_binaries_name_what_to_install() {
         .env("TODO_PG_BINDIR", &empty)
         .output()
         .unwrap();
-    assert_eq!(out.status.code(), Some(5));
+    expect_code(&out, 5);
     let err = stderr(&out);
     assert!(err.contains("PostgreSQL server binaries"), "{err}");
     assert!(err.contains("apt-get install postgresql"), "{err}");
@@ -220,14 +214,9 @@ fn safety(url: &str) -> (String, String) {
 #[test]
 fn a_first_use_killed_during_initdb_never_leaves_a_tcp_superuser() {
     let home = Home::new("killed");
-    let mut child = Command::new(assert_cmd::cargo::cargo_bin("todo"))
+    let mut child = todo_process(&std::env::temp_dir())
         .args(["--local", "user", "add", "t@example.com", "-q"])
         .env("TODO_HOME", &home.path)
-        .env("CI", "true")
-        .env_remove("DATABASE_URL")
-        .env_remove("TODO_DATABASE_URL")
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
         .spawn()
         .unwrap();
     // Kill the command (only it: initdb goes on as an orphan) while initdb
@@ -326,7 +315,7 @@ fn a_stale_postmaster_pid_is_detected_and_the_server_started() {
         .args(["--local", "user", "list", "--json"])
         .output()
         .unwrap();
-    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    expect_code(&out, 0);
     assert!(stderr(&out).contains("starting the local database"));
     let out = home
         .cmd()
@@ -349,7 +338,7 @@ fn a_home_or_socket_directory_others_control_is_refused() {
         .args(["--local", "user", "list"])
         .output()
         .unwrap();
-    assert_eq!(out.status.code(), Some(5), "{}", stderr(&out));
+    expect_code(&out, 5);
     assert!(stderr(&out).contains("refusing to use"), "{}", stderr(&out));
     assert!(stderr(&out).contains("mode 777"), "{}", stderr(&out));
     assert!(!home.path.join("data").exists());
@@ -366,7 +355,7 @@ fn a_home_or_socket_directory_others_control_is_refused() {
         .args(["--local", "user", "list"])
         .output()
         .unwrap();
-    assert_eq!(out.status.code(), Some(5), "{}", stderr(&out));
+    expect_code(&out, 5);
     assert!(
         stderr(&out).contains(&socket_dir.display().to_string()),
         "{}",
@@ -387,7 +376,7 @@ fn a_home_or_socket_directory_others_control_is_refused() {
             .args(["--local", "user", "list"])
             .output()
             .unwrap();
-        assert_eq!(out.status.code(), Some(5), "{}", stderr(&out));
+        expect_code(&out, 5);
         assert!(
             stderr(&out).contains("belongs to another user"),
             "{}",
@@ -407,7 +396,7 @@ fn a_home_with_quotes_dollars_and_backslashes_works_and_runs_nothing() {
         .args(["--local", "user", "add", "odd@example.com", "-q"])
         .output()
         .unwrap();
-    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    expect_code(&out, 0);
     let out = home
         .cmd()
         .args(["--local", "user", "list", "--json"])

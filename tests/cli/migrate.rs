@@ -1,6 +1,6 @@
 //! `db migrate`, `db migrate --baseline`, `db status`, `db revert` (SPEC §1, §4a).
 
-use crate::support::{json, psql, run_concurrently, stderr, stdout, TestDb};
+use crate::support::{expect_code, json, psql, run_concurrently, stderr, stdout, TestDb};
 
 /// The schema of SPEC §1, verbatim, as the web backend would create it.
 pub const SPEC_SQL: &str = r#"
@@ -95,7 +95,7 @@ fn migrate_creates_exactly_the_spec_schema_plus_extras() {
 
     let db = TestDb::empty();
     let out = db.cmd().args(["db", "migrate", "--json"]).output().unwrap();
-    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    expect_code(&out, 0);
     assert_eq!(
         json(&out),
         serde_json::json!({"applied": ["20261124000001", "20261124000002", "20261124000003"]})
@@ -125,7 +125,7 @@ fn migrate_twice_applies_nothing_the_second_time() {
     let db = TestDb::empty();
     db.cmd().args(["db", "migrate"]).assert().success();
     let out = db.cmd().args(["db", "migrate", "--json"]).output().unwrap();
-    assert_eq!(out.status.code(), Some(0));
+    expect_code(&out, 0);
     assert_eq!(json(&out), serde_json::json!({"applied": []}));
     let out = db
         .cmd()
@@ -147,7 +147,7 @@ fn revert_all_then_migrate_round_trips() {
             .args(["db", "revert", "--yes", "--json"])
             .output()
             .unwrap();
-        assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+        expect_code(&out, 0);
         assert_eq!(json(&out), serde_json::json!({ "reverted": version }));
     }
     let out = db
@@ -155,7 +155,7 @@ fn revert_all_then_migrate_round_trips() {
         .args(["db", "revert", "--yes", "--json"])
         .output()
         .unwrap();
-    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    expect_code(&out, 0);
     assert_eq!(
         json(&out),
         serde_json::json!({"reverted": "20261124000001"})
@@ -179,7 +179,7 @@ fn concurrent_migrates_all_succeed_and_apply_each_migration_once() {
     let db = TestDb::empty();
     let mut applied = Vec::new();
     for out in run_concurrently(&db.dir, 8, &db.url(), &["db", "migrate", "--json"]) {
-        assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+        expect_code(&out, 0);
         for v in json(&out)["applied"].as_array().unwrap() {
             applied.push(v.as_str().unwrap().to_string());
         }
@@ -204,7 +204,7 @@ fn migrate_refuses_a_schema_it_did_not_create_and_baseline_adopts_it() {
     );
 
     let out = db.cmd().args(["db", "migrate"]).output().unwrap();
-    assert_eq!(out.status.code(), Some(6));
+    expect_code(&out, 6);
     assert!(
         stderr(&out).contains("hint: adopt them with: todo db migrate --baseline"),
         "{}",
@@ -223,7 +223,7 @@ fn migrate_refuses_a_schema_it_did_not_create_and_baseline_adopts_it() {
         .args(["db", "migrate", "--baseline", "--json"])
         .output()
         .unwrap();
-    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    expect_code(&out, 0);
     assert_eq!(
         json(&out),
         serde_json::json!({"applied": ["20261124000002", "20261124000003"]})
@@ -258,7 +258,7 @@ fn baseline_lists_every_difference_of_a_drifted_schema_and_changes_nothing() {
         .args(["db", "migrate", "--baseline"])
         .output()
         .unwrap();
-    assert_eq!(out.status.code(), Some(6));
+    expect_code(&out, 6);
     let err = stderr(&out);
     assert!(err.contains("3 differences"), "{err}");
     assert!(
@@ -301,7 +301,7 @@ fn status_check_exits_6_while_migrations_are_pending() {
         .args(["db", "status", "--check", "--json"])
         .output()
         .unwrap();
-    assert_eq!(out.status.code(), Some(6));
+    expect_code(&out, 6);
     assert_eq!(
         json(&out),
         serde_json::json!({"applied": [], "pending": ["20261124000001", "20261124000002", "20261124000003"]})
@@ -328,7 +328,7 @@ fn status_check_exits_6_while_migrations_are_pending() {
         .success()
         .stdout("");
     let out = db.cmd().args(["db", "status", "--check"]).output().unwrap();
-    assert_eq!(out.status.code(), Some(0));
+    expect_code(&out, 0);
     assert_eq!(
         stdout(&out),
         "20261124000001\tcreate_users_and_tasks\tapplied\n20261124000002\tconstraints_and_triggers\tapplied\n\
@@ -346,7 +346,7 @@ fn revert_shows_what_it_drops_and_guards_the_base_migration() {
 
     // No terminal and no --yes: refuse, change nothing.
     let out = db.cmd().args(["db", "revert"]).output().unwrap();
-    assert_eq!(out.status.code(), Some(2));
+    expect_code(&out, 2);
     assert!(
         stderr(&out).contains("idx_tasks_user_created"),
         "{}",
@@ -364,7 +364,7 @@ fn revert_shows_what_it_drops_and_guards_the_base_migration() {
 
     db.cmd().args(["db", "revert", "--yes"]).assert().success();
     let out = db.cmd().args(["db", "revert", "--yes"]).output().unwrap();
-    assert_eq!(out.status.code(), Some(0));
+    expect_code(&out, 0);
     assert!(
         stderr(&out).contains("idx_users_email_lower"),
         "{}",
@@ -373,7 +373,7 @@ fn revert_shows_what_it_drops_and_guards_the_base_migration() {
 
     // The base migration with rows needs --force too.
     let out = db.cmd().args(["db", "revert", "--yes"]).output().unwrap();
-    assert_eq!(out.status.code(), Some(2));
+    expect_code(&out, 2);
     let err = stderr(&out);
     assert!(err.contains("users: 1 rows, tasks: 2 rows"), "{err}");
     assert!(err.contains("--force"), "{err}");
@@ -402,7 +402,7 @@ fn migrate_gives_up_at_its_lock_timeout() {
         .args(["db", "migrate", "--lock-timeout", "1"])
         .output()
         .unwrap();
-    assert_eq!(out.status.code(), Some(5), "{}", stderr(&out));
+    expect_code(&out, 5);
     assert!(
         stderr(&out).contains("gave up waiting for a lock"),
         "{}",

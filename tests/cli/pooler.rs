@@ -104,7 +104,12 @@ fn concurrent_migrates_through_the_pooler() {
 #[test]
 fn fifty_concurrent_adds_of_one_email_give_one_user() {
     let db = TestDb::migrated();
-    let outs = run_concurrently(&db.dir, 50, &db.url(), &["user", "add", "same@example.com"]);
+    let outs = run_concurrently(
+        &db.dir,
+        50,
+        &pgbouncer().url(&db.name),
+        &["user", "add", "same@example.com"],
+    );
     let ok = outs.iter().filter(|o| o.status.code() == Some(0)).count();
     let conflict = outs.iter().filter(|o| o.status.code() == Some(4)).count();
     assert_eq!(

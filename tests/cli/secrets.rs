@@ -6,7 +6,7 @@
 use std::os::unix::ffi::OsStrExt;
 
 use crate::connect::tempdir;
-use crate::support::{stderr, stdout, todo_cmd, TestDb};
+use crate::support::{expect_code, stderr, stdout, todo_cmd, TestDb};
 
 /// Everything a command printed.
 fn all(out: &std::process::Output) -> String {
@@ -78,7 +78,7 @@ fn a_short_password_does_not_mangle_the_message() {
         .env("DATABASE_URL", "postgresql://u:e@127.0.0.1:1/none")
         .output()
         .unwrap();
-    assert_eq!(out.status.code(), Some(5));
+    expect_code(&out, 5);
     let err = stderr(&out);
     assert!(err.contains("Connection refused"), "{err}");
     assert!(err.contains("server"), "{err}");
@@ -97,7 +97,7 @@ fn a_bad_dotenv_line_is_skipped_with_a_warning_that_shows_no_content() {
     )
     .unwrap();
     let out = todo_cmd(&db.dir).args(["db", "status"]).output().unwrap();
-    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    expect_code(&out, 0);
     let err = stderr(&out);
     assert!(err.contains("line 1 of ./.env"), "{err}");
     assert!(!err.contains("Secr3t"), "{err}");
@@ -109,7 +109,7 @@ fn a_bad_dotenv_line_is_skipped_with_a_warning_that_shows_no_content() {
     )
     .unwrap();
     let out = todo_cmd(&db.dir).args(["db", "status"]).output().unwrap();
-    assert_eq!(out.status.code(), Some(5));
+    expect_code(&out, 5);
     assert!(!all(&out).contains("Secr3tPW"), "{}", all(&out));
 }
 
@@ -139,7 +139,7 @@ fn bad_connection_parameters_are_usage_errors() {
         .env("DATABASE_URL", "postgresql://h:abc/db")
         .output()
         .unwrap();
-    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    expect_code(&out, 2);
 }
 
 #[test]
@@ -166,7 +166,7 @@ fn a_url_variable_that_is_not_utf8_is_an_error_not_ignored() {
         .env("DATABASE_URL", bad)
         .output()
         .unwrap();
-    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    expect_code(&out, 2);
     assert!(
         stderr(&out).contains("$DATABASE_URL is not valid UTF-8"),
         "{}",

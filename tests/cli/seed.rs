@@ -1,7 +1,7 @@
 //! `db seed` (SPEC §6).
 
 use crate::migrate::dump;
-use crate::support::{json, run_concurrently, spawn_todo, stderr, stdout, TestDb};
+use crate::support::{expect_code, json, run_concurrently, spawn_todo, stderr, stdout, TestDb};
 
 const ROWS: &str = "SELECT md5(string_agg(row_text, '|' ORDER BY row_text)) FROM (
     SELECT concat_ws(',', u.id, u.email, u.name, u.created_at, u.updated_at) AS row_text FROM users u
@@ -16,7 +16,7 @@ fn seed(db: &TestDb, args: &[&str]) -> serde_json::Value {
         .args(args)
         .output()
         .unwrap();
-    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    expect_code(&out, 0);
     json(&out)
 }
 
@@ -119,7 +119,7 @@ fn clean_removes_only_seed_rows() {
         .args(["db", "seed", "--clean", "--json"])
         .output()
         .unwrap();
-    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    expect_code(&out, 0);
     let v = json(&out);
     assert_eq!(
         (v["users_deleted"].as_i64(), v["tasks_deleted"].as_i64()),
@@ -185,7 +185,7 @@ fn falls_back_to_the_plain_load_when_tasks_is_locked() {
         .output()
         .unwrap();
     drop(holder);
-    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    expect_code(&out, 0);
     assert_eq!(json(&out)["tasks_created"], 25_000);
     assert_eq!(dump(&db), reference);
 }
@@ -204,7 +204,7 @@ fn concurrent_seeds_serialise() {
     ];
     let mut created = 0;
     for out in run_concurrently(&db.dir, 3, &db.url(), &args) {
-        assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+        expect_code(&out, 0);
         created += json(&out)["users_created"].as_u64().unwrap();
     }
     assert_eq!(created, 30);

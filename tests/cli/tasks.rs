@@ -1,7 +1,7 @@
 //! `task …` commands (SPEC §4, §5): the everyday session, ownership,
 //! all-or-nothing multi-id commands, filters, output formats.
 
-use crate::support::{assert_key_order, json, stderr, stdout, TestDb};
+use crate::support::{assert_key_order, expect_code, json, stderr, stdout, TestDb};
 
 fn ids_of(v: &serde_json::Value) -> Vec<i64> {
     v.as_array()
@@ -24,7 +24,7 @@ fn readme_session_for_a_script() {
             .args(["task", "add", title, "-q"])
             .output()
             .unwrap();
-        assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+        expect_code(&out, 0);
         stdout(&out).trim().to_string()
     };
     let milk = add("Buy milk");
@@ -36,7 +36,7 @@ fn readme_session_for_a_script() {
         .args(["task", "done", &milk, "--json"])
         .output()
         .unwrap();
-    assert_eq!(out.status.code(), Some(0));
+    expect_code(&out, 0);
     let done = json(&out);
     assert_eq!(done.as_array().unwrap().len(), 1, "always an array");
     assert_eq!(done[0]["completed"], true);
@@ -58,7 +58,7 @@ fn readme_session_for_a_script() {
         .args(["task", "rm", &report, "--json"])
         .output()
         .unwrap();
-    assert_eq!(out.status.code(), Some(0));
+    expect_code(&out, 0);
     assert_eq!(json(&out)[0]["title"], "Write report");
 
     let out = db
@@ -96,7 +96,7 @@ fn task_json_has_the_documented_fields_in_order() {
         ])
         .output()
         .unwrap();
-    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    expect_code(&out, 0);
     let v = json(&out);
     assert_key_order(
         &stdout(&out),
@@ -198,7 +198,7 @@ fn multi_id_commands_are_all_or_nothing() {
         .args(["task", "done", &t1, "99999", &t2, "88888"])
         .output()
         .unwrap();
-    assert_eq!(out.status.code(), Some(3));
+    expect_code(&out, 3);
     assert!(
         stderr(&out).starts_with("error: tasks 99999, 88888 not found; nothing was changed\n"),
         "{}",
@@ -211,7 +211,7 @@ fn multi_id_commands_are_all_or_nothing() {
         .args(["task", "rm", &t1, "99999"])
         .output()
         .unwrap();
-    assert_eq!(out.status.code(), Some(3));
+    expect_code(&out, 3);
     assert_eq!(db.value("SELECT count(*) FROM tasks"), "2");
 
     // Repeated ids count once; results come in the order given.
@@ -220,7 +220,7 @@ fn multi_id_commands_are_all_or_nothing() {
         .args(["task", "done", &t2, &t1, &t2, "--json"])
         .output()
         .unwrap();
-    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    expect_code(&out, 0);
     assert_eq!(
         ids_of(&json(&out)),
         [t2.parse::<i64>().unwrap(), t1.parse().unwrap()]
@@ -232,7 +232,7 @@ fn multi_id_commands_are_all_or_nothing() {
         .args(["task", "undo", &t1, &t2, "-q"])
         .output()
         .unwrap();
-    assert_eq!(out.status.code(), Some(0));
+    expect_code(&out, 0);
     assert_eq!(stdout(&out), "");
     assert_eq!(db.value("SELECT count(*) FROM tasks WHERE completed"), "0");
 
@@ -264,7 +264,7 @@ fn list_filters_search_limit_and_order() {
             .args(args)
             .output()
             .unwrap();
-        assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+        expect_code(&out, 0);
         ids_of(&json(&out))
     };
     // created_at DESC, id DESC; NULL created_at last.
@@ -284,7 +284,7 @@ fn list_filters_search_limit_and_order() {
         .args(["task", "list", "--pending", "--done"])
         .output()
         .unwrap();
-    assert_eq!(out.status.code(), Some(2));
+    expect_code(&out, 2);
     // NULL completed shows as false in JSON.
     let out = db
         .as_user("a@example.com")
@@ -308,7 +308,7 @@ fn plain_output_survives_tabs_newlines_and_nulls_from_other_writers() {
         .args(["task", "list"])
         .output()
         .unwrap();
-    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    expect_code(&out, 0);
     assert_eq!(
         stdout(&out),
         format!(
@@ -375,7 +375,7 @@ fn edit_changes_fields_and_updated_at_moves() {
         ])
         .output()
         .unwrap();
-    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    expect_code(&out, 0);
     assert_eq!(json(&out)["title"], "new");
     assert_eq!(json(&out)["description"], "d");
     assert_ne!(stamp(), "2000-01-01 00:00:00", "edit moves updated_at");
@@ -396,7 +396,7 @@ fn edit_changes_fields_and_updated_at_moves() {
     assert_eq!(json(&out)["title"], "new");
 
     let out = db.as_user(u).args(["task", "edit", &id]).output().unwrap();
-    assert_eq!(out.status.code(), Some(2));
+    expect_code(&out, 2);
     assert!(stderr(&out).contains("nothing to change"));
     let out = db
         .as_user(u)
@@ -410,7 +410,7 @@ fn edit_changes_fields_and_updated_at_moves() {
         ])
         .output()
         .unwrap();
-    assert_eq!(out.status.code(), Some(2));
+    expect_code(&out, 2);
 }
 
 #[test]
@@ -431,7 +431,7 @@ fn rm_done_needs_yes_and_removes_only_completed_tasks() {
         .args(["task", "rm", "--done"])
         .output()
         .unwrap();
-    assert_eq!(out.status.code(), Some(2));
+    expect_code(&out, 2);
     assert!(stderr(&out).contains("hint: pass --yes"));
     assert_eq!(db.value("SELECT count(*) FROM tasks"), "3");
 
@@ -440,7 +440,7 @@ fn rm_done_needs_yes_and_removes_only_completed_tasks() {
         .args(["task", "rm", "--done", "--yes", "--json"])
         .output()
         .unwrap();
-    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    expect_code(&out, 0);
     let mut gone = ids_of(&json(&out));
     gone.sort();
     assert_eq!(gone, [a.parse::<i64>().unwrap(), c.parse().unwrap()]);
@@ -483,7 +483,7 @@ fn input_is_stored_verbatim_and_lengths_count_characters() {
         .args(["task", "add", &"🦀".repeat(256)])
         .output()
         .unwrap();
-    assert_eq!(out.status.code(), Some(2));
+    expect_code(&out, 2);
     assert_eq!(db.value("SELECT count(*) FROM tasks"), "2");
 
     let out = db
@@ -505,7 +505,7 @@ fn timestamps_are_utc_whatever_the_client_time_zone() {
         .env("TZ", "Asia/Tokyo")
         .output()
         .unwrap();
-    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    expect_code(&out, 0);
     let created = json(&out)["created_at"].as_str().unwrap().to_string();
     let skew = db.value(&format!(
         "SELECT abs(extract(epoch FROM (now() AT TIME ZONE 'UTC') - '{}'::timestamp)) < 120",
@@ -541,7 +541,7 @@ fn errors_under_json_are_objects_on_stderr() {
         .args(["task", "show", "5", "--json"])
         .output()
         .unwrap();
-    assert_eq!(out.status.code(), Some(3));
+    expect_code(&out, 3);
     assert_eq!(stdout(&out), "");
     let v: serde_json::Value = serde_json::from_slice(&out.stderr).unwrap();
     assert_eq!(
@@ -558,7 +558,7 @@ fn user_comes_from_todo_user_or_is_required() {
     let db = TestDb::migrated();
     db.add_user("a@example.com");
     let out = db.cmd().args(["task", "list"]).output().unwrap();
-    assert_eq!(out.status.code(), Some(2));
+    expect_code(&out, 2);
     assert!(stderr(&out).contains("--user"), "{}", stderr(&out));
     db.as_user("a@example.com")
         .args(["task", "list"])
@@ -570,7 +570,7 @@ fn user_comes_from_todo_user_or_is_required() {
         .args(["task", "list", "--user", "a@example.com"])
         .output()
         .unwrap();
-    assert_eq!(out.status.code(), Some(0));
+    expect_code(&out, 0);
 }
 
 #[test]

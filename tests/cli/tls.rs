@@ -4,7 +4,7 @@
 use std::time::{Duration, Instant};
 
 use crate::support::servers::tls_server;
-use crate::support::{json, stderr, stdout, todo_cmd, PW_ROLE_PASSWORD};
+use crate::support::{expect_code, json, stderr, stdout, todo_cmd, PW_ROLE_PASSWORD};
 
 fn dir(tag: &str) -> std::path::PathBuf {
     let dir = std::env::temp_dir().join(format!("todo-tls-{}-{tag}", std::process::id()));
@@ -22,13 +22,13 @@ fn sslmode_require_with_channel_binding_works() {
         .env("DATABASE_URL", tls.good_url())
         .output()
         .unwrap();
-    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    expect_code(&out, 0);
     let out = todo_cmd(&d)
         .args(["task", "add", "over TLS", "--user", &email, "-q"])
         .env("DATABASE_URL", tls.good_url())
         .output()
         .unwrap();
-    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    expect_code(&out, 0);
     let out = todo_cmd(&d)
         .args(["user", "rm", &email, "--yes", "--json"])
         .env("DATABASE_URL", tls.good_url())
@@ -88,7 +88,7 @@ fn a_wrong_password_fails_at_once_without_showing_it() {
         "{:?}",
         start.elapsed()
     );
-    assert_eq!(out.status.code(), Some(5));
+    expect_code(&out, 5);
     let all = format!("{}{}", stdout(&out), stderr(&out));
     assert!(all.contains("password authentication failed"), "{all}");
     assert!(!all.contains(secret), "{all}");
@@ -103,7 +103,7 @@ fn a_plaintext_connection_is_refused_with_the_servers_reason() {
         .env("DATABASE_URL", tls.url(PW_ROLE_PASSWORD, "sslmode=disable"))
         .output()
         .unwrap();
-    assert_eq!(out.status.code(), Some(5));
+    expect_code(&out, 5);
     let err = stderr(&out);
     assert!(
         err.contains("rejects connection") || err.contains("no encryption"),

@@ -3,7 +3,7 @@
 //! folding is the server's, in one place; invisible and bidi characters are
 //! refused in titles.
 
-use crate::support::{json, stderr, stdout, TestDb};
+use crate::support::{expect_code, json, stderr, stdout, TestDb};
 
 const ESC: char = '\u{1b}';
 
@@ -22,7 +22,7 @@ fn tables_and_errors_show_escape_sequences_from_data_escaped() {
         vec!["task", "show", &task.to_string(), "--format", "table"],
     ] {
         let out = db.as_user("esc@example.com").args(&args).output().unwrap();
-        assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+        expect_code(&out, 0);
         let text = stdout(&out);
         assert!(!text.contains(ESC), "{args:?}: {text:?}");
         assert!(!text.contains('\r'), "{args:?}: {text:?}");
@@ -49,7 +49,7 @@ fn tables_and_errors_show_escape_sequences_from_data_escaped() {
         .args(["user", "show", "\u{1b}]0;pwned\u{7}x@example.com"])
         .output()
         .unwrap();
-    assert_eq!(out.status.code(), Some(3));
+    expect_code(&out, 3);
     assert!(!stderr(&out).contains(ESC), "{:?}", stderr(&out));
     assert!(stderr(&out).contains("\\x1b]0;pwned"), "{}", stderr(&out));
 }
@@ -80,7 +80,7 @@ fn emails_are_case_folded_by_the_server_only() {
         .args(["user", "add", "ΣΟΦΙΑ@EX.GR", "--json"])
         .output()
         .unwrap();
-    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    expect_code(&out, 0);
     assert_eq!(json(&out)["email"], db.value("SELECT lower('ΣΟΦΙΑ@EX.GR')"));
 }
 

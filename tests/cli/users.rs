@@ -1,6 +1,6 @@
 //! `user add|list|show|rm` (SPEC §4, §5).
 
-use crate::support::{assert_key_order, json, stderr, stdout, TestDb};
+use crate::support::{assert_key_order, expect_code, json, stderr, stdout, TestDb};
 
 fn is_rfc3339_utc(v: &serde_json::Value) -> bool {
     let s = v.as_str().unwrap_or_default();
@@ -23,7 +23,7 @@ fn add_prints_the_user_object_with_counts() {
         ])
         .output()
         .unwrap();
-    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    expect_code(&out, 0);
     let v = json(&out);
     assert_key_order(
         &stdout(&out),
@@ -53,14 +53,14 @@ fn add_with_id_and_quiet_prints_only_the_id() {
         .args(["user", "add", "a@example.com", "--id", "auth0|123", "-q"])
         .output()
         .unwrap();
-    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    expect_code(&out, 0);
     assert_eq!(stdout(&out), "auth0|123\n");
     let out = db
         .cmd()
         .args(["user", "add", "b@example.com", "--id", "auth0|123"])
         .output()
         .unwrap();
-    assert_eq!(out.status.code(), Some(4));
+    expect_code(&out, 4);
     assert!(
         stderr(&out).contains("user id auth0|123 is already taken"),
         "{}",
@@ -74,7 +74,7 @@ fn duplicate_email_in_any_case_is_a_conflict() {
     db.add_user("bob@example.com");
     for email in ["bob@example.com", "BOB@example.com"] {
         let out = db.cmd().args(["user", "add", email]).output().unwrap();
-        assert_eq!(out.status.code(), Some(4));
+        expect_code(&out, 4);
         assert_eq!(
             stderr(&out),
             format!("error: email {email} is already registered\nhint: see the account with: todo user show {email}\n")
@@ -87,7 +87,7 @@ fn duplicate_email_in_any_case_is_a_conflict() {
         .args(["user", "add", "carol@example.com"])
         .output()
         .unwrap();
-    assert_eq!(out.status.code(), Some(4));
+    expect_code(&out, 4);
     assert_eq!(db.value("SELECT count(*) FROM users"), "2");
 }
 
@@ -156,7 +156,7 @@ fn list_and_show_include_task_counts() {
             .args(["user", "show", who, "--json"])
             .output()
             .unwrap();
-        assert_eq!(out.status.code(), Some(0));
+        expect_code(&out, 0);
         assert_eq!(json(&out)["id"], a.as_str());
         assert_eq!(json(&out)["tasks"]["done"], 1);
     }
@@ -181,7 +181,7 @@ fn unknown_users_exit_3_with_a_hint() {
         .args(["user", "show", "nobody@example.com"])
         .output()
         .unwrap();
-    assert_eq!(out.status.code(), Some(3));
+    expect_code(&out, 3);
     assert_eq!(
         stderr(&out),
         "error: user nobody@example.com not found\nhint: create the user with: todo user add nobody@example.com\n"
@@ -191,13 +191,13 @@ fn unknown_users_exit_3_with_a_hint() {
         .args(["user", "rm", "no-such-id", "--yes"])
         .output()
         .unwrap();
-    assert_eq!(out.status.code(), Some(3));
+    expect_code(&out, 3);
     let out = db
         .cmd()
         .args(["task", "list", "--user", "ghost@example.com"])
         .output()
         .unwrap();
-    assert_eq!(out.status.code(), Some(3));
+    expect_code(&out, 3);
     assert!(stderr(&out).contains("hint: create the user with: todo user add ghost@example.com"));
 }
 
@@ -215,7 +215,7 @@ fn rm_needs_yes_without_a_terminal_and_cascades() {
         .args(["user", "rm", "a@example.com"])
         .output()
         .unwrap();
-    assert_eq!(out.status.code(), Some(2));
+    expect_code(&out, 2);
     assert!(
         stderr(&out).contains("hint: pass --yes"),
         "{}",
@@ -228,7 +228,7 @@ fn rm_needs_yes_without_a_terminal_and_cascades() {
         .args(["user", "rm", "A@example.com", "--yes", "--json"])
         .output()
         .unwrap();
-    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    expect_code(&out, 0);
     let v = json(&out);
     assert_key_order(
         &stdout(&out),
@@ -319,7 +319,7 @@ fn ids_written_by_other_programs_may_contain_an_at_sign() {
         .args(["user", "show", "auth0@legacy", "--json"])
         .output()
         .unwrap();
-    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    expect_code(&out, 0);
     assert_eq!(json(&out)["email"], "l@example.com");
     db.cmd()
         .args(["task", "add", "t", "--user", "auth0@legacy"])

@@ -1,7 +1,7 @@
 //! SPEC §8: every bad input is refused with exit 2 before the database is
 //! touched.
 
-use crate::support::{stderr, todo_cmd, TestDb};
+use crate::support::{expect_code, stderr, todo_cmd, TestDb};
 
 /// A URL nobody listens on: if a command tried to connect it would exit 5.
 const UNREACHABLE: &str = "postgresql://nobody@127.0.0.1:1/none";
@@ -85,7 +85,7 @@ fn refusals_leave_the_database_unchanged() {
         vec!["task", "done", "abc", "--user", "a@example.com"],
     ] {
         let out = db.cmd().args(&args).output().unwrap();
-        assert_eq!(out.status.code(), Some(2));
+        expect_code(&out, 2);
     }
     let after = db.value("SELECT count(*) FROM tasks") + &db.value("SELECT count(*) FROM users");
     assert_eq!(before, after);

@@ -218,6 +218,7 @@ pub struct TestDb {
     pub name: String,
     /// A working directory without a `.env`, for the commands.
     pub dir: PathBuf,
+    _dir: TempDir,
 }
 
 impl TestDb {
@@ -245,9 +246,12 @@ impl TestDb {
             &mut admin,
             &format!("CREATE DATABASE {name} TEMPLATE {template}"),
         );
-        let dir = std::env::temp_dir().join(format!("todo-test-cwd-{name}"));
-        std::fs::create_dir_all(&dir).unwrap();
-        TestDb { name, dir }
+        let tmp = TempDir::new("cwd");
+        TestDb {
+            name,
+            dir: tmp.path().to_path_buf(),
+            _dir: tmp,
+        }
     }
 
     pub fn url(&self) -> String {
@@ -266,11 +270,98 @@ impl TestDb {
     pub fn psql(&self, sql: &str) -> String {
         psql(&self.url(), sql)
     }
+
+    /// Creates a user with the real binary; returns its id.
+    pub fn add_user(&self, email: &str) -> String {
+        let out = self
+            .cmd()
+            .args(["user", "add", email, "-q"])
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+        stdout(&out).trim().to_string()
+    }
+
+    /// Adds a task for `user` with the real binary; returns its id.
+    pub fn add_task(&self, user: &str, title: &str) -> i32 {
+        let out = self
+            .cmd()
+            .args(["task", "add", title, "--user", user, "-q"])
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+        stdout(&out).trim().parse().unwrap()
+    }
+
+    /// `todo` acting as `user` through `$TODO_USER`.
+    pub fn as_user(&self, user: &str) -> assert_cmd::Command {
+        let mut cmd = self.cmd();
+        cmd.env("TODO_USER", user);
+        cmd
+    }
+
+    /// A single value from SQL, as text.
+    pub fn value(&self, sql: &str) -> String {
+        self.psql(sql)
+    }
+
+    /// Polls `sql` (every 25 ms, for up to 10 s) until it returns `t`.
+    pub fn wait_until(&self, sql: &str) -> bool {
+        for _ in 0..400 {
+            if self.psql(sql) == "t" {
+                return true;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(25));
+        }
+        false
+    }
+
+    /// SQL that is true while a COPY into this database's `tasks` is under way.
+    pub fn copying_tasks(&self) -> String {
+        format!(
+            "SELECT EXISTS (SELECT FROM pg_stat_progress_copy p JOIN pg_class c ON c.oid = p.relid
+             WHERE c.relname = 'tasks' AND p.datname = '{}' AND p.tuples_processed > 1000)",
+            self.name
+        )
+    }
+
+    /// SQL that is true when no other session is connected to this database.
+    pub fn idle(&self) -> String {
+        format!(
+            "SELECT NOT EXISTS (SELECT FROM pg_stat_activity
+             WHERE datname = '{}' AND pid <> pg_backend_pid())",
+            self.name
+        )
+    }
+
+    /// Another session (psql) that runs `sql` — typically taking a lock and
+    /// sleeping — until dropped. Returns once `ready` (SQL) is true.
+    pub fn hold(&self, sql: &str, ready: &str) -> Holder {
+        let child = StdCommand::new(psql_path())
+            .args(["-X", "-q", "-d", &self.url(), "-c", sql])
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        let holder = Holder(child);
+        assert!(
+            self.wait_until(ready),
+            "the other session never got its lock"
+        );
+        holder
+    }
+
+    /// SQL that is true when another session holds a granted lock on `table`.
+    pub fn locked(&self, table: &str) -> String {
+        format!(
+            "SELECT EXISTS (SELECT FROM pg_locks l JOIN pg_class c ON c.oid = l.relation
+             WHERE c.relname = '{table}' AND l.granted AND l.pid <> pg_backend_pid())"
+        )
+    }
 }
 
 impl Drop for TestDb {
     fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.dir);
         if let Ok(mut admin) = PgConnection::establish(&server().url("postgres")) {
             let _ = diesel::sql_query(format!(
                 "DROP DATABASE IF EXISTS {} WITH (FORCE)",
@@ -281,26 +372,92 @@ impl Drop for TestDb {
     }
 }
 
-/// `todo` with the environment cleared of everything that would choose a
-/// database or change output, run in `dir`, as CI runs it.
-pub fn todo_cmd(dir: &Path) -> assert_cmd::Command {
-    let mut cmd = assert_cmd::Command::cargo_bin("todo").unwrap();
-    for key in [
-        "DATABASE_URL",
-        "TODO_DATABASE_URL",
-        "TODO_LOCAL",
-        "TODO_USER",
-        "TODO_HOME",
-        "NO_COLOR",
-        "PGPASSWORD",
-        "PGHOST",
-        "PGDATABASE",
-        "PGUSER",
-    ] {
-        cmd.env_remove(key);
+/// The environment every `todo` under test gets: nothing of the
+/// developer's (no `DATABASE_URL`, `TODO_*`, `PG*`, `NO_COLOR`, locale),
+/// only `PATH` (to find PostgreSQL's binaries) and `CI=true`, as CI runs it.
+const KEPT: [&str; 1] = ["PATH"];
+
+/// `program` with the test environment, run in `dir`.
+fn with_test_env(program: impl AsRef<std::ffi::OsStr>, dir: &Path) -> StdCommand {
+    let mut cmd = StdCommand::new(program);
+    cmd.env_clear();
+    for key in KEPT {
+        if let Some(value) = std::env::var_os(key) {
+            cmd.env(key, value);
+        }
     }
     cmd.env("CI", "true").current_dir(dir);
     cmd
+}
+
+/// `todo` (assert_cmd) with the test environment, run in `dir`.
+pub fn todo_cmd(dir: &Path) -> assert_cmd::Command {
+    assert_cmd::Command::from_std(with_test_env(assert_cmd::cargo::cargo_bin("todo"), dir))
+}
+
+/// The same as a `std::process::Command`, for tests that spawn `todo` and
+/// act while it runs (signals, races); stdout and stderr are captured.
+pub fn todo_process(dir: &Path) -> StdCommand {
+    let mut cmd = with_test_env(assert_cmd::cargo::cargo_bin("todo"), dir);
+    cmd.stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped());
+    cmd
+}
+
+/// `sh -c SCRIPT` with `$0` the `todo` binary and the test environment,
+/// for what needs a shell (closed descriptors, pipes into `head`).
+pub fn todo_in_shell(dir: &Path, script: &str) -> StdCommand {
+    let mut cmd = with_test_env("sh", dir);
+    cmd.arg("-c")
+        .arg(script)
+        .arg(assert_cmd::cargo::cargo_bin("todo"));
+    cmd
+}
+
+/// Asserts a finished command's exit code; a failure shows its stdout and
+/// stderr.
+#[track_caller]
+pub fn expect_code(out: &std::process::Output, code: i32) {
+    assert_eq!(
+        out.status.code(),
+        Some(code),
+        "exit code\n--- stdout:\n{}\n--- stderr:\n{}",
+        stdout(out),
+        stderr(out)
+    );
+}
+
+/// A directory under the system's temp dir, removed when dropped.
+pub struct TempDir(pub PathBuf);
+
+impl TempDir {
+    pub fn new(tag: &str) -> TempDir {
+        static N: AtomicUsize = AtomicUsize::new(0);
+        let dir = std::env::temp_dir().join(format!(
+            "todo-test-{tag}-{}-{}",
+            std::process::id(),
+            N.fetch_add(1, Ordering::SeqCst)
+        ));
+        std::fs::create_dir_all(&dir).unwrap();
+        TempDir(dir)
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.0
+    }
+}
+
+impl std::ops::Deref for TempDir {
+    type Target = Path;
+    fn deref(&self) -> &Path {
+        &self.0
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
 }
 
 /// Runs SQL with psql (the system client) against `url`.
@@ -364,42 +521,6 @@ pub fn json(out: &std::process::Output) -> serde_json::Value {
     })
 }
 
-impl TestDb {
-    /// Creates a user with the real binary; returns its id.
-    pub fn add_user(&self, email: &str) -> String {
-        let out = self
-            .cmd()
-            .args(["user", "add", email, "-q"])
-            .output()
-            .unwrap();
-        assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
-        stdout(&out).trim().to_string()
-    }
-
-    /// Adds a task for `user` with the real binary; returns its id.
-    pub fn add_task(&self, user: &str, title: &str) -> i32 {
-        let out = self
-            .cmd()
-            .args(["task", "add", title, "--user", user, "-q"])
-            .output()
-            .unwrap();
-        assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
-        stdout(&out).trim().parse().unwrap()
-    }
-
-    /// `todo` acting as `user` through `$TODO_USER`.
-    pub fn as_user(&self, user: &str) -> assert_cmd::Command {
-        let mut cmd = self.cmd();
-        cmd.env("TODO_USER", user);
-        cmd
-    }
-
-    /// A single value from SQL, as text.
-    pub fn value(&self, sql: &str) -> String {
-        self.psql(sql)
-    }
-}
-
 /// Asserts that a JSON object's text lists these keys first, in this order,
 /// and no others.
 pub fn assert_key_order(text: &str, keys: &[&str]) {
@@ -421,14 +542,9 @@ pub fn assert_key_order(text: &str, keys: &[&str]) {
 /// Starts `todo ARGS` with `url` as `DATABASE_URL`, without waiting; stdout
 /// and stderr are captured.
 pub fn spawn_todo(dir: &Path, url: &str, args: &[&str]) -> std::process::Child {
-    StdCommand::new(assert_cmd::cargo::cargo_bin("todo"))
+    todo_process(dir)
         .args(args)
         .env("DATABASE_URL", url)
-        .env_remove("TODO_DATABASE_URL")
-        .env("CI", "true")
-        .current_dir(dir)
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
         .spawn()
         .unwrap()
 }
@@ -455,62 +571,6 @@ pub fn run_concurrently(
         .into_iter()
         .map(|c| c.wait_with_output().unwrap())
         .collect()
-}
-
-impl TestDb {
-    /// Polls `sql` (every 25 ms, for up to 10 s) until it returns `t`.
-    pub fn wait_until(&self, sql: &str) -> bool {
-        for _ in 0..400 {
-            if self.psql(sql) == "t" {
-                return true;
-            }
-            std::thread::sleep(std::time::Duration::from_millis(25));
-        }
-        false
-    }
-
-    /// SQL that is true while a COPY into this database's `tasks` is under way.
-    pub fn copying_tasks(&self) -> String {
-        format!(
-            "SELECT EXISTS (SELECT FROM pg_stat_progress_copy p JOIN pg_class c ON c.oid = p.relid
-             WHERE c.relname = 'tasks' AND p.datname = '{}' AND p.tuples_processed > 1000)",
-            self.name
-        )
-    }
-
-    /// SQL that is true when no other session is connected to this database.
-    pub fn idle(&self) -> String {
-        format!(
-            "SELECT NOT EXISTS (SELECT FROM pg_stat_activity
-             WHERE datname = '{}' AND pid <> pg_backend_pid())",
-            self.name
-        )
-    }
-
-    /// Another session (psql) that runs `sql` — typically taking a lock and
-    /// sleeping — until dropped. Returns once `ready` (SQL) is true.
-    pub fn hold(&self, sql: &str, ready: &str) -> Holder {
-        let child = StdCommand::new(psql_path())
-            .args(["-X", "-q", "-d", &self.url(), "-c", sql])
-            .stdout(std::process::Stdio::null())
-            .stderr(std::process::Stdio::null())
-            .spawn()
-            .unwrap();
-        let holder = Holder(child);
-        assert!(
-            self.wait_until(ready),
-            "the other session never got its lock"
-        );
-        holder
-    }
-
-    /// SQL that is true when another session holds a granted lock on `table`.
-    pub fn locked(&self, table: &str) -> String {
-        format!(
-            "SELECT EXISTS (SELECT FROM pg_locks l JOIN pg_class c ON c.oid = l.relation
-             WHERE c.relname = '{table}' AND l.granted AND l.pid <> pg_backend_pid())"
-        )
-    }
 }
 
 /// A background session; killed when dropped.
