@@ -41,6 +41,11 @@ impl Drop for Home {
     fn drop(&mut self) {
         let _ = self.cmd().args(["db", "local", "stop"]).output();
         let _ = std::fs::remove_dir_all(&self.path);
+        // A long or unusual home has its socket directory under /tmp.
+        let socket_dir = todo::local::Cluster::new(&self.path).socket_dir();
+        if !socket_dir.starts_with(&self.path) {
+            let _ = std::fs::remove_dir_all(socket_dir);
+        }
     }
 }
 
