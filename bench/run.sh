@@ -87,8 +87,8 @@ hf() {
 }
 hf list \
   "$T --database-url $SMALL task list --user $LIGHT --limit 50" \
-  "$B $SMALL $WORK/list.sql $LIGHT @null @null 50" \
-  "psql -X -A -t -d $SMALL -c \"$(psql_sql list "'$LIGHT'" NULL::boolean NULL 50)\""
+  "$B $SMALL $WORK/list.sql $LIGHT @null 50" \
+  "psql -X -A -t -d $SMALL -c \"$(psql_sql list "'$LIGHT'" NULL::boolean 50)\""
 hf add \
   "$T --database-url $SMALL task add Bench --user $LIGHT -q" \
   "$B $SMALL $WORK/add.sql $LIGHT Bench @null" \
@@ -131,7 +131,7 @@ r=$(echo "scale=2; $b / $s" | bc)
 row "task list --limit 50: $BIGN tasks $b ms vs 10 000 tasks $s ms" "ratio" "$r" "<= 1.20" "$(verdict "$r" "<=" 1.20)"
 r=$(echo "scale=2; $h / $b" | bc)
 row "task list --limit 50: user with 100 000 tasks $h ms vs light user $b ms" "ratio" "$r" "<= 1.20" "$(verdict "$r" "<=" 1.20)"
-PLAN=$(psql -X -A -t -d "$BIG" -c "EXPLAIN $(psql_sql list "'$HEAVY'" NULL::boolean NULL 50)" | grep -oE '(Seq Scan|Index Only Scan|Bitmap Index Scan|Index Scan|Bitmap Heap Scan)( using [a-z_]+)?( on [a-z_]+)?' | sort -u | paste -sd ';' -)
+PLAN=$(psql -X -A -t -d "$BIG" -c "EXPLAIN $(psql_sql list "'$HEAVY'" NULL::boolean 50)" | grep -oE '(Seq Scan|Index Only Scan|Bitmap Index Scan|Index Scan|Bitmap Heap Scan)( using [a-z_]+)?( on [a-z_]+)?' | sort -u | paste -sd ';' -)
 row "plan at $BIGN tasks (heavy user)" "scans" "$PLAN" "index scans only" "$(echo "$PLAN" | grep -q 'Seq Scan' && echo '**missed**' || echo met)"
 
 log "4. peak RSS"

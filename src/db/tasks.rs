@@ -59,8 +59,7 @@ pub fn add(
 
 /// `list` without `--search`: the page of ids comes from an index-only scan
 /// of `idx_tasks_user_created`, then the rows are fetched by primary key.
-/// `$2` completed (NULL: any), `$3` NULL (the search pattern of
-/// [`LIST_SEARCH`], so both take the same binds), `$4` limit (NULL: all).
+/// `$2` completed (NULL: any), `$3` limit (NULL: all).
 const LIST: &str = concat!(
     user_cte!(),
     scoped!("NULL::int[]"),
@@ -69,16 +68,15 @@ const LIST: &str = concat!(
          SELECT k.id FROM tasks k
          WHERE k.user_id = u.id AND u.n = 1
            AND ($2::boolean IS NULL OR coalesce(k.completed, false) = $2)
-           AND $3::text IS NULL
          ORDER BY k.created_at DESC NULLS LAST, k.id DESC
-         LIMIT $4
+         LIMIT $3
      ) k ON true
      LEFT JOIN tasks t ON t.id = k.id
      ORDER BY t.created_at DESC NULLS LAST, t.id DESC"
 );
 
-/// `list --search`: title and description must be read anyway. `$3` the
-/// ILIKE pattern; the others as [`LIST`].
+/// `list --search`: title and description must be read anyway. `$2`
+/// completed (NULL: any), `$3` the ILIKE pattern, `$4` limit (NULL: all).
 const LIST_SEARCH: &str = concat!(
     user_cte!(),
     scoped!("NULL::int[]"),
@@ -104,16 +102,30 @@ pub fn list<'c>(
     conn: &'c mut PgConnection,
     user: &UserRef,
     filter: &Filter,
-) -> QueryResult<Scoped<impl Iterator<Item = QueryResult<Task>> + 'c>> {
-    let pattern = filter.search.as_deref().map(like_pattern);
-    let sql = if pattern.is_some() { LIST_SEARCH } else { LIST };
-    let rows = diesel::sql_query(sql)
-        .bind::<Text, _>(user.key().to_string())
-        .bind::<Nullable<Bool>, _>(filter.completed)
-        .bind::<Nullable<Text>, _>(pattern)
-        .bind::<Nullable<BigInt>, _>(filter.limit)
-        .load_iter::<ScopedRow, PgRowByRowLoadingMode>(conn)?;
-    ScopedRow::into_stream(rows)
+) -> QueryResult<Scoped<Box<dyn Iterator<Item = QueryResult<Task>> + 'c>>> {
+    let key = user.key().to_string();
+    let rows: Box<dyn Iterator<Item = QueryResult<ScopedRow>> + 'c> = match &filter.search {
+        None => Box::new(
+            diesel::sql_query(LIST)
+                .bind::<Text, _>(key)
+                .bind::<Nullable<Bool>, _>(filter.completed)
+                .bind::<Nullable<BigInt>, _>(filter.limit)
+                .load_iter::<ScopedRow, PgRowByRowLoadingMode>(conn)?,
+        ),
+        Some(search) => Box::new(
+            diesel::sql_query(LIST_SEARCH)
+                .bind::<Text, _>(key)
+                .bind::<Nullable<Bool>, _>(filter.completed)
+                .bind::<Text, _>(like_pattern(search))
+                .bind::<Nullable<BigInt>, _>(filter.limit)
+                .load_iter::<ScopedRow, PgRowByRowLoadingMode>(conn)?,
+        ),
+    };
+    let scoped = ScopedRow::into_stream(rows)?;
+    Ok(Scoped {
+        user: scoped.user,
+        value: Box::new(scoped.value),
+    })
 }
 
 /// `%text%` with LIKE's wildcards in `text` taken literally.

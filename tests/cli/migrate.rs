@@ -1,6 +1,6 @@
 //! `db migrate`, `db migrate --baseline`, `db status`, `db revert` (SPEC §1, §4a).
 
-use crate::support::{expect_code, json, psql, run_concurrently, stderr, stdout, TestDb};
+use crate::support::{expect_code, json, run_concurrently, stderr, stdout, TestDb};
 
 /// The schema of SPEC §1, verbatim, as the web backend would create it.
 pub const SPEC_SQL: &str = r#"
@@ -409,10 +409,4 @@ fn migrate_gives_up_at_its_lock_timeout() {
         stderr(&out)
     );
     assert_eq!(db.psql("SELECT to_regclass('users') IS NULL"), "t");
-}
-
-#[test]
-fn psql_helper_sees_the_test_database() {
-    let db = TestDb::migrated();
-    assert_eq!(psql(&db.url(), "SELECT current_database()"), db.name);
 }

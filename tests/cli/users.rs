@@ -258,33 +258,47 @@ fn rm_needs_yes_without_a_terminal_and_cascades() {
 }
 
 /// Runs `todo ARGS` on a pseudo-terminal (util-linux `script`), typing
-/// `answer`; returns (exit code, everything the terminal showed).
+/// `answer` once the prompt shows; returns (exit code, everything the
+/// terminal showed).
 fn on_a_terminal(db: &TestDb, args: &str, answer: &str) -> (Option<i32>, String) {
-    use std::io::Write;
+    use std::io::{Read, Write};
     let bin = assert_cmd::cargo::cargo_bin("todo");
-    let mut child = std::process::Command::new("script")
+    let mut child = crate::support::command_in_test_env("script", &db.dir)
         .args(["-qec", &format!("{} {args}", bin.display()), "/dev/null"])
         .env("TODO_DATABASE_URL", db.url())
-        .env_remove("DATABASE_URL")
-        .env("CI", "true")
-        .current_dir(&db.dir)
         .stdin(std::process::Stdio::piped())
         .stdout(std::process::Stdio::piped())
         .spawn()
         .expect("util-linux script");
-    // Give the prompt time to appear before answering.
-    std::thread::sleep(std::time::Duration::from_millis(700));
+    let mut stdout = child.stdout.take().unwrap();
+    let (tx, rx) = std::sync::mpsc::channel::<Vec<u8>>();
+    let reader = std::thread::spawn(move || {
+        let mut buf = [0u8; 4096];
+        while let Ok(n) = stdout.read(&mut buf) {
+            if n == 0 || tx.send(buf[..n].to_vec()).is_err() {
+                break;
+            }
+        }
+    });
+    let mut screen = Vec::new();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    while !String::from_utf8_lossy(&screen).contains("[y/N]") {
+        let left = deadline.saturating_duration_since(std::time::Instant::now());
+        match rx.recv_timeout(left) {
+            Ok(bytes) => screen.extend(bytes),
+            Err(_) => break,
+        }
+    }
     child
         .stdin
         .take()
         .unwrap()
         .write_all(answer.as_bytes())
         .unwrap();
-    let out = child.wait_with_output().unwrap();
-    (
-        out.status.code(),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-    )
+    let status = child.wait().unwrap();
+    reader.join().unwrap();
+    screen.extend(rx.try_iter().flatten());
+    (status.code(), String::from_utf8_lossy(&screen).into_owned())
 }
 
 #[test]

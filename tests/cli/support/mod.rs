@@ -378,7 +378,7 @@ impl Drop for TestDb {
 const KEPT: [&str; 1] = ["PATH"];
 
 /// `program` with the test environment, run in `dir`.
-fn with_test_env(program: impl AsRef<std::ffi::OsStr>, dir: &Path) -> StdCommand {
+pub fn command_in_test_env(program: impl AsRef<std::ffi::OsStr>, dir: &Path) -> StdCommand {
     let mut cmd = StdCommand::new(program);
     cmd.env_clear();
     for key in KEPT {
@@ -392,13 +392,16 @@ fn with_test_env(program: impl AsRef<std::ffi::OsStr>, dir: &Path) -> StdCommand
 
 /// `todo` (assert_cmd) with the test environment, run in `dir`.
 pub fn todo_cmd(dir: &Path) -> assert_cmd::Command {
-    assert_cmd::Command::from_std(with_test_env(assert_cmd::cargo::cargo_bin("todo"), dir))
+    assert_cmd::Command::from_std(command_in_test_env(
+        assert_cmd::cargo::cargo_bin("todo"),
+        dir,
+    ))
 }
 
 /// The same as a `std::process::Command`, for tests that spawn `todo` and
 /// act while it runs (signals, races); stdout and stderr are captured.
 pub fn todo_process(dir: &Path) -> StdCommand {
-    let mut cmd = with_test_env(assert_cmd::cargo::cargo_bin("todo"), dir);
+    let mut cmd = command_in_test_env(assert_cmd::cargo::cargo_bin("todo"), dir);
     cmd.stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::piped());
     cmd
@@ -407,7 +410,7 @@ pub fn todo_process(dir: &Path) -> StdCommand {
 /// `sh -c SCRIPT` with `$0` the `todo` binary and the test environment,
 /// for what needs a shell (closed descriptors, pipes into `head`).
 pub fn todo_in_shell(dir: &Path, script: &str) -> StdCommand {
-    let mut cmd = with_test_env("sh", dir);
+    let mut cmd = command_in_test_env("sh", dir);
     cmd.arg("-c")
         .arg(script)
         .arg(assert_cmd::cargo::cargo_bin("todo"));
