@@ -24,6 +24,8 @@ pub enum Kind {
     NotReady,
     /// `db health` found at least one failing check (exit 7).
     HealthFailed,
+    /// `db verify`: the backup's rows or schema do not match its manifest (exit 7).
+    VerifyFailed,
     /// Interrupted by the user (exit 130).
     Interrupted,
     /// The reader of stdout went away (`todo … | head`): the tool stops
@@ -41,6 +43,7 @@ impl Kind {
             Kind::Unavailable => 5,
             Kind::NotReady => 6,
             Kind::HealthFailed => 7,
+            Kind::VerifyFailed => 7,
             Kind::Interrupted => 130,
             Kind::BrokenPipe => 0,
         }
@@ -56,6 +59,7 @@ impl Kind {
             Kind::Unavailable => "unavailable",
             Kind::NotReady => "not_ready",
             Kind::HealthFailed => "health_failed",
+            Kind::VerifyFailed => "verify_failed",
             Kind::Interrupted => "interrupted",
             Kind::BrokenPipe => "broken_pipe",
         }

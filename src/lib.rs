@@ -9,6 +9,7 @@
 
 #![cfg_attr(not(test), deny(clippy::unwrap_used))]
 
+pub mod backup_file;
 pub mod cli;
 mod closed_stdout;
 pub mod commands;

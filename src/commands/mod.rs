@@ -81,6 +81,21 @@ impl Context {
         Ok(())
     }
 
+    /// Writes a user's export as the task rows arrive (nothing under -q).
+    pub fn emit_export(
+        &self,
+        account: &crate::db::models::Account,
+        tasks: impl Iterator<Item = Result<Task>>,
+    ) -> Result<()> {
+        if self.out.quiet {
+            return Ok(());
+        }
+        let mut out = self.stdout();
+        crate::output::write_export(&mut out, account, tasks)?;
+        out.flush()?;
+        Ok(())
+    }
+
     /// Writes a list of users as the rows arrive (nothing under -q).
     pub fn emit_users(&self, users: impl Iterator<Item = Result<User>>) -> Result<()> {
         if self.out.quiet {

@@ -6,6 +6,7 @@ use diesel::result::{DatabaseErrorKind, Error as DieselError};
 use super::{confirm, ensure_can_prompt, query, Context};
 use crate::commands::errors;
 use crate::db::models::{Scoped, User, UserMatch, UserRef};
+use crate::db::tasks;
 use crate::db::users::{self, Added};
 use crate::error::{Error, Result};
 use crate::output::UserRecord;
@@ -42,6 +43,15 @@ pub enum UserCommand {
     /// Example: todo user rm bob@example.com --yes
     #[command(verbatim_doc_comment)]
     Rm(RmArgs),
+    /// Export everything stored about one user, as JSON
+    ///
+    /// {"user":{…},"tasks":[…]} with every task, newest first, streamed at
+    /// any size (right of access and portability). Always JSON. Two
+    /// statements: the user, then their tasks.
+    ///
+    /// Example: todo user export bob@example.com > bob.json
+    #[command(verbatim_doc_comment)]
+    Export(UserArg),
 }
 
 #[derive(Debug, Args)]
@@ -86,6 +96,7 @@ pub fn run(ctx: &Context, cmd: UserCommand) -> Result<()> {
         UserCommand::List(args) => list(ctx, args),
         UserCommand::Show(args) => show(ctx, args),
         UserCommand::Rm(args) => rm(ctx, args),
+        UserCommand::Export(args) => export(ctx, args),
     }
 }
 
@@ -205,4 +216,22 @@ fn rm(ctx: &Context, args: RmArgs) -> Result<()> {
     let deleted = query(&mut conn, |c| users::delete(c, &user))?;
     let deleted = scoped(deleted, &user)?.ok_or_else(|| user_not_found(&user))?;
     ctx.emit(&deleted)
+}
+
+fn export(ctx: &Context, args: UserArg) -> Result<()> {
+    let user = validate::user_ref(&args.user)?;
+    let found = find_one(ctx, &user)?;
+    let by_id = UserRef::Id(found.account.id.clone());
+    let mut conn = ctx.conn()?;
+    let failed = match tasks::list(&mut conn, &by_id, &tasks::Filter::default()) {
+        Ok(rows) => {
+            let rows = scoped(rows, &by_id)?;
+            return ctx.emit_export(
+                &found.account,
+                rows.map(|row| row.map_err(errors::classify_offline)),
+            );
+        }
+        Err(e) => e,
+    };
+    Err(errors::classify(&mut conn, failed))
 }

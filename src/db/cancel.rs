@@ -1,3 +1,6 @@
+//! The open libpq connections, recorded as they are made (see `build.rs`),
+//! for what diesel does not do itself.
+//!
 //! Cancel keys of the open connections, so that an interrupted command
 //! stops its statement on the server instead of leaving it queued (a
 //! `task add` blocked on a lock would otherwise commit once the lock goes,
@@ -81,6 +84,46 @@ pub fn cancel_all() {
             unsafe { PQcancel(cancel, errbuf.as_mut_ptr(), errbuf.len() as c_int) };
         }
     }
+}
+
+/// Finishes a COPY TO whose data has been read. diesel 2.3's
+/// `copy_to(…).load_raw()` stops at the end of the data and never fetches
+/// the command's final result, which leaves libpq busy (the next statement
+/// fails with "another command is already in progress"). This fetches the
+/// pending results of the open connections (an idle one has none) and
+/// returns the COPY's error, if it failed. Call it on the thread that runs
+/// the statements, right after the data ended.
+pub fn finish_copy_out() -> Result<(), String> {
+    use pq_sys::{ExecStatusType, PQclear, PQerrorMessage, PQgetResult, PQresultStatus};
+    let mut failure = None;
+    for slot in &CONNS {
+        let conn = slot.load(Ordering::Acquire);
+        if conn.is_null() {
+            continue;
+        }
+        loop {
+            // SAFETY: `conn` is an open connection (PQfinish clears the slot
+            // first), used by this thread only; each result is cleared once.
+            let result = unsafe { PQgetResult(conn) };
+            if result.is_null() {
+                break;
+            }
+            let status = unsafe { PQresultStatus(result) };
+            if status == ExecStatusType::PGRES_FATAL_ERROR {
+                let message = unsafe { std::ffi::CStr::from_ptr(PQerrorMessage(conn)) };
+                failure = Some(message.to_string_lossy().trim().to_string());
+            }
+            unsafe { PQclear(result) };
+            if matches!(
+                status,
+                ExecStatusType::PGRES_COPY_OUT | ExecStatusType::PGRES_COPY_IN
+            ) {
+                // Not finished: leave it to its owner.
+                break;
+            }
+        }
+    }
+    failure.map_or(Ok(()), Err)
 }
 
 /// How many connections have a cancel key recorded (for tests).

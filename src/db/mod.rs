@@ -5,6 +5,7 @@
 //! [`crate::error::Error`] with its wording (`commands::errors`), and
 //! renders results (`output`).
 
+pub mod backup;
 pub mod cancel;
 pub mod conformance;
 pub mod health;

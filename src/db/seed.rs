@@ -54,7 +54,7 @@ struct Email {
 }
 
 #[derive(QueryableByName)]
-struct Ddl {
+pub struct Ddl {
     #[diesel(sql_type = Text)]
     drop_sql: String,
     #[diesel(sql_type = Text)]
@@ -121,21 +121,27 @@ pub fn run(
         outcome.tasks_created = copy_tasks(conn, plan, &missing, progress)? as u64;
 
         if let Some(ddl) = rebuild {
-            diesel::sql_query("SET LOCAL maintenance_work_mem = '256MB'").execute(conn)?;
-            for d in &ddl {
-                diesel::sql_query(&d.create_sql).execute(conn)?;
-            }
+            rebuild_indexes(conn, &ddl)?;
             outcome.rebuilt_indexes = true;
         }
         Ok(outcome)
     })
 }
 
+/// Recreates what [`take_fast_path`] dropped, once, after the load.
+pub fn rebuild_indexes(conn: &mut PgConnection, ddl: &[Ddl]) -> QueryResult<()> {
+    diesel::sql_query("SET LOCAL maintenance_work_mem = '256MB'").execute(conn)?;
+    for d in ddl {
+        diesel::sql_query(&d.create_sql).execute(conn)?;
+    }
+    Ok(())
+}
+
 /// Takes the locks of the fast path under a short timeout; when `tasks` is
 /// empty, drops its secondary indexes and foreign keys and returns the
 /// statements that recreate them. `None`: load plainly (locks not granted,
 /// or rows present).
-fn take_fast_path(
+pub fn take_fast_path(
     conn: &mut PgConnection,
     lock_timeout: Duration,
 ) -> QueryResult<Option<Vec<Ddl>>> {

@@ -8,7 +8,7 @@ mod time;
 
 use std::io::{IsTerminal, Write};
 
-pub use records::{write_tasks, write_users, TaskRecord, UserRecord};
+pub use records::{write_export, write_tasks, write_users, TaskRecord, UserRecord};
 pub use time::{relative, rfc3339};
 
 use crate::error::Result;

@@ -374,3 +374,26 @@ fn write_table_or(
     }
     Ok(())
 }
+
+/// `user export`: `{"user":{…},"tasks":[…]}`, always JSON (an export is for
+/// programs), the tasks written as they arrive.
+pub fn write_export(
+    out: &mut impl Write,
+    account: &Account,
+    tasks: impl Iterator<Item = Result<Task>>,
+) -> Result<usize> {
+    out.write_all(b"{\"user\":")?;
+    serde_json::to_writer(&mut *out, &user_json(account, None, None))?;
+    out.write_all(b",\"tasks\":")?;
+    let mut n = 0;
+    out.write_all(b"[")?;
+    for task in tasks {
+        if n > 0 {
+            out.write_all(b",")?;
+        }
+        serde_json::to_writer(&mut *out, &TaskJson::from(&task?))?;
+        n += 1;
+    }
+    out.write_all(b"]}\n")?;
+    Ok(n)
+}

@@ -1,6 +1,7 @@
 //! `todo db …`: migrations, seed data, health, and the embedded local
 //! database; one file per command group.
 
+mod backup;
 mod health;
 mod local;
 mod migrate;
@@ -10,6 +11,7 @@ use clap::Subcommand;
 
 use crate::commands::Context;
 use crate::error::Result;
+pub use backup::{BackupArgs, RestoreArgs, VerifyArgs};
 pub use local::LocalCommand;
 pub use migrate::{MigrateArgs, RevertArgs, StatusArgs};
 pub use seed::SeedArgs;
@@ -54,6 +56,38 @@ pub enum DbCommand {
     ///   todo db seed --clean
     #[command(verbatim_doc_comment)]
     Seed(SeedArgs),
+    /// Write a consistent, compressed, checksummed backup of users and tasks
+    ///
+    /// One REPEATABLE READ snapshot streamed with COPY into a self-describing
+    /// file (format: docs/backup-format.md), written under a temporary name
+    /// and renamed when complete. Needs only SELECT; works through a pooler
+    /// and against any server version (no pg_dump).
+    ///
+    /// Examples:
+    ///   todo db backup --verify
+    ///   todo db backup -o /backups/todo-$(date +%F).todo
+    ///   todo db backup -o - | ssh vault 'cat > todo.todo'
+    #[command(verbatim_doc_comment)]
+    Backup(BackupArgs),
+    /// Load a backup into a migrated database, in one transaction
+    ///
+    /// Checksums are verified before COMMIT; ids are kept. An empty database
+    /// is migrated first. A database that holds users or tasks is a conflict
+    /// (exit 4) unless --replace. Exit 2 for a truncated, corrupt or foreign
+    /// file; 6 for a backup from a newer schema.
+    ///
+    /// Example: todo db restore todo-backup-20261125T010000Z.todo
+    #[command(verbatim_doc_comment)]
+    Restore(RestoreArgs),
+    /// Check a backup by restoring it into a throwaway local database
+    ///
+    /// Uses the embedded local server (created if needed); the configured
+    /// database is never touched. Exit 0 when rows, checksums and schema
+    /// match the manifest, 7 when they do not, 2 when the file is unreadable.
+    ///
+    /// Example: todo db verify todo-backup-20261125T010000Z.todo
+    #[command(verbatim_doc_comment)]
+    Verify(VerifyArgs),
     /// Check the database and print a report: OK / WARN / FAIL per check
     ///
     /// Checks: connection and round trip, server version, pending
@@ -84,6 +118,9 @@ pub fn run(ctx: &Context, cmd: DbCommand) -> Result<()> {
         DbCommand::Seed(args) if args.clean => seed::clean(ctx, args),
         DbCommand::Seed(args) => seed::seed(ctx, args),
         DbCommand::Health => health::health(ctx),
+        DbCommand::Backup(args) => backup::backup(ctx, args),
+        DbCommand::Restore(args) => backup::restore(ctx, args),
+        DbCommand::Verify(args) => backup::verify(ctx, args),
         DbCommand::Local(cmd) => local::local(ctx, cmd),
     }
 }

@@ -1,0 +1,346 @@
+//! The backup file format (version 1), documented in `docs/backup-format.md`.
+//!
+//! The whole file is one gzip stream. Decompressed, it is text:
+//!
+//! ```text
+//! todo-backup 1
+//! {"format_version":1,"tool_version":…,"migrations":[…],"server_version":…,"taken_at":…}
+//! #users id,email,name,created_at,updated_at
+//! <the rows of users in COPY text format, one per line>
+//! \.
+//! #tasks id,title,description,completed,user_id,created_at,updated_at
+//! <the rows of tasks>
+//! \.
+//! {"users":N,"tasks":M,"sha256":{"users":…,"tasks":…}}
+//! ```
+//!
+//! The header and the trailer together are the manifest; the trailer comes
+//! last because counts and checksums are known only once the rows have
+//! streamed (memory stays bounded at any size). Each SHA-256 covers a
+//! table's row lines exactly as stored. gzip's own CRC catches a truncated
+//! or damaged file; the SHA-256s catch a file whose rows were changed.
+
+use std::io::{self, BufRead, Write};
+
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+/// The first line of every backup.
+pub const MAGIC: &str = "todo-backup 1";
+pub const FORMAT_VERSION: u32 = 1;
+
+/// The columns of each table, in the order of the rows.
+pub const USERS_COLUMNS: &str = "id,email,name,created_at,updated_at";
+pub const TASKS_COLUMNS: &str = "id,title,description,completed,user_id,created_at,updated_at";
+
+/// What the file says about itself before the rows.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Header {
+    pub format_version: u32,
+    pub tool_version: String,
+    /// The migrations applied to the database backed up.
+    pub migrations: Vec<String>,
+    pub server_version: String,
+    /// When the snapshot was taken, RFC 3339 UTC.
+    pub taken_at: String,
+}
+
+/// What the file says about its rows, after them.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Trailer {
+    pub users: u64,
+    pub tasks: u64,
+    pub sha256: Checksums,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Checksums {
+    pub users: String,
+    pub tasks: String,
+}
+
+/// Why a file cannot be read as a backup (exit 2, naming the problem), or
+/// why its rows do not match its manifest (`mismatch`: `db verify` exits 7).
+#[derive(Debug)]
+pub struct FormatError {
+    pub message: String,
+    pub mismatch: bool,
+}
+
+impl FormatError {
+    fn unreadable(message: impl Into<String>) -> FormatError {
+        FormatError {
+            message: message.into(),
+            mismatch: false,
+        }
+    }
+
+    /// Rows that are not what a backup writes (a file changed by hand).
+    pub fn corrupt(message: impl Into<String>) -> FormatError {
+        FormatError::unreadable(message)
+    }
+
+    fn mismatch(message: impl Into<String>) -> FormatError {
+        FormatError {
+            message: message.into(),
+            mismatch: true,
+        }
+    }
+}
+
+impl std::fmt::Display for FormatError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+impl std::error::Error for FormatError {}
+
+/// An I/O error while reading a backup, as the problem it shows.
+pub fn read_error(err: io::Error) -> FormatError {
+    match err.kind() {
+        io::ErrorKind::UnexpectedEof => FormatError::unreadable("the file is truncated"),
+        io::ErrorKind::InvalidInput | io::ErrorKind::InvalidData => {
+            FormatError::unreadable(format!("the file is corrupt ({err})"))
+        }
+        _ => FormatError::unreadable(format!("cannot read the file: {err}")),
+    }
+}
+
+/// The rows of one table passing through: counted and hashed.
+#[derive(Default)]
+pub struct Section {
+    pub rows: u64,
+    hasher: Sha256,
+}
+
+impl Section {
+    pub fn add(&mut self, data: &[u8]) {
+        self.rows += data.iter().filter(|b| **b == b'\n').count() as u64;
+        self.hasher.update(data);
+    }
+
+    pub fn sha256(self) -> String {
+        hex(&self.hasher.finalize())
+    }
+}
+
+pub fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// Writes the parts of a backup, in order, to `out` (the gzip encoder).
+pub fn write_header(out: &mut dyn Write, header: &Header) -> io::Result<()> {
+    writeln!(out, "{MAGIC}")?;
+    serde_json::to_writer(&mut *out, header)?;
+    out.write_all(b"\n")
+}
+
+pub fn write_section_start(out: &mut dyn Write, table: &str, columns: &str) -> io::Result<()> {
+    writeln!(out, "#{table} {columns}")
+}
+
+pub fn write_section_end(out: &mut dyn Write) -> io::Result<()> {
+    out.write_all(b"\\.\n")
+}
+
+pub fn write_trailer(out: &mut dyn Write, trailer: &Trailer) -> io::Result<()> {
+    serde_json::to_writer(&mut *out, trailer)?;
+    out.write_all(b"\n")
+}
+
+/// Reads a backup part by part from a decompressed stream.
+pub struct Reader<R> {
+    inner: R,
+    line: Vec<u8>,
+}
+
+impl<R: BufRead> Reader<R> {
+    pub fn new(inner: R) -> Reader<R> {
+        Reader {
+            inner,
+            line: Vec::new(),
+        }
+    }
+
+    fn next_line(&mut self) -> Result<&[u8], FormatError> {
+        self.line.clear();
+        let n = self
+            .inner
+            .read_until(b'\n', &mut self.line)
+            .map_err(read_error)?;
+        if n == 0 || self.line.last() != Some(&b'\n') {
+            return Err(FormatError::unreadable("the file is truncated"));
+        }
+        Ok(&self.line)
+    }
+
+    pub fn header(&mut self) -> Result<Header, FormatError> {
+        let magic = self.next_line().map_err(|_| not_a_backup())?;
+        if magic != format!("{MAGIC}\n").as_bytes() {
+            return Err(not_a_backup());
+        }
+        let line = self.next_line()?;
+        let header: Header = serde_json::from_slice(line)
+            .map_err(|e| FormatError::unreadable(format!("the file's header is damaged ({e})")))?;
+        if header.format_version != FORMAT_VERSION {
+            return Err(FormatError::unreadable(format!(
+                "backup format version {} is not supported by this todo (it reads version {FORMAT_VERSION})",
+                header.format_version
+            )));
+        }
+        Ok(header)
+    }
+
+    /// Checks the line that starts `table`'s rows.
+    pub fn section_start(&mut self, table: &str, columns: &str) -> Result<(), FormatError> {
+        let expected = format!("#{table} {columns}\n");
+        if self.next_line()? != expected.as_bytes() {
+            return Err(FormatError::unreadable(format!(
+                "the file is damaged: expected the {table} section"
+            )));
+        }
+        Ok(())
+    }
+
+    /// Copies `table`'s row lines to `out` until the section's end,
+    /// counting and hashing them.
+    pub fn copy_rows(&mut self, out: &mut dyn Write) -> Result<Section, CopyError> {
+        let mut section = Section::default();
+        loop {
+            let line = self.next_line()?;
+            if line == b"\\.\n" {
+                return Ok(section);
+            }
+            section.add(line);
+            out.write_all(line).map_err(CopyError::Sink)?;
+        }
+    }
+
+    /// Reads the rest of the stream, for its gzip CRC: after a failed load,
+    /// tells a damaged file from a database problem.
+    pub fn drain(&mut self) -> Result<(), FormatError> {
+        io::copy(&mut self.inner, &mut io::sink())
+            .map(|_| ())
+            .map_err(read_error)
+    }
+
+    /// The trailer, and then nothing more (which makes gzip check its CRC).
+    pub fn trailer(&mut self) -> Result<Trailer, FormatError> {
+        let line = self.next_line()?;
+        let trailer: Trailer = serde_json::from_slice(line)
+            .map_err(|e| FormatError::unreadable(format!("the file's trailer is damaged ({e})")))?;
+        self.line.clear();
+        let rest = self
+            .inner
+            .read_until(b'\n', &mut self.line)
+            .map_err(read_error)?;
+        if rest != 0 {
+            return Err(FormatError::unreadable(
+                "the file is damaged: data after the trailer",
+            ));
+        }
+        Ok(trailer)
+    }
+}
+
+/// Copying rows out of a backup failed: the file, or where they went.
+#[derive(Debug)]
+pub enum CopyError {
+    File(FormatError),
+    Sink(io::Error),
+}
+
+impl From<FormatError> for CopyError {
+    fn from(e: FormatError) -> Self {
+        CopyError::File(e)
+    }
+}
+
+fn not_a_backup() -> FormatError {
+    FormatError::unreadable("not a todo backup (it does not start with the backup format's header)")
+}
+
+/// Checks what a backup's rows should be against what was read.
+pub fn check(trailer: &Trailer, users: Section, tasks: Section) -> Result<(), FormatError> {
+    let (user_rows, task_rows) = (users.rows, tasks.rows);
+    if user_rows != trailer.users || task_rows != trailer.tasks {
+        return Err(FormatError::mismatch(format!(
+            "the file is damaged: it holds {user_rows} users and {task_rows} tasks, its manifest says {} and {}",
+            trailer.users, trailer.tasks
+        )));
+    }
+    if users.sha256() != trailer.sha256.users {
+        return Err(FormatError::mismatch(
+            "the users rows do not match their SHA-256 in the manifest",
+        ));
+    }
+    if tasks.sha256() != trailer.sha256.tasks {
+        return Err(FormatError::mismatch(
+            "the tasks rows do not match their SHA-256 in the manifest",
+        ));
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sample() -> Vec<u8> {
+        let header = Header {
+            format_version: FORMAT_VERSION,
+            tool_version: "0.1.0".into(),
+            migrations: vec!["1".into()],
+            server_version: "15".into(),
+            taken_at: "2026-11-25T00:00:00Z".into(),
+        };
+        let mut out = Vec::new();
+        write_header(&mut out, &header).unwrap();
+        let (mut u, mut t) = (Section::default(), Section::default());
+        write_section_start(&mut out, "users", USERS_COLUMNS).unwrap();
+        let row = b"u1\ta@b.co\t\\N\t\\N\t\\N\n";
+        u.add(row);
+        out.extend_from_slice(row);
+        write_section_end(&mut out).unwrap();
+        write_section_start(&mut out, "tasks", TASKS_COLUMNS).unwrap();
+        write_section_end(&mut out).unwrap();
+        let trailer = Trailer {
+            users: u.rows,
+            tasks: t.rows,
+            sha256: Checksums {
+                users: std::mem::take(&mut u).sha256(),
+                tasks: std::mem::take(&mut t).sha256(),
+            },
+        };
+        write_trailer(&mut out, &trailer).unwrap();
+        out
+    }
+
+    fn read(bytes: &[u8]) -> Result<(), String> {
+        let mut r = Reader::new(bytes);
+        r.header().map_err(|e| e.message)?;
+        r.section_start("users", USERS_COLUMNS)
+            .map_err(|e| e.message)?;
+        let mut sink = Vec::new();
+        let users = r.copy_rows(&mut sink).map_err(|e| format!("{e:?}"))?;
+        r.section_start("tasks", TASKS_COLUMNS)
+            .map_err(|e| e.message)?;
+        let tasks = r.copy_rows(&mut sink).map_err(|e| format!("{e:?}"))?;
+        let trailer = r.trailer().map_err(|e| e.message)?;
+        check(&trailer, users, tasks).map_err(|e| e.message)
+    }
+
+    #[test]
+    fn a_written_backup_reads_back_and_changes_are_caught() {
+        let good = sample();
+        assert_eq!(read(&good), Ok(()));
+        let truncated = &good[..good.len() - 10];
+        assert!(read(truncated).unwrap_err().contains("truncated"));
+        let tampered = String::from_utf8(good.clone())
+            .unwrap()
+            .replace("a@b.co", "x@b.co");
+        assert!(read(tampered.as_bytes()).unwrap_err().contains("SHA-256"));
+        assert!(read(b"PGDMP\n").unwrap_err().contains("not a todo backup"));
+    }
+}

@@ -1,0 +1,398 @@
+//! `db backup`, `db restore` and `db verify` (SPEC §11).
+
+use std::fs::{self, File, OpenOptions};
+use std::io::{BufReader, IsTerminal, Write};
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use clap::Args;
+use flate2::read::GzDecoder;
+use flate2::write::GzEncoder;
+use sha2::{Digest, Sha256};
+
+use crate::backup_file::{self, FormatError, Header, Reader};
+use crate::commands::{confirm, connect, ensure_can_prompt, errors, Context};
+use crate::db::backup::{self as data, Counts, RestoreError};
+use crate::db::{conformance, migrate, pool, url::DbUrl};
+use crate::error::{Error, Kind, Result};
+use crate::local::Cluster;
+use crate::output::admin::{BackedUp, Restored, Verified};
+
+#[derive(Debug, Args)]
+pub struct BackupArgs {
+    /// Where to write: a file, or - for stdout [default:
+    /// todo-backup-YYYYMMDDTHHMMSSZ.todo in the current directory]
+    #[arg(long, short, value_name = "FILE")]
+    pub output: Option<PathBuf>,
+    /// Then check the file with `db verify` (restored into a throwaway
+    /// database on the embedded local server)
+    #[arg(long)]
+    pub verify: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct RestoreArgs {
+    /// A file written by `todo db backup`
+    pub file: PathBuf,
+    /// Delete the users and tasks the database holds first (in the same
+    /// transaction); asks on a terminal, needs --yes otherwise
+    #[arg(long)]
+    pub replace: bool,
+    /// Do not ask for confirmation (with --replace)
+    #[arg(long, short)]
+    pub yes: bool,
+    /// Seconds to wait for a table lock before giving up
+    #[arg(long, value_name = "SECS", default_value_t = 10, value_parser = clap::value_parser!(u64).range(1..=3600))]
+    pub lock_timeout: u64,
+}
+
+#[derive(Debug, Args)]
+pub struct VerifyArgs {
+    /// A file written by `todo db backup`
+    pub file: PathBuf,
+}
+
+/// A writer that counts and hashes what passes through (the file's bytes).
+struct Hashing<W> {
+    inner: W,
+    hasher: Sha256,
+    bytes: u64,
+}
+
+impl<W: Write> Write for Hashing<W> {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        let n = self.inner.write(buf)?;
+        self.hasher.update(&buf[..n]);
+        self.bytes += n as u64;
+        Ok(n)
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.inner.flush()
+    }
+}
+
+/// The file being written; removed unless [`Partial::finish`] renames it.
+struct Partial {
+    temp: PathBuf,
+    done: bool,
+}
+
+impl Drop for Partial {
+    fn drop(&mut self) {
+        if !self.done {
+            let _ = fs::remove_file(&self.temp);
+        }
+    }
+}
+
+fn spinner(ctx: &Context, what: &'static str) -> indicatif::ProgressBar {
+    if !std::io::stderr().is_terminal() || ctx.out.quiet {
+        return indicatif::ProgressBar::hidden();
+    }
+    let bar = indicatif::ProgressBar::new_spinner();
+    if let Ok(style) = indicatif::ProgressStyle::with_template(&format!(
+        "{{spinner}} {what} {{human_pos}} rows  {{per_sec}}"
+    )) {
+        bar.set_style(style);
+    }
+    bar
+}
+
+fn io_error(what: &str, path: &Path, err: std::io::Error) -> Error {
+    Error::unexpected(format!("cannot {what} {}: {err}", path.display()))
+}
+
+pub fn backup(ctx: &Context, args: BackupArgs) -> Result<()> {
+    let started = Instant::now();
+    let now = chrono::Utc::now();
+    let taken_at = now.format("%Y-%m-%dT%H:%M:%S%.6fZ").to_string();
+    let path = args.output.unwrap_or_else(|| {
+        PathBuf::from(format!("todo-backup-{}.todo", now.format("%Y%m%dT%H%M%SZ")))
+    });
+    let to_stdout = path.as_os_str() == "-";
+    let bar = spinner(ctx, "backing up");
+    let progress = |rows: u64| bar.set_position(rows);
+    let mut conn = ctx.conn()?;
+    let (counts, bytes, sha256) = if to_stdout {
+        let out = Hashing {
+            inner: std::io::stdout().lock(),
+            hasher: Sha256::new(),
+            bytes: 0,
+        };
+        let mut gz = GzEncoder::new(out, flate2::Compression::fast());
+        let counts = data::backup(
+            &mut conn,
+            &mut gz,
+            env!("CARGO_PKG_VERSION"),
+            &taken_at,
+            &progress,
+        )
+        .map_err(|e| errors::classify(&mut conn, e))?;
+        let mut out = gz.finish()?;
+        out.flush()?;
+        (counts, out.bytes, backup_file::hex(&out.hasher.finalize()))
+    } else {
+        let name = path
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_else(|| "backup".into());
+        let mut partial = Partial {
+            temp: path.with_file_name(format!(".{name}.partial-{}", std::process::id())),
+            done: false,
+        };
+        let file = OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .open(&partial.temp)
+            .map_err(|e| io_error("create", &partial.temp, e))?;
+        let out = Hashing {
+            inner: std::io::BufWriter::with_capacity(1 << 20, file),
+            hasher: Sha256::new(),
+            bytes: 0,
+        };
+        let mut gz = GzEncoder::new(out, flate2::Compression::fast());
+        let counts = data::backup(
+            &mut conn,
+            &mut gz,
+            env!("CARGO_PKG_VERSION"),
+            &taken_at,
+            &progress,
+        )
+        .map_err(|e| errors::classify(&mut conn, e))?;
+        let out = gz.finish()?;
+        let sha256 = backup_file::hex(&out.hasher.clone().finalize());
+        let bytes = out.bytes;
+        let file = out
+            .inner
+            .into_inner()
+            .map_err(|e| io_error("write", &partial.temp, e.into_error()))?;
+        file.sync_all()
+            .map_err(|e| io_error("write", &partial.temp, e))?;
+        fs::rename(&partial.temp, &path).map_err(|e| io_error("rename the backup to", &path, e))?;
+        partial.done = true;
+        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+            if let Ok(dir) = File::open(dir) {
+                let _ = dir.sync_all();
+            }
+        }
+        (counts, bytes, sha256)
+    };
+    bar.finish_and_clear();
+    let verified = if args.verify && !to_stdout {
+        if let Err(why) = verify_file(&path)? {
+            return Err(mismatch(&path, why));
+        }
+        Some(true)
+    } else {
+        None
+    };
+    ctx.emit(&BackedUp {
+        file: path.display().to_string(),
+        users: counts.users,
+        tasks: counts.tasks,
+        bytes,
+        sha256,
+        elapsed_ms: started.elapsed().as_millis() as u64,
+        verified,
+    })
+}
+
+/// A backup file being read.
+type FileReader = Reader<BufReader<GzDecoder<BufReader<File>>>>;
+
+/// Opens a backup and reads its header (exit 2 naming the problem); a
+/// backup from a newer schema is exit 6.
+fn open(path: &Path) -> Result<(FileReader, Header)> {
+    let file = File::open(path)
+        .map_err(|e| Error::usage(format!("cannot open {}: {e}", path.display())))?;
+    let mut reader = Reader::new(BufReader::with_capacity(
+        1 << 20,
+        GzDecoder::new(BufReader::with_capacity(1 << 20, file)),
+    ));
+    let header = reader.header().map_err(|e| file_error(path, e))?;
+    let known = migrate::known();
+    let newer: Vec<&String> = header
+        .migrations
+        .iter()
+        .filter(|v| !known.iter().any(|k| &k.version == *v))
+        .collect();
+    if !newer.is_empty() {
+        return Err(Error::not_ready(format!(
+            "{} comes from a newer schema than this todo knows (migration {})",
+            path.display(),
+            newer
+                .iter()
+                .map(|v| v.as_str())
+                .collect::<Vec<_>>()
+                .join(", ")
+        ))
+        .with_hint("restore it with a newer todo"));
+    }
+    Ok((reader, header))
+}
+
+fn file_error(path: &Path, e: FormatError) -> Error {
+    Error::usage(format!("{}: {e}", path.display()))
+}
+
+/// Migrates an empty database; a database with pending migrations is not
+/// ready for a restore.
+fn ensure_migrated(conn: &mut diesel::PgConnection) -> Result<()> {
+    let read = |conn: &mut diesel::PgConnection| -> diesel::QueryResult<(Vec<String>, bool)> {
+        Ok((
+            migrate::applied(conn)?.unwrap_or_default(),
+            migrate::has_tables(conn)?,
+        ))
+    };
+    let (applied, has_tables) = read(conn).map_err(|e| errors::classify(conn, e))?;
+    if applied.is_empty() && !has_tables {
+        migrate::run(conn, Duration::from_secs(10))
+            .map_err(|e| Error::unexpected(format!("cannot migrate the database: {e}")))?;
+        return Ok(());
+    }
+    let pending = migrate::pending(&applied);
+    if migrate::unmanaged(&applied, has_tables) || !pending.is_empty() {
+        return Err(Error::not_ready("the database is not fully migrated")
+            .with_hint("run todo db migrate (or todo db migrate --baseline) first"));
+    }
+    Ok(())
+}
+
+fn restore_error(path: &Path, conn: &mut diesel::PgConnection, e: RestoreError) -> Error {
+    match e {
+        RestoreError::File(e) => file_error(path, e),
+        RestoreError::NotEmpty => Error::conflict("the database already holds users or tasks")
+            .with_hint(
+                "pass --replace to delete them in the same transaction (with --yes in scripts)",
+            ),
+        RestoreError::Db(e) => errors::classify(conn, e),
+    }
+}
+
+pub fn restore(ctx: &Context, args: RestoreArgs) -> Result<()> {
+    let started = Instant::now();
+    let (mut reader, _header) = open(&args.file)?;
+    if args.replace && !args.yes {
+        ensure_can_prompt("db restore --replace")?;
+    }
+    let mut conn = ctx.conn()?;
+    ensure_migrated(&mut conn)?;
+    if args.replace && !args.yes {
+        let c = data::count_rows(&mut conn).map_err(|e| errors::classify(&mut conn, e))?;
+        if c.users + c.tasks > 0 {
+            confirm(
+                &format!(
+                    "Replace the {} users and {} tasks in the database with the backup?",
+                    c.users, c.tasks
+                ),
+                "db restore --replace",
+            )?;
+        }
+    }
+    let counts = data::restore(
+        &mut conn,
+        &mut reader,
+        args.replace,
+        Duration::from_secs(args.lock_timeout),
+    )
+    .map_err(|e| restore_error(&args.file, &mut conn, e))?;
+    ctx.emit(&Restored {
+        users: counts.users,
+        tasks: counts.tasks,
+        elapsed_ms: started.elapsed().as_millis() as u64,
+    })
+}
+
+pub fn verify(ctx: &Context, args: VerifyArgs) -> Result<()> {
+    let checked = verify_file(&args.file)?;
+    let (users, tasks) = match &checked {
+        Ok(counts) => (counts.users, counts.tasks),
+        Err(_) => (0, 0),
+    };
+    ctx.emit(&Verified {
+        file: args.file.display().to_string(),
+        users,
+        tasks,
+        ok: checked.is_ok(),
+    })?;
+    checked.map(|_| ()).map_err(|why| mismatch(&args.file, why))
+}
+
+/// Restores `path` into a throwaway database on the embedded local server
+/// and checks it: `Err` when unreadable (exit 2), `Ok(Err(why))` when the
+/// rows or the schema are not what the manifest says (exit 7). The
+/// configured database is never touched.
+fn verify_file(path: &Path) -> Result<std::result::Result<Counts, String>> {
+    let (mut reader, _header) = open(path)?;
+    let cluster = Cluster::new(Cluster::default_home()?);
+    connect::start_local(&cluster, &mut |msg| eprintln!("todo: {msg}"))?;
+    let admin_url = DbUrl::parse(
+        &cluster.url("postgres"),
+        None,
+        connect::DEFAULT_CONNECT_TIMEOUT,
+    )?;
+    let mut admin = pool::establish(&admin_url, None)?;
+    let name = format!("todo_verify_{}", std::process::id());
+    let throwaway = Throwaway::create(&mut admin, &name)?;
+    let url = DbUrl::parse(&cluster.url(&name), None, connect::DEFAULT_CONNECT_TIMEOUT)?;
+    let result = (|| -> Result<std::result::Result<Counts, String>> {
+        let mut conn = pool::establish(&url, None)?;
+        ensure_migrated(&mut conn)?;
+        let counts = match data::restore(&mut conn, &mut reader, false, Duration::from_secs(10)) {
+            Ok(counts) => counts,
+            Err(RestoreError::File(e)) if e.mismatch => return Ok(Err(e.message)),
+            Err(e) => return Err(restore_error(path, &mut conn, e)),
+        };
+        let diffs = conformance::base_schema_differences(&mut conn)
+            .map_err(|e| errors::classify(&mut conn, e))?;
+        if !diffs.is_empty() {
+            return Ok(Err(format!("schema: {}", diffs.join("; "))));
+        }
+        let stored = data::count_rows(&mut conn).map_err(|e| errors::classify(&mut conn, e))?;
+        if stored != counts {
+            return Ok(Err("row counts differ after the restore".into()));
+        }
+        Ok(Ok(counts))
+    })();
+    throwaway.drop_it(&mut admin);
+    result
+}
+
+/// The error when a backup does not match its manifest (exit 7).
+fn mismatch(path: &Path, why: String) -> Error {
+    Error::new(
+        Kind::VerifyFailed,
+        format!("{} does not verify: {why}", path.display()),
+    )
+}
+
+/// A database made for one verification, dropped afterwards.
+struct Throwaway {
+    name: String,
+}
+
+impl Throwaway {
+    fn create(admin: &mut diesel::PgConnection, name: &str) -> Result<Throwaway> {
+        use diesel::RunQueryDsl;
+        // `name` is made of a fixed prefix and a number: no quoting needed.
+        diesel::sql_query(format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+            .execute(admin)
+            .and_then(|_| diesel::sql_query(format!("CREATE DATABASE {name}")).execute(admin))
+            .map_err(|e| {
+                Error::unexpected(format!("cannot create a database to verify in: {e}"))
+            })?;
+        Ok(Throwaway {
+            name: name.to_string(),
+        })
+    }
+
+    fn drop_it(self, admin: &mut diesel::PgConnection) {
+        use diesel::RunQueryDsl;
+        let _ = diesel::sql_query(format!(
+            "DROP DATABASE IF EXISTS {} WITH (FORCE)",
+            self.name
+        ))
+        .execute(admin);
+    }
+}

@@ -1,0 +1,348 @@
+//! `db backup` and `db restore` (SPEC §11): one consistent snapshot of
+//! `users` and `tasks` streamed out with COPY, and loaded back with COPY in
+//! one transaction. The file format is [`crate::backup_file`].
+//!
+//! Round trips: a backup is BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY,
+//! two settings, the migrations and server version, two COPY TO, COMMIT —
+//! independent of the number of rows. A restore is one transaction: the
+//! emptiness check, the delete (`--replace`), the index drop of `db seed`'s
+//! fast path, two COPY FROM, the index rebuild, `setval`, COMMIT.
+
+use std::cell::RefCell;
+use std::io::{BufRead, Read, Write};
+use std::time::Duration;
+
+use diesel::dsl::sql;
+use diesel::prelude::*;
+use diesel::sql_types::{BigInt, Bool, Text};
+
+use super::schema::{tasks, users};
+use super::{migrate, seed};
+use crate::backup_file::{self, Checksums, CopyError, FormatError, Header, Section, Trailer};
+
+/// What a backup holds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Counts {
+    pub users: u64,
+    pub tasks: u64,
+}
+
+fn io_err(e: std::io::Error) -> diesel::result::Error {
+    diesel::result::Error::SerializationError(Box::new(e))
+}
+
+/// Settings that make COPY's text the same on every server: ISO dates
+/// (timestamps are `TIMESTAMP`, so the time zone does not enter).
+fn set_copy_settings(conn: &mut PgConnection) -> QueryResult<()> {
+    diesel::sql_query("SELECT set_config('DateStyle', 'ISO, YMD', true)")
+        .execute(conn)
+        .map(|_| ())
+}
+
+/// Streams one consistent snapshot into `out` (a REPEATABLE READ, READ
+/// ONLY transaction: works for a read-only role and through a pooler).
+/// `progress(rows)` is called as rows stream.
+pub fn backup(
+    conn: &mut PgConnection,
+    out: &mut dyn Write,
+    tool_version: &str,
+    taken_at: &str,
+    progress: &dyn Fn(u64),
+) -> QueryResult<Counts> {
+    conn.build_transaction()
+        .repeatable_read()
+        .read_only()
+        .run(|conn| {
+            set_copy_settings(conn)?;
+            let server_version: String =
+                diesel::select(sql::<Text>("current_setting('server_version')"))
+                    .get_result(conn)?;
+            let header = Header {
+                format_version: backup_file::FORMAT_VERSION,
+                tool_version: tool_version.to_string(),
+                migrations: migrate::applied(conn)?.unwrap_or_default(),
+                server_version,
+                taken_at: taken_at.to_string(),
+            };
+            backup_file::write_header(out, &header).map_err(io_err)?;
+
+            backup_file::write_section_start(out, "users", backup_file::USERS_COLUMNS)
+                .map_err(io_err)?;
+            let copy = diesel::copy_to((
+                users::id,
+                users::email,
+                users::name,
+                users::created_at,
+                users::updated_at,
+            ))
+            .load_raw(conn)?;
+            let users = stream(copy, out, 0, progress)?;
+            finish_copy()?;
+            backup_file::write_section_end(out).map_err(io_err)?;
+
+            backup_file::write_section_start(out, "tasks", backup_file::TASKS_COLUMNS)
+                .map_err(io_err)?;
+            let copy = diesel::copy_to((
+                tasks::id,
+                tasks::title,
+                tasks::description,
+                tasks::completed,
+                tasks::user_id,
+                tasks::created_at,
+                tasks::updated_at,
+            ))
+            .load_raw(conn)?;
+            let tasks = stream(copy, out, users.rows, progress)?;
+            finish_copy()?;
+            backup_file::write_section_end(out).map_err(io_err)?;
+
+            let counts = Counts {
+                users: users.rows,
+                tasks: tasks.rows,
+            };
+            let trailer = Trailer {
+                users: counts.users,
+                tasks: counts.tasks,
+                sha256: Checksums {
+                    users: users.sha256(),
+                    tasks: tasks.sha256(),
+                },
+            };
+            backup_file::write_trailer(out, &trailer).map_err(io_err)?;
+            Ok(counts)
+        })
+}
+
+/// Ends a COPY TO whose data was read (see [`super::cancel::finish_copy_out`]).
+fn finish_copy() -> QueryResult<()> {
+    super::cancel::finish_copy_out().map_err(|message| {
+        diesel::result::Error::DatabaseError(
+            diesel::result::DatabaseErrorKind::Unknown,
+            Box::new(message),
+        )
+    })
+}
+
+/// Copies COPY's output to `out`, counting and hashing it.
+fn stream(
+    mut copy: impl BufRead,
+    out: &mut dyn Write,
+    before: u64,
+    progress: &dyn Fn(u64),
+) -> QueryResult<Section> {
+    let mut section = Section::default();
+    loop {
+        let chunk = copy.fill_buf().map_err(io_err)?;
+        if chunk.is_empty() {
+            return Ok(section);
+        }
+        let n = chunk.len();
+        section.add(chunk);
+        out.write_all(chunk).map_err(io_err)?;
+        copy.consume(n);
+        progress(before + section.rows);
+    }
+}
+
+/// Why a restore did not happen; nothing changed in any case.
+#[derive(Debug)]
+pub enum RestoreError {
+    /// The file is not a backup, or is truncated, damaged or tampered with.
+    File(FormatError),
+    /// The target holds rows and `--replace` was not given.
+    NotEmpty,
+    Db(diesel::result::Error),
+}
+
+impl From<diesel::result::Error> for RestoreError {
+    fn from(e: diesel::result::Error) -> Self {
+        // A file problem found inside a COPY callback travels as a
+        // serialization error; take it back out.
+        match e {
+            diesel::result::Error::SerializationError(inner) => {
+                match inner.downcast::<FormatError>() {
+                    Ok(file) => RestoreError::File(*file),
+                    Err(other) => {
+                        RestoreError::Db(diesel::result::Error::SerializationError(other))
+                    }
+                }
+            }
+            other => RestoreError::Db(other),
+        }
+    }
+}
+
+impl From<FormatError> for RestoreError {
+    fn from(e: FormatError) -> Self {
+        RestoreError::File(e)
+    }
+}
+
+/// Whether `users` or `tasks` holds any row.
+pub fn has_rows(conn: &mut PgConnection) -> QueryResult<bool> {
+    diesel::select(sql::<Bool>(
+        "EXISTS (SELECT 1 FROM users) OR EXISTS (SELECT 1 FROM tasks)",
+    ))
+    .get_result(conn)
+}
+
+/// Loads the rows of a backup whose header has been read, in one
+/// transaction: any error (a damaged file included, found before COMMIT)
+/// leaves the database as it was. With `replace`, existing rows are deleted
+/// first, in the same transaction. Ids are kept and `tasks_id_seq` is moved
+/// past the largest; into an empty `tasks`, the secondary indexes and the
+/// foreign key are rebuilt once after the load (as `db seed` does).
+pub fn restore<R: BufRead>(
+    conn: &mut PgConnection,
+    reader: &mut backup_file::Reader<R>,
+    replace: bool,
+    lock_timeout: Duration,
+) -> Result<Counts, RestoreError> {
+    conn.transaction::<_, RestoreError, _>(|conn| {
+        set_copy_settings(conn)?;
+        seed::set_lock_timeout(conn, lock_timeout)?;
+        if has_rows(conn)? {
+            if !replace {
+                return Err(RestoreError::NotEmpty);
+            }
+            diesel::sql_query("DELETE FROM tasks").execute(conn)?;
+            diesel::sql_query("DELETE FROM users").execute(conn)?;
+        }
+        let rebuild = seed::take_fast_path(conn, lock_timeout)?;
+
+        let reader = RefCell::new(reader);
+        let section = RefCell::new(None);
+        let problem = RefCell::new(None);
+        let failed =
+            |e: diesel::result::Error| -> RestoreError { file_problem(&reader, &problem, e) };
+        reader
+            .borrow_mut()
+            .section_start("users", backup_file::USERS_COLUMNS)?;
+        diesel::copy_from(users::table)
+            .from_raw_data(
+                (
+                    users::id,
+                    users::email,
+                    users::name,
+                    users::created_at,
+                    users::updated_at,
+                ),
+                |sink: &mut dyn Write| load(&reader, &section, &problem, sink),
+            )
+            .execute(conn)
+            .map_err(failed)?;
+        let users = section.take().unwrap_or_default();
+        reader
+            .borrow_mut()
+            .section_start("tasks", backup_file::TASKS_COLUMNS)?;
+        diesel::copy_from(tasks::table)
+            .from_raw_data(
+                (
+                    tasks::id,
+                    tasks::title,
+                    tasks::description,
+                    tasks::completed,
+                    tasks::user_id,
+                    tasks::created_at,
+                    tasks::updated_at,
+                ),
+                |sink: &mut dyn Write| load(&reader, &section, &problem, sink),
+            )
+            .execute(conn)
+            .map_err(failed)?;
+        let tasks = section.take().unwrap_or_default();
+        let trailer = reader.borrow_mut().trailer()?;
+        let counts = Counts {
+            users: users.rows,
+            tasks: tasks.rows,
+        };
+        backup_file::check(&trailer, users, tasks)?;
+
+        if let Some(ddl) = rebuild {
+            seed::rebuild_indexes(conn, &ddl)?;
+        }
+        diesel::sql_query(
+            "SELECT setval('tasks_id_seq', coalesce(max(id), 1), max(id) IS NOT NULL) FROM tasks",
+        )
+        .execute(conn)?;
+        Ok(counts)
+    })
+}
+
+/// A COPY FROM callback: one section's rows from the file. A problem with
+/// the file is kept in `problem` (the server reports the COPY as failed).
+fn load<R: BufRead>(
+    reader: &RefCell<&mut backup_file::Reader<R>>,
+    section: &RefCell<Option<Section>>,
+    problem: &RefCell<Option<FormatError>>,
+    sink: &mut dyn Write,
+) -> QueryResult<()> {
+    let mut out = std::io::BufWriter::with_capacity(256 * 1024, sink);
+    let copied = reader.borrow_mut().copy_rows(&mut out);
+    match copied {
+        Ok(s) => {
+            section.replace(Some(s));
+            out.flush().map_err(io_err)
+        }
+        Err(CopyError::File(e)) => {
+            let message = e.message.clone();
+            problem.replace(Some(e));
+            Err(io_err(std::io::Error::other(message)))
+        }
+        Err(CopyError::Sink(e)) => Err(io_err(e)),
+    }
+}
+
+/// Why a COPY FROM failed: the file (as the callback found, or as the rest
+/// of the stream shows: a flipped byte fails gzip's CRC only at the end),
+/// rows the server cannot parse, or the database itself.
+fn file_problem<R: BufRead>(
+    reader: &RefCell<&mut backup_file::Reader<R>>,
+    problem: &RefCell<Option<FormatError>>,
+    err: diesel::result::Error,
+) -> RestoreError {
+    if let Some(found) = problem.take() {
+        return RestoreError::File(found);
+    }
+    if let Err(found) = reader.borrow_mut().drain() {
+        return RestoreError::File(found);
+    }
+    const UNPARSABLE: [&str; 4] = [
+        "invalid input syntax",
+        "extra data after last expected column",
+        "missing data for column",
+        "invalid byte sequence",
+    ];
+    let message = err.to_string();
+    if UNPARSABLE.iter().any(|m| message.contains(m)) {
+        return RestoreError::File(FormatError::corrupt(format!(
+            "the file holds rows the database cannot read ({})",
+            message.lines().next().unwrap_or_default()
+        )));
+    }
+    RestoreError::Db(err)
+}
+
+/// Row counts of the two tables (for `db verify`).
+pub fn count_rows(conn: &mut PgConnection) -> QueryResult<Counts> {
+    #[derive(QueryableByName)]
+    struct Row {
+        #[diesel(sql_type = BigInt)]
+        users: i64,
+        #[diesel(sql_type = BigInt)]
+        tasks: i64,
+    }
+    let r: Row = diesel::sql_query(
+        "SELECT (SELECT count(*) FROM users) AS users, (SELECT count(*) FROM tasks) AS tasks",
+    )
+    .get_result(conn)?;
+    Ok(Counts {
+        users: r.users as u64,
+        tasks: r.tasks as u64,
+    })
+}
+
+/// Reads everything left in `r` (so a gzip stream checks its CRC).
+pub fn drain(r: &mut impl Read) -> std::io::Result<()> {
+    std::io::copy(r, &mut std::io::sink()).map(|_| ())
+}
