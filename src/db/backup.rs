@@ -60,7 +60,7 @@ pub fn backup(
             let header = Header {
                 format_version: backup_file::FORMAT_VERSION,
                 tool_version: tool_version.to_string(),
-                migrations: migrate::applied(conn)?.unwrap_or_default(),
+                migrations: readable_migrations(conn)?,
                 server_version,
                 taken_at: taken_at.to_string(),
             };
@@ -121,6 +121,21 @@ fn finish_copy() -> QueryResult<()> {
             Box::new(message),
         )
     })
+}
+
+/// The applied migrations, or none when the role may not read the
+/// migrations table (a read-only role granted only the two tables); the
+/// manifest then names none, and a restore cannot tell a newer schema.
+fn readable_migrations(conn: &mut PgConnection) -> QueryResult<Vec<String>> {
+    let readable: bool = diesel::select(sql::<Bool>(
+        "to_regclass('__diesel_schema_migrations') IS NOT NULL
+         AND has_table_privilege('__diesel_schema_migrations', 'SELECT')",
+    ))
+    .get_result(conn)?;
+    if !readable {
+        return Ok(Vec::new());
+    }
+    Ok(migrate::applied(conn)?.unwrap_or_default())
 }
 
 /// Copies COPY's output to `out`, counting and hashing it.

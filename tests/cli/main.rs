@@ -3,6 +3,7 @@
 
 mod support;
 
+mod backup;
 mod connect;
 mod faults;
 mod health;

@@ -1,0 +1,388 @@
+//! Backup, restore, verify and export (SPEC §11), with the real binary on
+//! real databases: round trips, damaged files, kills half-way, a pooler and
+//! a read-only role.
+
+use std::io::Write;
+use std::path::Path;
+
+use crate::support::servers::pgbouncer;
+use crate::support::{
+    expect_code, json, server, stderr, todo_cmd, todo_process, TempDir, TestDb, RO_ROLE,
+};
+
+/// Every row of both tables as text, in id order (to compare databases).
+fn rows(db: &TestDb) -> String {
+    db.value(
+        "SELECT (SELECT string_agg(u::text, E'\\n' ORDER BY id) FROM users u) || E'\\n--\\n' ||
+                (SELECT string_agg(t::text, E'\\n' ORDER BY id) FROM tasks t)",
+    )
+}
+
+/// A database with seed rows and the rows other programs may write: NULL
+/// `completed` and timestamps, unicode, tabs, newlines, backslashes.
+fn populated() -> TestDb {
+    let db = TestDb::migrated();
+    db.cmd()
+        .args([
+            "db",
+            "seed",
+            "--users",
+            "30",
+            "--tasks-per-user",
+            "20",
+            "-q",
+        ])
+        .assert()
+        .success();
+    db.psql(
+        "INSERT INTO users (id, email, name, created_at, updated_at)
+         VALUES ('odd', 'odd@example.com', E'Zoë \\\\ \"Q\"', NULL, NULL);
+         INSERT INTO tasks (title, description, completed, user_id, created_at, updated_at)
+         VALUES (E'tab\\there', E'line 1\\nline 2\\r\\n🦀 back\\\\slash', NULL, 'odd', NULL, NULL),
+                ('done', NULL, true, 'odd', '2026-01-01 00:00:00.5', now())",
+    );
+    db
+}
+
+fn backup(db: &TestDb, file: &Path) -> serde_json::Value {
+    let out = db
+        .cmd()
+        .args(["db", "backup", "-o"])
+        .arg(file)
+        .arg("--json")
+        .output()
+        .unwrap();
+    expect_code(&out, 0);
+    json(&out)
+}
+
+fn restore(db: &TestDb, file: &Path, extra: &[&str]) -> std::process::Output {
+    db.cmd()
+        .args(["db", "restore"])
+        .arg(file)
+        .args(extra)
+        .output()
+        .unwrap()
+}
+
+#[test]
+fn backup_then_restore_gives_identical_rows_and_the_sequence_continues() {
+    let source = populated();
+    let dir = TempDir::new("backup");
+    let file = dir.join("b.todo");
+    let report = backup(&source, &file);
+    assert_eq!(report["users"], 31);
+    assert_eq!(report["tasks"], 602);
+    assert_eq!(
+        report["bytes"].as_u64().unwrap(),
+        std::fs::metadata(&file).unwrap().len()
+    );
+    assert_eq!(report["sha256"].as_str().unwrap().len(), 64);
+
+    // Into an empty database: migrated first, then loaded.
+    let target = TestDb::empty();
+    let out = restore(&target, &file, &["--json"]);
+    expect_code(&out, 0);
+    assert_eq!(json(&out)["tasks"], 602);
+    assert_eq!(rows(&target), rows(&source));
+    // Ids are kept and new ones continue after the largest.
+    let max: i32 = source.value("SELECT max(id) FROM tasks").parse().unwrap();
+    let id = target.add_task("odd@example.com", "after the restore");
+    assert_eq!(id, max + 1);
+    // The schema is whole again (indexes and foreign key rebuilt or kept).
+    let out = target
+        .cmd()
+        .args(["db", "health", "--json"])
+        .output()
+        .unwrap();
+    let health = json(&out);
+    let schema = health["checks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["name"] == "schema")
+        .unwrap()
+        .clone();
+    assert_eq!(schema["status"], "ok", "{health}");
+}
+
+#[test]
+fn a_non_empty_target_needs_replace_and_replace_needs_yes() {
+    let source = populated();
+    let dir = TempDir::new("backup");
+    let file = dir.join("b.todo");
+    backup(&source, &file);
+    let target = TestDb::migrated();
+    target.add_user("keep@example.com");
+
+    let out = restore(&target, &file, &[]);
+    expect_code(&out, 4);
+    assert!(stderr(&out).contains("--replace"), "{}", stderr(&out));
+    let out = restore(&target, &file, &["--replace"]);
+    expect_code(&out, 2);
+    assert!(stderr(&out).contains("--yes"), "{}", stderr(&out));
+    assert_eq!(
+        target.value("SELECT string_agg(email, ',') FROM users"),
+        "keep@example.com"
+    );
+
+    let out = restore(&target, &file, &["--replace", "--yes"]);
+    expect_code(&out, 0);
+    assert_eq!(rows(&target), rows(&source));
+}
+
+#[test]
+fn damaged_foreign_and_newer_files_are_refused_and_change_nothing() {
+    let source = populated();
+    let dir = TempDir::new("backup");
+    let file = dir.join("b.todo");
+    backup(&source, &file);
+    let bytes = std::fs::read(&file).unwrap();
+    let target = TestDb::migrated();
+    target.add_user("keep@example.com");
+    let before = rows(&target);
+
+    let truncated = dir.join("truncated.todo");
+    std::fs::write(&truncated, &bytes[..bytes.len() * 2 / 3]).unwrap();
+    let flipped = dir.join("flipped.todo");
+    let mut damaged = bytes.clone();
+    let middle = damaged.len() / 2;
+    damaged[middle] ^= 0xff;
+    std::fs::write(&flipped, &damaged).unwrap();
+    let foreign = dir.join("foreign.todo");
+    std::fs::write(&foreign, b"PGDMP\x01\x0e\x00 not ours").unwrap();
+    // Rows changed, then recompressed: gzip is fine, the SHA-256 is not.
+    let text = gunzip(&bytes).replace("odd@example.com", "evil@example.com");
+    let tampered = dir.join("tampered.todo");
+    std::fs::write(&tampered, gzip(&text)).unwrap();
+
+    for (file, why) in [
+        (&truncated, "truncated"),
+        (&flipped, "corrupt"),
+        (&foreign, "not a todo backup"),
+        (&tampered, "SHA-256"),
+    ] {
+        let out = restore(&target, file, &["--replace", "--yes"]);
+        expect_code(&out, 2);
+        assert!(stderr(&out).contains(why), "{why}: {}", stderr(&out));
+        assert_eq!(rows(&target), before, "{why}: the target changed");
+    }
+
+    // A backup from a schema this build does not know.
+    let newer =
+        gunzip(&bytes).replacen("\"migrations\":[", "\"migrations\":[\"29990101000000\",", 1);
+    let newer_file = dir.join("newer.todo");
+    std::fs::write(&newer_file, gzip(&newer)).unwrap();
+    let out = restore(&target, &newer_file, &["--replace", "--yes"]);
+    expect_code(&out, 6);
+    assert_eq!(rows(&target), before);
+}
+
+#[test]
+fn verify_restores_into_a_throwaway_local_database() {
+    let source = populated();
+    let dir = TempDir::new("backup");
+    let home = TempDir::new("verify-home");
+    let file = dir.join("b.todo");
+    backup(&source, &file);
+    let before = rows(&source);
+    let verify = |file: &Path| {
+        todo_cmd(&dir)
+            .args(["db", "verify", "--json"])
+            .arg(file)
+            .env("TODO_HOME", home.path())
+            // The configured database is never touched: point at nothing.
+            .env("DATABASE_URL", "postgresql://nobody@127.0.0.1:1/none")
+            .output()
+            .unwrap()
+    };
+    let out = verify(&file);
+    expect_code(&out, 0);
+    let report = json(&out);
+    assert_eq!(report["ok"], true);
+    assert_eq!(report["users"], 31);
+    assert_eq!(report["tasks"], 602);
+
+    let text = gunzip(&std::fs::read(&file).unwrap()).replacen("\ttab\\there", "\ttab\\tthere", 1);
+    let tampered = dir.join("tampered.todo");
+    std::fs::write(&tampered, gzip(&text)).unwrap();
+    let out = verify(&tampered);
+    expect_code(&out, 7);
+    assert_eq!(json(&out)["ok"], false);
+
+    let truncated = dir.join("truncated.todo");
+    let bytes = std::fs::read(&file).unwrap();
+    std::fs::write(&truncated, &bytes[..bytes.len() / 2]).unwrap();
+    expect_code(&verify(&truncated), 2);
+    assert_eq!(rows(&source), before);
+
+    // `db backup --verify` does both.
+    let out = source
+        .cmd()
+        .args(["db", "backup", "--verify", "--json", "-o"])
+        .arg(dir.join("checked.todo"))
+        .env("TODO_HOME", home.path())
+        .output()
+        .unwrap();
+    expect_code(&out, 0);
+    assert_eq!(json(&out)["verified"], true);
+    let _ = todo_cmd(&dir)
+        .args(["db", "local", "stop"])
+        .env("TODO_HOME", home.path())
+        .output();
+}
+
+#[test]
+fn a_killed_backup_never_leaves_a_file_under_its_name() {
+    let source = populated();
+    let dir = TempDir::new("backup");
+    let file = dir.join("killed.todo");
+    // Another session holds tasks: the backup writes users, then waits.
+    let holder = source.hold(
+        "BEGIN; LOCK TABLE tasks IN ACCESS EXCLUSIVE MODE; SELECT pg_sleep(60);",
+        &source.locked("tasks"),
+    );
+    let mut child = todo_process(&source.dir)
+        .args(["db", "backup", "-o"])
+        .arg(&file)
+        .env("DATABASE_URL", source.url())
+        .spawn()
+        .unwrap();
+    assert!(source.wait_until(
+        "SELECT EXISTS (SELECT FROM pg_stat_activity WHERE application_name = 'todo'
+         AND wait_event_type = 'Lock' AND datname = current_database())"
+    ));
+    child.kill().unwrap();
+    child.wait().unwrap();
+    drop(holder);
+    assert!(!file.exists(), "a partial backup is under the final name");
+}
+
+#[test]
+fn a_killed_restore_leaves_the_target_unchanged() {
+    let source = populated();
+    let dir = TempDir::new("backup");
+    let file = dir.join("b.todo");
+    backup(&source, &file);
+    let target = TestDb::migrated();
+    target.add_user("keep@example.com");
+    target.add_task("keep@example.com", "mine");
+    let before = rows(&target);
+    let holder = target.hold(
+        "BEGIN; LOCK TABLE tasks IN SHARE MODE; SELECT pg_sleep(60);",
+        &target.locked("tasks"),
+    );
+    let mut child = todo_process(&target.dir)
+        .args([
+            "db",
+            "restore",
+            "--replace",
+            "--yes",
+            "--lock-timeout",
+            "60",
+        ])
+        .arg(&file)
+        .env("DATABASE_URL", target.url())
+        .spawn()
+        .unwrap();
+    assert!(target.wait_until(
+        "SELECT EXISTS (SELECT FROM pg_stat_activity WHERE application_name = 'todo'
+         AND wait_event_type = 'Lock' AND datname = current_database())"
+    ));
+    child.kill().unwrap();
+    child.wait().unwrap();
+    target.psql(
+        "SELECT pg_terminate_backend(pid) FROM pg_stat_activity
+         WHERE datname = current_database() AND pid <> pg_backend_pid()",
+    );
+    drop(holder);
+    assert_eq!(rows(&target), before);
+}
+
+#[test]
+fn backup_works_through_a_pooler_and_as_a_read_only_role() {
+    let source = populated();
+    let dir = TempDir::new("backup");
+    source.psql(&format!("GRANT SELECT ON users, tasks TO {RO_ROLE}"));
+    let socket = server().socket_dir.clone().expect("private server");
+    let read_only = format!(
+        "postgresql://{RO_ROLE}@/{}?host={}",
+        source.name,
+        socket.display()
+    );
+    for (how, url) in [
+        ("pooler", pgbouncer().url(&source.name)),
+        ("read-only", read_only),
+    ] {
+        let file = dir.join(format!("{how}.todo"));
+        let out = todo_cmd(&dir)
+            .args(["db", "backup", "--json", "-o"])
+            .arg(&file)
+            .env("DATABASE_URL", &url)
+            .output()
+            .unwrap();
+        expect_code(&out, 0);
+        assert_eq!(json(&out)["tasks"], 602, "{how}");
+        let target = TestDb::empty();
+        expect_code(&restore(&target, &file, &[]), 0);
+        assert_eq!(rows(&target), rows(&source), "{how}");
+    }
+}
+
+#[test]
+fn backup_to_stdout_restores_too() {
+    let source = populated();
+    let dir = TempDir::new("backup");
+    let out = source
+        .cmd()
+        .args(["db", "backup", "-o", "-"])
+        .output()
+        .unwrap();
+    expect_code(&out, 0);
+    let file = dir.join("piped.todo");
+    std::fs::write(&file, &out.stdout).unwrap();
+    let target = TestDb::migrated();
+    expect_code(&restore(&target, &file, &[]), 0);
+    assert_eq!(rows(&target), rows(&source));
+}
+
+#[test]
+fn user_export_has_the_user_and_every_task() {
+    let db = populated();
+    let out = db
+        .cmd()
+        .args(["user", "export", "ODD@example.com"])
+        .output()
+        .unwrap();
+    expect_code(&out, 0);
+    let v = json(&out);
+    assert_eq!(v["user"]["id"], "odd");
+    assert_eq!(v["user"]["name"], "Zoë \\ \"Q\"");
+    let tasks = v["tasks"].as_array().unwrap();
+    assert_eq!(tasks.len(), 2);
+    assert!(tasks.iter().all(|t| t["user_id"] == "odd"));
+    assert!(tasks
+        .iter()
+        .any(|t| t["description"] == "line 1\nline 2\r\n🦀 back\\slash"));
+    let out = db
+        .cmd()
+        .args(["user", "export", "nobody@example.com"])
+        .output()
+        .unwrap();
+    expect_code(&out, 3);
+}
+
+fn gunzip(bytes: &[u8]) -> String {
+    use std::io::Read;
+    let mut text = String::new();
+    flate2::read::GzDecoder::new(bytes)
+        .read_to_string(&mut text)
+        .unwrap();
+    text
+}
+
+fn gzip(text: &str) -> Vec<u8> {
+    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+    gz.write_all(text.as_bytes()).unwrap();
+    gz.finish().unwrap()
+}
