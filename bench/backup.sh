@@ -3,8 +3,8 @@
 # side by side in one run:
 #   - `todo db backup`  vs `pg_dump -Fc -t users -t tasks` (target <= 1.0x);
 #   - `todo db restore` into an empty migrated database vs
-#     `pg_restore --single-transaction --data-only` of that dump into the
-#     same schema (target <= 0.8x).
+#     `pg_restore --single-transaction` of that dump (tables, rows, then
+#     indexes and constraints) into an empty database (target <= 0.8x).
 # Medians of alternating runs; file sizes; rows/s. pg_dump/pg_restore are
 # the server's own (same major version), as the comparison needs.
 # Usage: bash bench/backup.sh [RUNS]   (default 3)
@@ -37,6 +37,12 @@ fresh src
 DATABASE_URL=$(url src) "$T" db seed --users $USERS --tasks-per-user $PER_USER -q
 "$BIN/psql" -X -q -d "$(url src)" -c "VACUUM ANALYZE"
 
+# `pg_dump -t` leaves out the trigger's function: the pg_restore target gets
+# it first (the only object of an otherwise empty database).
+FUNCS=$("$BIN/psql" -X -q -A -t -d "$(url src)" -c \
+    "SELECT string_agg(pg_get_functiondef(p.oid), E';\n') || ';' FROM pg_proc p
+     JOIN pg_namespace n ON n.oid = p.pronamespace WHERE n.nspname = 'public'")
+
 declare -A times
 for run in $(seq "$RUNS"); do
     rm -f "$WORK/b.todo" "$WORK/b.dump"
@@ -45,8 +51,9 @@ for run in $(seq "$RUNS"); do
     start=$(now); DATABASE_URL=$(url src) "$T" db backup -q -o "$WORK/b.todo"
     times[backup]+="$(echo "$(now) - $start" | bc) "
 
-    fresh dst
-    start=$(now); "$BIN/pg_restore" --single-transaction --data-only -d "$(url dst)" "$WORK/b.dump"
+    adm "DROP DATABASE IF EXISTS dst" >/dev/null; adm "CREATE DATABASE dst" >/dev/null
+    "$BIN/psql" -X -q -d "$(url dst)" -c "$FUNCS"
+    start=$(now); "$BIN/pg_restore" --single-transaction -d "$(url dst)" "$WORK/b.dump"
     times[pg_restore]+="$(echo "$(now) - $start" | bc) "
     fresh dst
     start=$(now); DATABASE_URL=$(url dst) "$T" db restore -q "$WORK/b.todo"

@@ -223,7 +223,7 @@ pub fn restore<R: BufRead>(
             diesel::sql_query("DELETE FROM tasks").execute(conn)?;
             diesel::sql_query("DELETE FROM users").execute(conn)?;
         }
-        let rebuild = seed::take_fast_path(conn, lock_timeout)?;
+        let rebuild = seed::take_fast_path(conn, lock_timeout, seed::FastPath::Everything)?;
 
         let reader = RefCell::new(reader);
         let section = RefCell::new(None);

@@ -55,6 +55,9 @@ struct Email {
 
 #[derive(QueryableByName)]
 pub struct Ddl {
+    #[diesel(sql_type = diesel::sql_types::Integer)]
+    #[allow(dead_code)]
+    ord: i32,
     #[diesel(sql_type = Text)]
     drop_sql: String,
     #[diesel(sql_type = Text)]
@@ -112,7 +115,7 @@ pub fn run(
 
         let big = missing.len() as u64 * plan.tasks_per_user >= REBUILD_THRESHOLD;
         let rebuild = if big {
-            take_fast_path(conn, lock_timeout)?
+            take_fast_path(conn, lock_timeout, FastPath::TasksSecondary)?
         } else {
             None
         };
@@ -128,51 +131,66 @@ pub fn run(
     })
 }
 
-/// Recreates what [`take_fast_path`] dropped, once, after the load.
+/// Recreates what [`take_fast_path`] dropped, once, after the load (in
+/// the reverse order of the drops: indexes and keys before the foreign key).
 pub fn rebuild_indexes(conn: &mut PgConnection, ddl: &[Ddl]) -> QueryResult<()> {
     diesel::sql_query("SET LOCAL maintenance_work_mem = '256MB'").execute(conn)?;
-    for d in ddl {
+    for d in ddl.iter().rev() {
         diesel::sql_query(&d.create_sql).execute(conn)?;
     }
     Ok(())
 }
 
-/// Takes the locks of the fast path under a short timeout; when `tasks` is
-/// empty, drops its secondary indexes and foreign keys and returns the
-/// statements that recreate them. `None`: load plainly (locks not granted,
-/// or rows present).
+/// What a bulk load into empty tables may drop and rebuild once after it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FastPath {
+    /// `db seed`: the secondary indexes and foreign key of `tasks` (users
+    /// may hold rows; its reads and key stay as they are).
+    TasksSecondary,
+    /// `db restore` into empty tables: every index and key of both tables
+    /// (as pg_restore builds them after the rows), except keys that tables
+    /// other than `tasks` reference.
+    Everything,
+}
+
+/// Takes the locks of the fast path under a short timeout; when the tables
+/// are empty, drops what `path` allows and returns the statements that
+/// recreate it (for [`rebuild_indexes`]). `None`: load plainly (locks not
+/// granted, or rows present).
 pub fn take_fast_path(
     conn: &mut PgConnection,
     lock_timeout: Duration,
+    path: FastPath,
 ) -> QueryResult<Option<Vec<Ddl>>> {
+    let everything = path == FastPath::Everything;
     let attempt = conn.transaction::<_, diesel::result::Error, _>(|conn| {
         set_lock_timeout(conn, FAST_PATH_LOCK_TIMEOUT)?;
         diesel::sql_query("LOCK TABLE tasks IN ACCESS EXCLUSIVE MODE").execute(conn)?;
-        // Re-adding the foreign key takes this lock on users.
-        diesel::sql_query("LOCK TABLE users IN SHARE ROW EXCLUSIVE MODE").execute(conn)?;
+        // Re-adding the foreign key takes this lock on users; dropping its
+        // keys, the strongest.
+        diesel::sql_query(if everything {
+            "LOCK TABLE users IN ACCESS EXCLUSIVE MODE"
+        } else {
+            "LOCK TABLE users IN SHARE ROW EXCLUSIVE MODE"
+        })
+        .execute(conn)?;
         let empty: bool = diesel::select(diesel::dsl::sql::<diesel::sql_types::Bool>(
             "NOT EXISTS (SELECT 1 FROM tasks)",
         ))
         .get_result(conn)?;
-        if !empty {
+        let users_empty: bool = diesel::select(diesel::dsl::sql::<diesel::sql_types::Bool>(
+            "NOT EXISTS (SELECT 1 FROM users)",
+        ))
+        .get_result(conn)?;
+        if !empty || (everything && !users_empty) {
             return Ok(None);
         }
-        // Indexes not backing a constraint, and foreign keys, as the
-        // catalog defines them (so extra indexes are rebuilt too).
-        let ddl: Vec<Ddl> = diesel::sql_query(
-            "SELECT format('DROP INDEX %I.%I', n.nspname, c.relname) AS drop_sql,
-                    pg_get_indexdef(i.indexrelid) AS create_sql
-             FROM pg_index i
-             JOIN pg_class c ON c.oid = i.indexrelid
-             JOIN pg_namespace n ON n.oid = c.relnamespace
-             WHERE i.indrelid = 'tasks'::regclass
-               AND NOT EXISTS (SELECT 1 FROM pg_constraint k WHERE k.conindid = i.indexrelid)
-             UNION ALL
-             SELECT format('ALTER TABLE tasks DROP CONSTRAINT %I', conname),
-                    format('ALTER TABLE tasks ADD CONSTRAINT %I %s', conname, pg_get_constraintdef(oid))
-             FROM pg_constraint WHERE conrelid = 'tasks'::regclass AND contype = 'f'",
-        )
-        .load(conn)?;
+        // As the catalog defines them (so extra indexes are rebuilt too), in
+        // the order they can be dropped: the foreign key, then keys, then
+        // plain indexes; they are rebuilt in the reverse order.
+        let ddl: Vec<Ddl> = diesel::sql_query(FAST_PATH_DDL)
+            .bind::<diesel::sql_types::Bool, _>(everything)
+            .load(conn)?;
         for d in &ddl {
             diesel::sql_query(&d.drop_sql).execute(conn)?;
         }
@@ -191,6 +209,29 @@ pub fn take_fast_path(
         Err(e) => Err(e),
     }
 }
+
+/// The objects [`take_fast_path`] drops: `$1` true for
+/// [`FastPath::Everything`].
+const FAST_PATH_DDL: &str = "
+    SELECT 1 AS ord, format('ALTER TABLE tasks DROP CONSTRAINT %I', conname) AS drop_sql,
+           format('ALTER TABLE tasks ADD CONSTRAINT %I %s', conname, pg_get_constraintdef(oid)) AS create_sql
+    FROM pg_constraint WHERE conrelid = 'tasks'::regclass AND contype = 'f'
+    UNION ALL
+    SELECT 2, format('ALTER TABLE %s DROP CONSTRAINT %I', k.conrelid::regclass, k.conname),
+           format('ALTER TABLE %s ADD CONSTRAINT %I %s', k.conrelid::regclass, k.conname,
+                  pg_get_constraintdef(k.oid))
+    FROM pg_constraint k
+    WHERE $1 AND k.conrelid IN ('users'::regclass, 'tasks'::regclass) AND k.contype IN ('p', 'u')
+      AND NOT EXISTS (SELECT 1 FROM pg_constraint f WHERE f.contype = 'f'
+                      AND f.confrelid = k.conrelid AND f.conrelid <> 'tasks'::regclass)
+    UNION ALL
+    SELECT 3, format('DROP INDEX %I.%I', n.nspname, c.relname), pg_get_indexdef(i.indexrelid)
+    FROM pg_index i
+    JOIN pg_class c ON c.oid = i.indexrelid
+    JOIN pg_namespace n ON n.oid = c.relnamespace
+    WHERE (i.indrelid = 'tasks'::regclass OR ($1 AND i.indrelid = 'users'::regclass))
+      AND NOT EXISTS (SELECT 1 FROM pg_constraint k WHERE k.conindid = i.indexrelid)
+    ORDER BY ord";
 
 fn copy_users(conn: &mut PgConnection, seed: u64, missing: &[u64]) -> QueryResult<usize> {
     diesel::copy_from(users::table)
