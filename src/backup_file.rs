@@ -153,6 +153,8 @@ pub fn write_trailer(out: &mut dyn Write, trailer: &Trailer) -> io::Result<()> {
 pub struct Reader<R> {
     inner: R,
     line: Vec<u8>,
+    /// Rows read so far, both sections.
+    rows: u64,
 }
 
 impl<R: BufRead> Reader<R> {
@@ -160,6 +162,7 @@ impl<R: BufRead> Reader<R> {
         Reader {
             inner,
             line: Vec::new(),
+            rows: 0,
         }
     }
 
@@ -204,16 +207,25 @@ impl<R: BufRead> Reader<R> {
     }
 
     /// Copies `table`'s row lines to `out` until the section's end,
-    /// counting and hashing them.
-    pub fn copy_rows(&mut self, out: &mut dyn Write) -> Result<Section, CopyError> {
+    /// counting and hashing them; `progress(rows so far)` now and then.
+    pub fn copy_rows(
+        &mut self,
+        out: &mut dyn Write,
+        progress: &dyn Fn(u64),
+    ) -> Result<Section, CopyError> {
         let mut section = Section::default();
         loop {
             let line = self.next_line()?;
             if line == b"\\.\n" {
+                progress(self.rows);
                 return Ok(section);
             }
             section.add(line);
-            out.write_all(line).map_err(CopyError::Sink)?;
+            out.write_all(&self.line).map_err(CopyError::Sink)?;
+            self.rows += 1;
+            if self.rows % 8192 == 0 {
+                progress(self.rows);
+            }
         }
     }
 
@@ -323,10 +335,14 @@ mod tests {
         r.section_start("users", USERS_COLUMNS)
             .map_err(|e| e.message)?;
         let mut sink = Vec::new();
-        let users = r.copy_rows(&mut sink).map_err(|e| format!("{e:?}"))?;
+        let users = r
+            .copy_rows(&mut sink, &|_| {})
+            .map_err(|e| format!("{e:?}"))?;
         r.section_start("tasks", TASKS_COLUMNS)
             .map_err(|e| e.message)?;
-        let tasks = r.copy_rows(&mut sink).map_err(|e| format!("{e:?}"))?;
+        let tasks = r
+            .copy_rows(&mut sink, &|_| {})
+            .map_err(|e| format!("{e:?}"))?;
         let trailer = r.trailer().map_err(|e| e.message)?;
         check(&trailer, users, tasks).map_err(|e| e.message)
     }

@@ -212,6 +212,7 @@ pub fn restore<R: BufRead>(
     reader: &mut backup_file::Reader<R>,
     replace: bool,
     lock_timeout: Duration,
+    progress: &dyn Fn(u64),
 ) -> Result<Counts, RestoreError> {
     conn.transaction::<_, RestoreError, _>(|conn| {
         set_copy_settings(conn)?;
@@ -242,7 +243,7 @@ pub fn restore<R: BufRead>(
                     users::created_at,
                     users::updated_at,
                 ),
-                |sink: &mut dyn Write| load(&reader, &section, &problem, sink),
+                |sink: &mut dyn Write| load(&reader, &section, &problem, progress, sink),
             )
             .execute(conn)
             .map_err(failed)?;
@@ -261,7 +262,7 @@ pub fn restore<R: BufRead>(
                     tasks::created_at,
                     tasks::updated_at,
                 ),
-                |sink: &mut dyn Write| load(&reader, &section, &problem, sink),
+                |sink: &mut dyn Write| load(&reader, &section, &problem, progress, sink),
             )
             .execute(conn)
             .map_err(failed)?;
@@ -290,10 +291,11 @@ fn load<R: BufRead>(
     reader: &RefCell<&mut backup_file::Reader<R>>,
     section: &RefCell<Option<Section>>,
     problem: &RefCell<Option<FormatError>>,
+    progress: &dyn Fn(u64),
     sink: &mut dyn Write,
 ) -> QueryResult<()> {
     let mut out = std::io::BufWriter::with_capacity(256 * 1024, sink);
-    let copied = reader.borrow_mut().copy_rows(&mut out);
+    let copied = reader.borrow_mut().copy_rows(&mut out, progress);
     match copied {
         Ok(s) => {
             section.replace(Some(s));

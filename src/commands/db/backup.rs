@@ -290,13 +290,16 @@ pub fn restore(ctx: &Context, args: RestoreArgs) -> Result<()> {
             )?;
         }
     }
-    let counts = data::restore(
+    let bar = spinner(ctx, "restoring");
+    let restored = data::restore(
         &mut conn,
         &mut reader,
         args.replace,
         Duration::from_secs(args.lock_timeout),
-    )
-    .map_err(|e| restore_error(&args.file, &mut conn, e))?;
+        &|rows| bar.set_position(rows),
+    );
+    bar.finish_and_clear();
+    let counts = restored.map_err(|e| restore_error(&args.file, &mut conn, e))?;
     ctx.emit(&Restored {
         users: counts.users,
         tasks: counts.tasks,
@@ -339,7 +342,13 @@ fn verify_file(path: &Path) -> Result<std::result::Result<Counts, String>> {
     let result = (|| -> Result<std::result::Result<Counts, String>> {
         let mut conn = pool::establish(&url, None)?;
         ensure_migrated(&mut conn)?;
-        let counts = match data::restore(&mut conn, &mut reader, false, Duration::from_secs(10)) {
+        let counts = match data::restore(
+            &mut conn,
+            &mut reader,
+            false,
+            Duration::from_secs(10),
+            &|_| {},
+        ) {
             Ok(counts) => counts,
             Err(RestoreError::File(e)) if e.mismatch => return Ok(Err(e.message)),
             Err(e) => return Err(restore_error(path, &mut conn, e)),
