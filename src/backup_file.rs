@@ -223,7 +223,7 @@ impl<R: BufRead> Reader<R> {
             section.add(line);
             out.write_all(&self.line).map_err(CopyError::Sink)?;
             self.rows += 1;
-            if self.rows % 8192 == 0 {
+            if self.rows.is_multiple_of(8192) {
                 progress(self.rows);
             }
         }
