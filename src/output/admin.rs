@@ -357,3 +357,27 @@ impl Render for Verified {
         Ok(())
     }
 }
+
+/// `db wait`: the server answered (and is migrated, if asked).
+pub struct Ready {
+    pub elapsed_ms: u64,
+}
+
+impl Render for Ready {
+    fn json(&self) -> Value {
+        json!({ "ready": true, "elapsed_ms": self.elapsed_ms })
+    }
+
+    fn plain(&self, out: &mut dyn Write) -> Result<()> {
+        plain_line(out, &[Some("ready"), Some(&self.elapsed_ms.to_string())])
+    }
+
+    fn table(&self, out: &mut dyn Write, _color: bool) -> Result<()> {
+        writeln!(
+            out,
+            "The database is ready (waited {:.1} s).",
+            self.elapsed_ms as f64 / 1000.0
+        )?;
+        Ok(())
+    }
+}

@@ -10,6 +10,7 @@ mod health;
 mod help;
 mod local;
 mod migrate;
+mod ops;
 mod pooler;
 mod secrets;
 mod seed;

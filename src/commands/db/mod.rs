@@ -6,6 +6,7 @@ mod health;
 mod local;
 mod migrate;
 mod seed;
+mod wait;
 
 use clap::Subcommand;
 
@@ -15,6 +16,7 @@ pub use backup::{BackupArgs, RestoreArgs, VerifyArgs};
 pub use local::LocalCommand;
 pub use migrate::{MigrateArgs, RevertArgs, StatusArgs};
 pub use seed::SeedArgs;
+pub use wait::WaitArgs;
 
 #[derive(Debug, Subcommand)]
 pub enum DbCommand {
@@ -99,6 +101,15 @@ pub enum DbCommand {
     /// Example: todo db health --json
     #[command(verbatim_doc_comment)]
     Health,
+    /// Wait until the database accepts connections (for CI job ordering)
+    ///
+    /// Tries to connect every 250 ms until --timeout; with --migrated, also
+    /// until no migration is pending. Exit 0 when ready, 5 when the server
+    /// never answered, 6 when it stayed unmigrated.
+    ///
+    /// Example: todo db wait --timeout 60 --migrated && ./run-tests
+    #[command(verbatim_doc_comment)]
+    Wait(WaitArgs),
     /// The embedded local database (used with --local)
     ///
     /// A private PostgreSQL under $TODO_HOME (default ~/.local/share/todo,
@@ -122,5 +133,6 @@ pub fn run(ctx: &Context, cmd: DbCommand) -> Result<()> {
         DbCommand::Restore(args) => backup::restore(ctx, args),
         DbCommand::Verify(args) => backup::verify(ctx, args),
         DbCommand::Local(cmd) => local::local(ctx, cmd),
+        DbCommand::Wait(args) => wait::wait(ctx, args),
     }
 }
