@@ -238,3 +238,38 @@ fn read_only_url(db: &TestDb) -> String {
         socket.display()
     )
 }
+
+#[test]
+fn sessions_idle_in_a_transaction_and_lock_waits_are_reported() {
+    use diesel::connection::SimpleConnection;
+    use diesel::Connection;
+    let db = TestDb::migrated();
+    db.add_user("a@example.com");
+    // A session left idle inside a transaction that holds a row lock ...
+    let mut idle = diesel::PgConnection::establish(&db.url()).unwrap();
+    idle.batch_execute("BEGIN; SELECT * FROM users FOR UPDATE")
+        .unwrap();
+    // ... and another session waiting for that lock.
+    let _waiter = db.hold(
+        "UPDATE users SET name = 'x'",
+        "SELECT EXISTS (SELECT FROM pg_stat_activity WHERE wait_event_type = 'Lock'
+         AND datname = current_database())",
+    );
+    let out = db.cmd().args(["db", "health", "--json"]).output().unwrap();
+    expect_code(&out, 0);
+    let report = json(&out);
+    let detail = |name: &str| check(&report, name)["detail"].as_str().unwrap().to_string();
+    assert!(
+        detail("idle_in_transaction").starts_with("1 session(s) idle in a transaction"),
+        "{report}"
+    );
+    assert!(
+        detail("lock_waits").starts_with("1 session(s) waiting for a lock"),
+        "{report}"
+    );
+    assert!(detail("oldest_transaction").starts_with("the oldest open transaction started"));
+    for name in ["deadlocks", "database_size", "row_level_security"] {
+        assert_eq!(check(&report, name)["status"], "ok", "{name}: {report}");
+    }
+    drop(idle);
+}

@@ -95,8 +95,10 @@ pub enum DbCommand {
     /// Checks: connection and round trip, server version, pending
     /// migrations, schema conformance, connections in use, transaction-id
     /// wraparound, tasks_id_seq headroom, dead tuples and vacuum of tasks,
-    /// cache hit ratio, unused indexes. Never writes; works for a read-only
-    /// role. Exit 5 unreachable, 6 schema missing, 7 a check failed, else 0.
+    /// cache hit ratio, unused indexes, deadlocks, the oldest transaction,
+    /// sessions idle in a transaction, lock waits, database size, row-level
+    /// security, replication. Never writes; works for a read-only role.
+    /// Exit 5 unreachable, 6 schema missing, 7 a check failed, else 0.
     ///
     /// Example: todo db health --json
     #[command(verbatim_doc_comment)]

@@ -22,7 +22,9 @@
 //! - `tasks` dead tuples: WARN above 20 % dead with more than 10 000 dead;
 //! - cache hit ratio: WARN below 90 % once 10 000 blocks were read;
 //! - unused indexes: informational (always OK), non-unique indexes of
-//!   users/tasks never scanned since statistics were reset.
+//!   users/tasks never scanned since statistics were reset;
+//! - sessions, locks, size, row-level security, replication: see
+//!   [`activity`].
 
 use std::time::{Duration, Instant};
 
@@ -32,6 +34,8 @@ use diesel::prelude::*;
 use diesel::sql_types::{BigInt, Bool, Double, Integer, Nullable, Text, Timestamp};
 
 use super::{conformance, migrate};
+
+mod activity;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub enum Status {
@@ -109,6 +113,14 @@ pub fn run(conn: &mut PgConnection, target: &str, connected_in: Duration) -> Rep
     add(read_only(conn, cache_hit), "cache_hit_ratio");
     if tables {
         add(read_only(conn, unused_indexes), "unused_indexes");
+    }
+    match read_only(conn, activity::checks) {
+        Ok(checks) => report.checks.extend(checks),
+        Err(e) => report.checks.push(Check::new(
+            "activity",
+            Status::Fail,
+            format!("check failed: {e}"),
+        )),
     }
     report.schema_missing = !tables;
     report

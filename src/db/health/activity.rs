@@ -1,0 +1,236 @@
+//! The checks of SPEC §12 that watch the server's sessions and storage:
+//! deadlocks, the oldest open transaction, sessions idle in a transaction,
+//! lock waits, the database size, row-level security on `tasks`, and
+//! replication (lag per replica on a primary, replay delay on a replica).
+//! Sessions idle in a transaction and lock waits count in this database;
+//! the oldest transaction in the whole server (it holds back vacuum
+//! everywhere). All are read in one statement (one round trip), from
+//! statistics views
+//! any role may read (other roles' session details need
+//! `pg_read_all_stats`; without it those sessions are not counted).
+//!
+//! Thresholds:
+//! - oldest transaction and idle in transaction: WARN above 5 min, FAIL
+//!   above 1 h (they hold back vacuum and keep locks);
+//! - lock waits: WARN when a session has waited more than 30 s;
+//! - deadlocks since the statistics reset: WARN when any;
+//! - replication: WARN when a replica lags (or a replica's replay is
+//!   behind) more than 60 s;
+//! - database size, row-level security: informational (always OK).
+
+use diesel::prelude::*;
+use diesel::sql_types::{BigInt, Bool, Double, Nullable, Text};
+
+use super::{Check, Status};
+
+/// Seconds of an open or idle-in-transaction session that WARN / FAIL.
+pub const TRANSACTION_WARN_S: f64 = 300.0;
+pub const TRANSACTION_FAIL_S: f64 = 3600.0;
+/// Seconds of waiting for a lock that WARN.
+pub const LOCK_WAIT_WARN_S: f64 = 30.0;
+/// Seconds of replication lag or replay delay that WARN.
+pub const REPLICATION_WARN_S: f64 = 60.0;
+
+#[derive(QueryableByName)]
+struct Row {
+    #[diesel(sql_type = BigInt)]
+    deadlocks: i64,
+    #[diesel(sql_type = Nullable<Double>)]
+    oldest_xact_s: Option<f64>,
+    #[diesel(sql_type = BigInt)]
+    idle_in_xact: i64,
+    #[diesel(sql_type = Nullable<Double>)]
+    idle_in_xact_s: Option<f64>,
+    #[diesel(sql_type = BigInt)]
+    lock_waiters: i64,
+    #[diesel(sql_type = Nullable<Double>)]
+    lock_wait_s: Option<f64>,
+    #[diesel(sql_type = BigInt)]
+    db_bytes: i64,
+    #[diesel(sql_type = Nullable<Bool>)]
+    rls: Option<bool>,
+    #[diesel(sql_type = BigInt)]
+    policies: i64,
+    #[diesel(sql_type = Bool)]
+    replica: bool,
+    #[diesel(sql_type = Nullable<Double>)]
+    replay_delay_s: Option<f64>,
+    /// `name: seconds` per replica, comma-separated (NULL lag: caught up).
+    #[diesel(sql_type = Nullable<Text>)]
+    replicas: Option<String>,
+    #[diesel(sql_type = Nullable<Double>)]
+    max_lag_s: Option<f64>,
+}
+
+const ACTIVITY: &str = "
+    WITH a AS (SELECT * FROM pg_stat_activity
+               WHERE backend_type = 'client backend' AND pid <> pg_backend_pid())
+    SELECT
+      coalesce((SELECT deadlocks FROM pg_stat_database WHERE datname = current_database()), 0)
+        AS deadlocks,
+      (SELECT extract(epoch FROM now() - min(xact_start))::float8 FROM a) AS oldest_xact_s,
+      (SELECT count(*) FROM a WHERE state LIKE 'idle in transaction%'
+       AND datname = current_database()) AS idle_in_xact,
+      (SELECT extract(epoch FROM now() - min(state_change))::float8 FROM a
+       WHERE state LIKE 'idle in transaction%' AND datname = current_database()) AS idle_in_xact_s,
+      (SELECT count(*) FROM a WHERE wait_event_type = 'Lock'
+       AND datname = current_database()) AS lock_waiters,
+      (SELECT extract(epoch FROM now() - min(state_change))::float8 FROM a
+       WHERE wait_event_type = 'Lock' AND datname = current_database()) AS lock_wait_s,
+      pg_database_size(current_database()) AS db_bytes,
+      (SELECT relrowsecurity FROM pg_class WHERE oid = to_regclass('tasks')) AS rls,
+      (SELECT count(*) FROM pg_policy WHERE polrelid = to_regclass('tasks')) AS policies,
+      pg_is_in_recovery() AS replica,
+      CASE WHEN pg_is_in_recovery()
+           THEN extract(epoch FROM now() - pg_last_xact_replay_timestamp())::float8 END
+        AS replay_delay_s,
+      (SELECT string_agg(coalesce(nullif(application_name, ''), client_addr::text, 'replica')
+                         || ': ' || coalesce(round(extract(epoch FROM replay_lag)::numeric, 1)::text, '0'),
+                         ', ')
+       FROM pg_stat_replication) AS replicas,
+      (SELECT max(extract(epoch FROM replay_lag))::float8 FROM pg_stat_replication) AS max_lag_s";
+
+/// The checks, from one statement.
+pub fn checks(conn: &mut PgConnection) -> QueryResult<Vec<Check>> {
+    let r: Row = diesel::sql_query(ACTIVITY).get_result(conn)?;
+    let mut out = Vec::new();
+    out.push(Check::new(
+        "deadlocks",
+        if r.deadlocks > 0 {
+            Status::Warn
+        } else {
+            Status::Ok
+        },
+        format!("{} since the statistics were reset", r.deadlocks),
+    ));
+    let oldest = r.oldest_xact_s.unwrap_or(0.0);
+    out.push(Check::new(
+        "oldest_transaction",
+        transaction_status(oldest),
+        match r.oldest_xact_s {
+            Some(s) => format!("the oldest open transaction started {} ago", duration(s)),
+            None => "no open transaction".to_string(),
+        },
+    ));
+    out.push(Check::new(
+        "idle_in_transaction",
+        transaction_status(r.idle_in_xact_s.unwrap_or(0.0)),
+        match r.idle_in_xact_s {
+            Some(s) => format!(
+                "{} session(s) idle in a transaction, the longest for {}",
+                r.idle_in_xact,
+                duration(s)
+            ),
+            None => "no session idle in a transaction".to_string(),
+        },
+    ));
+    out.push(Check::new(
+        "lock_waits",
+        if r.lock_wait_s.unwrap_or(0.0) > LOCK_WAIT_WARN_S {
+            Status::Warn
+        } else {
+            Status::Ok
+        },
+        match r.lock_wait_s {
+            Some(s) => format!(
+                "{} session(s) waiting for a lock, the longest for {}",
+                r.lock_waiters,
+                duration(s)
+            ),
+            None => "no session waiting for a lock".to_string(),
+        },
+    ));
+    out.push(Check::new(
+        "database_size",
+        Status::Ok,
+        format!("{} ({} bytes)", human_bytes(r.db_bytes), r.db_bytes),
+    ));
+    out.push(Check::new(
+        "row_level_security",
+        Status::Ok,
+        match r.rls {
+            Some(true) => format!("enabled on tasks ({} policies)", r.policies),
+            Some(false) => "not enabled on tasks (informational)".to_string(),
+            None => "no tasks table".to_string(),
+        },
+    ));
+    if r.replica {
+        let delay = r.replay_delay_s.unwrap_or(0.0);
+        out.push(Check::new(
+            "replication",
+            if delay > REPLICATION_WARN_S {
+                Status::Warn
+            } else {
+                Status::Ok
+            },
+            format!(
+                "this server is a replica; last replayed transaction {} ago",
+                duration(delay)
+            ),
+        ));
+    } else if let Some(replicas) = r.replicas {
+        out.push(Check::new(
+            "replication",
+            if r.max_lag_s.unwrap_or(0.0) > REPLICATION_WARN_S {
+                Status::Warn
+            } else {
+                Status::Ok
+            },
+            format!("replay lag in seconds per replica: {replicas}"),
+        ));
+    }
+    Ok(out)
+}
+
+fn transaction_status(seconds: f64) -> Status {
+    if seconds > TRANSACTION_FAIL_S {
+        Status::Fail
+    } else if seconds > TRANSACTION_WARN_S {
+        Status::Warn
+    } else {
+        Status::Ok
+    }
+}
+
+/// "42 s", "7 min", "3.2 h".
+fn duration(seconds: f64) -> String {
+    if seconds < 120.0 {
+        format!("{seconds:.0} s")
+    } else if seconds < 7200.0 {
+        format!("{:.0} min", seconds / 60.0)
+    } else {
+        format!("{:.1} h", seconds / 3600.0)
+    }
+}
+
+fn human_bytes(bytes: i64) -> String {
+    let units = ["bytes", "kB", "MB", "GB", "TB"];
+    let mut value = bytes as f64;
+    let mut unit = 0;
+    while value >= 1024.0 && unit < units.len() - 1 {
+        value /= 1024.0;
+        unit += 1;
+    }
+    if unit == 0 {
+        format!("{bytes} bytes")
+    } else {
+        format!("{value:.1} {}", units[unit])
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn thresholds() {
+        assert_eq!(transaction_status(10.0), Status::Ok);
+        assert_eq!(transaction_status(301.0), Status::Warn);
+        assert_eq!(transaction_status(3601.0), Status::Fail);
+        assert_eq!(duration(42.4), "42 s");
+        assert_eq!(duration(420.0), "7 min");
+        assert_eq!(duration(3.2 * 3600.0), "3.2 h");
+        assert_eq!(human_bytes(512), "512 bytes");
+        assert_eq!(human_bytes(8 * 1024 * 1024), "8.0 MB");
+    }
+}
