@@ -148,6 +148,14 @@ pub fn run(cli: Cli) -> Result<()> {
         global: cli.global,
         pool: OnceCell::new(),
     };
+    // Checked before any work: the other commands have no metrics to show.
+    let has_metrics = matches!(
+        cli.command,
+        Command::Db(db::DbCommand::Health | db::DbCommand::Stats)
+    );
+    if ctx.out.format == crate::output::Format::Prometheus && !has_metrics {
+        return Err(crate::output::prometheus_unsupported());
+    }
     match cli.command {
         Command::User(cmd) => user::run(&ctx, cmd),
         Command::Task(cmd) => task::run(&ctx, cmd),

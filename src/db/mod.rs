@@ -14,6 +14,7 @@ pub mod models;
 pub mod pool;
 pub mod schema;
 pub mod seed;
+pub mod stats;
 pub mod tasks;
 pub mod url;
 pub mod users;

@@ -29,6 +29,10 @@ impl Render for Report {
         Ok(())
     }
 
+    fn prometheus(&self) -> Option<String> {
+        Some(self.prometheus_text())
+    }
+
     fn table(&self, out: &mut dyn Write, color: bool) -> Result<()> {
         let mut t = table(&["Check", "Status", "Detail"], color);
         for c in &self.checks {

@@ -4,6 +4,7 @@
 pub mod admin;
 mod health;
 mod records;
+mod stats;
 mod time;
 
 use std::io::{IsTerminal, Write};
@@ -22,6 +23,8 @@ pub enum Format {
     Plain,
     /// JSON
     Json,
+    /// Prometheus text exposition (db health and db stats only)
+    Prometheus,
 }
 
 /// When to use colour.
@@ -74,6 +77,10 @@ pub trait Render {
     fn quiet(&self) -> Option<String> {
         None
     }
+    /// The Prometheus text exposition, for results that have one.
+    fn prometheus(&self) -> Option<String> {
+        None
+    }
 }
 
 /// Writes `item` in the chosen format (nothing under `-q`), and flushes.
@@ -95,9 +102,19 @@ pub fn emit(out: &mut impl Write, fmt: Output, item: &dyn Render) -> Result<()> 
             }
         }
         Format::Table => item.table(out, fmt.color)?,
+        Format::Prometheus => match item.prometheus() {
+            Some(text) => out.write_all(text.as_bytes())?,
+            None => return Err(prometheus_unsupported()),
+        },
     }
     out.flush()?;
     Ok(())
+}
+
+/// The error for `--format prometheus` with a command that has no metrics.
+pub fn prometheus_unsupported() -> crate::error::Error {
+    crate::error::Error::usage("--format prometheus is only for db health and db stats")
+        .with_hint("use --format json, plain or table")
 }
 
 /// Writes one plain record: fields tab-separated, `None` as an empty field,

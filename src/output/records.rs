@@ -94,6 +94,7 @@ pub fn write_tasks(
 ) -> Result<usize> {
     let mut n = 0;
     match fmt.format {
+        Format::Prometheus => return Err(super::prometheus_unsupported()),
         Format::Json => {
             n = json_array(out, tasks, |out, task| {
                 Ok(serde_json::to_writer(out, &TaskJson::from(&task))?)
@@ -223,6 +224,7 @@ pub fn write_users(
     users: impl Iterator<Item = Result<User>>,
 ) -> Result<()> {
     match fmt.format {
+        Format::Prometheus => return Err(super::prometheus_unsupported()),
         Format::Json => {
             json_array(out, users, |out, u| {
                 let json = user_json(&u.account, Some(u.counts()), None);

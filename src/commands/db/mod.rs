@@ -103,6 +103,15 @@ pub enum DbCommand {
     /// Example: todo db health --json
     #[command(verbatim_doc_comment)]
     Health,
+    /// Sizes, rows, vacuum and analyze times, scans, deadlocks, slowest statements
+    ///
+    /// For users and tasks and their indexes; the slowest statements come
+    /// from pg_stat_statements when it is installed. Read-only.
+    /// --format prometheus writes metrics for a textfile collector.
+    ///
+    /// Example: todo db stats --format prometheus > /var/lib/node_exporter/todo.prom
+    #[command(verbatim_doc_comment)]
+    Stats,
     /// Wait until the database accepts connections (for CI job ordering)
     ///
     /// Tries to connect every 250 ms until --timeout; with --migrated, also
@@ -136,5 +145,11 @@ pub fn run(ctx: &Context, cmd: DbCommand) -> Result<()> {
         DbCommand::Verify(args) => backup::verify(ctx, args),
         DbCommand::Local(cmd) => local::local(ctx, cmd),
         DbCommand::Wait(args) => wait::wait(ctx, args),
+        DbCommand::Stats => {
+            let mut conn = ctx.conn()?;
+            let stats = crate::db::stats::read(&mut conn)
+                .map_err(|e| crate::commands::errors::classify(&mut conn, e))?;
+            ctx.emit(&stats)
+        }
     }
 }

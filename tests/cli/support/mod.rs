@@ -81,7 +81,7 @@ pub fn server() -> &'static Server {
 fn private_server() -> (String, Option<PathBuf>, Option<PathBuf>) {
     let mut h = DefaultHasher::new();
     env!("CARGO_TARGET_TMPDIR").hash(&mut h);
-    "harness-v2".hash(&mut h);
+    "harness-v3".hash(&mut h);
     let home = PathBuf::from(format!(
         "/tmp/todo-test-{:012x}",
         h.finish() & 0xffff_ffff_ffff
@@ -91,6 +91,7 @@ fn private_server() -> (String, Option<PathBuf>, Option<PathBuf>) {
         .with_setting("synchronous_commit", "off")
         .with_setting("full_page_writes", "off")
         .with_setting("max_connections", "300")
+        .with_setting("shared_preload_libraries", "'pg_stat_statements'")
         .with_setting("password_encryption", "'scram-sha-256'")
         .with_hba_line(&format!("local all {PW_ROLE} scram-sha-256"));
     cluster
