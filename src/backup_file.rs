@@ -149,6 +149,112 @@ pub fn write_trailer(out: &mut dyn Write, trailer: &Trailer) -> io::Result<()> {
     out.write_all(b"\n")
 }
 
+/// The COPY text line of a task, as `COPY tasks (TASKS_COLUMNS) TO` writes
+/// it (used where the rows come from a statement, not from COPY).
+pub fn task_line(t: &crate::db::models::Task) -> String {
+    fn text(out: &mut String, value: &str) {
+        for c in value.chars() {
+            match c {
+                '\\' => out.push_str("\\\\"),
+                '\t' => out.push_str("\\t"),
+                '\n' => out.push_str("\\n"),
+                '\r' => out.push_str("\\r"),
+                c => out.push(c),
+            }
+        }
+    }
+    let ts = |v: Option<chrono::NaiveDateTime>| match v {
+        Some(v) => v.format("%Y-%m-%d %H:%M:%S%.f").to_string(),
+        None => "\\N".to_string(),
+    };
+    let mut line = t.id.to_string();
+    line.push('\t');
+    text(&mut line, &t.title);
+    line.push('\t');
+    match &t.description {
+        Some(d) => text(&mut line, d),
+        None => line.push_str("\\N"),
+    }
+    line.push('\t');
+    line.push_str(match t.completed {
+        Some(true) => "t",
+        Some(false) => "f",
+        None => "\\N",
+    });
+    line.push('\t');
+    text(&mut line, &t.user_id);
+    line.push('\t');
+    line.push_str(&ts(t.created_at));
+    line.push('\t');
+    line.push_str(&ts(t.updated_at));
+    line.push('\n');
+    line
+}
+
+/// A purge archive being written: a backup file (no users, the purged
+/// tasks) whose rows are flushed and synced to disk batch by batch, before
+/// each batch commits. Interrupted, it lacks its trailer but keeps every
+/// row written (`zcat` reads it).
+pub struct Archive {
+    gz: flate2::write::GzEncoder<std::fs::File>,
+    tasks: Section,
+}
+
+impl Archive {
+    /// Creates `path` (which must not exist) and writes the header.
+    pub fn create(path: &std::path::Path, header: &Header) -> io::Result<Archive> {
+        let file = std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .open(path)?;
+        let mut gz = flate2::write::GzEncoder::new(file, flate2::Compression::fast());
+        write_header(&mut gz, header)?;
+        write_section_start(&mut gz, "users", USERS_COLUMNS)?;
+        write_section_end(&mut gz)?;
+        write_section_start(&mut gz, "tasks", TASKS_COLUMNS)?;
+        let mut archive = Archive {
+            gz,
+            tasks: Section::default(),
+        };
+        archive.sync()?;
+        Ok(archive)
+    }
+
+    /// Appends rows and makes them durable.
+    pub fn append(&mut self, tasks: &[crate::db::models::Task]) -> io::Result<()> {
+        for t in tasks {
+            let line = task_line(t);
+            self.tasks.add(line.as_bytes());
+            self.gz.write_all(line.as_bytes())?;
+        }
+        self.sync()
+    }
+
+    fn sync(&mut self) -> io::Result<()> {
+        // A sync flush makes everything so far decodable; then to disk.
+        self.gz.flush()?;
+        self.gz.get_ref().sync_data()
+    }
+
+    /// Writes the trailer; returns the number of rows archived.
+    pub fn finish(mut self) -> io::Result<u64> {
+        write_section_end(&mut self.gz)?;
+        let rows = self.tasks.rows;
+        let trailer = Trailer {
+            users: 0,
+            tasks: rows,
+            sha256: Checksums {
+                users: Section::default().sha256(),
+                tasks: self.tasks.sha256(),
+            },
+        };
+        write_trailer(&mut self.gz, &trailer)?;
+        let file = self.gz.finish()?;
+        file.sync_all()?;
+        Ok(rows)
+    }
+}
+
 /// Reads a backup part by part from a decompressed stream.
 pub struct Reader<R> {
     inner: R,

@@ -12,6 +12,7 @@ pub mod health;
 pub mod migrate;
 pub mod models;
 pub mod pool;
+pub mod purge;
 pub mod schema;
 pub mod seed;
 pub mod stats;

@@ -23,6 +23,39 @@ impl Task {
     }
 }
 
+/// A `tasks` row as a statement returns it.
+#[derive(Debug, QueryableByName)]
+pub(super) struct TaskRow {
+    #[diesel(sql_type = Integer)]
+    id: i32,
+    #[diesel(sql_type = Text)]
+    title: String,
+    #[diesel(sql_type = Nullable<Text>)]
+    description: Option<String>,
+    #[diesel(sql_type = Nullable<Bool>)]
+    completed: Option<bool>,
+    #[diesel(sql_type = Text)]
+    user_id: String,
+    #[diesel(sql_type = Nullable<Timestamp>)]
+    created_at: Option<NaiveDateTime>,
+    #[diesel(sql_type = Nullable<Timestamp>)]
+    updated_at: Option<NaiveDateTime>,
+}
+
+impl From<TaskRow> for Task {
+    fn from(r: TaskRow) -> Task {
+        Task {
+            id: r.id,
+            title: r.title,
+            description: r.description,
+            completed: r.completed,
+            user_id: r.user_id,
+            created_at: r.created_at,
+            updated_at: r.updated_at,
+        }
+    }
+}
+
 /// A user's own columns.
 #[derive(Debug, Clone, PartialEq, Eq, QueryableByName)]
 pub struct Account {

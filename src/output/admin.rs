@@ -381,3 +381,60 @@ impl Render for Ready {
         Ok(())
     }
 }
+
+/// `db purge`.
+pub struct Purged {
+    pub deleted: i64,
+    pub archived: u64,
+    pub batches: u64,
+    pub elapsed_ms: u64,
+    pub dry_run: bool,
+}
+
+impl Render for Purged {
+    fn json(&self) -> Value {
+        let mut v = json!({
+            "deleted": self.deleted,
+            "archived": self.archived,
+            "batches": self.batches,
+            "elapsed_ms": self.elapsed_ms,
+        });
+        if self.dry_run {
+            v["dry_run"] = json!(true);
+        }
+        v
+    }
+
+    fn plain(&self, out: &mut dyn Write) -> Result<()> {
+        let f = [
+            self.deleted.to_string(),
+            self.archived.to_string(),
+            self.batches.to_string(),
+            self.elapsed_ms.to_string(),
+        ];
+        plain_line(out, &[Some(&f[0]), Some(&f[1]), Some(&f[2]), Some(&f[3])])
+    }
+
+    fn table(&self, out: &mut dyn Write, _color: bool) -> Result<()> {
+        if self.dry_run {
+            writeln!(
+                out,
+                "Would delete {} completed tasks (dry run).",
+                self.deleted
+            )?;
+        } else {
+            writeln!(
+                out,
+                "Deleted {} completed tasks in {} batch(es){}.",
+                self.deleted,
+                self.batches,
+                if self.archived > 0 {
+                    format!(", {} archived", self.archived)
+                } else {
+                    String::new()
+                }
+            )?;
+        }
+        Ok(())
+    }
+}

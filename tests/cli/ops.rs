@@ -177,3 +177,178 @@ fn health_in_prometheus_format_and_other_commands_refuse_it() {
     assert!(stderr(&out).contains("only for db health and db stats"));
     assert_eq!(db.value("SELECT count(*) FROM tasks"), "0");
 }
+
+/// Tasks of two users: old done ones (purged), and every kind that stays.
+fn purgeable_db() -> TestDb {
+    let db = TestDb::migrated();
+    db.add_user("a@example.com");
+    db.add_user("b@example.com");
+    db.psql(
+        "INSERT INTO tasks (title, completed, user_id, created_at, updated_at)
+         SELECT 'old done ' || u.email || ' ' || i, true, u.id, '2025-01-01', '2025-01-01'
+         FROM users u, generate_series(1, 30) i;
+         INSERT INTO tasks (title, completed, user_id, created_at, updated_at)
+         SELECT kind, c, u.id, '2025-01-01', t
+         FROM users u, (VALUES ('old pending', false, timestamp '2025-01-01'),
+                               ('old unknown', NULL, timestamp '2025-01-01'),
+                               ('recent done', true, now() AT TIME ZONE 'UTC'),
+                               ('no updated_at', true, NULL)) v(kind, c, t)",
+    );
+    db
+}
+
+#[test]
+fn purge_deletes_exactly_the_old_completed_tasks() {
+    let db = purgeable_db();
+    let out = db
+        .cmd()
+        .args(["db", "purge", "--done-before", "90d", "--dry-run", "--json"])
+        .output()
+        .unwrap();
+    expect_code(&out, 0);
+    assert_eq!(json(&out)["deleted"], 60);
+    assert_eq!(
+        db.value("SELECT count(*) FROM tasks"),
+        "68",
+        "a dry run changes nothing"
+    );
+
+    // Off a terminal without --yes: refused.
+    let out = db
+        .cmd()
+        .args(["db", "purge", "--done-before", "90d"])
+        .output()
+        .unwrap();
+    expect_code(&out, 2);
+
+    // Only one user's.
+    let out = db
+        .cmd()
+        .args([
+            "db",
+            "purge",
+            "--done-before",
+            "2026-01-01",
+            "--user",
+            "A@example.com",
+        ])
+        .args(["--yes", "--batch", "7", "--json"])
+        .output()
+        .unwrap();
+    expect_code(&out, 0);
+    let v = json(&out);
+    assert_eq!(v["deleted"], 30);
+    assert_eq!(v["batches"], 5);
+    assert_eq!(
+        db.value("SELECT count(*) FROM tasks t JOIN users u ON u.id = t.user_id WHERE u.email = 'b@example.com' AND t.title LIKE 'old done%'"),
+        "30"
+    );
+    let out = db
+        .cmd()
+        .args(["db", "purge", "--done-before", "90d", "--yes", "--json"])
+        .output()
+        .unwrap();
+    expect_code(&out, 0);
+    assert_eq!(json(&out)["deleted"], 30);
+    // Pending, unknown (NULL), recent and undated tasks all stay.
+    assert_eq!(
+        db.value("SELECT string_agg(DISTINCT title, ',' ORDER BY title) FROM tasks"),
+        "no updated_at,old pending,old unknown,recent done"
+    );
+}
+
+/// The task lines of a (possibly unfinished) archive.
+fn archived_titles(path: &std::path::Path) -> Vec<String> {
+    use std::io::Read;
+    let mut text = Vec::new();
+    let Ok(file) = std::fs::File::open(path) else {
+        return Vec::new();
+    };
+    // An interrupted archive has no gzip trailer: keep what decodes.
+    let _ = flate2::read::GzDecoder::new(file).read_to_end(&mut text);
+    let text = String::from_utf8_lossy(&text).into_owned();
+    let tasks = text.split("#tasks ").nth(1).unwrap_or_default();
+    tasks
+        .lines()
+        .skip(1)
+        .take_while(|l| *l != "\\.")
+        .map(|l| l.split('\t').nth(1).unwrap_or_default().to_string())
+        .collect()
+}
+
+#[test]
+fn an_interrupted_archived_purge_loses_nothing_and_a_rerun_finishes() {
+    let db = purgeable_db();
+    let dir = TempDir::new("purge");
+    let first = dir.join("first.todo");
+    // Deleting is made slow (20 ms a row, 200 ms a batch of 10), so the
+    // purge is killed after its first batches committed, long before the
+    // last.
+    db.psql(
+        "CREATE FUNCTION slow() RETURNS trigger LANGUAGE plpgsql AS
+           $$ BEGIN PERFORM pg_sleep(0.02); RETURN OLD; END $$;
+         CREATE TRIGGER slow BEFORE DELETE ON tasks FOR EACH ROW EXECUTE FUNCTION slow()",
+    );
+    let mut child = crate::support::todo_process(&db.dir)
+        .args([
+            "db",
+            "purge",
+            "--done-before",
+            "90d",
+            "--yes",
+            "--batch",
+            "10",
+            "--archive",
+        ])
+        .arg(&first)
+        .env("DATABASE_URL", db.url())
+        .spawn()
+        .unwrap();
+    assert!(db.wait_until("SELECT count(*) < 60 FROM tasks WHERE title LIKE 'old done%'"));
+    let _ = child.kill();
+    child.wait().unwrap();
+    let gone_first: i64 = db
+        .value("SELECT 60 - count(*) FROM tasks WHERE title LIKE 'old done%'")
+        .parse()
+        .unwrap();
+    assert!(gone_first > 0 && gone_first < 60, "{gone_first}");
+    db.psql("DROP TRIGGER slow ON tasks");
+
+    let second = dir.join("second.todo");
+    let out = db
+        .cmd()
+        .args([
+            "db",
+            "purge",
+            "--done-before",
+            "90d",
+            "--yes",
+            "--json",
+            "--archive",
+        ])
+        .arg(&second)
+        .output()
+        .unwrap();
+    expect_code(&out, 0);
+    assert_eq!(
+        db.value("SELECT count(*) FROM tasks WHERE title LIKE 'old done%'"),
+        "0"
+    );
+    // Every deleted row is in an archive (a row may be in both after a crash).
+    let mut archived = archived_titles(&first);
+    archived.extend(archived_titles(&second));
+    archived.sort();
+    archived.dedup();
+    assert_eq!(archived.len(), 60, "{archived:?}");
+    assert!(archived.iter().all(|t| t.starts_with("old done")));
+    assert_eq!(json(&out)["archived"], json(&out)["deleted"]);
+
+    // An archive name is never reused.
+    let out = db
+        .cmd()
+        .args(["db", "purge", "--done-before", "90d", "--yes", "--archive"])
+        .arg(&first)
+        .output()
+        .unwrap();
+    expect_code(&out, 4);
+}

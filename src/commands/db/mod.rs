@@ -5,6 +5,7 @@ mod backup;
 mod health;
 mod local;
 mod migrate;
+mod purge;
 mod seed;
 mod wait;
 
@@ -15,6 +16,7 @@ use crate::error::Result;
 pub use backup::{BackupArgs, RestoreArgs, VerifyArgs};
 pub use local::LocalCommand;
 pub use migrate::{MigrateArgs, RevertArgs, StatusArgs};
+pub use purge::PurgeArgs;
 pub use seed::SeedArgs;
 pub use wait::WaitArgs;
 
@@ -103,6 +105,19 @@ pub enum DbCommand {
     /// Example: todo db health --json
     #[command(verbatim_doc_comment)]
     Health,
+    /// Delete completed tasks older than a cutoff, in batches (retention)
+    ///
+    /// Completed tasks whose updated_at is before WHEN, in batches of --batch
+    /// (each its own short transaction, so locks and WAL stay bounded on a
+    /// live database); interrupted, a re-run finishes the job. --archive
+    /// writes each batch's rows to a file (backup format) synced before the
+    /// batch commits. Asks on a terminal; needs --yes otherwise.
+    ///
+    /// Examples:
+    ///   todo db purge --done-before 90d --dry-run
+    ///   todo db purge --done-before 1y --archive purged-2026.todo --yes
+    #[command(verbatim_doc_comment)]
+    Purge(PurgeArgs),
     /// Sizes, rows, vacuum and analyze times, scans, deadlocks, slowest statements
     ///
     /// For users and tasks and their indexes; the slowest statements come
@@ -145,6 +160,7 @@ pub fn run(ctx: &Context, cmd: DbCommand) -> Result<()> {
         DbCommand::Verify(args) => backup::verify(ctx, args),
         DbCommand::Local(cmd) => local::local(ctx, cmd),
         DbCommand::Wait(args) => wait::wait(ctx, args),
+        DbCommand::Purge(args) => purge::purge(ctx, args),
         DbCommand::Stats => {
             let mut conn = ctx.conn()?;
             let stats = crate::db::stats::read(&mut conn)

@@ -1,0 +1,217 @@
+//! `db purge --done-before WHEN` (SPEC §12).
+
+use std::path::PathBuf;
+use std::time::Instant;
+
+use chrono::{Months, NaiveDate, NaiveDateTime, Utc};
+use clap::Args;
+
+use crate::backup_file::{Archive, Header, FORMAT_VERSION};
+use crate::commands::user::scoped;
+use crate::commands::{confirm, ensure_can_prompt, errors, query, Context};
+use crate::db::{migrate, purge, users};
+use crate::error::{Error, Result};
+use crate::output::admin::Purged;
+use crate::validate;
+
+#[derive(Debug, Args)]
+pub struct PurgeArgs {
+    /// Delete completed tasks last updated before WHEN: an age (90d, 12w,
+    /// 6m, 1y) or a date or time (2026-01-01, 2026-01-01T00:00:00Z)
+    #[arg(long, value_name = "WHEN", value_parser = parse_when)]
+    pub done_before: NaiveDateTime,
+    /// Only this user's tasks (an email or a user id)
+    #[arg(long, value_name = "USER")]
+    pub user: Option<String>,
+    /// First write each batch's rows to FILE (the backup format), synced to
+    /// disk before the batch commits; FILE must not exist
+    #[arg(long, value_name = "FILE")]
+    pub archive: Option<PathBuf>,
+    /// Tasks per batch, each batch its own short transaction
+    #[arg(long, value_name = "N", default_value_t = 10_000, value_parser = clap::value_parser!(i64).range(1..=1_000_000))]
+    pub batch: i64,
+    /// Only count what would be deleted
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Do not ask for confirmation
+    #[arg(long, short)]
+    pub yes: bool,
+}
+
+/// `90d`, `12w`, `6m`, `1y` before now, or an RFC 3339 date / date-time (UTC).
+pub fn parse_when(raw: &str) -> std::result::Result<NaiveDateTime, String> {
+    parse_when_at(raw, Utc::now().naive_utc())
+}
+
+fn parse_when_at(raw: &str, now: NaiveDateTime) -> std::result::Result<NaiveDateTime, String> {
+    let raw = raw.trim();
+    let bad = || {
+        format!(
+            "'{raw}' is not an age (90d, 12w, 6m, 1y) or a date (2026-01-01, 2026-01-01T00:00:00Z)"
+        )
+    };
+    if let Some(unit) = raw.chars().last().filter(|c| "dwmy".contains(*c)) {
+        let n: u32 = raw[..raw.len() - 1].parse().map_err(|_| bad())?;
+        let ago = match unit {
+            'd' => now.checked_sub_signed(chrono::Duration::days(i64::from(n))),
+            'w' => now.checked_sub_signed(chrono::Duration::weeks(i64::from(n))),
+            'm' => now.checked_sub_months(Months::new(n)),
+            _ => n
+                .checked_mul(12)
+                .and_then(|m| now.checked_sub_months(Months::new(m))),
+        };
+        return ago.ok_or_else(bad);
+    }
+    if let Ok(t) = chrono::DateTime::parse_from_rfc3339(raw) {
+        return Ok(t.with_timezone(&Utc).naive_utc());
+    }
+    NaiveDate::parse_from_str(raw, "%Y-%m-%d")
+        .ok()
+        .and_then(|d| d.and_hms_opt(0, 0, 0))
+        .ok_or_else(bad)
+}
+
+pub fn purge(ctx: &Context, args: PurgeArgs) -> Result<()> {
+    let started = Instant::now();
+    if !args.yes && !args.dry_run {
+        ensure_can_prompt("db purge")?;
+    }
+    if let Some(path) = &args.archive {
+        if path.exists() {
+            return Err(
+                Error::conflict(format!("the archive {} already exists", path.display()))
+                    .with_hint("choose a new file name for each purge"),
+            );
+        }
+    }
+    let mut conn = ctx.conn()?;
+    let user_id = match &args.user {
+        Some(raw) => {
+            let user = validate::user_ref(raw)?;
+            let found = query(&mut conn, |c| users::find(c, &user))?;
+            let found = scoped(found, &user)?
+                .ok_or_else(|| crate::commands::user::user_not_found(&user))?;
+            Some(found.account.id)
+        }
+        None => None,
+    };
+    let cutoff = args.done_before;
+    let user = user_id.as_deref();
+    let matching = query(&mut conn, |c| purge::count(c, cutoff, user))?;
+    if args.dry_run || matching == 0 {
+        return ctx.emit(&Purged {
+            deleted: if args.dry_run { matching } else { 0 },
+            archived: 0,
+            batches: 0,
+            elapsed_ms: started.elapsed().as_millis() as u64,
+            dry_run: args.dry_run,
+        });
+    }
+    if !args.yes {
+        confirm(
+            &format!(
+                "Delete {matching} completed task{} last updated before {}?",
+                if matching == 1 { "" } else { "s" },
+                cutoff.format("%Y-%m-%d %H:%M:%S UTC")
+            ),
+            "db purge",
+        )?;
+    }
+    let mut archive =
+        match &args.archive {
+            Some(path) => {
+                let header = Header {
+                    format_version: FORMAT_VERSION,
+                    tool_version: env!("CARGO_PKG_VERSION").into(),
+                    migrations: migrate::applied(&mut conn)
+                        .map_err(|e| errors::classify(&mut conn, e))?
+                        .unwrap_or_default(),
+                    server_version: String::new(),
+                    taken_at: Utc::now().format("%Y-%m-%dT%H:%M:%S%.6fZ").to_string(),
+                };
+                Some(Archive::create(path, &header).map_err(|e| {
+                    Error::unexpected(format!("cannot write {}: {e}", path.display()))
+                })?)
+            }
+            None => None,
+        };
+    let (mut deleted, mut batches) = (0i64, 0u64);
+    loop {
+        let n = match archive.as_mut() {
+            None => query(&mut conn, |c| {
+                purge::delete_batch(c, cutoff, user, args.batch)
+            })?,
+            Some(archive) => {
+                let mut keep = |rows: &[crate::db::models::Task]| -> std::result::Result<(), Keep> {
+                    archive.append(rows).map_err(Keep::File)
+                };
+                match purge::delete_batch_keeping(&mut conn, cutoff, user, args.batch, &mut keep) {
+                    Ok(n) => n as i64,
+                    Err(Keep::File(e)) => {
+                        return Err(Error::unexpected(format!("cannot write the archive: {e}")))
+                    }
+                    Err(Keep::Db(e)) => return Err(errors::classify(&mut conn, e)),
+                }
+            }
+        };
+        deleted += n;
+        batches += 1;
+        if n < args.batch {
+            break;
+        }
+    }
+    let archived = match archive {
+        Some(a) => a
+            .finish()
+            .map_err(|e| Error::unexpected(format!("cannot finish the archive: {e}")))?,
+        None => 0,
+    };
+    ctx.emit(&Purged {
+        deleted,
+        archived,
+        batches,
+        elapsed_ms: started.elapsed().as_millis() as u64,
+        dry_run: false,
+    })
+}
+
+/// Why an archived batch failed.
+enum Keep {
+    File(std::io::Error),
+    Db(diesel::result::Error),
+}
+
+impl From<diesel::result::Error> for Keep {
+    fn from(e: diesel::result::Error) -> Self {
+        Keep::Db(e)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn when_accepts_ages_and_dates() {
+        let now = NaiveDate::from_ymd_opt(2026, 11, 25)
+            .unwrap()
+            .and_hms_opt(12, 0, 0)
+            .unwrap();
+        let day = |y, m, d| NaiveDate::from_ymd_opt(y, m, d).unwrap();
+        assert_eq!(parse_when_at("90d", now).unwrap().date(), day(2026, 8, 27));
+        assert_eq!(parse_when_at("2w", now).unwrap().date(), day(2026, 11, 11));
+        assert_eq!(parse_when_at("6m", now).unwrap().date(), day(2026, 5, 25));
+        assert_eq!(parse_when_at("1y", now).unwrap().date(), day(2025, 11, 25));
+        assert_eq!(
+            parse_when_at("2026-01-01", now).unwrap(),
+            day(2026, 1, 1).and_hms_opt(0, 0, 0).unwrap()
+        );
+        assert_eq!(
+            parse_when_at("2026-01-01T02:00:00+02:00", now).unwrap(),
+            day(2026, 1, 1).and_hms_opt(0, 0, 0).unwrap()
+        );
+        for bad in ["", "d", "-5d", "5x", "yesterday", "2026-13-01"] {
+            assert!(parse_when_at(bad, now).is_err(), "{bad}");
+        }
+    }
+}
