@@ -438,3 +438,55 @@ impl Render for Purged {
         Ok(())
     }
 }
+
+/// One step of `db maintain`: what, on what, why, and how it went.
+pub struct MaintenanceStep {
+    pub action: String,
+    pub target: String,
+    pub reason: String,
+    /// "planned", "done in 0.4 s", "skipped: …", "failed: …".
+    pub result: String,
+}
+
+/// `db maintain`.
+pub struct Maintained {
+    pub steps: Vec<MaintenanceStep>,
+}
+
+impl Render for Maintained {
+    fn json(&self) -> Value {
+        json!({
+            "actions": self.steps.iter().map(|s| json!({
+                "action": s.action, "target": s.target, "reason": s.reason, "result": s.result,
+            })).collect::<Vec<_>>()
+        })
+    }
+
+    fn plain(&self, out: &mut dyn Write) -> Result<()> {
+        for s in &self.steps {
+            plain_line(
+                out,
+                &[
+                    Some(&s.action),
+                    Some(&s.target),
+                    Some(&s.reason),
+                    Some(&s.result),
+                ],
+            )?;
+        }
+        Ok(())
+    }
+
+    fn table(&self, out: &mut dyn Write, _color: bool) -> Result<()> {
+        if self.steps.is_empty() {
+            writeln!(
+                out,
+                "Nothing to do: no table needs VACUUM or ANALYZE, no index is invalid."
+            )?;
+        }
+        for s in &self.steps {
+            writeln!(out, "{}  ({}): {}", s.action, s.reason, s.result)?;
+        }
+        Ok(())
+    }
+}

@@ -1,4 +1,5 @@
-//! Operations (SPEC §12): `db wait`, `db purge`.
+//! Operations (SPEC §12): `db wait`, `db purge`, `db maintain`, `db stats`,
+//! Prometheus output.
 
 use std::time::{Duration, Instant};
 
@@ -351,4 +352,118 @@ fn an_interrupted_archived_purge_loses_nothing_and_a_rerun_finishes() {
         .output()
         .unwrap();
     expect_code(&out, 4);
+}
+
+#[test]
+fn maintain_vacuums_a_bloated_table_and_rebuilds_an_invalid_index() {
+    let db = TestDb::migrated();
+    db.add_user("m@example.com");
+    // Bloat tasks on purpose, with autovacuum kept away.
+    db.psql(
+        "ALTER TABLE tasks SET (autovacuum_enabled = false);
+         INSERT INTO tasks (title, user_id)
+         SELECT 'task ' || i, (SELECT id FROM users) FROM generate_series(1, 30000) i;
+         ANALYZE tasks;
+         DELETE FROM tasks WHERE id % 3 <> 0;",
+    );
+    assert!(
+        db.wait_until("SELECT n_dead_tup > 15000 FROM pg_stat_user_tables WHERE relname = 'tasks'")
+    );
+    // An index left invalid (as by a failed CREATE INDEX CONCURRENTLY).
+    db.psql(
+        "UPDATE pg_index SET indisvalid = false WHERE indexrelid = 'idx_tasks_completed'::regclass",
+    );
+
+    let out = db
+        .cmd()
+        .args(["db", "maintain", "--dry-run", "--json"])
+        .output()
+        .unwrap();
+    expect_code(&out, 0);
+    let plan = json(&out);
+    let actions: Vec<&str> = plan["actions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| a["action"].as_str().unwrap())
+        .collect();
+    assert!(actions.contains(&"VACUUM (ANALYZE) tasks"), "{plan}");
+    assert!(
+        actions.contains(&"REINDEX INDEX CONCURRENTLY idx_tasks_completed"),
+        "{plan}"
+    );
+    assert!(plan["actions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .all(|a| a["result"] == "planned"));
+
+    // Off a terminal it needs --yes.
+    expect_code(&db.cmd().args(["db", "maintain"]).output().unwrap(), 2);
+
+    let out = db
+        .cmd()
+        .args(["db", "maintain", "--yes", "--json"])
+        .output()
+        .unwrap();
+    expect_code(&out, 0);
+    let done = json(&out);
+    assert!(
+        done["actions"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|a| a["result"].as_str().unwrap().starts_with("done")),
+        "{done}"
+    );
+    assert_eq!(
+        db.value(
+            "SELECT indisvalid FROM pg_index WHERE indexrelid = 'idx_tasks_completed'::regclass"
+        ),
+        "t"
+    );
+    assert!(
+        db.wait_until("SELECT n_dead_tup < 1000 FROM pg_stat_user_tables WHERE relname = 'tasks'")
+    );
+}
+
+#[test]
+fn maintain_skips_instead_of_waiting_behind_a_lock() {
+    let db = TestDb::migrated();
+    db.add_user("m@example.com");
+    db.psql(
+        "ALTER TABLE tasks SET (autovacuum_enabled = false);
+         INSERT INTO tasks (title, user_id)
+         SELECT 'task ' || i, (SELECT id FROM users) FROM generate_series(1, 30000) i;
+         ANALYZE tasks;
+         DELETE FROM tasks WHERE id % 3 <> 0;",
+    );
+    assert!(
+        db.wait_until("SELECT n_dead_tup > 15000 FROM pg_stat_user_tables WHERE relname = 'tasks'")
+    );
+    // Another maintenance session holds the lock VACUUM needs.
+    let _holder = db.hold(
+        "BEGIN; LOCK TABLE tasks IN SHARE UPDATE EXCLUSIVE MODE; SELECT pg_sleep(60);",
+        &db.locked("tasks"),
+    );
+    let started = Instant::now();
+    let out = db
+        .cmd()
+        .args(["db", "maintain", "--yes", "--json", "--lock-timeout", "1"])
+        .output()
+        .unwrap();
+    expect_code(&out, 0);
+    assert!(started.elapsed() < Duration::from_secs(20));
+    let v = json(&out);
+    let vacuum = v["actions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|a| a["action"] == "VACUUM (ANALYZE) tasks")
+        .unwrap()
+        .clone();
+    assert!(
+        vacuum["result"].as_str().unwrap().starts_with("skipped"),
+        "{v}"
+    );
 }

@@ -4,6 +4,7 @@
 mod backup;
 mod health;
 mod local;
+mod maintain;
 mod migrate;
 mod purge;
 mod seed;
@@ -15,6 +16,7 @@ use crate::commands::Context;
 use crate::error::Result;
 pub use backup::{BackupArgs, RestoreArgs, VerifyArgs};
 pub use local::LocalCommand;
+pub use maintain::MaintainArgs;
 pub use migrate::{MigrateArgs, RevertArgs, StatusArgs};
 pub use purge::PurgeArgs;
 pub use seed::SeedArgs;
@@ -118,6 +120,20 @@ pub enum DbCommand {
     ///   todo db purge --done-before 1y --archive purged-2026.todo --yes
     #[command(verbatim_doc_comment)]
     Purge(PurgeArgs),
+    /// Fix what db health finds: VACUUM (ANALYZE), REINDEX INDEX CONCURRENTLY
+    ///
+    /// VACUUM (ANALYZE) of users or tasks when dead tuples or stale
+    /// statistics pass db health's thresholds; REINDEX INDEX CONCURRENTLY of
+    /// an invalid index. Prints each action, why, and its result; waits for
+    /// a lock at most --lock-timeout and reports the action skipped rather
+    /// than blocking. Asks on a terminal; needs --yes otherwise. Run it on
+    /// the direct host, not through a transaction pooler.
+    ///
+    /// Examples:
+    ///   todo db maintain --dry-run
+    ///   todo db maintain --yes --lock-timeout 5
+    #[command(verbatim_doc_comment)]
+    Maintain(MaintainArgs),
     /// Sizes, rows, vacuum and analyze times, scans, deadlocks, slowest statements
     ///
     /// For users and tasks and their indexes; the slowest statements come
@@ -161,6 +177,7 @@ pub fn run(ctx: &Context, cmd: DbCommand) -> Result<()> {
         DbCommand::Local(cmd) => local::local(ctx, cmd),
         DbCommand::Wait(args) => wait::wait(ctx, args),
         DbCommand::Purge(args) => purge::purge(ctx, args),
+        DbCommand::Maintain(args) => maintain::maintain(ctx, args),
         DbCommand::Stats => {
             let mut conn = ctx.conn()?;
             let stats = crate::db::stats::read(&mut conn)

@@ -90,6 +90,25 @@ impl Report {
 
 pub const SEQ_MAX: i64 = i32::MAX as i64;
 
+/// Dead tuples above which a table needs VACUUM: more than this many ...
+pub const DEAD_ROWS_MIN: i64 = 10_000;
+/// ... and more than this share of its rows (percent). `db health` warns,
+/// `db maintain` vacuums: one place decides.
+pub const DEAD_ROWS_PCT: f64 = 20.0;
+
+/// Whether a table with these live and dead tuples needs VACUUM.
+pub fn needs_vacuum(live: i64, dead: i64) -> bool {
+    let pct = dead as f64 * 100.0 / (live + dead).max(1) as f64;
+    dead > DEAD_ROWS_MIN && pct > DEAD_ROWS_PCT
+}
+
+/// Whether a table's statistics are stale: as many changes since the last
+/// analyze as [`needs_vacuum`] counts dead tuples, or never analyzed with rows.
+pub fn needs_analyze(live: i64, modified: i64, analyzed: bool) -> bool {
+    let pct = modified as f64 * 100.0 / live.max(1) as f64;
+    (!analyzed && live > 0) || (modified > DEAD_ROWS_MIN && pct > DEAD_ROWS_PCT)
+}
+
 /// Runs every check on an open connection. `connected_in` is how long the
 /// connection took; `target` is the masked `user@host/db`.
 pub fn run(conn: &mut PgConnection, target: &str, connected_in: Duration) -> Report {
@@ -383,7 +402,7 @@ fn vacuum(conn: &mut PgConnection) -> QueryResult<Check> {
     .get_result(conn)?;
     let total = (r.live + r.dead).max(1);
     let pct = r.dead as f64 * 100.0 / total as f64;
-    let status = if r.dead > 10_000 && pct > 20.0 {
+    let status = if needs_vacuum(r.live, r.dead) {
         Status::Warn
     } else {
         Status::Ok

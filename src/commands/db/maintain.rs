@@ -1,0 +1,77 @@
+//! `db maintain [--dry-run] [--yes] [--lock-timeout SECS]` (SPEC §12).
+
+use std::time::{Duration, Instant};
+
+use clap::Args;
+
+use crate::commands::{confirm, ensure_can_prompt, errors, query, Context};
+use crate::db::maintain;
+use crate::error::{Error, Result};
+use crate::output::admin::{Maintained, MaintenanceStep};
+
+#[derive(Debug, Args)]
+pub struct MaintainArgs {
+    /// Print the plan only
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Do not ask for confirmation
+    #[arg(long, short)]
+    pub yes: bool,
+    /// Seconds to wait for a lock before skipping an action
+    #[arg(long, value_name = "SECS", default_value_t = 10, value_parser = clap::value_parser!(u64).range(1..=3600))]
+    pub lock_timeout: u64,
+}
+
+pub fn maintain(ctx: &Context, args: MaintainArgs) -> Result<()> {
+    if !args.yes && !args.dry_run {
+        ensure_can_prompt("db maintain")?;
+    }
+    let mut conn = ctx.conn()?;
+    let plan = query(&mut conn, maintain::plan)?;
+    let planned = |a: &maintain::Action| MaintenanceStep {
+        action: a.sql.clone(),
+        target: a.target.clone(),
+        reason: a.reason.clone(),
+        result: "planned".into(),
+    };
+    if args.dry_run || plan.is_empty() {
+        return ctx.emit(&Maintained {
+            steps: plan.iter().map(planned).collect(),
+        });
+    }
+    if !args.yes {
+        let list: Vec<&str> = plan.iter().map(|a| a.sql.as_str()).collect();
+        confirm(&format!("Run {}?", list.join("; ")), "db maintain")?;
+    }
+    let mut steps = Vec::new();
+    let mut failed = None;
+    for action in &plan {
+        let started = Instant::now();
+        let outcome = maintain::run(&mut conn, action, Duration::from_secs(args.lock_timeout));
+        let result = match outcome {
+            Ok(()) => format!("done in {:.1} s", started.elapsed().as_secs_f64()),
+            Err(e) if crate::db::is_lock_timeout(&e.to_string()) => format!(
+                "skipped: another session held a conflicting lock for more than {} s",
+                args.lock_timeout
+            ),
+            Err(e) => {
+                let err = errors::classify(&mut conn, e);
+                let text = format!("failed: {}", err.message);
+                failed.get_or_insert(err);
+                text
+            }
+        };
+        steps.push(MaintenanceStep {
+            result,
+            ..planned(action)
+        });
+    }
+    ctx.emit(&Maintained { steps })?;
+    match failed {
+        Some(err) => Err(Error {
+            message: format!("maintenance failed: {}", err.message),
+            ..err
+        }),
+        None => Ok(()),
+    }
+}
