@@ -44,6 +44,12 @@ pub struct Global {
     #[arg(long, global = true, value_name = "SECS", value_parser = clap::value_parser!(u64).range(1..=3600))]
     pub connect_timeout: Option<u64>,
 
+    /// Seconds to wait for a lock held by another session before giving up
+    /// (exit 5, naming it) [default: 5 for user and task commands, 10 for
+    /// db commands]
+    #[arg(long, global = true, value_name = "SECS", value_parser = clap::value_parser!(u64).range(1..=3600))]
+    pub lock_timeout: Option<u64>,
+
     /// Output format [default: table on a terminal, plain otherwise]
     #[arg(long, global = true, value_enum)]
     pub format: Option<Format>,

@@ -61,6 +61,16 @@ pub fn classify_offline(err: DieselError) -> Error {
 /// Recognises errors by their message: a lost connection or a lock or
 /// statement timeout (exit 5).
 pub fn classify_message(message: &str) -> Option<Error> {
+    if message.contains("canceling statement due to user request") {
+        if let Some(who) = super::watchdog::blocker() {
+            return Some(
+                Error::unavailable(format!(
+                    "gave up waiting for a lock held by another session: {who}"
+                ))
+                .with_hint("retry later, or raise --lock-timeout"),
+            );
+        }
+    }
     if CONNECTION_LOST.iter().any(|p| message.contains(p)) {
         return Some(Error::unavailable(format!(
             "lost the connection to the database: {message}"

@@ -8,6 +8,7 @@ pub mod db;
 pub mod errors;
 pub mod task;
 pub mod user;
+pub mod watchdog;
 
 use std::cell::OnceCell;
 use std::io::{BufRead, BufWriter, IsTerminal, Write};
@@ -42,6 +43,11 @@ impl Context {
             interactive: std::io::stderr().is_terminal() && std::env::var_os("CI").is_none(),
             log,
         }
+    }
+
+    /// `--lock-timeout`, else this command's default (seconds).
+    pub fn lock_timeout(&self, default_secs: u64) -> std::time::Duration {
+        std::time::Duration::from_secs(self.global.lock_timeout.unwrap_or(default_secs))
     }
 
     /// The command's pool of one connection, opened on first use.
@@ -157,8 +163,14 @@ pub fn run(cli: Cli) -> Result<()> {
         return Err(crate::output::prometheus_unsupported());
     }
     match cli.command {
-        Command::User(cmd) => user::run(&ctx, cmd),
-        Command::Task(cmd) => task::run(&ctx, cmd),
+        Command::User(cmd) => {
+            let _watch = watchdog::start(ctx.connect_options(), ctx.lock_timeout(5));
+            user::run(&ctx, cmd)
+        }
+        Command::Task(cmd) => {
+            let _watch = watchdog::start(ctx.connect_options(), ctx.lock_timeout(5));
+            task::run(&ctx, cmd)
+        }
         Command::Db(cmd) => db::run(&ctx, cmd),
         Command::Completions { shell } => {
             // clap_complete panics when its writer fails (a closed pipe):

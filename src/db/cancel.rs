@@ -126,6 +126,19 @@ pub fn finish_copy_out() -> Result<(), String> {
     failure.map_or(Ok(()), Err)
 }
 
+/// The server process ids of the open connections, as libpq learned them
+/// when connecting (no query). Through a pooler they are the pooler's.
+pub fn backend_pids() -> Vec<i32> {
+    CONNS
+        .iter()
+        .map(|slot| slot.load(Ordering::Acquire))
+        .filter(|conn| !conn.is_null())
+        // SAFETY: PQbackendPID only reads a field set when the connection was made.
+        .map(|conn| unsafe { pq_sys::PQbackendPID(conn) })
+        .filter(|pid| *pid > 0)
+        .collect()
+}
+
 /// How many connections have a cancel key recorded (for tests).
 pub fn recorded() -> usize {
     CANCELS

@@ -209,3 +209,58 @@ fn a_closed_stdout_fails_before_anything_is_done() {
     expect_code(&out, 0);
     assert_eq!(db.value("SELECT count(*) FROM tasks"), "1");
 }
+
+#[test]
+fn a_command_blocked_by_a_lock_gives_up_and_names_the_blocker() {
+    let db = TestDb::migrated();
+    db.add_user("w@example.com");
+    let holder = db.hold(
+        "BEGIN; LOCK TABLE tasks IN ACCESS EXCLUSIVE MODE; SELECT pg_sleep(60);",
+        &db.locked("tasks"),
+    );
+    let holder_pid = db.value(
+        "SELECT pid FROM pg_stat_activity WHERE datname = current_database()
+         AND query LIKE '%LOCK TABLE tasks%' AND pid <> pg_backend_pid()",
+    );
+    let started = Instant::now();
+    let out = db
+        .cmd()
+        .args([
+            "task",
+            "add",
+            "Blocked",
+            "--user",
+            "w@example.com",
+            "--lock-timeout",
+            "1",
+        ])
+        .output()
+        .unwrap();
+    let elapsed = started.elapsed();
+    expect_code(&out, 5);
+    assert!(elapsed < Duration::from_secs(15), "{elapsed:?}");
+    let err = stderr(&out);
+    assert!(err.contains("gave up waiting for a lock"), "{err}");
+    assert!(err.contains(&format!("pid {holder_pid} (psql")), "{err}");
+    assert!(err.contains("LOCK TABLE tasks"), "{err}");
+    // Cancelled on the server: nothing is inserted once the lock goes.
+    db.psql(&format!("SELECT pg_terminate_backend({holder_pid})"));
+    drop(holder);
+    assert_eq!(db.value("SELECT count(*) FROM tasks"), "0");
+    // Unblocked, the same command works.
+    expect_code(
+        &db.cmd()
+            .args([
+                "task",
+                "add",
+                "Free",
+                "--user",
+                "w@example.com",
+                "--lock-timeout",
+                "1",
+            ])
+            .output()
+            .unwrap(),
+        0,
+    );
+}

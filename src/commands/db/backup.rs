@@ -41,9 +41,6 @@ pub struct RestoreArgs {
     /// Do not ask for confirmation (with --replace)
     #[arg(long, short)]
     pub yes: bool,
-    /// Seconds to wait for a table lock before giving up
-    #[arg(long, value_name = "SECS", default_value_t = 10, value_parser = clap::value_parser!(u64).range(1..=3600))]
-    pub lock_timeout: u64,
 }
 
 #[derive(Debug, Args)]
@@ -295,7 +292,7 @@ pub fn restore(ctx: &Context, args: RestoreArgs) -> Result<()> {
         &mut conn,
         &mut reader,
         args.replace,
-        Duration::from_secs(args.lock_timeout),
+        ctx.lock_timeout(10),
         &|rows| bar.set_position(rows),
     );
     bar.finish_and_clear();

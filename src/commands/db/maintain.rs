@@ -1,6 +1,6 @@
 //! `db maintain [--dry-run] [--yes] [--lock-timeout SECS]` (SPEC §12).
 
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use clap::Args;
 
@@ -17,9 +17,6 @@ pub struct MaintainArgs {
     /// Do not ask for confirmation
     #[arg(long, short)]
     pub yes: bool,
-    /// Seconds to wait for a lock before skipping an action
-    #[arg(long, value_name = "SECS", default_value_t = 10, value_parser = clap::value_parser!(u64).range(1..=3600))]
-    pub lock_timeout: u64,
 }
 
 pub fn maintain(ctx: &Context, args: MaintainArgs) -> Result<()> {
@@ -47,12 +44,12 @@ pub fn maintain(ctx: &Context, args: MaintainArgs) -> Result<()> {
     let mut failed = None;
     for action in &plan {
         let started = Instant::now();
-        let outcome = maintain::run(&mut conn, action, Duration::from_secs(args.lock_timeout));
+        let outcome = maintain::run(&mut conn, action, ctx.lock_timeout(10));
         let result = match outcome {
             Ok(()) => format!("done in {:.1} s", started.elapsed().as_secs_f64()),
             Err(e) if crate::db::is_lock_timeout(&e.to_string()) => format!(
                 "skipped: another session held a conflicting lock for more than {} s",
-                args.lock_timeout
+                ctx.lock_timeout(10).as_secs()
             ),
             Err(e) => {
                 let err = errors::classify(&mut conn, e);

@@ -1,7 +1,5 @@
 //! `db migrate`, `db status`, `db revert`.
 
-use std::time::Duration;
-
 use clap::Args;
 
 use crate::commands::errors;
@@ -17,9 +15,6 @@ pub struct MigrateArgs {
     /// as applied, then apply the rest
     #[arg(long)]
     pub baseline: bool,
-    /// Seconds to wait for a lock before giving up
-    #[arg(long, value_name = "SECS", default_value_t = 10, value_parser = clap::value_parser!(u64).range(1..=3600))]
-    pub lock_timeout: u64,
 }
 
 #[derive(Debug, Args)]
@@ -37,9 +32,6 @@ pub struct RevertArgs {
     /// Allow reverting the base migration while its tables hold rows (deletes them)
     #[arg(long)]
     pub force: bool,
-    /// Seconds to wait for a lock before giving up
-    #[arg(long, value_name = "SECS", default_value_t = 10, value_parser = clap::value_parser!(u64).range(1..=3600))]
-    pub lock_timeout: u64,
 }
 
 fn migrate_error(conn: &mut Conn, err: MigrateError) -> Error {
@@ -78,7 +70,7 @@ fn migrate_error(conn: &mut Conn, err: MigrateError) -> Error {
 
 pub fn migrate(ctx: &Context, args: MigrateArgs) -> Result<()> {
     let mut conn = ctx.conn()?;
-    let timeout = Duration::from_secs(args.lock_timeout);
+    let timeout = ctx.lock_timeout(10);
     let result = if args.baseline {
         migrate::baseline(&mut conn, timeout)
     } else {
@@ -142,13 +134,8 @@ pub fn revert(ctx: &Context, args: RevertArgs) -> Result<()> {
             "db revert",
         )?;
     }
-    let reverted = migrate::revert(
-        &mut conn,
-        Duration::from_secs(args.lock_timeout),
-        &plan,
-        args.force,
-    )
-    .map_err(|e| migrate_error(&mut conn, e))?;
+    let reverted = migrate::revert(&mut conn, ctx.lock_timeout(10), &plan, args.force)
+        .map_err(|e| migrate_error(&mut conn, e))?;
     ctx.emit(&Reverted(Known {
         version: reverted,
         name: plan.name,

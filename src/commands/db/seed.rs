@@ -1,7 +1,7 @@
 //! `db seed` and `db seed --clean`.
 
 use std::io::IsTerminal;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use clap::Args;
 
@@ -27,9 +27,6 @@ pub struct SeedArgs {
     /// Remove the seed users and their tasks (nothing else)
     #[arg(long, conflicts_with_all = ["users", "tasks_per_user", "seed"])]
     pub clean: bool,
-    /// Seconds to wait for a table lock before giving up
-    #[arg(long, value_name = "SECS", default_value_t = 10, value_parser = clap::value_parser!(u64).range(1..=3600))]
-    pub lock_timeout: u64,
 }
 
 /// Runs shown with a progress bar on a terminal.
@@ -55,12 +52,9 @@ pub fn seed(ctx: &Context, args: SeedArgs) -> Result<()> {
         indicatif::ProgressBar::hidden()
     };
     let mut conn = ctx.conn()?;
-    let result = seed::run(
-        &mut conn,
-        plan,
-        Duration::from_secs(args.lock_timeout),
-        &|n| bar.set_position(n),
-    );
+    let result = seed::run(&mut conn, plan, ctx.lock_timeout(10), &|n| {
+        bar.set_position(n)
+    });
     bar.finish_and_clear();
     let outcome = result.map_err(|e| errors::classify(&mut conn, e))?;
     ctx.emit(&Seeded {
@@ -74,11 +68,11 @@ pub fn seed(ctx: &Context, args: SeedArgs) -> Result<()> {
     })
 }
 
-pub fn clean(ctx: &Context, args: SeedArgs) -> Result<()> {
+pub fn clean(ctx: &Context, _args: SeedArgs) -> Result<()> {
     let started = Instant::now();
     let mut conn = ctx.conn()?;
-    let (users, tasks) = seed::clean(&mut conn, Duration::from_secs(args.lock_timeout))
-        .map_err(|e| errors::classify(&mut conn, e))?;
+    let (users, tasks) =
+        seed::clean(&mut conn, ctx.lock_timeout(10)).map_err(|e| errors::classify(&mut conn, e))?;
     ctx.emit(&SeedCleaned {
         users,
         tasks,
