@@ -41,6 +41,20 @@ pub fn terminal_safe(s: &str, keep_newlines: bool) -> Cow<'_, str> {
     Cow::Owned(out)
 }
 
+/// Appends `value` escaped as COPY's text format does (and `plain` output):
+/// backslash, tab, newline and carriage return as `\\`, `\t`, `\n`, `\r`.
+pub fn copy_escape_into(out: &mut String, value: &str) {
+    for c in value.chars() {
+        match c {
+            '\\' => out.push_str("\\\\"),
+            '\t' => out.push_str("\\t"),
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            c => out.push(c),
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

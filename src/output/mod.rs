@@ -126,24 +126,12 @@ pub fn plain_line(out: &mut (impl Write + ?Sized), fields: &[Option<&str>]) -> R
             line.push('\t');
         }
         if let Some(value) = field {
-            escape_into(&mut line, value);
+            crate::text::copy_escape_into(&mut line, value);
         }
     }
     line.push('\n');
     out.write_all(line.as_bytes())?;
     Ok(())
-}
-
-fn escape_into(out: &mut String, value: &str) {
-    for c in value.chars() {
-        match c {
-            '\\' => out.push_str("\\\\"),
-            '\t' => out.push_str("\\t"),
-            '\n' => out.push_str("\\n"),
-            '\r' => out.push_str("\\r"),
-            c => out.push(c),
-        }
-    }
 }
 
 /// Writes a JSON value and a newline.

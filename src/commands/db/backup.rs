@@ -111,23 +111,18 @@ pub fn backup(ctx: &Context, args: BackupArgs) -> Result<()> {
     let bar = spinner(ctx, "backing up");
     let progress = |rows: u64| bar.set_position(rows);
     let mut conn = ctx.conn()?;
-    let (counts, bytes, sha256) = if to_stdout {
-        let out = Hashing {
-            inner: std::io::stdout().lock(),
-            hasher: Sha256::new(),
-            bytes: 0,
-        };
-        let mut gz = GzEncoder::new(out, flate2::Compression::fast());
-        let counts = data::backup(
+    let mut write = |out: &mut dyn Write| -> Result<Counts> {
+        data::backup(
             &mut conn,
-            &mut gz,
+            out,
             env!("CARGO_PKG_VERSION"),
             &taken_at,
             &progress,
         )
-        .map_err(|e| errors::classify(&mut conn, e))?;
-        let mut out = gz.finish()?;
-        out.flush()?;
+        .map_err(|e| errors::classify(&mut conn, e))
+    };
+    let (counts, bytes, sha256) = if to_stdout {
+        let (counts, out) = compressed(std::io::stdout().lock(), &mut write)?;
         (counts, out.bytes, backup_file::hex(&out.hasher.finalize()))
     } else {
         let name = path
@@ -143,21 +138,8 @@ pub fn backup(ctx: &Context, args: BackupArgs) -> Result<()> {
             .create_new(true)
             .open(&partial.temp)
             .map_err(|e| io_error("create", &partial.temp, e))?;
-        let out = Hashing {
-            inner: std::io::BufWriter::with_capacity(1 << 20, file),
-            hasher: Sha256::new(),
-            bytes: 0,
-        };
-        let mut gz = GzEncoder::new(out, flate2::Compression::fast());
-        let counts = data::backup(
-            &mut conn,
-            &mut gz,
-            env!("CARGO_PKG_VERSION"),
-            &taken_at,
-            &progress,
-        )
-        .map_err(|e| errors::classify(&mut conn, e))?;
-        let out = gz.finish()?;
+        let (counts, out) =
+            compressed(std::io::BufWriter::with_capacity(1 << 20, file), &mut write)?;
         let sha256 = backup_file::hex(&out.hasher.clone().finalize());
         let bytes = out.bytes;
         let file = out
@@ -197,6 +179,24 @@ pub fn backup(ctx: &Context, args: BackupArgs) -> Result<()> {
 
 /// A backup file being read.
 type FileReader = Reader<BufReader<GzDecoder<BufReader<File>>>>;
+
+/// Runs `write` into a gzip stream over `inner`, counting and hashing the
+/// compressed bytes; returns the counts and the finished writer.
+fn compressed<W: Write>(
+    inner: W,
+    write: &mut dyn FnMut(&mut dyn Write) -> Result<Counts>,
+) -> Result<(Counts, Hashing<W>)> {
+    let out = Hashing {
+        inner,
+        hasher: Sha256::new(),
+        bytes: 0,
+    };
+    let mut gz = GzEncoder::new(out, flate2::Compression::fast());
+    let counts = write(&mut gz)?;
+    let mut out = gz.finish()?;
+    out.flush()?;
+    Ok((counts, out))
+}
 
 /// Opens a backup and reads its header (exit 2 naming the problem); a
 /// backup from a newer schema is exit 6.
