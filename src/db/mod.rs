@@ -14,6 +14,7 @@ pub mod migrate;
 pub mod models;
 pub mod pool;
 pub mod purge;
+pub mod rls;
 pub mod schema;
 pub mod seed;
 pub mod stats;

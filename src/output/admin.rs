@@ -490,3 +490,131 @@ impl Render for Maintained {
         Ok(())
     }
 }
+
+/// What a command changed (`db rls enable|disable`, `db roles grant`).
+pub struct Changes(pub Vec<String>);
+
+impl Render for Changes {
+    fn json(&self) -> Value {
+        json!({ "changed": self.0 })
+    }
+
+    fn plain(&self, out: &mut dyn Write) -> Result<()> {
+        for c in &self.0 {
+            plain_line(out, &[Some(c)])?;
+        }
+        Ok(())
+    }
+
+    fn table(&self, out: &mut dyn Write, _color: bool) -> Result<()> {
+        if self.0.is_empty() {
+            writeln!(out, "Nothing to change: it already is so.")?;
+        }
+        for c in &self.0 {
+            writeln!(out, "{c}")?;
+        }
+        Ok(())
+    }
+}
+
+/// `db rls status`.
+pub struct RlsState(pub crate::db::rls::Status);
+
+impl Render for RlsState {
+    fn json(&self) -> Value {
+        let s = &self.0;
+        json!({
+            "enabled": s.enabled,
+            "forced": s.forced,
+            "policies": s.policies.iter().map(|p| json!({
+                "name": p.name, "command": p.command, "using": p.using, "check": p.check,
+            })).collect::<Vec<_>>(),
+            "bypass": s.bypass,
+        })
+    }
+
+    fn plain(&self, out: &mut dyn Write) -> Result<()> {
+        let s = &self.0;
+        plain_line(
+            out,
+            &[
+                Some("enabled"),
+                Some(if s.enabled { "true" } else { "false" }),
+            ],
+        )?;
+        for p in &s.policies {
+            plain_line(
+                out,
+                &[
+                    Some("policy"),
+                    Some(&p.name),
+                    Some(&p.command),
+                    Some(&p.using),
+                    Some(&p.check),
+                ],
+            )?;
+        }
+        for b in &s.bypass {
+            plain_line(out, &[Some("bypass"), Some(b)])?;
+        }
+        Ok(())
+    }
+
+    fn table(&self, out: &mut dyn Write, _color: bool) -> Result<()> {
+        let s = &self.0;
+        writeln!(
+            out,
+            "Row-level security on tasks: {}{}",
+            if s.enabled { "enabled" } else { "disabled" },
+            if s.forced {
+                " (forced for the owner too)"
+            } else {
+                ""
+            }
+        )?;
+        for p in &s.policies {
+            writeln!(
+                out,
+                "policy {} ({}): USING {} WITH CHECK {}",
+                p.name, p.command, p.using, p.check
+            )?;
+        }
+        writeln!(out, "not subject to it: {}", s.bypass.join(", "))?;
+        Ok(())
+    }
+}
+
+/// `db roles status`.
+pub struct Grants(pub Vec<crate::db::rls::Grant>);
+
+impl Render for Grants {
+    fn json(&self) -> Value {
+        json!(self
+            .0
+            .iter()
+            .map(|g| json!({
+                "role": g.role, "object": g.object, "privileges": g.privileges,
+            }))
+            .collect::<Vec<_>>())
+    }
+
+    fn plain(&self, out: &mut dyn Write) -> Result<()> {
+        for g in &self.0 {
+            plain_line(out, &[Some(&g.role), Some(&g.object), Some(&g.privileges)])?;
+        }
+        Ok(())
+    }
+
+    fn table(&self, out: &mut dyn Write, color: bool) -> Result<()> {
+        let mut t = table(&["Role", "Object", "Privileges"], color);
+        for g in &self.0 {
+            t.add_row(vec![
+                g.role.as_str(),
+                g.object.as_str(),
+                g.privileges.as_str(),
+            ]);
+        }
+        writeln!(out, "{t}")?;
+        Ok(())
+    }
+}

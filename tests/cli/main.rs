@@ -12,6 +12,7 @@ mod local;
 mod migrate;
 mod ops;
 mod pooler;
+mod rls;
 mod secrets;
 mod seed;
 mod signals;

@@ -7,6 +7,7 @@ mod local;
 mod maintain;
 mod migrate;
 mod purge;
+mod rls;
 mod seed;
 mod wait;
 
@@ -19,6 +20,7 @@ pub use local::LocalCommand;
 pub use maintain::MaintainArgs;
 pub use migrate::{MigrateArgs, RevertArgs, StatusArgs};
 pub use purge::PurgeArgs;
+pub use rls::{GrantArgs, RlsCommand, RolesCommand};
 pub use seed::SeedArgs;
 pub use wait::WaitArgs;
 
@@ -134,6 +136,24 @@ pub enum DbCommand {
     ///   todo db maintain --yes --lock-timeout 5
     #[command(verbatim_doc_comment)]
     Maintain(MaintainArgs),
+    /// Row-level security on tasks: each user's rows only, for app roles
+    ///
+    /// A role subject to it (not the owner, a superuser or BYPASSRLS) sees
+    /// and changes only the tasks of the user named by the setting
+    /// app.user_id, and cannot write tasks for another user; with the
+    /// setting unset, it sees none. users stays readable. One transaction;
+    /// enable and disable are idempotent and print what changed.
+    ///
+    /// Example: todo db rls enable && todo db rls status
+    #[command(verbatim_doc_comment)]
+    #[command(subcommand)]
+    Rls(RlsCommand),
+    /// Least-privilege grants for the app's and a read-only role
+    ///
+    /// Example: todo db roles grant --app todo_app && todo db roles status
+    #[command(verbatim_doc_comment)]
+    #[command(subcommand)]
+    Roles(RolesCommand),
     /// Sizes, rows, vacuum and analyze times, scans, deadlocks, slowest statements
     ///
     /// For users and tasks and their indexes; the slowest statements come
@@ -178,6 +198,8 @@ pub fn run(ctx: &Context, cmd: DbCommand) -> Result<()> {
         DbCommand::Wait(args) => wait::wait(ctx, args),
         DbCommand::Purge(args) => purge::purge(ctx, args),
         DbCommand::Maintain(args) => maintain::maintain(ctx, args),
+        DbCommand::Rls(cmd) => rls::rls(ctx, cmd),
+        DbCommand::Roles(cmd) => rls::roles(ctx, cmd),
         DbCommand::Stats => {
             let mut conn = ctx.conn()?;
             let stats = crate::db::stats::read(&mut conn)

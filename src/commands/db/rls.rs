@@ -1,0 +1,89 @@
+//! `db rls enable|disable|status` and `db roles grant|status` (SPEC §13).
+
+use clap::{Args, Subcommand};
+
+use crate::commands::{query, Context};
+use crate::db::rls;
+use crate::error::{Error, Result};
+use crate::output::admin::{Changes, Grants, RlsState};
+
+#[derive(Debug, Subcommand)]
+pub enum RlsCommand {
+    /// Enable row-level security on tasks, keyed on app.user_id (idempotent)
+    Enable,
+    /// Disable it and drop the policy (idempotent)
+    Disable,
+    /// Show whether it is enabled, the policies, and who bypasses them
+    Status,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum RolesCommand {
+    /// Grant an existing role least privileges on users and tasks
+    ///
+    /// --app: SELECT, INSERT, UPDATE, DELETE on users and tasks and USAGE on
+    /// tasks_id_seq (no DDL, no TRUNCATE). --readonly: SELECT.
+    ///
+    /// Examples:
+    ///   todo db roles grant --app todo_app
+    ///   todo db roles grant --readonly todo_reporting
+    #[command(verbatim_doc_comment)]
+    Grant(GrantArgs),
+    /// Each role's privileges on users, tasks and tasks_id_seq
+    Status,
+}
+
+#[derive(Debug, Args)]
+#[group(required = true, multiple = false)]
+pub struct GrantArgs {
+    /// The web app's role: read and write rows, nothing else
+    #[arg(long, value_name = "ROLE")]
+    pub app: Option<String>,
+    /// A reporting or monitoring role: read only
+    #[arg(long, value_name = "ROLE")]
+    pub readonly: Option<String>,
+}
+
+pub fn rls(ctx: &Context, cmd: RlsCommand) -> Result<()> {
+    let mut conn = ctx.conn()?;
+    match cmd {
+        RlsCommand::Enable => {
+            let changes = query(&mut conn, rls::enable)?;
+            ctx.emit(&Changes(changes))
+        }
+        RlsCommand::Disable => {
+            let changes = query(&mut conn, rls::disable)?;
+            ctx.emit(&Changes(changes))
+        }
+        RlsCommand::Status => {
+            let status = query(&mut conn, rls::status)?;
+            ctx.emit(&RlsState(status))
+        }
+    }
+}
+
+pub fn roles(ctx: &Context, cmd: RolesCommand) -> Result<()> {
+    let mut conn = ctx.conn()?;
+    match cmd {
+        RolesCommand::Grant(args) => {
+            let (role, app) = match (args.app, args.readonly) {
+                (Some(role), _) => (role, true),
+                (None, Some(role)) => (role, false),
+                (None, None) => return Err(Error::usage("pass --app ROLE or --readonly ROLE")),
+            };
+            if !query(&mut conn, |c| rls::role_exists(c, &role))? {
+                return Err(
+                    Error::not_found(format!("role {role} does not exist")).with_hint(format!(
+                        "create it first: CREATE ROLE {role} LOGIN PASSWORD '…'"
+                    )),
+                );
+            }
+            let done = query(&mut conn, |c| rls::grant(c, &role, app))?;
+            ctx.emit(&Changes(done))
+        }
+        RolesCommand::Status => {
+            let grants = query(&mut conn, rls::grants)?;
+            ctx.emit(&Grants(grants))
+        }
+    }
+}

@@ -1,0 +1,203 @@
+//! Row-level security on `tasks` and least-privilege roles (SPEC §13).
+//!
+//! The policy: a role subject to row-level security (neither the table's
+//! owner nor a superuser nor `BYPASSRLS`) sees and changes only the tasks
+//! of the user named by `app.user_id` (`current_setting('app.user_id',
+//! true)`, NULL when unset: then no task), and may not insert or move a
+//! task to another user (`WITH CHECK`). The setting is read in a sub-select
+//! so the planner evaluates it once per statement (an initplan). `users`
+//! has no policy: it stays readable.
+//!
+//! Role names are quoted by the server (`format('%I')`), never by us.
+
+use diesel::prelude::*;
+use diesel::sql_types::{Bool, Text};
+
+/// The policy's name.
+pub const POLICY: &str = "todo_user_isolation";
+
+/// The current state: whether RLS is enabled (and forced) on `tasks`, its
+/// policies, and the roles that bypass them.
+#[derive(Debug, Clone)]
+pub struct Status {
+    pub enabled: bool,
+    pub forced: bool,
+    pub policies: Vec<Policy>,
+    /// Roles that are not subject to the policies: the owner, superusers,
+    /// roles with BYPASSRLS (login roles only, and the owner).
+    pub bypass: Vec<String>,
+}
+
+#[derive(Debug, Clone, QueryableByName)]
+pub struct Policy {
+    #[diesel(sql_type = Text)]
+    pub name: String,
+    #[diesel(sql_type = Text)]
+    pub command: String,
+    #[diesel(sql_type = Text)]
+    pub using: String,
+    #[diesel(sql_type = Text)]
+    pub check: String,
+}
+
+pub fn status(conn: &mut PgConnection) -> QueryResult<Status> {
+    #[derive(QueryableByName)]
+    struct Flags {
+        #[diesel(sql_type = Bool)]
+        enabled: bool,
+        #[diesel(sql_type = Bool)]
+        forced: bool,
+    }
+    #[derive(QueryableByName)]
+    struct Name {
+        #[diesel(sql_type = Text)]
+        name: String,
+    }
+    let flags: Flags = diesel::sql_query(
+        "SELECT relrowsecurity AS enabled, relforcerowsecurity AS forced
+         FROM pg_class WHERE oid = 'tasks'::regclass",
+    )
+    .get_result(conn)?;
+    let policies: Vec<Policy> = diesel::sql_query(
+        "SELECT policyname::text AS name, cmd::text AS command,
+                coalesce(qual, '') AS using, coalesce(with_check, '') AS check
+         FROM pg_policies WHERE schemaname = current_schema() AND tablename = 'tasks'
+         ORDER BY policyname",
+    )
+    .load(conn)?;
+    let bypass: Vec<Name> = diesel::sql_query(
+        "SELECT rolname::text || CASE
+                  WHEN oid = (SELECT relowner FROM pg_class WHERE oid = 'tasks'::regclass)
+                  THEN ' (owner)' WHEN rolsuper THEN ' (superuser)' ELSE ' (bypassrls)' END AS name
+         FROM pg_roles
+         WHERE (rolsuper OR rolbypassrls) AND rolcanlogin
+            OR oid = (SELECT relowner FROM pg_class WHERE oid = 'tasks'::regclass)
+         ORDER BY rolname",
+    )
+    .load(conn)?;
+    Ok(Status {
+        enabled: flags.enabled,
+        forced: flags.forced,
+        policies,
+        bypass: bypass.into_iter().map(|n| n.name).collect(),
+    })
+}
+
+/// Enables row-level security with the policy, in one transaction;
+/// returns what changed (nothing when it was already so).
+pub fn enable(conn: &mut PgConnection) -> QueryResult<Vec<String>> {
+    conn.transaction(|conn| {
+        let before = status(conn)?;
+        let mut changed = Vec::new();
+        if !before.policies.iter().any(|p| p.name == POLICY) {
+            diesel::sql_query(
+                "CREATE POLICY todo_user_isolation ON tasks
+                   USING (user_id = (SELECT current_setting('app.user_id', true)))
+                   WITH CHECK (user_id = (SELECT current_setting('app.user_id', true)))",
+            )
+            .execute(conn)?;
+            changed.push(format!("created policy {POLICY} on tasks"));
+        }
+        if !before.enabled {
+            diesel::sql_query("ALTER TABLE tasks ENABLE ROW LEVEL SECURITY").execute(conn)?;
+            changed.push("enabled row-level security on tasks".to_string());
+        }
+        Ok(changed)
+    })
+}
+
+/// Disables row-level security and drops the policy, in one transaction;
+/// returns what changed.
+pub fn disable(conn: &mut PgConnection) -> QueryResult<Vec<String>> {
+    conn.transaction(|conn| {
+        let before = status(conn)?;
+        let mut changed = Vec::new();
+        if before.enabled {
+            diesel::sql_query("ALTER TABLE tasks DISABLE ROW LEVEL SECURITY").execute(conn)?;
+            changed.push("disabled row-level security on tasks".to_string());
+        }
+        if before.policies.iter().any(|p| p.name == POLICY) {
+            diesel::sql_query("DROP POLICY todo_user_isolation ON tasks").execute(conn)?;
+            changed.push(format!("dropped policy {POLICY}"));
+        }
+        Ok(changed)
+    })
+}
+
+/// Whether a role exists.
+pub fn role_exists(conn: &mut PgConnection, role: &str) -> QueryResult<bool> {
+    diesel::select(
+        diesel::dsl::sql::<Bool>("EXISTS (SELECT 1 FROM pg_roles WHERE rolname = ")
+            .bind::<Text, _>(role)
+            .sql(")"),
+    )
+    .get_result(conn)
+}
+
+/// The grants of each kind of role, as statements for `%I` = the role.
+const APP_GRANTS: [&str; 3] = [
+    "GRANT SELECT, INSERT, UPDATE, DELETE ON users, tasks TO %I",
+    "GRANT USAGE ON SEQUENCE tasks_id_seq TO %I",
+    "GRANT SELECT ON __diesel_schema_migrations TO %I",
+];
+const READONLY_GRANTS: [&str; 3] = [
+    "GRANT SELECT ON users, tasks TO %I",
+    "GRANT SELECT ON SEQUENCE tasks_id_seq TO %I",
+    "GRANT SELECT ON __diesel_schema_migrations TO %I",
+];
+
+/// Grants a role what the web app needs (`app`) or read access, in one
+/// transaction; returns the statements run. Nothing else is granted (no
+/// DDL, no TRUNCATE).
+pub fn grant(conn: &mut PgConnection, role: &str, app: bool) -> QueryResult<Vec<String>> {
+    #[derive(QueryableByName)]
+    struct Sql {
+        #[diesel(sql_type = Text)]
+        sql: String,
+    }
+    let templates = if app { APP_GRANTS } else { READONLY_GRANTS };
+    conn.transaction(|conn| {
+        let mut done = Vec::new();
+        for template in templates {
+            let stmt: Sql = diesel::sql_query("SELECT format($1, $2) AS sql")
+                .bind::<Text, _>(template)
+                .bind::<Text, _>(role)
+                .get_result(conn)?;
+            diesel::sql_query(&stmt.sql).execute(conn)?;
+            done.push(stmt.sql);
+        }
+        Ok(done)
+    })
+}
+
+/// Each role's privileges on the tool's tables and sequence.
+#[derive(Debug, Clone, QueryableByName)]
+pub struct Grant {
+    #[diesel(sql_type = Text)]
+    pub role: String,
+    #[diesel(sql_type = Text)]
+    pub object: String,
+    #[diesel(sql_type = Text)]
+    pub privileges: String,
+}
+
+pub fn grants(conn: &mut PgConnection) -> QueryResult<Vec<Grant>> {
+    diesel::sql_query(
+        "SELECT grantee::text AS role, table_name::text AS object,
+                string_agg(privilege_type, ', ' ORDER BY privilege_type) AS privileges
+         FROM information_schema.role_table_grants
+         WHERE table_schema = current_schema() AND table_name IN ('users', 'tasks')
+         GROUP BY grantee, table_name
+         UNION ALL
+         SELECT r.rolname::text, 'tasks_id_seq',
+                concat_ws(', ',
+                  CASE WHEN has_sequence_privilege(r.oid, 'tasks_id_seq', 'SELECT') THEN 'SELECT' END,
+                  CASE WHEN has_sequence_privilege(r.oid, 'tasks_id_seq', 'USAGE') THEN 'USAGE' END)
+         FROM pg_roles r
+         WHERE r.rolcanlogin AND NOT r.rolsuper
+           AND (has_sequence_privilege(r.oid, 'tasks_id_seq', 'SELECT')
+                OR has_sequence_privilege(r.oid, 'tasks_id_seq', 'USAGE'))
+         ORDER BY 1, 2",
+    )
+    .load(conn)
+}

@@ -1,0 +1,221 @@
+//! Row-level security and least-privilege roles (SPEC §13), with real
+//! roles connecting through the private server's socket.
+
+use crate::support::{expect_code, json, psql, server, TestDb};
+
+/// A login role of this test run (roles are per server, tests run in
+/// parallel: the name is unique to the test).
+fn role(tag: &str) -> String {
+    let name = format!("todo_{tag}_{}", std::process::id());
+    let admin = server().url("postgres");
+    psql(
+        &admin,
+        &format!(
+            "DO $$ BEGIN
+               IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = '{name}') THEN
+                 CREATE ROLE {name} LOGIN;
+               END IF; END $$"
+        ),
+    );
+    name
+}
+
+fn as_role(db: &TestDb, role: &str) -> String {
+    let socket = server().socket_dir.clone().expect("the private server");
+    format!("postgresql://{role}@/{}?host={}", db.name, socket.display())
+}
+
+/// Runs SQL as `role`; Err(stderr) when psql fails.
+fn sql_as(db: &TestDb, role: &str, sql: &str) -> Result<String, String> {
+    let out = std::process::Command::new(crate::support::psql_path())
+        .args([
+            "-X",
+            "-A",
+            "-t",
+            "-q",
+            "-v",
+            "ON_ERROR_STOP=1",
+            "-d",
+            &as_role(db, role),
+            "-c",
+            sql,
+        ])
+        .output()
+        .unwrap();
+    if out.status.success() {
+        Ok(String::from_utf8_lossy(&out.stdout).trim().to_string())
+    } else {
+        Err(String::from_utf8_lossy(&out.stderr).into_owned())
+    }
+}
+
+#[test]
+fn the_app_role_reaches_only_the_tasks_of_app_user_id() {
+    let db = TestDb::migrated();
+    let alice = db.add_user("alice@example.com");
+    let bob = db.add_user("bob@example.com");
+    for t in ["a1", "a2"] {
+        db.add_task("alice@example.com", t);
+    }
+    db.add_task("bob@example.com", "b1");
+
+    let out = db
+        .cmd()
+        .args(["db", "rls", "enable", "--json"])
+        .output()
+        .unwrap();
+    expect_code(&out, 0);
+    assert_eq!(json(&out)["changed"].as_array().unwrap().len(), 2);
+    let out = db
+        .cmd()
+        .args(["db", "rls", "enable", "--json"])
+        .output()
+        .unwrap();
+    assert_eq!(json(&out)["changed"], serde_json::json!([]), "idempotent");
+
+    let app = role("app");
+    expect_code(
+        &db.cmd()
+            .args(["db", "roles", "grant", "--app", &app])
+            .output()
+            .unwrap(),
+        0,
+    );
+    let set = format!("SET app.user_id = '{alice}';");
+    assert_eq!(
+        sql_as(
+            &db,
+            &app,
+            &format!("{set} SELECT string_agg(title, ',' ORDER BY title) FROM tasks")
+        )
+        .unwrap(),
+        "a1,a2"
+    );
+    assert_eq!(
+        sql_as(
+            &db,
+            &app,
+            &format!("{set} UPDATE tasks SET completed = true RETURNING 1")
+        )
+        .unwrap()
+        .lines()
+        .count(),
+        2
+    );
+    assert_eq!(
+        db.value("SELECT count(*) FROM tasks WHERE completed"),
+        "2",
+        "bob's task untouched"
+    );
+    let err = sql_as(
+        &db,
+        &app,
+        &format!("{set} INSERT INTO tasks (title, user_id) VALUES ('x', '{bob}')"),
+    )
+    .unwrap_err();
+    assert!(err.contains("row-level security"), "{err}");
+    let err = sql_as(
+        &db,
+        &app,
+        &format!("{set} UPDATE tasks SET user_id = '{bob}'"),
+    )
+    .unwrap_err();
+    assert!(err.contains("row-level security"), "{err}");
+    assert_eq!(
+        sql_as(&db, &app, &format!("{set} DELETE FROM tasks RETURNING 1"))
+            .unwrap()
+            .lines()
+            .count(),
+        2
+    );
+    assert_eq!(db.value("SELECT string_agg(title, ',') FROM tasks"), "b1");
+    // Unset: nothing is visible; users stay readable.
+    assert_eq!(
+        sql_as(&db, &app, "SELECT count(*) FROM tasks").unwrap(),
+        "0"
+    );
+    assert_eq!(
+        sql_as(&db, &app, "SELECT count(*) FROM users").unwrap(),
+        "2"
+    );
+    // No DDL, no TRUNCATE.
+    assert!(sql_as(&db, &app, "TRUNCATE tasks").is_err());
+
+    // Status and health show it.
+    let out = db
+        .cmd()
+        .args(["db", "rls", "status", "--json"])
+        .output()
+        .unwrap();
+    let status = json(&out);
+    assert_eq!(status["enabled"], true);
+    assert_eq!(status["policies"][0]["name"], "todo_user_isolation");
+    assert!(status["bypass"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|b| b.as_str().unwrap().ends_with("(owner)")));
+    let out = db.cmd().args(["db", "health", "--json"]).output().unwrap();
+    assert!(json(&out)
+        .to_string()
+        .contains("enabled on tasks (1 policies)"));
+
+    // Disable restores the previous behaviour.
+    let out = db
+        .cmd()
+        .args(["db", "rls", "disable", "--json"])
+        .output()
+        .unwrap();
+    expect_code(&out, 0);
+    assert_eq!(json(&out)["changed"].as_array().unwrap().len(), 2);
+    assert_eq!(
+        sql_as(&db, &app, "SELECT count(*) FROM tasks").unwrap(),
+        "1"
+    );
+}
+
+#[test]
+fn the_readonly_role_reads_and_cannot_write() {
+    let db = TestDb::migrated();
+    db.add_user("r@example.com");
+    let ro = role("reader");
+    expect_code(
+        &db.cmd()
+            .args(["db", "roles", "grant", "--readonly", &ro])
+            .output()
+            .unwrap(),
+        0,
+    );
+    assert_eq!(sql_as(&db, &ro, "SELECT count(*) FROM users").unwrap(), "1");
+    let err = sql_as(&db, &ro, "DELETE FROM users").unwrap_err();
+    assert!(err.contains("permission denied"), "{err}");
+    let out = db
+        .cmd()
+        .args(["db", "roles", "status", "--json"])
+        .output()
+        .unwrap();
+    expect_code(&out, 0);
+    let grants = json(&out);
+    assert!(
+        grants
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|g| g["role"] == ro.as_str()
+                && g["object"] == "users"
+                && g["privileges"] == "SELECT"),
+        "{grants}"
+    );
+    // An unknown role is not found; nothing is granted.
+    let out = db
+        .cmd()
+        .args(["db", "roles", "grant", "--app", "no_such_role_x"])
+        .output()
+        .unwrap();
+    expect_code(&out, 3);
+    // One of --app / --readonly is required.
+    expect_code(
+        &db.cmd().args(["db", "roles", "grant"]).output().unwrap(),
+        2,
+    );
+}
