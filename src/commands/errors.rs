@@ -94,3 +94,11 @@ pub fn schema_missing() -> Error {
     Error::not_ready("the database has no todo schema (tables users and tasks are missing)")
         .with_hint("create it with: todo db migrate")
 }
+
+/// For transactions run by the command layer: a database error classified
+/// without asking the server.
+impl From<DieselError> for Error {
+    fn from(err: DieselError) -> Self {
+        classify_offline(err)
+    }
+}

@@ -77,7 +77,7 @@ impl Context {
     }
 
     /// Writes a list of tasks as the rows arrive (nothing under -q).
-    pub fn emit_tasks(&self, tasks: impl Iterator<Item = Result<Task>>) -> Result<()> {
+    pub fn emit_tasks(&self, tasks: &mut dyn Iterator<Item = Result<Task>>) -> Result<()> {
         if self.out.quiet {
             return Ok(());
         }
@@ -91,7 +91,7 @@ impl Context {
     pub fn emit_export(
         &self,
         account: &crate::db::models::Account,
-        tasks: impl Iterator<Item = Result<Task>>,
+        tasks: &mut dyn Iterator<Item = Result<Task>>,
     ) -> Result<()> {
         if self.out.quiet {
             return Ok(());

@@ -211,7 +211,9 @@ fn add(ctx: &Context, args: AddArgs) -> Result<()> {
         .flatten();
     let mut conn = ctx.conn()?;
     let added = query(&mut conn, |c| {
-        tasks::add(c, &user, &title, description.as_deref())
+        tasks::scoped_run(c, &user, |c| {
+            tasks::add(c, &user, &title, description.as_deref())
+        })
     })?;
     let task =
         scoped(added, &user)?.ok_or_else(|| Error::unexpected("the new task was not returned"))?;
@@ -233,22 +235,46 @@ fn list(ctx: &Context, args: ListArgs) -> Result<()> {
         limit: args.limit,
     };
     let mut conn = ctx.conn()?;
-    // Errors before the first row are classified with the connection
-    // (schema probe); later ones, mid-stream, only by their message.
-    let failed = match tasks::list(&mut conn, &user, &filter) {
-        Ok(rows) => {
-            let rows = scoped(rows, &user)?;
-            return ctx.emit_tasks(rows.map(|row| row.map_err(errors::classify_offline)));
+    stream_tasks(&mut conn, &user, &filter, &mut |rows| ctx.emit_tasks(rows))
+}
+
+/// A sink for a stream of tasks.
+pub type TaskSink<'a> = dyn FnMut(&mut dyn Iterator<Item = Result<Task>>) -> Result<()> + 'a;
+
+/// Streams the user's tasks to `emit`: errors before the first row are
+/// classified with the connection (schema probe), later ones only by their
+/// message. When row-level security hid the tasks (a role subject to it),
+/// lists again in the user's scope, streaming inside that transaction.
+pub fn stream_tasks(
+    conn: &mut crate::db::Conn,
+    user: &UserRef,
+    filter: &Filter,
+    emit: &mut TaskSink<'_>,
+) -> Result<()> {
+    let failed = match tasks::list(conn, user, filter) {
+        Ok(rows) if !rows.rls_unscoped => {
+            let rows = scoped(rows, user)?;
+            return emit(&mut rows.map(|row| row.map_err(errors::classify_offline)));
         }
-        Err(e) => e,
+        Ok(_) => None,
+        Err(e) => Some(e),
     };
-    Err(errors::classify(&mut conn, failed))
+    match failed {
+        Some(e) => Err(errors::classify(conn, e)),
+        None => diesel::Connection::transaction::<_, Error, _>(&mut **conn, |c| {
+            tasks::set_user_scope(c, user)?;
+            let rows = scoped(tasks::list(c, user, filter)?, user)?;
+            emit(&mut rows.map(|row| row.map_err(errors::classify_offline)))
+        }),
+    }
 }
 
 fn show(ctx: &Context, args: IdArgs) -> Result<()> {
     let user = args.user.parse()?;
     let mut conn = ctx.conn()?;
-    let found = query(&mut conn, |c| tasks::show(c, &user, args.id))?;
+    let found = query(&mut conn, |c| {
+        tasks::scoped_run(c, &user, |c| tasks::show(c, &user, args.id))
+    })?;
     let task = one(found, &user, args.id, &args.user)?;
     ctx.emit(&TaskRecord {
         task: &task,
@@ -277,7 +303,9 @@ fn change(ctx: &Context, args: IdsArgs, change: Change) -> Result<()> {
         .filter(|id| seen.insert(*id))
         .collect();
     let mut conn = ctx.conn()?;
-    let changed = query(&mut conn, |c| tasks::change(c, &user, &ids, change))?;
+    let changed = query(&mut conn, |c| {
+        tasks::scoped_run(c, &user, |c| tasks::change(c, &user, &ids, change))
+    })?;
     let changed = scoped(changed, &user)?;
     let missing: Vec<i32> = ids
         .iter()
@@ -295,7 +323,7 @@ fn change(ctx: &Context, args: IdsArgs, change: Change) -> Result<()> {
             err
         });
     }
-    ctx.emit_tasks(changed.tasks.into_iter().map(Ok))
+    ctx.emit_tasks(&mut changed.tasks.into_iter().map(Ok))
 }
 
 fn edit(ctx: &Context, args: EditArgs) -> Result<()> {
@@ -320,7 +348,9 @@ fn edit(ctx: &Context, args: EditArgs) -> Result<()> {
                 .is_some_and(|d| d.trim().is_empty()),
     };
     let mut conn = ctx.conn()?;
-    let edited = query(&mut conn, |c| tasks::edit(c, &user, args.id, &changes))?;
+    let edited = query(&mut conn, |c| {
+        tasks::scoped_run(c, &user, |c| tasks::edit(c, &user, args.id, &changes))
+    })?;
     let task = one(edited, &user, args.id, &args.user)?;
     ctx.emit(&TaskRecord {
         task: &task,
@@ -335,10 +365,15 @@ fn rm_done(ctx: &Context, args: RmArgs) -> Result<()> {
     }
     let mut conn = ctx.conn()?;
     if !args.yes {
-        let counts = scoped(query(&mut conn, |c| tasks::stats(c, &user))?, &user)?;
+        let counts = scoped(
+            query(&mut conn, |c| {
+                tasks::scoped_run(c, &user, |c| tasks::stats(c, &user))
+            })?,
+            &user,
+        )?;
         if counts.done == 0 {
             eprintln!("No completed tasks to delete.");
-            return ctx.emit_tasks(std::iter::empty());
+            return ctx.emit_tasks(&mut std::iter::empty());
         }
         confirm(
             &format!(
@@ -349,13 +384,23 @@ fn rm_done(ctx: &Context, args: RmArgs) -> Result<()> {
             "task rm --done",
         )?;
     }
-    let deleted = scoped(query(&mut conn, |c| tasks::delete_done(c, &user))?, &user)?;
-    ctx.emit_tasks(deleted.into_iter().map(Ok))
+    let deleted = scoped(
+        query(&mut conn, |c| {
+            tasks::scoped_run(c, &user, |c| tasks::delete_done(c, &user))
+        })?,
+        &user,
+    )?;
+    ctx.emit_tasks(&mut deleted.into_iter().map(Ok))
 }
 
 fn stats(ctx: &Context, args: UserArg) -> Result<()> {
     let user = args.parse()?;
     let mut conn = ctx.conn()?;
-    let counts = scoped(query(&mut conn, |c| tasks::stats(c, &user))?, &user)?;
+    let counts = scoped(
+        query(&mut conn, |c| {
+            tasks::scoped_run(c, &user, |c| tasks::stats(c, &user))
+        })?,
+        &user,
+    )?;
     ctx.emit(&counts)
 }

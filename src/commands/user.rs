@@ -223,15 +223,7 @@ fn export(ctx: &Context, args: UserArg) -> Result<()> {
     let found = find_one(ctx, &user)?;
     let by_id = UserRef::Id(found.account.id.clone());
     let mut conn = ctx.conn()?;
-    let failed = match tasks::list(&mut conn, &by_id, &tasks::Filter::default()) {
-        Ok(rows) => {
-            let rows = scoped(rows, &by_id)?;
-            return ctx.emit_export(
-                &found.account,
-                rows.map(|row| row.map_err(errors::classify_offline)),
-            );
-        }
-        Err(e) => e,
-    };
-    Err(errors::classify(&mut conn, failed))
+    super::task::stream_tasks(&mut conn, &by_id, &tasks::Filter::default(), &mut |rows| {
+        ctx.emit_export(&found.account, rows)
+    })
 }

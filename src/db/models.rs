@@ -150,11 +150,13 @@ impl UserMatch {
 }
 
 /// A statement's result scoped to the user a USER argument names: `value`
-/// holds rows only when `user` is [`UserMatch::One`].
+/// holds rows only when `user` is [`UserMatch::One`]. `rls_unscoped`: row-level
+/// security hid the user's tasks (see `tasks::scoped_run`).
 #[derive(Debug)]
 pub struct Scoped<T> {
     pub user: UserMatch,
     pub value: T,
+    pub rls_unscoped: bool,
 }
 
 /// What a multi-id statement did: the ids that exist for the user, and the
@@ -180,6 +182,8 @@ pub struct DeletedUser {
 pub(super) struct ScopedRow {
     #[diesel(sql_type = BigInt)]
     matches: i64,
+    #[diesel(sql_type = Bool)]
+    rls_unscoped: bool,
     #[diesel(sql_type = Nullable<Array<Integer>>)]
     found: Option<Vec<i32>>,
     #[diesel(sql_type = Nullable<Integer>)]
@@ -215,17 +219,19 @@ impl ScopedRow {
     pub(super) fn into_one(self) -> Scoped<Option<Task>> {
         Scoped {
             user: UserMatch::from_count(self.matches),
+            rls_unscoped: self.rls_unscoped,
             value: self.task(),
         }
     }
 
     /// The rows of a multi-task statement (the first carries the counts).
     pub(super) fn into_changed(rows: Vec<ScopedRow>) -> Scoped<Changed> {
-        let (matches, found) = rows
-            .first()
-            .map_or((0, None), |r| (r.matches, r.found.clone()));
+        let (matches, found, rls_unscoped) = rows.first().map_or((0, None, false), |r| {
+            (r.matches, r.found.clone(), r.rls_unscoped)
+        });
         Scoped {
             user: UserMatch::from_count(matches),
+            rls_unscoped,
             value: Changed {
                 found: found.unwrap_or_default(),
                 tasks: rows.into_iter().filter_map(ScopedRow::task).collect(),
@@ -240,6 +246,7 @@ impl ScopedRow {
     ) -> QueryResult<Scoped<impl Iterator<Item = QueryResult<Task>> + 'c>> {
         let first = rows.next().transpose()?;
         let matches = first.as_ref().map_or(0, |r| r.matches);
+        let rls_unscoped = first.as_ref().is_some_and(|r| r.rls_unscoped);
         let head = first.and_then(ScopedRow::task).map(Ok);
         let rest = rows.filter_map(|row| match row {
             Ok(row) => row.task().map(Ok),
@@ -247,6 +254,7 @@ impl ScopedRow {
         });
         Ok(Scoped {
             user: UserMatch::from_count(matches),
+            rls_unscoped,
             value: head.into_iter().chain(rest),
         })
     }
@@ -257,6 +265,8 @@ impl ScopedRow {
 pub(super) struct ScopedCounts {
     #[diesel(sql_type = BigInt)]
     matches: i64,
+    #[diesel(sql_type = Bool)]
+    rls_unscoped: bool,
     #[diesel(sql_type = BigInt)]
     total: i64,
     #[diesel(sql_type = BigInt)]
@@ -267,6 +277,7 @@ impl ScopedCounts {
     pub(super) fn into_scoped(self) -> Scoped<Counts> {
         Scoped {
             user: UserMatch::from_count(self.matches),
+            rls_unscoped: self.rls_unscoped,
             value: Counts::new(self.total, self.done),
         }
     }
@@ -321,6 +332,7 @@ impl DeletedRow {
         });
         Scoped {
             user: UserMatch::from_count(self.matches),
+            rls_unscoped: false,
             value: user,
         }
     }
@@ -330,5 +342,9 @@ impl DeletedRow {
 pub(super) fn scoped_user(mut found: Vec<User>) -> Scoped<Option<User>> {
     let user = UserMatch::from_count(found.len() as i64);
     let value = (user == UserMatch::One).then(|| found.remove(0));
-    Scoped { user, value }
+    Scoped {
+        user,
+        value,
+        rls_unscoped: false,
+    }
 }

@@ -19,10 +19,23 @@ macro_rules! scoped {
     ($found:literal) => {
         concat!(
             " SELECT u.n AS matches, ",
+            rls_unscoped!(),
+            " AS rls_unscoped, ",
             $found,
             " AS found, t.id, t.title, t.description, t.completed, t.user_id,",
             " t.created_at, t.updated_at "
         )
+    };
+}
+
+/// True when row-level security applies to the connected role and
+/// `app.user_id` is not this user's id: the statement saw none of the
+/// user's tasks, and [`in_user_scope`] runs it again. False for the table
+/// owner (the ordinary path: nothing else happens).
+macro_rules! rls_unscoped {
+    () => {
+        "(row_security_active('tasks')
+          AND current_setting('app.user_id', true) IS DISTINCT FROM u.id)"
     };
 }
 
@@ -124,6 +137,7 @@ pub fn list<'c>(
     let scoped = ScopedRow::into_stream(rows)?;
     Ok(Scoped {
         user: scoped.user,
+        rls_unscoped: scoped.rls_unscoped,
         value: Box::new(scoped.value),
     })
 }
@@ -224,6 +238,7 @@ pub fn delete_done(conn: &mut PgConnection, user: &UserRef) -> QueryResult<Scope
         let changed = ScopedRow::into_changed(rows);
         Scoped {
             user: changed.user,
+            rls_unscoped: changed.rls_unscoped,
             value: changed.value.tasks,
         }
     })
@@ -266,14 +281,64 @@ pub fn edit(
 pub fn stats(conn: &mut PgConnection, user: &UserRef) -> QueryResult<Scoped<Counts>> {
     diesel::sql_query(concat!(
         user_cte!(),
-        " SELECT u.n AS matches, count(t.id) AS total,
+        " SELECT u.n AS matches, ",
+        rls_unscoped!(),
+        " AS rls_unscoped, count(t.id) AS total,
                  count(t.id) FILTER (WHERE t.completed) AS done
           FROM u LEFT JOIN tasks t ON t.user_id = u.id AND u.n = 1
-          GROUP BY u.n"
+          GROUP BY u.n, u.id"
     ))
     .bind::<Text, _>(user.key())
     .get_result::<ScopedCounts>(conn)
     .map(ScopedCounts::into_scoped)
+}
+
+/// Runs `f` again in a transaction that first sets `app.user_id` to the id
+/// of the user USER names (`set_config(…, true)`: transaction-local, safe
+/// through a transaction pooler), for a role subject to row-level security.
+pub fn in_user_scope<T>(
+    conn: &mut PgConnection,
+    user: &UserRef,
+    f: impl FnOnce(&mut PgConnection) -> QueryResult<T>,
+) -> QueryResult<T> {
+    conn.transaction(|conn| {
+        set_user_scope(conn, user)?;
+        f(conn)
+    })
+}
+
+/// `SET LOCAL app.user_id` to the id of the user USER names (`$1`).
+pub fn set_user_scope(conn: &mut PgConnection, user: &UserRef) -> QueryResult<()> {
+    diesel::sql_query(concat!(
+        "SELECT set_config('app.user_id', coalesce((SELECT min(id) FROM users WHERE ",
+        super::users::user_matches!(),
+        "), ''), true)"
+    ))
+    .bind::<Text, _>(user.key())
+    .execute(conn)
+    .map(|_| ())
+}
+
+/// Whether an error is a row-level security policy refusing a write (an
+/// INSERT by a role subject to it, before `app.user_id` is set).
+pub fn is_rls_refusal(err: &diesel::result::Error) -> bool {
+    err.to_string()
+        .contains("violates row-level security policy")
+}
+
+/// Runs a scoped statement; when row-level security hid the user's tasks
+/// from it (or refused its write), runs it again in the user's scope.
+pub fn scoped_run<T>(
+    conn: &mut PgConnection,
+    user: &UserRef,
+    f: impl Fn(&mut PgConnection) -> QueryResult<Scoped<T>>,
+) -> QueryResult<Scoped<T>> {
+    match f(conn) {
+        Ok(result) if !result.rls_unscoped => Ok(result),
+        Ok(_) => in_user_scope(conn, user, f),
+        Err(e) if is_rls_refusal(&e) => in_user_scope(conn, user, f),
+        Err(e) => Err(e),
+    }
 }
 
 #[cfg(test)]

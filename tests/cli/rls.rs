@@ -219,3 +219,96 @@ fn the_readonly_role_reads_and_cannot_write() {
         2,
     );
 }
+
+#[test]
+fn task_commands_work_and_stay_isolated_as_the_app_role() {
+    let db = TestDb::migrated();
+    db.add_user("alice@example.com");
+    db.add_user("bob@example.com");
+    let bobs = db.add_task("bob@example.com", "bob's");
+    expect_code(&db.cmd().args(["db", "rls", "enable"]).output().unwrap(), 0);
+    let app = role("cli");
+    expect_code(
+        &db.cmd()
+            .args(["db", "roles", "grant", "--app", &app])
+            .output()
+            .unwrap(),
+        0,
+    );
+    let as_app = || {
+        let mut cmd = crate::support::todo_cmd(&db.dir);
+        cmd.env("DATABASE_URL", as_role(&db, &app));
+        cmd
+    };
+    let alice = ["--user", "alice@example.com"];
+    let out = as_app()
+        .args(["task", "add", "Mine", "-q"])
+        .args(alice)
+        .output()
+        .unwrap();
+    expect_code(&out, 0);
+    let id = String::from_utf8(out.stdout).unwrap().trim().to_string();
+    expect_code(
+        &as_app()
+            .args(["task", "add", "Also mine"])
+            .args(alice)
+            .output()
+            .unwrap(),
+        0,
+    );
+    let out = as_app()
+        .args(["task", "list", "--json"])
+        .args(alice)
+        .output()
+        .unwrap();
+    expect_code(&out, 0);
+    let titles: Vec<String> = json(&out)
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t["title"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(titles, ["Also mine", "Mine"]);
+    for args in [
+        vec!["task", "show", id.as_str()],
+        vec!["task", "done", id.as_str()],
+        vec!["task", "edit", id.as_str(), "--title", "Mine!"],
+        vec!["task", "stats"],
+    ] {
+        expect_code(&as_app().args(&args).args(alice).output().unwrap(), 0);
+    }
+    let out = as_app()
+        .args(["task", "stats", "--json"])
+        .args(alice)
+        .output()
+        .unwrap();
+    assert_eq!(
+        json(&out),
+        serde_json::json!({"total": 2, "pending": 1, "done": 1})
+    );
+    // Bob's task does not exist for alice, whatever the command.
+    let bobs = bobs.to_string();
+    for args in [
+        vec!["task", "show", bobs.as_str()],
+        vec!["task", "rm", bobs.as_str()],
+    ] {
+        expect_code(&as_app().args(&args).args(alice).output().unwrap(), 3);
+    }
+    expect_code(
+        &as_app()
+            .args(["task", "rm", "--done", "--yes"])
+            .args(alice)
+            .output()
+            .unwrap(),
+        0,
+    );
+    let out = as_app()
+        .args(["task", "list", "--json", "--user", "bob@example.com"])
+        .output()
+        .unwrap();
+    assert_eq!(json(&out)[0]["title"], "bob's");
+    assert_eq!(
+        db.value("SELECT string_agg(title, ',' ORDER BY title) FROM tasks"),
+        "Also mine,bob's"
+    );
+}
