@@ -173,3 +173,75 @@ fn a_url_variable_that_is_not_utf8_is_an_error_not_ignored() {
         stderr(&out)
     );
 }
+
+/// Every substring of 4 or more characters of `secret`.
+fn fragments(secret: &str) -> Vec<String> {
+    let chars: Vec<char> = secret.chars().collect();
+    let mut out = Vec::new();
+    for len in 4..=chars.len() {
+        for start in 0..=chars.len() - len {
+            out.push(chars[start..start + len].iter().collect());
+        }
+    }
+    out
+}
+
+#[test]
+fn no_fragment_of_a_password_appears_on_any_failing_connection_path() {
+    use crate::support::servers::{pgbouncer, tls_server};
+    let db = TestDb::migrated();
+    let dir = tempdir();
+    let secret = "p@ss#w0rdZq";
+    let encoded = "p%40ss%23w0rdZq";
+    let socket = crate::support::server()
+        .socket_dir
+        .clone()
+        .expect("the private server");
+    let tls = tls_server();
+    let cases: Vec<(&str, String, Vec<&str>)> = vec![
+        // Malformed: unencoded @ and # (libpq would read part as the host).
+        ("malformed", format!("postgresql://app:{secret}@127.0.0.1:5432/db"), vec![]),
+        // A wrong password, encoded correctly, over the socket (SCRAM).
+        (
+            "wrong password",
+            format!(
+                "postgresql://{}:{encoded}@/{}?host={}",
+                crate::support::PW_ROLE,
+                db.name,
+                socket.display()
+            ),
+            vec![],
+        ),
+        // TLS refused: the TLS-only server rejects a plain connection.
+        ("tls refused", tls.url(encoded, "sslmode=disable"), vec![]),
+        // TLS with a wrong password.
+        ("tls wrong password", tls.url(encoded, "sslmode=require"), vec![]),
+        // Through the pooler, to a database that does not exist.
+        (
+            "pooler",
+            pgbouncer()
+                .url("no_such_database")
+                .replace("postgres@", &format!("postgres:{encoded}@")),
+            vec![],
+        ),
+        // With --verbose.
+        ("verbose", format!("postgresql://app:{encoded}@127.0.0.1:1/db"), vec!["-v"]),
+        // An unknown parameter.
+        ("bogus parameter", format!("postgresql://app:{encoded}@127.0.0.1:1/db?bogus=1"), vec![]),
+    ];
+    for (name, url, extra) in cases {
+        for args in [vec!["task", "list", "--user", "a@b.co"], vec!["db", "health", "--json"]] {
+            let out = todo_cmd(&dir)
+                .args(&extra)
+                .args(&args)
+                .env("DATABASE_URL", &url)
+                .output()
+                .unwrap();
+            assert_ne!(out.status.code(), Some(0), "{name}: it connected");
+            let text = all(&out);
+            for fragment in fragments(secret).iter().chain(fragments(encoded).iter()) {
+                assert!(!text.contains(fragment.as_str()), "{name} {args:?}: '{fragment}' in {text}");
+            }
+        }
+    }
+}
