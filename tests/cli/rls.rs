@@ -312,3 +312,45 @@ fn task_commands_work_and_stay_isolated_as_the_app_role() {
         "Also mine,bob's"
     );
 }
+
+#[test]
+fn task_commands_work_as_the_app_role_through_a_transaction_pooler() {
+    use crate::support::servers::pgbouncer;
+    use crate::support::POOLED_APP_ROLE;
+    let db = TestDb::migrated();
+    db.add_user("alice@example.com");
+    db.add_task("alice@example.com", "seen");
+    db.add_user("bob@example.com");
+    db.add_task("bob@example.com", "hidden");
+    expect_code(&db.cmd().args(["db", "rls", "enable"]).output().unwrap(), 0);
+    expect_code(
+        &db.cmd()
+            .args(["db", "roles", "grant", "--app", POOLED_APP_ROLE])
+            .output()
+            .unwrap(),
+        0,
+    );
+    let url = pgbouncer().url_as(POOLED_APP_ROLE, &db.name);
+    let run = |args: &[&str]| {
+        let out = crate::support::todo_cmd(&db.dir)
+            .args(args)
+            .args(["--user", "alice@example.com"])
+            .env("DATABASE_URL", &url)
+            .output()
+            .unwrap();
+        expect_code(&out, 0);
+        out
+    };
+    run(&["task", "add", "through the pooler"]);
+    let out = run(&["task", "list", "--json"]);
+    let mut titles: Vec<String> = json(&out)
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t["title"].as_str().unwrap().to_string())
+        .collect();
+    titles.sort();
+    assert_eq!(titles, ["seen", "through the pooler"]);
+    let out = run(&["task", "stats", "--json"]);
+    assert_eq!(json(&out)["total"], 2);
+}

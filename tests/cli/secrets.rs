@@ -200,7 +200,11 @@ fn no_fragment_of_a_password_appears_on_any_failing_connection_path() {
     let tls = tls_server();
     let cases: Vec<(&str, String, Vec<&str>)> = vec![
         // Malformed: unencoded @ and # (libpq would read part as the host).
-        ("malformed", format!("postgresql://app:{secret}@127.0.0.1:5432/db"), vec![]),
+        (
+            "malformed",
+            format!("postgresql://app:{secret}@127.0.0.1:5432/db"),
+            vec![],
+        ),
         // A wrong password, encoded correctly, over the socket (SCRAM).
         (
             "wrong password",
@@ -215,7 +219,11 @@ fn no_fragment_of_a_password_appears_on_any_failing_connection_path() {
         // TLS refused: the TLS-only server rejects a plain connection.
         ("tls refused", tls.url(encoded, "sslmode=disable"), vec![]),
         // TLS with a wrong password.
-        ("tls wrong password", tls.url(encoded, "sslmode=require"), vec![]),
+        (
+            "tls wrong password",
+            tls.url(encoded, "sslmode=require"),
+            vec![],
+        ),
         // Through the pooler, to a database that does not exist.
         (
             "pooler",
@@ -225,12 +233,23 @@ fn no_fragment_of_a_password_appears_on_any_failing_connection_path() {
             vec![],
         ),
         // With --verbose.
-        ("verbose", format!("postgresql://app:{encoded}@127.0.0.1:1/db"), vec!["-v"]),
+        (
+            "verbose",
+            format!("postgresql://app:{encoded}@127.0.0.1:1/db"),
+            vec!["-v"],
+        ),
         // An unknown parameter.
-        ("bogus parameter", format!("postgresql://app:{encoded}@127.0.0.1:1/db?bogus=1"), vec![]),
+        (
+            "bogus parameter",
+            format!("postgresql://app:{encoded}@127.0.0.1:1/db?bogus=1"),
+            vec![],
+        ),
     ];
     for (name, url, extra) in cases {
-        for args in [vec!["task", "list", "--user", "a@b.co"], vec!["db", "health", "--json"]] {
+        for args in [
+            vec!["task", "list", "--user", "a@b.co"],
+            vec!["db", "health", "--json"],
+        ] {
             let out = todo_cmd(&dir)
                 .args(&extra)
                 .args(&args)
@@ -240,7 +259,10 @@ fn no_fragment_of_a_password_appears_on_any_failing_connection_path() {
             assert_ne!(out.status.code(), Some(0), "{name}: it connected");
             let text = all(&out);
             for fragment in fragments(secret).iter().chain(fragments(encoded).iter()) {
-                assert!(!text.contains(fragment.as_str()), "{name} {args:?}: '{fragment}' in {text}");
+                assert!(
+                    !text.contains(fragment.as_str()),
+                    "{name} {args:?}: '{fragment}' in {text}"
+                );
             }
         }
     }

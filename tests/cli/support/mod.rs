@@ -34,6 +34,8 @@ pub const PW_ROLE: &str = "todo_pw";
 pub const PW_ROLE_PASSWORD: &str = "correct-horse-battery";
 /// A login role whose sessions are read-only, for `db health`.
 pub const RO_ROLE: &str = "todo_ro";
+/// A login role PgBouncer also lets in, for an app role behind the pooler.
+pub const POOLED_APP_ROLE: &str = "todo_pooled_app";
 
 /// The advisory lock that serialises template set-up across processes.
 const SETUP_LOCK: i64 = 7_470_001;
@@ -167,6 +169,9 @@ fn setup(server: &mut Server) {
             "DO $$ BEGIN
                IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = '{PW_ROLE}') THEN
                  CREATE ROLE {PW_ROLE} LOGIN PASSWORD '{PW_ROLE_PASSWORD}';
+               END IF;
+               IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = '{POOLED_APP_ROLE}') THEN
+                 CREATE ROLE {POOLED_APP_ROLE} LOGIN;
                END IF;
                IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = '{RO_ROLE}') THEN
                  CREATE ROLE {RO_ROLE} LOGIN;

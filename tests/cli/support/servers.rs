@@ -186,7 +186,12 @@ pub struct Bouncer {
 impl Bouncer {
     /// A URL for database `db` of the main server, through PgBouncer.
     pub fn url(&self, db: &str) -> String {
-        format!("postgresql://postgres@127.0.0.1:{}/{db}", self.port)
+        self.url_as("postgres", db)
+    }
+
+    /// The same, as `role` (one PgBouncer knows: postgres, POOLED_APP_ROLE).
+    pub fn url_as(&self, role: &str, db: &str) -> String {
+        format!("postgresql://{role}@127.0.0.1:{}/{db}", self.port)
     }
 }
 
@@ -213,7 +218,11 @@ pub fn pgbouncer() -> &'static Bouncer {
                 dir = dir.display()
             );
             fs::write(dir.join("pgbouncer.ini"), ini).unwrap();
-            fs::write(dir.join("userlist.txt"), "\"postgres\" \"\"\n").unwrap();
+            fs::write(
+                dir.join("userlist.txt"),
+                format!("\"postgres\" \"\"\n\"{}\" \"\"\n", super::POOLED_APP_ROLE),
+            )
+            .unwrap();
             for f in ["pgbouncer.ini", "userlist.txt"] {
                 chown_to_postgres(&dir.join(f));
             }
