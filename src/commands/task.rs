@@ -210,13 +210,10 @@ fn add(ctx: &Context, args: AddArgs) -> Result<()> {
         .transpose()?
         .flatten();
     let mut conn = ctx.conn()?;
-    let added = query(&mut conn, |c| {
-        tasks::scoped_run(c, &user, |c| {
-            tasks::add(c, &user, &title, description.as_deref())
-        })
+    let added = run_scoped(&mut conn, &user, |c| {
+        tasks::add(c, &user, &title, description.as_deref())
     })?;
-    let task =
-        scoped(added, &user)?.ok_or_else(|| Error::unexpected("the new task was not returned"))?;
+    let task = added.ok_or_else(|| Error::unexpected("the new task was not returned"))?;
     ctx.emit(&TaskRecord {
         task: &task,
         new: true,
@@ -272,24 +269,28 @@ pub fn stream_tasks(
 fn show(ctx: &Context, args: IdArgs) -> Result<()> {
     let user = args.user.parse()?;
     let mut conn = ctx.conn()?;
-    let found = query(&mut conn, |c| {
-        tasks::scoped_run(c, &user, |c| tasks::show(c, &user, args.id))
-    })?;
-    let task = one(found, &user, args.id, &args.user)?;
+    let found = run_scoped(&mut conn, &user, |c| tasks::show(c, &user, args.id))?;
+    let task = one(found, args.id, &args.user)?;
     ctx.emit(&TaskRecord {
         task: &task,
         new: false,
     })
 }
 
-/// The task of a single-task statement, or the right error.
-fn one(
-    found: crate::db::models::Scoped<Option<Task>>,
+/// Runs a scoped statement (again in the user's row-level-security scope
+/// when needed) and checks the user match.
+fn run_scoped<T>(
+    conn: &mut crate::db::Conn,
     user: &UserRef,
-    id: i32,
-    arg: &UserArg,
-) -> Result<Task> {
-    scoped(found, user)?.ok_or_else(|| task_not_found(&[id], arg))
+    f: impl Fn(&mut diesel::PgConnection) -> diesel::QueryResult<crate::db::models::Scoped<T>>,
+) -> Result<T> {
+    let result = query(conn, |c| tasks::scoped_run(c, user, f))?;
+    scoped(result, user)
+}
+
+/// The task of a single-task statement, or the right error.
+fn one(found: Option<Task>, id: i32, arg: &UserArg) -> Result<Task> {
+    found.ok_or_else(|| task_not_found(&[id], arg))
 }
 
 fn change(ctx: &Context, args: IdsArgs, change: Change) -> Result<()> {
@@ -303,10 +304,7 @@ fn change(ctx: &Context, args: IdsArgs, change: Change) -> Result<()> {
         .filter(|id| seen.insert(*id))
         .collect();
     let mut conn = ctx.conn()?;
-    let changed = query(&mut conn, |c| {
-        tasks::scoped_run(c, &user, |c| tasks::change(c, &user, &ids, change))
-    })?;
-    let changed = scoped(changed, &user)?;
+    let changed = run_scoped(&mut conn, &user, |c| tasks::change(c, &user, &ids, change))?;
     let missing: Vec<i32> = ids
         .iter()
         .copied()
@@ -348,10 +346,10 @@ fn edit(ctx: &Context, args: EditArgs) -> Result<()> {
                 .is_some_and(|d| d.trim().is_empty()),
     };
     let mut conn = ctx.conn()?;
-    let edited = query(&mut conn, |c| {
-        tasks::scoped_run(c, &user, |c| tasks::edit(c, &user, args.id, &changes))
+    let edited = run_scoped(&mut conn, &user, |c| {
+        tasks::edit(c, &user, args.id, &changes)
     })?;
-    let task = one(edited, &user, args.id, &args.user)?;
+    let task = one(edited, args.id, &args.user)?;
     ctx.emit(&TaskRecord {
         task: &task,
         new: false,
@@ -365,12 +363,7 @@ fn rm_done(ctx: &Context, args: RmArgs) -> Result<()> {
     }
     let mut conn = ctx.conn()?;
     if !args.yes {
-        let counts = scoped(
-            query(&mut conn, |c| {
-                tasks::scoped_run(c, &user, |c| tasks::stats(c, &user))
-            })?,
-            &user,
-        )?;
+        let counts = run_scoped(&mut conn, &user, |c| tasks::stats(c, &user))?;
         if counts.done == 0 {
             eprintln!("No completed tasks to delete.");
             return ctx.emit_tasks(&mut std::iter::empty());
@@ -384,23 +377,13 @@ fn rm_done(ctx: &Context, args: RmArgs) -> Result<()> {
             "task rm --done",
         )?;
     }
-    let deleted = scoped(
-        query(&mut conn, |c| {
-            tasks::scoped_run(c, &user, |c| tasks::delete_done(c, &user))
-        })?,
-        &user,
-    )?;
+    let deleted = run_scoped(&mut conn, &user, |c| tasks::delete_done(c, &user))?;
     ctx.emit_tasks(&mut deleted.into_iter().map(Ok))
 }
 
 fn stats(ctx: &Context, args: UserArg) -> Result<()> {
     let user = args.parse()?;
     let mut conn = ctx.conn()?;
-    let counts = scoped(
-        query(&mut conn, |c| {
-            tasks::scoped_run(c, &user, |c| tasks::stats(c, &user))
-        })?,
-        &user,
-    )?;
+    let counts = run_scoped(&mut conn, &user, |c| tasks::stats(c, &user))?;
     ctx.emit(&counts)
 }
