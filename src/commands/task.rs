@@ -18,7 +18,9 @@ use crate::validate;
 pub enum TaskCommand {
     /// Create a task
     ///
-    /// Example: todo task add "Buy milk" --user bob@example.com --description "2 litres"
+    /// Unquoted words join into one title. Examples:
+    ///   todo task add Buy oat milk --user bob@example.com
+    ///   todo task add "Buy milk" --user bob@example.com --description "2 litres"
     #[command(verbatim_doc_comment)]
     Add(AddArgs),
     /// List tasks, newest first
@@ -89,8 +91,9 @@ impl UserArg {
 
 #[derive(Debug, Args)]
 pub struct AddArgs {
-    /// The title (1–255 characters)
-    pub title: String,
+    /// The title (1–255 characters); unquoted words are joined with spaces
+    #[arg(required = true, value_name = "TITLE", num_args = 1..)]
+    pub title: Vec<String>,
     #[command(flatten)]
     pub user: UserArg,
     /// A longer description (up to 1000 characters, newlines allowed)
@@ -202,7 +205,8 @@ fn task_not_found(ids: &[i32], user: &UserArg) -> Error {
 
 fn add(ctx: &Context, args: AddArgs) -> Result<()> {
     let user = args.user.parse()?;
-    let title = validate::title(&args.title)?;
+    // `todo task add Buy oat milk`, as Taskwarrior takes it.
+    let title = validate::title(&args.title.join(" "))?;
     let description = args
         .description
         .as_deref()

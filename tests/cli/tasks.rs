@@ -596,3 +596,40 @@ fn table_output_uses_relative_times_and_no_colour_without_a_terminal() {
         .unwrap();
     assert!(stdout(&out).contains('\u{1b}'), "--color always colours");
 }
+
+#[test]
+fn unquoted_words_join_into_one_title() {
+    let db = TestDb::migrated();
+    db.add_user("w@example.com");
+    let out = db
+        .as_user("w@example.com")
+        .args(["task", "add", "Buy", "oat", "milk", "--json"])
+        .output()
+        .unwrap();
+    crate::support::expect_code(&out, 0);
+    assert_eq!(crate::support::json(&out)["title"], "Buy oat milk");
+    // Flags may come between the words; a quoted title stays as it is.
+    let out = db
+        .as_user("w@example.com")
+        .args([
+            "task",
+            "add",
+            "Call",
+            "-d",
+            "about the party",
+            "mum",
+            "--json",
+        ])
+        .output()
+        .unwrap();
+    crate::support::expect_code(&out, 0);
+    let v = crate::support::json(&out);
+    assert_eq!(v["title"], "Call mum");
+    assert_eq!(v["description"], "about the party");
+    let out = db
+        .as_user("w@example.com")
+        .args(["task", "add"])
+        .output()
+        .unwrap();
+    crate::support::expect_code(&out, 2);
+}
