@@ -5,6 +5,7 @@
 
 pub mod connect;
 pub mod db;
+pub mod editor;
 pub mod errors;
 pub mod task;
 pub mod user;

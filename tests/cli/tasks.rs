@@ -633,3 +633,69 @@ fn unquoted_words_join_into_one_title() {
         .unwrap();
     crate::support::expect_code(&out, 2);
 }
+
+/// Runs `todo ARGS` on a pseudo-terminal with `$EDITOR` set to a script
+/// (`body` is its shell code; the file is `$1`); returns the exit code.
+fn with_editor(db: &TestDb, args: &str, body: &str) -> (Option<i32>, String) {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = crate::support::TempDir::new("editor");
+    let editor = dir.join("editor.sh");
+    std::fs::write(&editor, format!("#!/bin/sh\n{body}\n")).unwrap();
+    std::fs::set_permissions(&editor, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let bin = assert_cmd::cargo::cargo_bin("todo");
+    let out = crate::support::command_in_test_env("script", &db.dir)
+        .args(["-qec", &format!("{} {args}", bin.display()), "/dev/null"])
+        .env("TODO_DATABASE_URL", db.url())
+        .env("EDITOR", &editor)
+        .stdin(std::process::Stdio::piped())
+        .output()
+        .expect("util-linux script");
+    (
+        out.status.code(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+    )
+}
+
+#[test]
+fn edit_without_flags_on_a_terminal_opens_the_editor() {
+    let db = TestDb::migrated();
+    db.add_user("e@example.com");
+    let id = db.add_task("e@example.com", "Old title");
+    let edit = format!("task edit {id} --user e@example.com");
+    // The editor rewrites both fields.
+    let (code, screen) = with_editor(
+        &db,
+        &edit,
+        r#"printf 'New title\n\nFirst line\nsecond line\n' > "$1""#,
+    );
+    assert_eq!(code, Some(0), "{screen}");
+    assert_eq!(
+        db.value(&format!(
+            "SELECT title || '|' || description FROM tasks WHERE id = {id}"
+        )),
+        "New title|First line\nsecond line"
+    );
+    // Saved unchanged: nothing is written.
+    let before = db.value(&format!("SELECT updated_at FROM tasks WHERE id = {id}"));
+    let (code, screen) = with_editor(&db, &edit, "true");
+    assert_eq!(code, Some(0), "{screen}");
+    assert!(screen.contains("No change."), "{screen}");
+    assert_eq!(
+        db.value(&format!("SELECT updated_at FROM tasks WHERE id = {id}")),
+        before
+    );
+    // An empty title aborts.
+    let (code, screen) = with_editor(&db, &edit, r#": > "$1""#);
+    assert_eq!(code, Some(2), "{screen}");
+    assert_eq!(
+        db.value(&format!("SELECT title FROM tasks WHERE id = {id}")),
+        "New title"
+    );
+    // Off a terminal it stays a usage error.
+    let out = db
+        .cmd()
+        .args(["task", "edit", &id.to_string(), "--user", "e@example.com"])
+        .output()
+        .unwrap();
+    crate::support::expect_code(&out, 2);
+}
