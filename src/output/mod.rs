@@ -2,7 +2,9 @@
 //! tables, plain lines and JSON. Every writer takes any `impl Write`.
 
 pub mod admin;
+pub mod backup;
 mod health;
+pub mod ops;
 mod records;
 mod stats;
 mod time;

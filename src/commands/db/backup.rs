@@ -16,7 +16,7 @@ use crate::db::backup::{self as data, Counts, RestoreError};
 use crate::db::{conformance, migrate, pool, url::DbUrl};
 use crate::error::{Error, Kind, Result};
 use crate::local::Cluster;
-use crate::output::admin::{BackedUp, Restored, Verified};
+use crate::output::backup::{BackedUp, Restored, Verified};
 
 #[derive(Debug, Args)]
 pub struct BackupArgs {

@@ -7,7 +7,7 @@ use clap::Args;
 use crate::commands::{confirm, ensure_can_prompt, errors, query, Context};
 use crate::db::maintain;
 use crate::error::{Error, Result};
-use crate::output::admin::{Maintained, MaintenanceStep};
+use crate::output::ops::{Maintained, MaintenanceStep};
 
 #[derive(Debug, Args)]
 pub struct MaintainArgs {

@@ -11,7 +11,7 @@ use crate::commands::user::scoped;
 use crate::commands::{confirm, ensure_can_prompt, errors, query, Context};
 use crate::db::{migrate, purge, users};
 use crate::error::{Error, Result};
-use crate::output::admin::Purged;
+use crate::output::ops::Purged;
 use crate::validate;
 
 #[derive(Debug, Args)]

@@ -5,7 +5,7 @@ use clap::{Args, Subcommand};
 use crate::commands::{query, Context};
 use crate::db::rls;
 use crate::error::{Error, Result};
-use crate::output::admin::{Changes, Grants, RlsState};
+use crate::output::ops::{Changes, Grants, RlsState};
 
 #[derive(Debug, Subcommand)]
 pub enum RlsCommand {

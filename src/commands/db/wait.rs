@@ -8,7 +8,7 @@ use crate::commands::connect::{self, Target};
 use crate::commands::{errors, Context};
 use crate::db::{migrate, pool, url::DbUrl};
 use crate::error::{Error, Kind, Result};
-use crate::output::admin::Ready;
+use crate::output::ops::Ready;
 
 #[derive(Debug, Args)]
 pub struct WaitArgs {

@@ -1,0 +1,194 @@
+//! Unit tests of URL parsing, masking and precedence.
+use super::*;
+
+fn parse(raw: &str) -> DbUrl {
+    DbUrl::parse(raw, None, 5).unwrap()
+}
+
+#[test]
+fn sqlalchemy_schemes_become_postgresql() {
+    for scheme in [
+        "postgresql+psycopg",
+        "postgresql+psycopg2",
+        "postgresql+asyncpg",
+    ] {
+        let url = parse(&format!("{scheme}://u:pw@h:5432/db?sslmode=require"));
+        assert_eq!(
+            url.libpq(),
+            "postgresql://u:pw@h:5432/db?sslmode=require&connect_timeout=5&fallback_application_name=todo"
+        );
+    }
+}
+
+#[test]
+fn asyncpg_ssl_becomes_sslmode() {
+    let url = parse("postgresql+asyncpg://u@h/db?ssl=require");
+    assert!(url.libpq().contains("?sslmode=require&"), "{}", url.libpq());
+    assert!(!url.libpq().contains("ssl=require"));
+    let url = parse("postgresql+asyncpg://u@h/db?ssl=true");
+    assert!(url.libpq().contains("sslmode=require"));
+    assert!(DbUrl::parse("postgresql://h/db?ssl=maybe", None, 5).is_err());
+    assert!(DbUrl::parse("postgresql://h/db?ssl=true&sslmode=disable", None, 5).is_err());
+}
+
+#[test]
+fn other_parameters_are_kept() {
+    let url = parse("postgresql://u@h/db?sslmode=require&channel_binding=require&options=-c%20x");
+    assert!(url.libpq().starts_with(
+        "postgresql://u@h/db?sslmode=require&channel_binding=require&options=-c%20x&"
+    ));
+}
+
+#[test]
+fn connect_timeout_precedence() {
+    assert!(parse("postgres://h/db")
+        .libpq()
+        .contains("connect_timeout=5"));
+    assert!(parse("postgres://h/db?connect_timeout=9")
+        .libpq()
+        .contains("connect_timeout=9"));
+    let url = DbUrl::parse("postgres://h/db?connect_timeout=9", Some(2), 5).unwrap();
+    assert!(url.libpq().contains("connect_timeout=2"));
+    assert!(!url.libpq().contains("connect_timeout=9"));
+}
+
+#[test]
+fn unknown_schemes_are_usage_errors() {
+    let err = DbUrl::parse("mysql://h/db", None, 5).unwrap_err();
+    assert_eq!(err.kind, crate::error::Kind::Usage);
+    assert!(DbUrl::parse("not a url", None, 5).is_err());
+}
+
+#[test]
+fn display_and_mask_hide_the_password() {
+    let url = parse("postgresql://alice:s%40cret@db.example.com:6543/app");
+    assert_eq!(url.display(), "alice@db.example.com:6543/app");
+    assert_eq!(
+        url.mask("bad: postgresql://alice:s%40cret@x and alice:s@cret@x"),
+        "bad: postgresql://alice:****@x and alice:****@x"
+    );
+    let url = parse("postgresql:///app?host=%2Ftmp%2Fs&user=bob&password=hunter22");
+    assert_eq!(url.display(), "bob@/tmp/s/app");
+    assert_eq!(url.mask("password=hunter22"), "password=****");
+}
+
+#[test]
+fn precedence_flag_env_dotenv() {
+    let dir = std::env::temp_dir().join(format!("todo-url-test-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let dotenv = dir.join(".env");
+    std::fs::write(&dotenv, "OTHER=x\nDATABASE_URL=postgres://dotenv/db\n").unwrap();
+    let none = |_: &str| Ok(None);
+    let env = |k: &str| Ok((k == "DATABASE_URL").then(|| "postgres://env/db".to_string()));
+    let todo_env = |k: &str| {
+        Ok(Some(
+            if k == "TODO_DATABASE_URL" {
+                "postgres://todo/db"
+            } else {
+                "postgres://env/db"
+            }
+            .to_string(),
+        ))
+    };
+    let url = |c: Configured| c.url;
+
+    let got = configured(Some("postgres://flag/db"), todo_env, &dotenv).unwrap();
+    assert_eq!(url(got), Some(("postgres://flag/db".into(), Source::Flag)));
+    let got = configured(None, todo_env, &dotenv).unwrap();
+    assert_eq!(
+        url(got),
+        Some((
+            "postgres://todo/db".into(),
+            Source::Env("TODO_DATABASE_URL")
+        ))
+    );
+    let got = configured(None, env, &dotenv).unwrap();
+    assert_eq!(
+        url(got),
+        Some(("postgres://env/db".into(), Source::Env("DATABASE_URL")))
+    );
+    let got = configured(None, none, &dotenv).unwrap();
+    assert_eq!(
+        url(got),
+        Some((
+            "postgres://dotenv/db".into(),
+            Source::DotEnv("DATABASE_URL")
+        ))
+    );
+    std::fs::write(
+        &dotenv,
+        "DATABASE_URL=postgres://a/db\nbroken line here\nTODO_DATABASE_URL=postgres://b/db\n",
+    )
+    .unwrap();
+    let got = configured(None, none, &dotenv).unwrap();
+    assert_eq!(got.dotenv_bad_lines, vec![2]);
+    assert_eq!(
+        url(got),
+        Some((
+            "postgres://b/db".into(),
+            Source::DotEnv("TODO_DATABASE_URL")
+        ))
+    );
+    assert_eq!(
+        configured(None, none, &dir.join("missing.env")).unwrap(),
+        Configured::default()
+    );
+    let not_utf8 = |_: &str| Err(Error::usage("not UTF-8"));
+    assert!(configured(None, not_utf8, &dotenv).is_err());
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn urls_libpq_would_split_elsewhere_are_refused_without_the_password() {
+    for raw in [
+        "postgresql://weird:Sec/retPW@127.0.0.1:5477/todo2",
+        "postgresql://u:abc@TopSecretPart@127.0.0.1/db",
+        "postgresql://u:pa?ssWORD@h/db",
+        "postgresql://u:pa#ssWORD@h/db",
+        "postgresql://u:pa%zzWORD@h/db",
+        "postgresql+asyncpg://weird:Sec/retPW@h/db?ssl=require",
+    ] {
+        let err = DbUrl::parse(raw, None, 5).unwrap_err();
+        assert_eq!(err.kind, crate::error::Kind::Usage, "{raw}");
+        let text = format!("{} {}", err.message, err.hint.clone().unwrap_or_default());
+        for part in ["retPW", "TopSecret", "ssWORD"] {
+            assert!(!text.contains(part), "{raw}: {text}");
+        }
+        assert!(text.contains("percent-encode"), "{raw}: {text}");
+    }
+    // Encoded, the same passwords are fine.
+    let url = parse("postgresql://weird:Sec%2FretPW@127.0.0.1:5477/todo2");
+    assert_eq!(url.display(), "weird@127.0.0.1:5477/todo2");
+}
+
+#[test]
+fn bad_ports_and_sslmodes_are_usage_errors() {
+    for raw in [
+        "postgresql://h:abc/db",
+        "postgresql://h:99999/db",
+        "postgresql://h/db?port=abc",
+        "postgresql://h/db?sslmode=bogus",
+        "postgresql://[::1/db",
+    ] {
+        let err = DbUrl::parse(raw, None, 5).unwrap_err();
+        assert_eq!(err.kind, crate::error::Kind::Usage, "{raw}");
+    }
+    assert!(DbUrl::parse("postgresql://h1:5432,h2:5433/db", None, 5).is_ok());
+    assert!(DbUrl::parse("postgresql://[::1]:5432/db", None, 5).is_ok());
+}
+
+#[test]
+fn masking_is_contextual_so_short_passwords_do_not_mangle_messages() {
+    let url = parse("postgresql://u:x@h/db");
+    assert_eq!(
+        url.mask("timeout expired for u:x@h:5432"),
+        "timeout expired for u:****@h:5432"
+    );
+    assert_eq!(url.mask("see postgresql://u:x@h/db"), "see u@h/db");
+    let url = parse("postgresql:///db?host=%2Ftmp&password=x&user=u");
+    assert_eq!(
+        url.mask("password=x user=u, box of x"),
+        "password=**** user=u, box of x"
+    );
+    assert_eq!(url.mask(url.libpq()), url.display());
+}
