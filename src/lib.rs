@@ -16,6 +16,7 @@ pub mod commands;
 pub mod db;
 pub mod dotenv;
 pub mod error;
+pub mod import;
 pub mod local;
 pub mod output;
 pub mod sample;

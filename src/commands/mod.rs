@@ -7,6 +7,7 @@ pub mod connect;
 pub mod db;
 pub mod editor;
 pub mod errors;
+pub mod import;
 pub mod task;
 pub mod user;
 pub mod watchdog;

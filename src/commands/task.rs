@@ -63,6 +63,19 @@ pub enum TaskCommand {
     ///   todo task rm --done --yes --user bob@example.com
     #[command(verbatim_doc_comment)]
     Rm(RmArgs),
+    /// Import tasks from a file: this tool's JSON, CSV, Taskwarrior, todo.txt
+    ///
+    /// All records or none, in one transaction (COPY); every bad record is
+    /// reported with its number first. Completion and created/updated times
+    /// are kept when the source has them; Taskwarrior's deleted tasks are
+    /// skipped. The format comes from the file name (.json, .csv, .txt)
+    /// unless --from says; - (stdin) is JSON.
+    ///
+    /// Examples:
+    ///   task export | todo task import - --from taskwarrior --user bob@example.com
+    ///   todo task list --json --user a@x.org | todo task import - --user b@x.org
+    #[command(verbatim_doc_comment)]
+    Import(super::import::ImportArgs),
     /// Count a user's tasks: total, pending, done
     ///
     /// Example: todo task stats --user bob@example.com --json
@@ -188,6 +201,7 @@ pub fn run(ctx: &Context, cmd: TaskCommand) -> Result<()> {
             Change::Delete,
         ),
         TaskCommand::Stats(args) => stats(ctx, args),
+        TaskCommand::Import(args) => super::import::import(ctx, args),
     }
 }
 

@@ -9,6 +9,7 @@ pub mod backup;
 pub mod cancel;
 pub mod conformance;
 pub mod health;
+pub mod import;
 pub mod maintain;
 pub mod migrate;
 pub mod models;

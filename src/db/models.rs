@@ -23,6 +23,16 @@ impl Task {
     }
 }
 
+/// A task to create (`task import`); missing times become now.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewTask {
+    pub title: String,
+    pub description: Option<String>,
+    pub completed: bool,
+    pub created_at: Option<NaiveDateTime>,
+    pub updated_at: Option<NaiveDateTime>,
+}
+
 /// A `tasks` row as a statement returns it.
 #[derive(Debug, QueryableByName)]
 pub(super) struct TaskRow {

@@ -268,3 +268,44 @@ impl Render for Grants {
         Ok(())
     }
 }
+
+/// `task import`.
+pub struct Imported {
+    pub imported: u64,
+    pub skipped: u64,
+    pub dry_run: bool,
+}
+
+impl Render for Imported {
+    fn json(&self) -> Value {
+        let mut v = json!({ "imported": self.imported, "skipped": self.skipped });
+        if self.dry_run {
+            v["dry_run"] = json!(true);
+        }
+        v
+    }
+
+    fn plain(&self, out: &mut dyn Write) -> Result<()> {
+        let f = [self.imported.to_string(), self.skipped.to_string()];
+        plain_line(out, &[Some(&f[0]), Some(&f[1])])
+    }
+
+    fn table(&self, out: &mut dyn Write, _color: bool) -> Result<()> {
+        writeln!(
+            out,
+            "{} {} tasks{}.",
+            if self.dry_run {
+                "Would import"
+            } else {
+                "Imported"
+            },
+            self.imported,
+            if self.skipped > 0 {
+                format!(" ({} skipped: deleted in the source)", self.skipped)
+            } else {
+                String::new()
+            }
+        )?;
+        Ok(())
+    }
+}

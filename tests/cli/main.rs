@@ -8,6 +8,7 @@ mod connect;
 mod faults;
 mod health;
 mod help;
+mod import;
 mod local;
 mod migrate;
 mod ops;

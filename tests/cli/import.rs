@@ -1,0 +1,157 @@
+//! `task import` (SPEC §15): each format from realistic files, all or
+//! nothing, and a copy of one user's tasks to another through a pipe.
+
+use crate::support::{expect_code, json, stderr, TempDir, TestDb};
+
+/// `task export` of Taskwarrior 2.6, written by hand: pending, completed,
+/// deleted, annotated, unicode.
+const TASKWARRIOR: &str = r#"[
+{"id":1,"description":"Buy oat milk","entry":"20251120T081500Z","modified":"20251120T081500Z","status":"pending","uuid":"3a8b0c4e-1d2f-4e5a-9b6c-7d8e9f0a1b2c","urgency":0},
+{"id":0,"description":"File the tax return","end":"20251201T170000Z","entry":"20251101T090000Z","modified":"20251201T170000Z","status":"completed","uuid":"4b9c1d5f-2e3a-4f6b-8c7d-8e9f0a1b2c3d","annotations":[{"entry":"20251102T100000Z","description":"forms in the blue folder"},{"entry":"20251103T100000Z","description":"ask about the deduction"}],"urgency":0},
+{"id":0,"description":"Old idea","entry":"20250101T000000Z","modified":"20250301T000000Z","status":"deleted","uuid":"5c0d2e6a-3f4b-4a7c-9d8e-9f0a1b2c3d4e","urgency":0},
+{"id":2,"description":"Réserver le café ☕ für Müller","entry":"20251122T120000Z","modified":"20251123T120000Z","status":"waiting","uuid":"6d1e3f7b-4a5c-4b8d-8e9f-0a1b2c3d4e5f","urgency":0}
+]"#;
+
+const TODOTXT: &str = "x 2026-01-05 2026-01-02 Renew passport +admin
+(A) 2026-01-03 Call the plumber @phone
+Water the plants 🌱
+
+x 2026-01-04 Send invoice +work
+";
+
+const CSV: &str = "title,description,completed,created_at
+\"Plan trip, summer\",\"Flights
+then hotel\",false,2026-01-01T10:00:00Z
+Pay rent,,true,
+";
+
+fn import(db: &TestDb, file: &std::path::Path, extra: &[&str]) -> std::process::Output {
+    db.cmd()
+        .args(["task", "import"])
+        .arg(file)
+        .args(["--user", "i@example.com", "--json"])
+        .args(extra)
+        .output()
+        .unwrap()
+}
+
+#[test]
+fn each_format_imports_with_completion_and_times() {
+    let db = TestDb::migrated();
+    db.add_user("i@example.com");
+    let dir = TempDir::new("import");
+    let tw = dir.join("export.data");
+    std::fs::write(&tw, TASKWARRIOR).unwrap();
+    let out = import(&db, &tw, &["--from", "taskwarrior"]);
+    expect_code(&out, 0);
+    assert_eq!(json(&out), serde_json::json!({"imported": 3, "skipped": 1}));
+    assert_eq!(
+        db.value("SELECT description FROM tasks WHERE title = 'File the tax return' AND completed"),
+        "forms in the blue folder\nask about the deduction"
+    );
+    assert_eq!(
+        db.value("SELECT created_at FROM tasks WHERE title = 'Buy oat milk'"),
+        "2025-11-20 08:15:00"
+    );
+    assert_eq!(
+        db.value(
+            "SELECT count(*) FROM tasks WHERE title LIKE 'Réserver le café ☕%' AND NOT completed"
+        ),
+        "1"
+    );
+
+    let txt = dir.join("todo.txt");
+    std::fs::write(&txt, TODOTXT).unwrap();
+    let out = import(&db, &txt, &[]);
+    expect_code(&out, 0);
+    assert_eq!(json(&out)["imported"], 4);
+    assert_eq!(
+        db.value("SELECT completed::text || ' ' || created_at::date || ' ' || updated_at::date FROM tasks WHERE title = 'Renew passport +admin'"),
+        "true 2026-01-02 2026-01-05"
+    );
+    assert_eq!(
+        db.value("SELECT completed FROM tasks WHERE title = 'Call the plumber @phone'"),
+        "f"
+    );
+
+    let csv = dir.join("tasks.csv");
+    std::fs::write(&csv, CSV).unwrap();
+    let out = import(&db, &csv, &[]);
+    expect_code(&out, 0);
+    assert_eq!(json(&out)["imported"], 2);
+    assert_eq!(
+        db.value("SELECT description FROM tasks WHERE title = 'Plan trip, summer'"),
+        "Flights\nthen hotel"
+    );
+    assert_eq!(db.value("SELECT count(*) FROM tasks"), "9");
+}
+
+#[test]
+fn bad_records_are_all_reported_and_nothing_is_imported() {
+    let db = TestDb::migrated();
+    db.add_user("i@example.com");
+    let dir = TempDir::new("import");
+    let csv = dir.join("bad.csv");
+    std::fs::write(
+        &csv,
+        format!(
+            "title,completed\nfine,false\n,true\nok,maybe\n{},false\n",
+            "x".repeat(300)
+        ),
+    )
+    .unwrap();
+    let out = import(&db, &csv, &[]);
+    expect_code(&out, 2);
+    let err = stderr(&out);
+    assert!(err.contains("3 invalid records"), "{err}");
+    for n in ["record 3", "record 4", "record 5"] {
+        assert!(err.contains(n), "{n}: {err}");
+    }
+    assert_eq!(db.value("SELECT count(*) FROM tasks"), "0");
+    // A dry run counts and imports nothing.
+    let txt = dir.join("todo.txt");
+    std::fs::write(&txt, TODOTXT).unwrap();
+    let out = import(&db, &txt, &["--dry-run"]);
+    expect_code(&out, 0);
+    assert_eq!(json(&out)["imported"], 4);
+    assert_eq!(db.value("SELECT count(*) FROM tasks"), "0");
+    // An unknown extension needs --from.
+    let odd = dir.join("tasks.dat");
+    std::fs::write(&odd, "[]").unwrap();
+    expect_code(&import(&db, &odd, &[]), 2);
+}
+
+#[test]
+fn list_json_piped_into_import_copies_tasks_to_another_user() {
+    let db = TestDb::migrated();
+    db.add_user("from@example.com");
+    db.add_user("i@example.com");
+    for t in ["one", "two", "three"] {
+        db.add_task("from@example.com", t);
+    }
+    db.cmd()
+        .args(["task", "done", "1", "--user", "from@example.com", "-q"])
+        .assert()
+        .success();
+    let listed = db
+        .cmd()
+        .args(["task", "list", "--json", "--user", "from@example.com"])
+        .output()
+        .unwrap();
+    expect_code(&listed, 0);
+    let out = db
+        .cmd()
+        .args(["task", "import", "-", "--user", "i@example.com", "--json"])
+        .write_stdin(listed.stdout)
+        .output()
+        .unwrap();
+    expect_code(&out, 0);
+    assert_eq!(json(&out)["imported"], 3);
+    let copy = |email: &str| {
+        db.value(&format!(
+            "SELECT string_agg(t.title || ':' || t.completed || ':' || t.created_at || ':' || t.updated_at, ',' ORDER BY t.title)
+             FROM tasks t JOIN users u ON u.id = t.user_id WHERE u.email = '{email}'"
+        ))
+    };
+    assert_eq!(copy("i@example.com"), copy("from@example.com"));
+}
