@@ -34,6 +34,11 @@ use crate::error::Error;
 /// Parses the command line, runs it, prints any error once and returns the
 /// documented exit code.
 pub fn main() -> ExitCode {
+    // A shell asking for completions (TODO_COMPLETE=bash todo -- …):
+    // answer and exit before anything else.
+    clap_complete::CompleteEnv::with_factory(<cli::Cli as clap::CommandFactory>::command)
+        .var(commands::COMPLETE_VAR)
+        .complete();
     let args: Vec<OsString> = std::env::args_os().collect();
     let cli = match cli::Cli::try_parse_from(&args) {
         Ok(cli) => cli,

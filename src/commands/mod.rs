@@ -3,6 +3,7 @@
 //! to `output` through [`Context::emit`]. This layer decides policy (where to
 //! connect, prompts, notices on stderr); nothing below it prints.
 
+pub mod complete;
 pub mod connect;
 pub mod db;
 pub mod editor;
@@ -175,10 +176,10 @@ pub fn run(cli: Cli) -> Result<()> {
         }
         Command::Db(cmd) => db::run(&ctx, cmd),
         Command::Completions { shell } => {
-            // clap_complete panics when its writer fails (a closed pipe):
-            // generate into memory, then write like any output.
+            // The registration script of dynamic completion: the shell
+            // calls `todo` back (TODO_COMPLETE=SHELL) for candidates.
             let mut script = Vec::new();
-            clap_complete::generate(shell, &mut Cli::command(), "todo", &mut script);
+            registration(shell, &mut script)?;
             let mut out = ctx.stdout();
             out.write_all(&script)?;
             out.flush()?;
@@ -192,3 +193,18 @@ pub fn run(cli: Cli) -> Result<()> {
         }
     }
 }
+
+/// The script that registers dynamic completion for `shell`.
+fn registration(shell: clap_complete::Shell, out: &mut Vec<u8>) -> Result<()> {
+    let name = shell.to_string();
+    let shells = clap_complete::env::Shells::builtins();
+    let completer = shells
+        .completer(&name)
+        .ok_or_else(|| Error::usage(format!("no dynamic completion for {name}")))?;
+    // The shell calls `todo` from PATH back for candidates.
+    completer.write_registration(COMPLETE_VAR, "todo", "todo", "todo", out)?;
+    Ok(())
+}
+
+/// The environment variable through which a shell asks for candidates.
+pub const COMPLETE_VAR: &str = "TODO_COMPLETE";

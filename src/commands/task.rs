@@ -91,7 +91,8 @@ pub struct UserArg {
         short,
         env = "TODO_USER",
         value_name = "USER",
-        hide_env_values = true
+        hide_env_values = true,
+        add = clap_complete::engine::ArgValueCompleter::new(super::complete::users)
     )]
     pub user: String,
 }
@@ -135,7 +136,7 @@ pub struct ListArgs {
 #[derive(Debug, Args)]
 pub struct IdArgs {
     /// The task id
-    #[arg(value_parser = validate::task_id)]
+    #[arg(value_parser = validate::task_id, add = clap_complete::engine::ArgValueCompleter::new(super::complete::task_ids))]
     pub id: i32,
     #[command(flatten)]
     pub user: UserArg,
@@ -144,7 +145,7 @@ pub struct IdArgs {
 #[derive(Debug, Args)]
 pub struct IdsArgs {
     /// One or more task ids
-    #[arg(required = true, value_parser = validate::task_id)]
+    #[arg(required = true, value_parser = validate::task_id, add = clap_complete::engine::ArgValueCompleter::new(super::complete::task_ids))]
     pub ids: Vec<i32>,
     #[command(flatten)]
     pub user: UserArg,
@@ -153,7 +154,7 @@ pub struct IdsArgs {
 #[derive(Debug, Args)]
 pub struct EditArgs {
     /// The task id
-    #[arg(value_parser = validate::task_id)]
+    #[arg(value_parser = validate::task_id, add = clap_complete::engine::ArgValueCompleter::new(super::complete::task_ids))]
     pub id: i32,
     #[command(flatten)]
     pub user: UserArg,
@@ -171,7 +172,7 @@ pub struct EditArgs {
 #[derive(Debug, Args)]
 pub struct RmArgs {
     /// Task ids to delete
-    #[arg(value_parser = validate::task_id, required_unless_present = "done", conflicts_with = "done")]
+    #[arg(value_parser = validate::task_id, required_unless_present = "done", conflicts_with = "done", add = clap_complete::engine::ArgValueCompleter::new(super::complete::task_ids))]
     pub ids: Vec<i32>,
     #[command(flatten)]
     pub user: UserArg,

@@ -4,6 +4,7 @@
 mod support;
 
 mod backup;
+mod completion;
 mod connect;
 mod faults;
 mod health;

@@ -1,0 +1,119 @@
+//! Dynamic shell completion (SPEC §15): task ids with their titles, and
+//! user emails for `--user`. Completion must never get in the way: it
+//! answers within 300 ms or offers nothing, never prompts, never starts the
+//! embedded database, and uses a 1 s connect timeout.
+
+use std::ffi::OsStr;
+use std::time::Duration;
+
+use clap_complete::engine::CompletionCandidate;
+use diesel::prelude::*;
+use diesel::sql_types::{Integer, Text};
+
+use crate::commands::connect::{self, ConnectOptions, Target};
+use crate::db::pool;
+use crate::local::State;
+
+/// How long completion may take.
+const BUDGET: Duration = Duration::from_millis(300);
+
+/// Runs `query` on a connection with the budget; nothing when it is late,
+/// the database is unreachable, or anything fails.
+fn within_budget(
+    query: impl FnOnce(&mut PgConnection) -> QueryResult<Vec<CompletionCandidate>> + Send + 'static,
+) -> Vec<CompletionCandidate> {
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let opts = ConnectOptions {
+            local: std::env::var_os("TODO_LOCAL").is_some_and(|v| !v.is_empty() && v != "0"),
+            connect_timeout: Some(1),
+            ..ConnectOptions::default()
+        };
+        let url = match connect::resolve(&opts, &mut |_| {}) {
+            Ok(Target::Url(url)) => url,
+            // The embedded database only when it already runs.
+            Ok(Target::Local(cluster, url)) if matches!(cluster.state(), Ok(State::Running)) => url,
+            _ => return,
+        };
+        if let Ok(mut conn) = pool::establish(&url, None) {
+            if let Ok(found) = query(&mut conn) {
+                let _ = tx.send(found);
+            }
+        }
+    });
+    rx.recv_timeout(BUDGET).unwrap_or_default()
+}
+
+/// The `--user` given on the command line being completed, else `$TODO_USER`.
+fn user_on_the_line() -> Option<String> {
+    let args: Vec<String> = std::env::args().collect();
+    let words = args.iter().skip_while(|a| *a != "--");
+    let mut user = None;
+    let mut words = words.peekable();
+    while let Some(w) = words.next() {
+        if w == "--user" || w == "-u" {
+            user = words.peek().map(|s| s.to_string());
+        } else if let Some(v) = w.strip_prefix("--user=") {
+            user = Some(v.to_string());
+        }
+    }
+    user.filter(|u| !u.is_empty())
+        .or_else(|| std::env::var("TODO_USER").ok())
+}
+
+/// Emails starting with what is typed.
+pub fn users(current: &OsStr) -> Vec<CompletionCandidate> {
+    let prefix = current.to_string_lossy().to_lowercase();
+    within_budget(move |conn| {
+        #[derive(QueryableByName)]
+        struct Row {
+            #[diesel(sql_type = Text)]
+            email: String,
+        }
+        let rows: Vec<Row> = diesel::sql_query(
+            "SELECT email FROM users WHERE lower(email) LIKE $1 || '%' ORDER BY email LIMIT 100",
+        )
+        .bind::<Text, _>(prefix)
+        .load(conn)?;
+        Ok(rows
+            .into_iter()
+            .map(|r| CompletionCandidate::new(r.email))
+            .collect())
+    })
+}
+
+/// The user's task ids starting with what is typed, newest first, each
+/// with its title as help.
+pub fn task_ids(current: &OsStr) -> Vec<CompletionCandidate> {
+    let Some(user) = user_on_the_line() else {
+        return Vec::new();
+    };
+    let prefix = current.to_string_lossy().into_owned();
+    within_budget(move |conn| {
+        #[derive(QueryableByName)]
+        struct Row {
+            #[diesel(sql_type = Integer)]
+            id: i32,
+            #[diesel(sql_type = Text)]
+            title: String,
+        }
+        let rows: Vec<Row> = diesel::sql_query(concat!(
+            "SELECT t.id, t.title FROM tasks t WHERE t.user_id = (SELECT min(id) FROM users WHERE ",
+            crate::db::users::user_matches!(),
+            ") AND t.id::text LIKE $2 || '%' ORDER BY t.id DESC LIMIT 100"
+        ))
+        .bind::<Text, _>(user.trim())
+        .bind::<Text, _>(prefix)
+        .load(conn)?;
+        Ok(rows
+            .into_iter()
+            .map(|r| {
+                CompletionCandidate::new(r.id.to_string()).help(Some(
+                    crate::text::terminal_safe(&r.title, false)
+                        .into_owned()
+                        .into(),
+                ))
+            })
+            .collect())
+    })
+}

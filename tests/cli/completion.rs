@@ -1,0 +1,88 @@
+//! Dynamic completion (SPEC §15), asked the way the shells' registration
+//! scripts ask: `TODO_COMPLETE=SHELL todo -- WORDS…`.
+
+use std::time::{Duration, Instant};
+
+use crate::support::{expect_code, stdout, TestDb};
+
+/// The candidates for the last word of `words`, as `shell` asks.
+fn complete(db: &TestDb, shell: &str, words: &[&str]) -> Vec<String> {
+    let out = db
+        .cmd()
+        .env("TODO_COMPLETE", shell)
+        .env("_CLAP_COMPLETE_INDEX", (words.len() - 1).to_string())
+        .arg("--")
+        .args(words)
+        .output()
+        .unwrap();
+    expect_code(&out, 0);
+    stdout(&out)
+        .split(['\n', '\u{b}'])
+        .filter(|l| !l.is_empty())
+        .map(String::from)
+        .collect()
+}
+
+#[test]
+fn task_ids_come_with_titles_and_emails_for_user() {
+    let db = TestDb::migrated();
+    db.add_user("comp@example.com");
+    db.add_user("other@example.com");
+    let one = db.add_task("comp@example.com", "Buy milk");
+    let two = db.add_task("comp@example.com", "Call mum");
+    db.add_task("other@example.com", "Not mine");
+
+    let got = complete(
+        &db,
+        "fish",
+        &["todo", "task", "done", "--user", "comp@example.com", ""],
+    );
+    assert_eq!(
+        got[..2],
+        [format!("{two}\tCall mum"), format!("{one}\tBuy milk")]
+    );
+    assert!(!got.iter().any(|c| c.contains("Not mine")), "{got:?}");
+    // bash, with the user from $TODO_USER and a typed prefix.
+    let out = db
+        .cmd()
+        .env("TODO_COMPLETE", "bash")
+        .env("_CLAP_COMPLETE_INDEX", "3")
+        .env("TODO_USER", "comp@example.com")
+        .args(["--", "todo", "task", "show", &two.to_string()])
+        .output()
+        .unwrap();
+    assert_eq!(stdout(&out).trim(), two.to_string());
+    // Emails for --user.
+    let got = complete(&db, "bash", &["todo", "task", "list", "--user", "co"]);
+    assert_eq!(got, ["comp@example.com"]);
+}
+
+#[test]
+fn completion_offers_nothing_quickly_when_the_database_is_away() {
+    let db = TestDb::migrated();
+    // A server that accepts connections (the kernel does) and never answers.
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let started = Instant::now();
+    let out = db
+        .cmd()
+        .env(
+            "DATABASE_URL",
+            format!("postgresql://nobody@127.0.0.1:{port}/none"),
+        )
+        .env_remove("TODO_DATABASE_URL")
+        .env("TODO_COMPLETE", "bash")
+        .env("_CLAP_COMPLETE_INDEX", "4")
+        .args(["--", "todo", "task", "list", "--user", "x"])
+        .output()
+        .unwrap();
+    expect_code(&out, 0);
+    assert_eq!(stdout(&out).trim(), "");
+    // The 300 ms budget, plus the process itself.
+    assert!(
+        started.elapsed() < Duration::from_secs(2),
+        "{:?}",
+        started.elapsed()
+    );
+    drop(listener);
+}
