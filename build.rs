@@ -1,7 +1,7 @@
 // Rebuild when a migration changes: they are embedded in the binary.
 //
 // The linker wraps libpq's PQconnectdb and PQfinish (GNU ld / lld
-// `--wrap`): `src/db/cancel.rs` records each open connection's cancel key,
+// `--wrap`): `src/db/libpq.rs` records each open connection's cancel key,
 // so that Ctrl-C or SIGTERM can ask the server to cancel a running statement
 // (PQcancel) before the process exits. diesel owns the PGconn and offers no
 // way to reach it; the wrap is the one place this tool steps under diesel.

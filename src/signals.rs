@@ -1,5 +1,5 @@
 //! Ctrl-C and SIGTERM: the server is asked to cancel the running statement
-//! (see [`crate::db::cancel`]), one `error: interrupted` line (or JSON
+//! (see [`crate::db::libpq`]), one `error: interrupted` line (or JSON
 //! object) is written, and the process exits 130 (SIGINT) or 143 (SIGTERM),
 //! as shells report a process killed by those signals. Whatever the
 //! statement was doing is rolled back by the server.
@@ -38,7 +38,7 @@ pub fn install(json: bool) {
 }
 
 extern "C" fn handler(signal: libc::c_int) {
-    crate::db::cancel::cancel_all();
+    crate::db::libpq::cancel_all();
     let text = MESSAGE.load(Ordering::Acquire);
     let len = MESSAGE_LEN.load(Ordering::Acquire);
     let code = if signal == libc::SIGINT {

@@ -17,7 +17,7 @@ use diesel::prelude::*;
 use diesel::sql_types::{Array, Double, Integer, Nullable, Text};
 
 use crate::commands::connect::{self, ConnectOptions, Target};
-use crate::db::{cancel, pool};
+use crate::db::{libpq, pool};
 
 /// Who blocked the command, once the watchdog cancelled it.
 static BLOCKER: Mutex<Option<String>> = Mutex::new(None);
@@ -63,7 +63,7 @@ fn watch(opts: ConnectOptions, timeout: Duration, done: &AtomicBool) {
     if !sleep_unless_done(done, timeout) {
         return;
     }
-    let ours = cancel::backend_pids();
+    let ours = libpq::backend_pids();
     if ours.is_empty() {
         return;
     }
@@ -85,7 +85,7 @@ fn watch(opts: ConnectOptions, timeout: Duration, done: &AtomicBool) {
                 *slot = Some(who);
             }
             if !done.load(Ordering::Acquire) {
-                cancel::cancel_all();
+                libpq::cancel_all();
             }
             return;
         }

@@ -68,30 +68,14 @@ pub fn backup(
 
             backup_file::write_section_start(out, "users", backup_file::USERS_COLUMNS)
                 .map_err(io_err)?;
-            let copy = diesel::copy_to((
-                users::id,
-                users::email,
-                users::name,
-                users::created_at,
-                users::updated_at,
-            ))
-            .load_raw(conn)?;
+            let copy = diesel::copy_to(super::columns::USER_ROW).load_raw(conn)?;
             let users = stream(copy, out, 0, progress)?;
             finish_copy()?;
             backup_file::write_section_end(out).map_err(io_err)?;
 
             backup_file::write_section_start(out, "tasks", backup_file::TASKS_COLUMNS)
                 .map_err(io_err)?;
-            let copy = diesel::copy_to((
-                tasks::id,
-                tasks::title,
-                tasks::description,
-                tasks::completed,
-                tasks::user_id,
-                tasks::created_at,
-                tasks::updated_at,
-            ))
-            .load_raw(conn)?;
+            let copy = diesel::copy_to(super::columns::TASK_ROW).load_raw(conn)?;
             let tasks = stream(copy, out, users.rows, progress)?;
             finish_copy()?;
             backup_file::write_section_end(out).map_err(io_err)?;
@@ -113,9 +97,9 @@ pub fn backup(
         })
 }
 
-/// Ends a COPY TO whose data was read (see [`super::cancel::finish_copy_out`]).
+/// Ends a COPY TO whose data was read (see [`super::libpq::finish_copy_out`]).
 fn finish_copy() -> QueryResult<()> {
-    super::cancel::finish_copy_out().map_err(|message| {
+    super::libpq::finish_copy_out().map_err(|message| {
         diesel::result::Error::DatabaseError(
             diesel::result::DatabaseErrorKind::Unknown,
             Box::new(message),
@@ -235,16 +219,9 @@ pub fn restore<R: BufRead>(
             .borrow_mut()
             .section_start("users", backup_file::USERS_COLUMNS)?;
         diesel::copy_from(users::table)
-            .from_raw_data(
-                (
-                    users::id,
-                    users::email,
-                    users::name,
-                    users::created_at,
-                    users::updated_at,
-                ),
-                |sink: &mut dyn Write| load(&reader, &section, &problem, progress, sink),
-            )
+            .from_raw_data(super::columns::USER_ROW, |sink: &mut dyn Write| {
+                load(&reader, &section, &problem, progress, sink)
+            })
             .execute(conn)
             .map_err(failed)?;
         let users = section.take().unwrap_or_default();
@@ -252,18 +229,9 @@ pub fn restore<R: BufRead>(
             .borrow_mut()
             .section_start("tasks", backup_file::TASKS_COLUMNS)?;
         diesel::copy_from(tasks::table)
-            .from_raw_data(
-                (
-                    tasks::id,
-                    tasks::title,
-                    tasks::description,
-                    tasks::completed,
-                    tasks::user_id,
-                    tasks::created_at,
-                    tasks::updated_at,
-                ),
-                |sink: &mut dyn Write| load(&reader, &section, &problem, progress, sink),
-            )
+            .from_raw_data(super::columns::TASK_ROW, |sink: &mut dyn Write| {
+                load(&reader, &section, &problem, progress, sink)
+            })
             .execute(conn)
             .map_err(failed)?;
         let tasks = section.take().unwrap_or_default();

@@ -21,14 +21,7 @@ pub fn insert_all(
     conn.transaction(|conn| {
         diesel::copy_from(tasks::table)
             .from_raw_data(
-                (
-                    tasks::title,
-                    tasks::description,
-                    tasks::completed,
-                    tasks::user_id,
-                    tasks::created_at,
-                    tasks::updated_at,
-                ),
+                super::columns::NEW_TASK_ROW,
                 |sink: &mut dyn Write| -> QueryResult<()> {
                     let mut out = std::io::BufWriter::with_capacity(256 * 1024, sink);
                     for t in new {

@@ -6,10 +6,11 @@
 //! renders results (`output`).
 
 pub mod backup;
-pub mod cancel;
+pub mod columns;
 pub mod conformance;
 pub mod health;
 pub mod import;
+pub mod libpq;
 pub mod maintain;
 pub mod migrate;
 pub mod models;

@@ -236,13 +236,7 @@ const FAST_PATH_DDL: &str = "
 fn copy_users(conn: &mut PgConnection, seed: u64, missing: &[u64]) -> QueryResult<usize> {
     diesel::copy_from(users::table)
         .from_raw_data(
-            (
-                users::id,
-                users::email,
-                users::name,
-                users::created_at,
-                users::updated_at,
-            ),
+            super::columns::USER_ROW,
             |sink: &mut dyn Write| -> QueryResult<()> {
                 let mut out = BufWriter::with_capacity(64 * 1024, sink);
                 out.write_all(sample::BINARY_HEADER).map_err(io_err)?;
@@ -266,14 +260,7 @@ fn copy_tasks(
     let written = Cell::new(0u64);
     diesel::copy_from(tasks::table)
         .from_raw_data(
-            (
-                tasks::title,
-                tasks::description,
-                tasks::completed,
-                tasks::user_id,
-                tasks::created_at,
-                tasks::updated_at,
-            ),
+            super::columns::NEW_TASK_ROW,
             |sink: &mut dyn Write| -> QueryResult<()> {
                 let mut out = BufWriter::with_capacity(256 * 1024, sink);
                 out.write_all(sample::BINARY_HEADER).map_err(io_err)?;

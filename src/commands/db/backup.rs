@@ -381,10 +381,11 @@ struct Throwaway {
 impl Throwaway {
     fn create(admin: &mut diesel::PgConnection, name: &str) -> Result<Throwaway> {
         use diesel::RunQueryDsl;
-        // `name` is made of a fixed prefix and a number: no quoting needed.
-        diesel::sql_query(format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+        // CREATE/DROP DATABASE take no parameters: `name` is ours (a fixed
+        // prefix and a number), quoted as an identifier.
+        diesel::sql_query(format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)"))
             .execute(admin)
-            .and_then(|_| diesel::sql_query(format!("CREATE DATABASE {name}")).execute(admin))
+            .and_then(|_| diesel::sql_query(format!("CREATE DATABASE \"{name}\"")).execute(admin))
             .map_err(|e| {
                 Error::unexpected(format!("cannot create a database to verify in: {e}"))
             })?;
@@ -396,7 +397,7 @@ impl Throwaway {
     fn drop_it(self, admin: &mut diesel::PgConnection) {
         use diesel::RunQueryDsl;
         let _ = diesel::sql_query(format!(
-            "DROP DATABASE IF EXISTS {} WITH (FORCE)",
+            "DROP DATABASE IF EXISTS \"{}\" WITH (FORCE)",
             self.name
         ))
         .execute(admin);
