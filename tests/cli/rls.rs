@@ -27,26 +27,7 @@ fn as_role(db: &TestDb, role: &str) -> String {
 
 /// Runs SQL as `role`; Err(stderr) when psql fails.
 fn sql_as(db: &TestDb, role: &str, sql: &str) -> Result<String, String> {
-    let out = std::process::Command::new(crate::support::psql_path())
-        .args([
-            "-X",
-            "-A",
-            "-t",
-            "-q",
-            "-v",
-            "ON_ERROR_STOP=1",
-            "-d",
-            &as_role(db, role),
-            "-c",
-            sql,
-        ])
-        .output()
-        .unwrap();
-    if out.status.success() {
-        Ok(String::from_utf8_lossy(&out.stdout).trim().to_string())
-    } else {
-        Err(String::from_utf8_lossy(&out.stderr).into_owned())
-    }
+    crate::support::try_psql(&as_role(db, role), sql)
 }
 
 #[test]

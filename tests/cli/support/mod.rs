@@ -471,6 +471,12 @@ impl Drop for TempDir {
 
 /// Runs SQL with psql (the system client) against `url`.
 pub fn psql(url: &str, sql: &str) -> String {
+    try_psql(url, sql).unwrap_or_else(|err| panic!("psql failed for {sql}: {err}"))
+}
+
+/// Runs SQL with psql; `Err(stderr)` when it fails (for statements that
+/// should be refused).
+pub fn try_psql(url: &str, sql: &str) -> Result<String, String> {
     let out = StdCommand::new(psql_path())
         .args([
             "-X",
@@ -486,15 +492,10 @@ pub fn psql(url: &str, sql: &str) -> String {
         ])
         .output()
         .expect("running psql");
-    assert!(
-        out.status.success(),
-        "psql failed for {sql}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8(out.stdout)
-        .unwrap()
-        .trim_end()
-        .to_string()
+    if !out.status.success() {
+        return Err(String::from_utf8_lossy(&out.stderr).into_owned());
+    }
+    Ok(String::from_utf8_lossy(&out.stdout).trim_end().to_string())
 }
 
 /// psql from the server's binaries (its directory has the server tools), or
