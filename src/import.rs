@@ -4,6 +4,8 @@
 //! validated as `task add` validates input; problems are reported with
 //! their record number (1-based; for todo.txt and CSV, the line number).
 
+use std::io::BufRead;
+
 use chrono::{DateTime, NaiveDate, NaiveDateTime, Utc};
 use serde_json::Value;
 
@@ -24,6 +26,15 @@ pub enum Source {
 }
 
 impl Source {
+    /// What the numbers given with records count: JSON array elements, or
+    /// lines (where a record starts) for the line-based formats.
+    pub fn counts(self) -> &'static str {
+        match self {
+            Source::Json | Source::Taskwarrior => "record",
+            Source::Csv | Source::Todotxt => "line",
+        }
+    }
+
     /// From a file name's extension (`-`, stdin, is JSON).
     pub fn from_name(name: &str) -> Option<Source> {
         if name == "-" {
@@ -39,43 +50,47 @@ impl Source {
     }
 }
 
-/// What a file holds.
-#[derive(Debug, Default)]
-pub struct Parsed {
-    pub tasks: Vec<NewTask>,
-    /// Records left out on purpose (Taskwarrior's deleted tasks).
-    pub skipped: usize,
-    /// (record number, what is wrong).
-    pub errors: Vec<(usize, String)>,
+/// One record as read: a task to import, `None` for a record left out on
+/// purpose (Taskwarrior's deleted tasks), or what is wrong with it.
+pub type Record = Result<Option<NewTask>, String>;
+
+/// Why reading stopped before the end of the input.
+#[derive(Debug)]
+pub enum Stop {
+    /// The input is not in the format at all (or could not be read): the
+    /// line where that was found, and why.
+    Input(usize, String),
+    /// The receiver of the records failed (the COPY it writes to broke).
+    Sink(std::io::Error),
 }
 
-pub fn parse(text: &str, from: Source) -> Parsed {
+/// What [`read`] hands each record to, with its number (1-based; for
+/// todo.txt and CSV, the line it starts on).
+pub type Each<'a> = dyn FnMut(usize, Record) -> std::io::Result<()> + 'a;
+
+/// Reads `input` once, from start to end, handing every record to `each`
+/// as soon as it is complete: memory stays bounded by one record whatever
+/// the size of the input.
+pub fn read(input: &mut dyn BufRead, from: Source, each: &mut Each<'_>) -> Result<(), Stop> {
     match from {
-        Source::Json => json(text, false),
-        Source::Taskwarrior => json(text, true),
-        Source::Csv => csv(text),
-        Source::Todotxt => todotxt(text),
+        Source::Json => json(input, false, each),
+        Source::Taskwarrior => json(input, true, each),
+        Source::Csv => csv(input, each),
+        Source::Todotxt => todotxt(input, each),
     }
 }
 
-/// Validates and adds one record.
-fn add(out: &mut Parsed, n: usize, record: Result<Option<NewTask>, String>) {
-    let checked = record.and_then(|task| match task {
-        None => Ok(None),
-        Some(mut t) => {
-            t.title = validate::title(&t.title).map_err(|e| e.message)?;
-            t.description = match t.description.as_deref() {
-                Some(d) => validate::description(d).map_err(|e| e.message)?,
-                None => None,
-            };
-            Ok(Some(t))
-        }
-    });
-    match checked {
-        Ok(Some(t)) => out.tasks.push(t),
-        Ok(None) => out.skipped += 1,
-        Err(e) => out.errors.push((n, e)),
-    }
+/// Validates a record as `task add` validates its input.
+fn checked(record: Record) -> Record {
+    let Some(mut t) = record? else {
+        return Ok(None);
+    };
+    t.title = validate::title(&t.title).map_err(|e| e.message)?;
+    t.description = match t.description.as_deref() {
+        Some(d) => validate::description(d).map_err(|e| e.message)?,
+        None => None,
+    };
+    Ok(Some(t))
 }
 
 fn timestamp(value: &Value, field: &str) -> Result<Option<NaiveDateTime>, String> {
@@ -104,29 +119,60 @@ fn parse_time(s: &str) -> Option<NaiveDateTime> {
         .and_then(|d| d.and_hms_opt(0, 0, 0))
 }
 
-fn json(text: &str, taskwarrior: bool) -> Parsed {
-    let mut out = Parsed::default();
-    let records: Vec<Value> = match serde_json::from_str(text) {
-        Ok(Value::Array(records)) => records,
-        Ok(_) => {
-            out.errors
-                .push((1, "expected a JSON array of tasks".into()));
-            return out;
-        }
-        Err(e) => {
-            out.errors.push((e.line(), format!("not valid JSON: {e}")));
-            return out;
-        }
+fn unreadable(at: usize, e: &std::io::Error) -> Stop {
+    Stop::Input(at, format!("cannot read: {e}"))
+}
+
+/// A JSON array read element by element (serde's `SeqAccess`): only the
+/// record being read is in memory.
+fn json(input: &mut dyn BufRead, taskwarrior: bool, each: &mut Each<'_>) -> Result<(), Stop> {
+    use serde::Deserializer as _;
+    let mut de = serde_json::Deserializer::from_reader(input);
+    let mut failed = None;
+    let visitor = Elements {
+        taskwarrior,
+        each,
+        failed: &mut failed,
     };
-    for (i, r) in records.iter().enumerate() {
-        let record = if taskwarrior {
-            taskwarrior_task(r)
-        } else {
-            own_task(r)
-        };
-        add(&mut out, i + 1, record);
+    let read = de.deserialize_seq(visitor).and_then(|()| de.end());
+    if let Some(e) = failed {
+        return Err(Stop::Sink(e));
     }
-    out
+    read.map_err(|e| match e.io_error_kind() {
+        Some(_) => Stop::Input(e.line(), format!("cannot read: {e}")),
+        None => Stop::Input(e.line(), format!("not valid JSON: {e}")),
+    })
+}
+
+struct Elements<'a, 'b> {
+    taskwarrior: bool,
+    each: &'a mut Each<'b>,
+    failed: &'a mut Option<std::io::Error>,
+}
+
+impl<'de> serde::de::Visitor<'de> for Elements<'_, '_> {
+    type Value = ();
+
+    fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        f.write_str("a JSON array of tasks")
+    }
+
+    fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
+        let mut n = 0;
+        while let Some(value) = seq.next_element::<Value>()? {
+            n += 1;
+            let record = if self.taskwarrior {
+                taskwarrior_task(&value)
+            } else {
+                own_task(&value)
+            };
+            if let Err(e) = (self.each)(n, checked(record)) {
+                *self.failed = Some(e);
+                return Err(serde::de::Error::custom("the import stopped"));
+            }
+        }
+        Ok(())
+    }
 }
 
 fn string(r: &Value, field: &str) -> Result<Option<String>, String> {
@@ -137,7 +183,7 @@ fn string(r: &Value, field: &str) -> Result<Option<String>, String> {
     }
 }
 
-fn own_task(r: &Value) -> Result<Option<NewTask>, String> {
+fn own_task(r: &Value) -> Record {
     if !r.is_object() {
         return Err("not an object".into());
     }
@@ -157,7 +203,7 @@ fn own_task(r: &Value) -> Result<Option<NewTask>, String> {
 
 /// `description` → title, annotations → description, `completed` → done,
 /// `deleted` skipped, entry/modified → times.
-fn taskwarrior_task(r: &Value) -> Result<Option<NewTask>, String> {
+fn taskwarrior_task(r: &Value) -> Record {
     if !r.is_object() {
         return Err("not an object".into());
     }
@@ -185,66 +231,66 @@ fn taskwarrior_task(r: &Value) -> Result<Option<NewTask>, String> {
     }))
 }
 
-/// RFC 4180 records: quoted fields may hold commas, quotes (`""`) and
-/// newlines. Each record comes with the line it starts on.
-/// A CSV record: the line it starts on, and its fields.
-type Record = (usize, Vec<String>);
-
-fn csv_records(text: &str) -> Result<Vec<Record>, (usize, String)> {
-    let mut records = Vec::new();
-    let (mut field, mut fields) = (String::new(), Vec::new());
-    let (mut quoted, mut line, mut start) = (false, 1, 1);
-    let mut chars = text.chars().peekable();
-    while let Some(c) = chars.next() {
-        match (quoted, c) {
-            (true, '"') if chars.peek() == Some(&'"') => {
-                chars.next();
-                field.push('"');
-            }
-            (true, '"') => quoted = false,
-            (true, c) => {
-                if c == '\n' {
-                    line += 1;
-                }
-                field.push(c);
-            }
-            (false, '"') if field.is_empty() => quoted = true,
-            (false, ',') => fields.push(std::mem::take(&mut field)),
-            (false, '\r') => {}
-            (false, '\n') => {
-                fields.push(std::mem::take(&mut field));
-                records.push((start, std::mem::take(&mut fields)));
-                line += 1;
-                start = line;
-            }
-            (false, c) => field.push(c),
-        }
-    }
-    if quoted {
-        return Err((start, "a quoted field is not closed".into()));
-    }
-    if !field.is_empty() || !fields.is_empty() {
-        fields.push(field);
-        records.push((start, fields));
-    }
-    Ok(records
-        .into_iter()
-        .filter(|(_, f)| !(f.len() == 1 && f[0].is_empty()))
-        .collect())
+/// RFC 4180 records read line by line: quoted fields may hold commas,
+/// quotes (`""`) and newlines. Each record comes with the line it starts
+/// on; blank lines are skipped.
+struct CsvRecords<'a> {
+    input: &'a mut dyn BufRead,
+    buf: String,
+    line: usize,
 }
 
-fn csv(text: &str) -> Parsed {
-    let mut out = Parsed::default();
-    let records = match csv_records(text) {
-        Ok(r) => r,
-        Err((n, e)) => {
-            out.errors.push((n, e));
-            return out;
+impl CsvRecords<'_> {
+    fn next(&mut self) -> Result<Option<(usize, Vec<String>)>, Stop> {
+        loop {
+            let start = self.line + 1;
+            let (mut field, mut fields, mut quoted) = (String::new(), Vec::new(), false);
+            loop {
+                self.buf.clear();
+                let read = self.input.read_line(&mut self.buf);
+                match read.map_err(|e| unreadable(self.line + 1, &e))? {
+                    0 if quoted => {
+                        return Err(Stop::Input(start, "a quoted field is not closed".into()))
+                    }
+                    0 if self.line < start => return Ok(None),
+                    0 => break,
+                    _ => self.line += 1,
+                }
+                let mut chars = self.buf.chars().peekable();
+                while let Some(c) = chars.next() {
+                    match (quoted, c) {
+                        (true, '"') if chars.peek() == Some(&'"') => {
+                            chars.next();
+                            field.push('"');
+                        }
+                        (true, '"') => quoted = false,
+                        (true, c) => field.push(c),
+                        (false, '"') if field.is_empty() => quoted = true,
+                        (false, ',') => fields.push(std::mem::take(&mut field)),
+                        (false, '\r' | '\n') => {}
+                        (false, c) => field.push(c),
+                    }
+                }
+                if !quoted {
+                    break;
+                }
+            }
+            fields.push(field);
+            if !(fields.len() == 1 && fields[0].is_empty()) {
+                return Ok(Some((start, fields)));
+            }
         }
+    }
+}
+
+fn csv(input: &mut dyn BufRead, each: &mut Each<'_>) -> Result<(), Stop> {
+    let mut records = CsvRecords {
+        input,
+        buf: String::new(),
+        line: 0,
     };
-    let Some(((_, header), rows)) = records.split_first() else {
-        out.errors.push((1, "no header line".into()));
-        return out;
+    let Some((_, header)) = records.next()? else {
+        return Err(Stop::Input(1, "no header line".into()));
     };
     const FIELDS: [&str; 5] = [
         "title",
@@ -258,99 +304,133 @@ fn csv(text: &str) -> Parsed {
         .iter()
         .find(|h| !FIELDS.contains(&h.as_str()) && !known.contains(&h.as_str()))
     {
-        out.errors.push((1, format!("unknown column '{bad}'")));
-        return out;
+        return Err(Stop::Input(1, format!("unknown column '{bad}'")));
     }
     if !header.iter().any(|h| h == "title") {
-        out.errors
-            .push((1, "the header has no title column".into()));
-        return out;
+        return Err(Stop::Input(1, "the header has no title column".into()));
     }
-    for (line, row) in rows {
-        if row.len() != header.len() {
-            out.errors.push((
-                *line,
-                format!("{} fields, the header has {}", row.len(), header.len()),
-            ));
-            continue;
-        }
-        let obj: serde_json::Map<String, Value> = header
-            .iter()
-            .zip(row)
-            .map(|(h, v)| {
-                let value = match (h.as_str(), v.as_str()) {
-                    (_, "") => Value::Null,
-                    ("completed", "true") => Value::Bool(true),
-                    ("completed", "false") => Value::Bool(false),
-                    _ => Value::String(v.clone()),
-                };
-                (h.clone(), value)
-            })
-            .collect();
-        add(&mut out, *line, own_task(&Value::Object(obj)));
+    while let Some((line, row)) = records.next()? {
+        let record = if row.len() != header.len() {
+            Err(format!(
+                "{} fields, the header has {}",
+                row.len(),
+                header.len()
+            ))
+        } else {
+            let obj: serde_json::Map<String, Value> = header
+                .iter()
+                .zip(row)
+                .map(|(h, v)| {
+                    let value = match (h.as_str(), v.as_str()) {
+                        (_, "") => Value::Null,
+                        ("completed", "true") => Value::Bool(true),
+                        ("completed", "false") => Value::Bool(false),
+                        _ => Value::String(v),
+                    };
+                    (h.clone(), value)
+                })
+                .collect();
+            own_task(&Value::Object(obj))
+        };
+        each(line, checked(record)).map_err(Stop::Sink)?;
     }
-    out
+    Ok(())
 }
 
 /// `x [done date] [created date] text` for done tasks, `[(A)] [created
 /// date] text` for pending ones; blank lines are ignored.
-fn todotxt(text: &str) -> Parsed {
-    let mut out = Parsed::default();
-    for (i, raw) in text.lines().enumerate() {
-        let line = raw.trim();
+fn todotxt(input: &mut dyn BufRead, each: &mut Each<'_>) -> Result<(), Stop> {
+    let mut buf = String::new();
+    let mut n = 0;
+    loop {
+        buf.clear();
+        if input
+            .read_line(&mut buf)
+            .map_err(|e| unreadable(n + 1, &e))?
+            == 0
+        {
+            return Ok(());
+        }
+        n += 1;
+        let line = buf.trim();
         if line.is_empty() {
             continue;
         }
-        let mut words: Vec<&str> = line.split_whitespace().collect();
-        let completed = words.first() == Some(&"x");
-        if completed {
-            words.remove(0);
-        }
-        if !completed
-            && words
-                .first()
-                .is_some_and(|w| w.len() == 3 && w.starts_with('(') && w.ends_with(')'))
-        {
-            words.remove(0);
-        }
-        let mut dates = Vec::new();
-        while dates.len() < 2 {
-            match words
-                .first()
-                .and_then(|w| NaiveDate::parse_from_str(w, "%Y-%m-%d").ok())
-            {
-                Some(d) => {
-                    dates.push(d.and_hms_opt(0, 0, 0));
-                    words.remove(0);
-                }
-                None => break,
-            }
-        }
-        // Done: completion date, then creation date; pending: creation date.
-        let (updated_at, created_at) = match (completed, dates.as_slice()) {
-            (true, [done, created]) => (*done, *created),
-            (true, [done]) => (*done, None),
-            (false, [created, ..]) => (None, *created),
-            _ => (None, None),
-        };
-        add(
-            &mut out,
-            i + 1,
-            Ok(Some(NewTask {
-                title: words.join(" "),
-                description: None,
-                completed,
-                created_at,
-                updated_at: updated_at.or(created_at),
-            })),
-        );
+        each(n, checked(Ok(Some(todotxt_task(line))))).map_err(Stop::Sink)?;
     }
-    out
+}
+
+fn todotxt_task(line: &str) -> NewTask {
+    let mut words: Vec<&str> = line.split_whitespace().collect();
+    let completed = words.first() == Some(&"x");
+    if completed {
+        words.remove(0);
+    }
+    if !completed
+        && words
+            .first()
+            .is_some_and(|w| w.len() == 3 && w.starts_with('(') && w.ends_with(')'))
+    {
+        words.remove(0);
+    }
+    let mut dates = Vec::new();
+    while dates.len() < 2 {
+        match words
+            .first()
+            .and_then(|w| NaiveDate::parse_from_str(w, "%Y-%m-%d").ok())
+        {
+            Some(d) => {
+                dates.push(d.and_hms_opt(0, 0, 0));
+                words.remove(0);
+            }
+            None => break,
+        }
+    }
+    // Done: completion date, then creation date; pending: creation date.
+    let (updated_at, created_at) = match (completed, dates.as_slice()) {
+        (true, [done, created]) => (*done, *created),
+        (true, [done]) => (*done, None),
+        (false, [created, ..]) => (None, *created),
+        _ => (None, None),
+    };
+    NewTask {
+        title: words.join(" "),
+        description: None,
+        completed,
+        created_at,
+        updated_at: updated_at.or(created_at),
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[derive(Default)]
+    struct Parsed {
+        tasks: Vec<NewTask>,
+        errors: Vec<(usize, String)>,
+        stop: Option<(usize, String)>,
+    }
+
+    fn parse(text: &str, from: Source) -> Parsed {
+        let mut p = Parsed::default();
+        let mut each = |n, record: Record| {
+            match record {
+                Ok(Some(t)) => p.tasks.push(t),
+                Ok(None) => {}
+                Err(e) => p.errors.push((n, e)),
+            }
+            Ok(())
+        };
+        let read = read(&mut text.as_bytes(), from, &mut each);
+        match read {
+            Ok(()) => {}
+            Err(Stop::Input(n, e)) => p.stop = Some((n, e)),
+            Err(Stop::Sink(e)) => panic!("{e}"),
+        }
+        p
+    }
 
     #[test]
     fn todotxt_lines() {
@@ -371,17 +451,36 @@ mod tests {
     #[test]
     fn csv_quotes_and_errors_with_line_numbers() {
         let p = parse(
-            "title,completed,description\n\"Buy, milk\",true,\"two\nlines\"\nok,false,\n,false,x\n",
+            "title,completed,description\r\n\"Buy, milk\",true,\"two\nlines\"\r\nok,false,\n\n,false,x\nlast,true,\"a \"\"quote\"\"\"",
             Source::Csv,
         );
-        assert_eq!(p.tasks.len(), 2);
+        assert_eq!(p.tasks.len(), 3);
         assert_eq!(p.tasks[0].title, "Buy, milk");
         assert_eq!(p.tasks[0].description.as_deref(), Some("two\nlines"));
+        assert_eq!(p.tasks[2].description.as_deref(), Some("a \"quote\""));
         assert_eq!(p.errors.len(), 1);
-        assert_eq!(p.errors[0].0, 5);
-        assert!(parse("nope\nx\n", Source::Csv).errors[0]
-            .1
-            .contains("unknown column"));
+        assert_eq!(p.errors[0].0, 6);
+        let unknown = parse("nope\nx\n", Source::Csv).stop.unwrap();
+        assert!(unknown.1.contains("unknown column"), "{unknown:?}");
+        let open = parse("title\nok\n\"never closed\n", Source::Csv).stop;
+        assert_eq!(open.unwrap().0, 3);
+    }
+
+    #[test]
+    fn json_streams_records_and_stops_at_bad_syntax() {
+        let p = parse(
+            r#"[{"title":"a"},{"title":""},{"title":"b","completed":true}]"#,
+            Source::Json,
+        );
+        assert_eq!(p.tasks.len(), 2);
+        assert_eq!(p.errors, vec![(2, "the title is empty".to_string())]);
+        assert!(p.stop.is_none());
+        let p = parse("[{\"title\":\"a\"},\n{\"title\":", Source::Json);
+        assert_eq!(p.tasks.len(), 1);
+        assert_eq!(p.stop.unwrap().0, 2);
+        let p = parse(r#"{"title":"a"}"#, Source::Json);
+        assert!(p.stop.unwrap().1.contains("a JSON array of tasks"));
+        assert!(parse("[] x", Source::Json).stop.is_some());
     }
 
     #[test]

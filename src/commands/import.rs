@@ -1,6 +1,14 @@
 //! `task import FILE|- --user U [--from FORMAT] [--dry-run]` (SPEC §15).
+//!
+//! One pass over the input, whatever its size: each record is validated
+//! and written straight into the COPY of an open transaction (memory stays
+//! bounded by one record). A bad record is reported on stderr with its
+//! number as soon as it is read; reading goes on so that every bad record
+//! is reported, and at the end the COPY is aborted: nothing is imported.
+//! Round trips: the user lookup, then BEGIN, the COPY and COMMIT.
 
-use std::io::Read;
+use std::cell::RefCell;
+use std::io::{BufRead, BufReader};
 use std::path::PathBuf;
 
 use clap::Args;
@@ -8,9 +16,10 @@ use clap::Args;
 use super::task::UserArg;
 use super::user::{scoped, user_not_found};
 use super::{query, Context};
-use crate::db::{import, users};
+use crate::db::import::{insert_stream, TaskRows};
+use crate::db::users;
 use crate::error::{Error, Result};
-use crate::import::{parse, Source};
+use crate::import::{read, Record, Source, Stop};
 use crate::output::ops::Imported;
 
 #[derive(Debug, Args)]
@@ -27,67 +36,118 @@ pub struct ImportArgs {
     pub dry_run: bool,
 }
 
-/// How many bad records an error lists.
-const SHOWN: usize = 10;
-
 pub fn import(ctx: &Context, args: ImportArgs) -> Result<()> {
-    let user = validate_user(&args.user)?;
+    let user = crate::validate::user_ref(&args.user.user)?;
     let name = args.file.to_string_lossy().into_owned();
-    let from = match args.from.or_else(|| Source::from_name(&name)) {
-        Some(f) => f,
-        None => {
-            return Err(Error::usage(format!("cannot tell the format of {name}"))
-                .with_hint("pass --from json, csv, taskwarrior or todotxt"))
-        }
+    let shown = if name == "-" { "stdin" } else { &name };
+    let Some(from) = args.from.or_else(|| Source::from_name(&name)) else {
+        return Err(Error::usage(format!("cannot tell the format of {name}"))
+            .with_hint("pass --from json, csv, taskwarrior or todotxt"));
     };
-    let mut text = String::new();
-    let read = if name == "-" {
-        std::io::stdin().read_to_string(&mut text)
+    let mut input: Box<dyn BufRead> = if name == "-" {
+        Box::new(std::io::stdin().lock())
     } else {
-        std::fs::File::open(&args.file).and_then(|mut f| f.read_to_string(&mut text))
+        let file = std::fs::File::open(&args.file)
+            .map_err(|e| Error::usage(format!("cannot read {name}: {e}")))?;
+        Box::new(BufReader::with_capacity(256 * 1024, file))
     };
-    read.map_err(|e| Error::usage(format!("cannot read {name}: {e}")))?;
-    let parsed = parse(&text, from);
-    if !parsed.errors.is_empty() {
-        let list: Vec<String> = parsed
-            .errors
-            .iter()
-            .take(SHOWN)
-            .map(|(n, e)| format!("record {n}: {e}"))
-            .collect();
-        let more = parsed.errors.len().saturating_sub(SHOWN);
-        return Err(Error::usage(format!(
-            "{} invalid record{} in {name}, nothing imported: {}{}",
-            parsed.errors.len(),
-            if parsed.errors.len() == 1 { "" } else { "s" },
-            list.join("; "),
-            if more > 0 {
-                format!("; and {more} more")
-            } else {
-                String::new()
-            }
-        )));
-    }
     let mut conn = ctx.conn()?;
     let found = query(&mut conn, |c| users::find(c, &user))?;
     let account = scoped(found, &user)?
         .ok_or_else(|| user_not_found(&user))?
         .account;
-    let imported = if args.dry_run {
-        parsed.tasks.len()
+    let tally = RefCell::new(Tally::default());
+    let stop = RefCell::new(None);
+    let mut pass = |rows: Option<&mut TaskRows<'_>>| -> std::io::Result<()> {
+        let mut rows = rows;
+        let mut each = |n, record| {
+            tally
+                .borrow_mut()
+                .take(from.counts(), n, record, rows.as_deref_mut())
+        };
+        match read(&mut input, from, &mut each) {
+            Ok(()) => {}
+            Err(Stop::Sink(e)) => return Err(e),
+            Err(Stop::Input(n, e)) => *stop.borrow_mut() = Some((n, e)),
+        }
+        match (stop.borrow().is_some(), tally.borrow().bad) {
+            (false, 0) => Ok(()),
+            _ => Err(std::io::Error::other("invalid input")),
+        }
+    };
+    let inserted = if args.dry_run {
+        // Bad input is in `tally`/`stop`, looked at below.
+        let _ = pass(None);
+        Ok(0)
     } else {
         let now = chrono::Utc::now().naive_utc();
+        let pass = RefCell::new(pass);
         query(&mut conn, |c| {
-            import::insert_all(c, &account.id, &parsed.tasks, now)
-        })?
+            insert_stream(c, &account.id, now, &|rows| (pass.borrow_mut())(Some(rows)))
+        })
+    };
+    let tally = tally.into_inner();
+    if let Some((n, e)) = stop.into_inner() {
+        return Err(Error::usage(format!(
+            "{shown}, line {n}: {}; nothing imported",
+            crate::text::terminal_safe(&e, false)
+        )));
+    }
+    if tally.bad > 0 {
+        return Err(Error::usage(format!(
+            "{} invalid record{} in {shown} (listed above); nothing imported",
+            tally.bad,
+            if tally.bad == 1 { "" } else { "s" },
+        )));
+    }
+    let imported = match inserted {
+        Ok(_) if args.dry_run => tally.good,
+        Ok(n) => n as u64,
+        Err(e) => return Err(e),
     };
     ctx.emit(&Imported {
-        imported: imported as u64,
-        skipped: parsed.skipped as u64,
+        imported,
+        skipped: tally.skipped,
         dry_run: args.dry_run,
     })
 }
 
-fn validate_user(arg: &UserArg) -> Result<crate::db::models::UserRef> {
-    crate::validate::user_ref(&arg.user)
+/// What the records were.
+#[derive(Default)]
+struct Tally {
+    good: u64,
+    skipped: u64,
+    bad: u64,
+}
+
+impl Tally {
+    /// Counts a record and writes it to `rows`, or reports it on stderr.
+    /// After the first bad record nothing more is written: the import is
+    /// going to be aborted, reading goes on only to report the others.
+    fn take(
+        &mut self,
+        unit: &str,
+        n: usize,
+        record: Record,
+        rows: Option<&mut TaskRows<'_>>,
+    ) -> std::io::Result<()> {
+        match record {
+            Ok(Some(task)) => {
+                self.good += 1;
+                match rows {
+                    Some(rows) if self.bad == 0 => rows.push(&task),
+                    _ => Ok(()),
+                }
+            }
+            Ok(None) => {
+                self.skipped += 1;
+                Ok(())
+            }
+            Err(e) => {
+                self.bad += 1;
+                eprintln!("{unit} {n}: {}", crate::text::terminal_safe(&e, false));
+                Ok(())
+            }
+        }
+    }
 }

@@ -1,6 +1,7 @@
 //! `task import`: many tasks for one user, all or none, in one transaction
 //! with COPY (two statements: the COPY and its transaction; the user was
-//! looked up before).
+//! looked up before). The rows are streamed: whoever produces them writes
+//! each one as it is read, so memory does not grow with the import.
 
 use std::io::Write;
 
@@ -11,24 +12,45 @@ use diesel::prelude::*;
 use super::models::NewTask;
 use super::schema::tasks;
 
-/// Inserts every task for `user_id`; a task without times gets `now`.
-pub fn insert_all(
+/// Where a producer writes tasks: rows of one COPY, for one user.
+pub struct TaskRows<'a> {
+    out: std::io::BufWriter<&'a mut dyn Write>,
+    user_id: &'a str,
+    now: NaiveDateTime,
+    line: String,
+}
+
+impl TaskRows<'_> {
+    /// Sends one task (a task without times gets `now`).
+    pub fn push(&mut self, t: &NewTask) -> std::io::Result<()> {
+        copy_line(&mut self.line, t, self.user_id, self.now);
+        self.out.write_all(self.line.as_bytes())
+    }
+}
+
+/// Inserts every task `produce` pushes, for `user_id`, in one transaction.
+/// When `produce` fails, the COPY is aborted and nothing is inserted: the
+/// error returned is then the server's ("COPY from stdin failed: …"), and
+/// the producer keeps its own reason.
+pub fn insert_stream(
     conn: &mut PgConnection,
     user_id: &str,
-    new: &[NewTask],
     now: NaiveDateTime,
+    produce: &dyn Fn(&mut TaskRows<'_>) -> std::io::Result<()>,
 ) -> QueryResult<usize> {
     conn.transaction(|conn| {
         diesel::copy_from(tasks::table)
             .from_raw_data(
                 super::columns::NEW_TASK_ROW,
                 |sink: &mut dyn Write| -> QueryResult<()> {
-                    let mut out = std::io::BufWriter::with_capacity(256 * 1024, sink);
-                    for t in new {
-                        let line = copy_line(t, user_id, now);
-                        out.write_all(line.as_bytes()).map_err(io_err)?;
-                    }
-                    out.flush().map_err(io_err)
+                    let mut rows = TaskRows {
+                        out: std::io::BufWriter::with_capacity(256 * 1024, sink),
+                        user_id,
+                        now,
+                        line: String::new(),
+                    };
+                    produce(&mut rows).map_err(io_err)?;
+                    rows.out.flush().map_err(io_err)
                 },
             )
             .execute(conn)
@@ -39,26 +61,29 @@ fn io_err(e: std::io::Error) -> diesel::result::Error {
     diesel::result::Error::SerializationError(Box::new(e))
 }
 
-/// One row in COPY's text format.
-fn copy_line(t: &NewTask, user_id: &str, now: NaiveDateTime) -> String {
+/// One row in COPY's text format, into `line` (cleared first).
+fn copy_line(line: &mut String, t: &NewTask, user_id: &str, now: NaiveDateTime) {
     use crate::text::copy_escape_into as text;
-    let ts = |v: Option<NaiveDateTime>| v.unwrap_or(now).format("%Y-%m-%d %H:%M:%S%.f").to_string();
-    let mut line = String::new();
-    text(&mut line, &t.title);
+    use std::fmt::Write as _;
+    let ts = |line: &mut String, v: Option<NaiveDateTime>| {
+        // Writing to a String cannot fail.
+        let _ = write!(line, "{}", v.unwrap_or(now).format("%Y-%m-%d %H:%M:%S%.f"));
+    };
+    line.clear();
+    text(line, &t.title);
     line.push('\t');
     match &t.description {
-        Some(d) => text(&mut line, d),
+        Some(d) => text(line, d),
         None => line.push_str("\\N"),
     }
     line.push('\t');
     line.push(if t.completed { 't' } else { 'f' });
     line.push('\t');
-    text(&mut line, user_id);
+    text(line, user_id);
     line.push('\t');
     let created = t.created_at.or(t.updated_at);
-    line.push_str(&ts(created));
+    ts(line, created);
     line.push('\t');
-    line.push_str(&ts(t.updated_at.or(created)));
+    ts(line, t.updated_at.or(created));
     line.push('\n');
-    line
 }

@@ -104,10 +104,23 @@ fn bad_records_are_all_reported_and_nothing_is_imported() {
     expect_code(&out, 2);
     let err = stderr(&out);
     assert!(err.contains("3 invalid records"), "{err}");
-    for n in ["record 3", "record 4", "record 5"] {
+    for n in ["line 3:", "line 4:", "line 5:"] {
         assert!(err.contains(n), "{n}: {err}");
     }
     assert_eq!(db.value("SELECT count(*) FROM tasks"), "0");
+    // Input that is not JSON at all stops the import where it breaks.
+    let out = db
+        .cmd()
+        .args(["task", "import", "-", "--user", "i@example.com"])
+        .write_stdin("[{\"title\":\"a\"},\n{\"title\":")
+        .output()
+        .unwrap();
+    expect_code(&out, 2);
+    assert!(
+        stderr(&out).contains("stdin, line 2: not valid JSON"),
+        "{}",
+        stderr(&out)
+    );
     // A dry run counts and imports nothing.
     let txt = dir.join("todo.txt");
     std::fs::write(&txt, TODOTXT).unwrap();
@@ -154,4 +167,92 @@ fn list_json_piped_into_import_copies_tasks_to_another_user() {
         ))
     };
     assert_eq!(copy("i@example.com"), copy("from@example.com"));
+}
+
+/// 100 000 tasks (a 30 MB file) in one transaction with bounded memory: the
+/// whole-file reader this replaced peaked at 176 MB. A bad record after
+/// rows went into the COPY still imports nothing.
+#[test]
+fn a_hundred_thousand_tasks_import_in_one_transaction_with_bounded_memory() {
+    use std::io::Write;
+    let db = TestDb::migrated();
+    db.add_user("i@example.com");
+    let dir = TempDir::new("import-big");
+    let path = dir.join("big.json");
+    let mut file = std::io::BufWriter::new(std::fs::File::create(&path).unwrap());
+    write!(file, "[").unwrap();
+    for i in 0..100_000 {
+        writeln!(
+            file,
+            "{}{{\"id\":{i},\"user_id\":\"u\",\"title\":\"Task number {i} of the big import, with a title of some length\",\"description\":\"{}\",\"completed\":{},\"created_at\":\"2026-01-01T10:00:00.{:06}Z\",\"updated_at\":\"2026-01-02T10:00:00Z\"}}",
+            if i == 0 { "" } else { "," },
+            "a description line of realistic size ".repeat(3),
+            i % 3 == 0,
+            i % 1_000_000,
+        )
+        .unwrap();
+    }
+    write!(file, "]").unwrap();
+    drop(file);
+    assert!(std::fs::metadata(&path).unwrap().len() > 20_000_000);
+
+    let (out, peak_kib) = run_measured(&db, &path);
+    expect_code(&out, 0);
+    assert_eq!(json(&out)["imported"], 100_000);
+    assert!(peak_kib < 64 * 1024, "peak RSS {peak_kib} KiB");
+    assert_eq!(
+        db.value("SELECT count(*) || ' ' || count(*) FILTER (WHERE completed) || ' ' || count(DISTINCT created_at) FROM tasks"),
+        "100000 33334 100000"
+    );
+
+    // 3 000 of those rows (more than the COPY buffer holds, so rows were
+    // sent to the server) and a bad last record: nothing is imported.
+    let text = std::fs::read_to_string(&path).unwrap();
+    let head: String = text.split_inclusive('\n').take(3_000).collect();
+    std::fs::write(&path, format!("{head},{{\"title\":\"\"}}]")).unwrap();
+    db.psql("DELETE FROM tasks");
+    let (out, _) = run_measured(&db, &path);
+    expect_code(&out, 2);
+    let err = stderr(&out);
+    assert!(err.contains("record 3001: the title is empty"), "{err}");
+    assert!(err.contains("1 invalid record in"), "{err}");
+    assert_eq!(db.value("SELECT count(*) FROM tasks"), "0");
+}
+
+/// Runs `task import PATH` and returns its output and peak RSS in KiB
+/// (from `wait4`, for this child alone).
+#[allow(clippy::zombie_processes)] // reaped by wait4
+fn run_measured(db: &TestDb, path: &std::path::Path) -> (std::process::Output, i64) {
+    use std::io::Read;
+    let mut child = crate::support::todo_process(&db.dir)
+        .env("TODO_DATABASE_URL", db.url())
+        .args(["task", "import", "--user", "i@example.com", "--json"])
+        .arg(path)
+        .spawn()
+        .unwrap();
+    let (mut stdout, mut stderr) = (Vec::new(), Vec::new());
+    child
+        .stdout
+        .take()
+        .unwrap()
+        .read_to_end(&mut stdout)
+        .unwrap();
+    child
+        .stderr
+        .take()
+        .unwrap()
+        .read_to_end(&mut stderr)
+        .unwrap();
+    let mut status = 0;
+    // SAFETY: a plain wait for our own child, with valid out-pointers.
+    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
+    let pid = unsafe { libc::wait4(child.id() as i32, &mut status, 0, &mut usage) };
+    assert_eq!(pid, child.id() as i32);
+    let status = std::os::unix::process::ExitStatusExt::from_raw(status);
+    let out = std::process::Output {
+        status,
+        stdout,
+        stderr,
+    };
+    (out, usage.ru_maxrss)
 }
