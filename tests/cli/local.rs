@@ -2,56 +2,13 @@
 //! its own, as a first-time user would.
 
 use std::os::unix::fs::PermissionsExt;
-use std::path::PathBuf;
 use std::process::Command;
 
-use crate::support::{expect_code, json, psql, stderr, stdout, todo_cmd, todo_process};
-
-/// A fresh `TODO_HOME`; the cluster in it is stopped and removed at the end.
-struct Home {
-    path: PathBuf,
-}
-
-impl Home {
-    fn new(tag: &str) -> Home {
-        let path = PathBuf::from(format!("/tmp/todo-lt-{}-{tag}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&path);
-        Home { path }
-    }
-
-    fn cmd(&self) -> assert_cmd::Command {
-        let mut cmd = todo_cmd(&std::env::temp_dir());
-        cmd.env("TODO_HOME", &self.path);
-        cmd
-    }
-
-    /// Runs `todo ARGS` in this home and asserts it succeeds.
-    fn ok(&self, args: &[&str]) {
-        self.cmd().args(args).assert().success();
-    }
-
-    fn url(&self) -> String {
-        stdout(&self.cmd().args(["db", "local", "url"]).output().unwrap())
-            .trim()
-            .to_string()
-    }
-}
-
-impl Drop for Home {
-    fn drop(&mut self) {
-        let _ = self.cmd().args(["db", "local", "stop"]).output();
-        let _ = std::fs::remove_dir_all(&self.path);
-        // A long or unusual home has its socket directory under /tmp.
-        let socket_dir = todo::local::Cluster::new(&self.path).socket_dir();
-        if !socket_dir.starts_with(&self.path) {
-            let _ = std::fs::remove_dir_all(socket_dir);
-        }
-    }
-}
+use crate::support::{expect_code, json, psql, stderr, stdout, todo_process, LocalHome};
 
 #[test]
 fn a_fresh_home_works_at_once_with_local() {
-    let home = Home::new("fresh");
+    let home = LocalHome::new("fresh");
     let out = home
         .cmd()
         .args(["--local", "user", "add", "me@example.com", "-q"])
@@ -113,7 +70,7 @@ fn a_fresh_home_works_at_once_with_local() {
 
 #[test]
 fn stop_then_any_command_starts_it_again() {
-    let home = Home::new("restart");
+    let home = LocalHome::new("restart");
     home.ok(&["db", "local", "start", "-q"]);
     let out = home
         .cmd()
@@ -138,7 +95,7 @@ fn stop_then_any_command_starts_it_again() {
 
 #[test]
 fn two_commands_racing_on_a_fresh_home_both_succeed() {
-    let home = Home::new("race");
+    let home = LocalHome::new("race");
     let children: Vec<_> = ["a@example.com", "b@example.com"]
         .iter()
         .map(|email| {
@@ -165,7 +122,7 @@ fn two_commands_racing_on_a_fresh_home_both_succeed() {
 
 #[test]
 fn only_its_owner_can_reach_the_socket() {
-    let home = Home::new("private");
+    let home = LocalHome::new("private");
     home.ok(&["db", "local", "start", "-q"]);
     let url = home.url();
     assert_eq!(psql(&url, "SHOW unix_socket_permissions"), "0700");
@@ -192,7 +149,7 @@ fn only_its_owner_can_reach_the_socket() {
 
 #[test]
 fn missing_server_binaries_name_what_to_install() {
-    let home = Home::new("nobin");
+    let home = LocalHome::new("nobin");
     let empty = std::env::temp_dir();
     let out = home
         .cmd()
@@ -218,7 +175,7 @@ fn safety(url: &str) -> (String, String) {
 
 #[test]
 fn a_first_use_killed_during_initdb_never_leaves_a_tcp_superuser() {
-    let home = Home::new("killed");
+    let home = LocalHome::new("killed");
     let mut child = todo_process(&std::env::temp_dir())
         .args(["--local", "user", "add", "t@example.com", "-q"])
         .env("TODO_HOME", &home.path)
@@ -255,7 +212,7 @@ fn a_first_use_killed_during_initdb_never_leaves_a_tcp_superuser() {
 
 #[test]
 fn every_start_passes_the_safety_settings_whatever_the_config_says() {
-    let home = Home::new("conf");
+    let home = LocalHome::new("conf");
     home.ok(&["db", "local", "start", "-q"]);
     home.ok(&["db", "local", "stop", "-q"]);
     // As a half-configured or tampered cluster would have it.
@@ -269,7 +226,7 @@ fn every_start_passes_the_safety_settings_whatever_the_config_says() {
 
 #[test]
 fn a_stale_postmaster_pid_is_detected_and_the_server_started() {
-    let home = Home::new("stale");
+    let home = LocalHome::new("stale");
     home.ok(&["db", "local", "start", "-q"]);
     let pid_file = home.path.join("data/postmaster.pid");
     let text = std::fs::read_to_string(&pid_file).unwrap();
@@ -335,7 +292,7 @@ fn a_stale_postmaster_pid_is_detected_and_the_server_started() {
 #[test]
 fn a_home_or_socket_directory_others_control_is_refused() {
     // World-writable home.
-    let home = Home::new("open");
+    let home = LocalHome::new("open");
     std::fs::create_dir_all(&home.path).unwrap();
     std::fs::set_permissions(&home.path, std::fs::Permissions::from_mode(0o777)).unwrap();
     let out = home
@@ -349,7 +306,7 @@ fn a_home_or_socket_directory_others_control_is_refused() {
     assert!(!home.path.join("data").exists());
 
     // The /tmp socket directory of a long home, made first by someone else.
-    let long = Home::new(&"l".repeat(90));
+    let long = LocalHome::new(&"l".repeat(90));
     let socket_dir = todo::local::Cluster::new(&long.path).socket_dir();
     assert!(socket_dir.to_string_lossy().starts_with("/tmp/todo-"));
     let _ = std::fs::remove_dir_all(&socket_dir);
@@ -393,9 +350,9 @@ fn a_home_or_socket_directory_others_control_is_refused() {
 
 #[test]
 fn a_home_with_quotes_dollars_and_backslashes_works_and_runs_nothing() {
-    let base = Home::new("odd");
+    let base = LocalHome::new("odd");
     let path = base.path.join("it's $(id>pwned) a\\b");
-    let home = Home { path: path.clone() };
+    let home = LocalHome { path: path.clone() };
     let out = home
         .cmd()
         .args(["--local", "user", "add", "odd@example.com", "-q"])

@@ -14,6 +14,7 @@ mod local;
 mod migrate;
 mod ops;
 mod pooler;
+mod readme;
 mod rls;
 mod secrets;
 mod seed;

@@ -592,3 +592,45 @@ impl Drop for Holder {
         let _ = self.0.wait();
     }
 }
+
+/// A fresh `TODO_HOME`; the cluster in it is stopped and removed at the end.
+pub struct LocalHome {
+    pub path: PathBuf,
+}
+
+impl LocalHome {
+    pub fn new(tag: &str) -> LocalHome {
+        let path = PathBuf::from(format!("/tmp/todo-lt-{}-{tag}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&path);
+        LocalHome { path }
+    }
+
+    pub fn cmd(&self) -> assert_cmd::Command {
+        let mut cmd = todo_cmd(&std::env::temp_dir());
+        cmd.env("TODO_HOME", &self.path);
+        cmd
+    }
+
+    /// Runs `todo ARGS` in this home and asserts it succeeds.
+    pub fn ok(&self, args: &[&str]) {
+        self.cmd().args(args).assert().success();
+    }
+
+    pub fn url(&self) -> String {
+        stdout(&self.cmd().args(["db", "local", "url"]).output().unwrap())
+            .trim()
+            .to_string()
+    }
+}
+
+impl Drop for LocalHome {
+    fn drop(&mut self) {
+        let _ = self.cmd().args(["db", "local", "stop"]).output();
+        let _ = std::fs::remove_dir_all(&self.path);
+        // A long or unusual home has its socket directory under /tmp.
+        let socket_dir = todo::local::Cluster::new(&self.path).socket_dir();
+        if !socket_dir.starts_with(&self.path) {
+            let _ = std::fs::remove_dir_all(socket_dir);
+        }
+    }
+}
