@@ -96,6 +96,47 @@ pub enum Command {
     Man,
 }
 
+/// The command tree as shown and parsed. Global options are described
+/// once, in `todo --help`; each subcommand's help ends with one line naming
+/// them (as gh shows "inherited flags") instead of repeating their help.
+/// They still work after any subcommand. Completion uses the plain tree, so
+/// that `todo task list --js<TAB>` still completes.
+pub fn command() -> clap::Command {
+    use clap::CommandFactory;
+    let root = Cli::command();
+    let globals: Vec<clap::Arg> = root
+        .get_arguments()
+        .filter(|a| a.is_global_set())
+        .cloned()
+        .collect();
+    let names: Vec<String> = globals
+        .iter()
+        .filter_map(|a| {
+            let long = format!("--{}", a.get_long()?);
+            Some(match a.get_short() {
+                Some(short) => format!("-{short}/{long}"),
+                None => long,
+            })
+        })
+        .collect();
+    let footer = format!("Global options: {} (see todo --help)", names.join(", "));
+    root.mut_subcommands(|sub| inherit(sub, &globals, &footer))
+}
+
+/// Adds the global options to `cmd` and its subcommands, hidden (clap
+/// then does not copy the shown ones), and the footer naming them.
+fn inherit(mut cmd: clap::Command, globals: &[clap::Arg], footer: &str) -> clap::Command {
+    for arg in globals {
+        cmd = cmd.arg(arg.clone().hide(true));
+    }
+    let after = match cmd.get_after_help() {
+        Some(help) => format!("{help}\n\n{footer}"),
+        None => footer.to_string(),
+    };
+    cmd.after_help(after)
+        .mut_subcommands(|sub| inherit(sub, globals, footer))
+}
+
 impl Global {
     /// Whether errors should be printed as JSON.
     pub fn json(&self) -> bool {

@@ -27,8 +27,6 @@ pub mod validate;
 use std::ffi::OsString;
 use std::process::ExitCode;
 
-use clap::Parser;
-
 use crate::error::Error;
 
 /// Parses the command line, runs it, prints any error once and returns the
@@ -40,7 +38,10 @@ pub fn main() -> ExitCode {
         .var(commands::COMPLETE_VAR)
         .complete();
     let args: Vec<OsString> = std::env::args_os().collect();
-    let cli = match cli::Cli::try_parse_from(&args) {
+    let parsed = cli::command()
+        .try_get_matches_from(&args)
+        .and_then(|matches| <cli::Cli as clap::FromArgMatches>::from_arg_matches(&matches));
+    let cli = match parsed {
         Ok(cli) => cli,
         Err(err) => return clap_error(err, &args, cli::wants_json(&args)),
     };
