@@ -119,7 +119,7 @@ fn readable_migrations(conn: &mut PgConnection) -> QueryResult<Vec<String>> {
     if !readable {
         return Ok(Vec::new());
     }
-    Ok(migrate::applied(conn)?.unwrap_or_default())
+    migrate::versions(conn)
 }
 
 /// Copies COPY's output to `out`, counting and hashing it.

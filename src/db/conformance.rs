@@ -3,7 +3,7 @@
 //! works for a read-only role that owns nothing.
 
 use diesel::prelude::*;
-use diesel::sql_types::{Bool, Nullable, Text};
+use diesel::sql_types::Text;
 
 /// `(table, column, type, not null, default)` as the catalog shows them.
 const COLUMNS: &[(&str, &str, &str, bool, Option<&str>)] = &[
@@ -76,133 +76,49 @@ pub const INDEXES: &[(&str, &str, &str)] = &[
     ("tasks", "idx_tasks_updated_at", "btree (updated_at)"),
 ];
 
-#[derive(QueryableByName)]
+#[derive(serde::Deserialize)]
 struct Column {
-    #[diesel(sql_type = Text)]
     table: String,
-    #[diesel(sql_type = Text)]
     name: String,
-    #[diesel(sql_type = Text)]
     data_type: String,
-    #[diesel(sql_type = Bool)]
     not_null: bool,
-    #[diesel(sql_type = Nullable<Text>)]
     default: Option<String>,
 }
 
-#[derive(QueryableByName)]
+#[derive(serde::Deserialize)]
 struct Definition {
-    #[diesel(sql_type = Text)]
     table: String,
-    #[diesel(sql_type = Text)]
     name: String,
-    #[diesel(sql_type = Text)]
     definition: String,
 }
 
-/// Every difference between the database and the base schema of SPEC §1
-/// (empty when it conforms). Extra columns, constraints and indexes are
-/// allowed.
-pub fn base_schema_differences(conn: &mut PgConnection) -> QueryResult<Vec<String>> {
-    let columns: Vec<Column> = diesel::sql_query(
-        "SELECT c.relname::text AS table, a.attname::text AS name,
+/// The catalog rows the comparison needs, as one JSON value (an expression,
+/// so that `db health` can read it in its own single statement).
+macro_rules! catalog_json {
+    () => {
+        "json_build_object(
+      'columns', (SELECT coalesce(json_agg(x), '[]') FROM (
+         SELECT c.relname::text AS table, a.attname::text AS name,
                 format_type(a.atttypid, a.atttypmod) AS data_type,
                 a.attnotnull AS not_null,
                 pg_get_expr(d.adbin, d.adrelid) AS default
          FROM pg_class c
          JOIN pg_attribute a ON a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped
          LEFT JOIN pg_attrdef d ON d.adrelid = c.oid AND d.adnum = a.attnum
-         WHERE c.oid IN (to_regclass('users'), to_regclass('tasks'))",
-    )
-    .load(conn)?;
-    let constraints: Vec<Definition> = diesel::sql_query(
-        "SELECT c.relname::text AS table, k.conname::text AS name,
+         WHERE c.oid IN (to_regclass('users'), to_regclass('tasks'))) x),
+      'constraints', (SELECT coalesce(json_agg(x), '[]') FROM (
+         SELECT c.relname::text AS table, k.conname::text AS name,
                 pg_get_constraintdef(k.oid) AS definition
          FROM pg_constraint k JOIN pg_class c ON c.oid = k.conrelid
-         WHERE c.oid IN (to_regclass('users'), to_regclass('tasks'))",
-    )
-    .load(conn)?;
-    let indexes: Vec<Definition> = diesel::sql_query(
-        "SELECT c.relname::text AS table, i.relname::text AS name,
+         WHERE c.oid IN (to_regclass('users'), to_regclass('tasks'))) x),
+      'indexes', (SELECT coalesce(json_agg(x), '[]') FROM (
+         SELECT c.relname::text AS table, i.relname::text AS name,
                 pg_get_indexdef(x.indexrelid) AS definition
          FROM pg_index x
          JOIN pg_class c ON c.oid = x.indrelid
          JOIN pg_class i ON i.oid = x.indexrelid
-         WHERE c.oid IN (to_regclass('users'), to_regclass('tasks'))",
-    )
-    .load(conn)?;
-
-    let mut diffs = Vec::new();
-    for table in ["users", "tasks"] {
-        if !columns.iter().any(|c| c.table == table) {
-            diffs.push(format!("table {table} is missing"));
-        }
-    }
-    for &(table, name, data_type, not_null, default) in COLUMNS {
-        if !columns.iter().any(|c| c.table == table) {
-            continue;
-        }
-        let Some(col) = columns.iter().find(|c| c.table == table && c.name == name) else {
-            diffs.push(format!("column {table}.{name} is missing"));
-            continue;
-        };
-        if col.data_type != data_type {
-            diffs.push(format!(
-                "column {table}.{name} is {} (expected {data_type})",
-                col.data_type
-            ));
-        }
-        if col.not_null != not_null {
-            let want = if not_null { "NOT NULL" } else { "nullable" };
-            diffs.push(format!("column {table}.{name} should be {want}"));
-        }
-        if col.default.as_deref() != default {
-            diffs.push(format!(
-                "column {table}.{name} has default {} (expected {})",
-                col.default.as_deref().unwrap_or("none"),
-                default.unwrap_or("none")
-            ));
-        }
-    }
-    for &(table, definition) in CONSTRAINTS {
-        if columns.iter().any(|c| c.table == table)
-            && !constraints
-                .iter()
-                .any(|k| k.table == table && k.definition == definition)
-        {
-            diffs.push(format!("constraint on {table} is missing: {definition}"));
-        }
-    }
-    for &(table, name, key) in INDEXES {
-        if !columns.iter().any(|c| c.table == table) {
-            continue;
-        }
-        match indexes.iter().find(|i| i.name == name) {
-            None => diffs.push(format!("index {name} on {table} is missing")),
-            Some(index) => {
-                let using = index.definition.split_once(" USING ").map(|(_, u)| u);
-                if index.table != table || using != Some(key) {
-                    diffs.push(format!(
-                        "index {name} is `{}` (expected on {table} USING {key})",
-                        index.definition
-                    ));
-                }
-            }
-        }
-    }
-    Ok(diffs)
-}
-
-/// The extras the migrations add on top of SPEC §1 that are missing (check
-/// constraints, `updated_at` triggers, the `lower(email)` index).
-pub fn missing_extras(conn: &mut PgConnection) -> QueryResult<Vec<String>> {
-    #[derive(QueryableByName)]
-    struct Missing {
-        #[diesel(sql_type = Text)]
-        what: String,
-    }
-    let rows: Vec<Missing> = diesel::sql_query(
-        "SELECT what FROM (VALUES
+         WHERE c.oid IN (to_regclass('users'), to_regclass('tasks'))) x),
+      'missing_extras', (SELECT coalesce(json_agg(what), '[]') FROM (VALUES
             ('check constraint tasks_title_not_blank',
              EXISTS (SELECT 1 FROM pg_constraint WHERE conrelid = to_regclass('tasks') AND conname = 'tasks_title_not_blank')),
             ('check constraint tasks_description_length',
@@ -214,9 +130,110 @@ pub fn missing_extras(conn: &mut PgConnection) -> QueryResult<Vec<String>> {
             ('index idx_users_email_lower',
              EXISTS (SELECT 1 FROM pg_index x JOIN pg_class i ON i.oid = x.indexrelid
                      WHERE x.indrelid = to_regclass('users') AND i.relname = 'idx_users_email_lower'))
-         ) AS extras(what, present)
-         WHERE NOT present",
-    )
-    .load(conn)?;
-    Ok(rows.into_iter().map(|m| m.what).collect())
+         ) AS extras(what, present) WHERE NOT present))"
+    };
+}
+pub(crate) use catalog_json;
+
+const CATALOG: &str = concat!("SELECT ", catalog_json!(), "::text AS catalog");
+
+/// What the catalogs say about `users` and `tasks`.
+#[derive(serde::Deserialize)]
+pub struct Catalog {
+    columns: Vec<Column>,
+    constraints: Vec<Definition>,
+    indexes: Vec<Definition>,
+    /// The extras the migrations add on top of SPEC §1 that are missing
+    /// (check constraints, `updated_at` triggers, the `lower(email)` index).
+    pub missing_extras: Vec<String>,
+}
+
+/// Reads the [`Catalog`] (one round trip).
+pub fn catalog(conn: &mut PgConnection) -> QueryResult<Catalog> {
+    #[derive(QueryableByName)]
+    struct Row {
+        #[diesel(sql_type = Text)]
+        catalog: String,
+    }
+    let row: Row = diesel::sql_query(CATALOG).get_result(conn)?;
+    serde_json::from_str(&row.catalog)
+        .map_err(|e| diesel::result::Error::DeserializationError(Box::new(e)))
+}
+
+/// Every difference between the database and the base schema of SPEC §1
+/// (empty when it conforms); one round trip.
+pub fn base_schema_differences(conn: &mut PgConnection) -> QueryResult<Vec<String>> {
+    Ok(catalog(conn)?.differences())
+}
+
+impl Catalog {
+    /// Every difference from the base schema of SPEC §1 (empty when it
+    /// conforms). Extra columns, constraints and indexes are allowed.
+    pub fn differences(&self) -> Vec<String> {
+        let Catalog {
+            columns,
+            constraints,
+            indexes,
+            ..
+        } = self;
+        let mut diffs = Vec::new();
+        for table in ["users", "tasks"] {
+            if !columns.iter().any(|c| c.table == table) {
+                diffs.push(format!("table {table} is missing"));
+            }
+        }
+        for &(table, name, data_type, not_null, default) in COLUMNS {
+            if !columns.iter().any(|c| c.table == table) {
+                continue;
+            }
+            let Some(col) = columns.iter().find(|c| c.table == table && c.name == name) else {
+                diffs.push(format!("column {table}.{name} is missing"));
+                continue;
+            };
+            if col.data_type != data_type {
+                diffs.push(format!(
+                    "column {table}.{name} is {} (expected {data_type})",
+                    col.data_type
+                ));
+            }
+            if col.not_null != not_null {
+                let want = if not_null { "NOT NULL" } else { "nullable" };
+                diffs.push(format!("column {table}.{name} should be {want}"));
+            }
+            if col.default.as_deref() != default {
+                diffs.push(format!(
+                    "column {table}.{name} has default {} (expected {})",
+                    col.default.as_deref().unwrap_or("none"),
+                    default.unwrap_or("none")
+                ));
+            }
+        }
+        for &(table, definition) in CONSTRAINTS {
+            if columns.iter().any(|c| c.table == table)
+                && !constraints
+                    .iter()
+                    .any(|k| k.table == table && k.definition == definition)
+            {
+                diffs.push(format!("constraint on {table} is missing: {definition}"));
+            }
+        }
+        for &(table, name, key) in INDEXES {
+            if !columns.iter().any(|c| c.table == table) {
+                continue;
+            }
+            match indexes.iter().find(|i| i.name == name) {
+                None => diffs.push(format!("index {name} on {table} is missing")),
+                Some(index) => {
+                    let using = index.definition.split_once(" USING ").map(|(_, u)| u);
+                    if index.table != table || using != Some(key) {
+                        diffs.push(format!(
+                            "index {name} is `{}` (expected on {table} USING {key})",
+                            index.definition
+                        ));
+                    }
+                }
+            }
+        }
+        diffs
+    }
 }

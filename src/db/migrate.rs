@@ -139,35 +139,77 @@ pub fn revert_drops(version: &str) -> Option<&'static str> {
         .map(|(_, d)| *d)
 }
 
-/// Applied versions, oldest first, read from `__diesel_schema_migrations`
-/// directly (never creating it: this must work for a read-only role).
-/// `None` when the table does not exist.
-pub fn applied(conn: &mut PgConnection) -> QueryResult<Option<Vec<String>>> {
+/// Whether the migrations table and the base tables exist: one statement
+/// that reads only the catalogs. It scans `pg_class` under the statement's
+/// snapshot rather than calling `to_regclass`, whose cached lookups can be
+/// stale inside a transaction (after waiting for the migration lock while
+/// another session migrated) and are not one snapshot within a statement.
+const TABLES: &str = "SELECT
+      EXISTS (SELECT 1 FROM pg_class WHERE relname = '__diesel_schema_migrations'
+              AND pg_table_is_visible(oid)) AS recorded,
+      EXISTS (SELECT 1 FROM pg_class WHERE relname IN ('users', 'tasks')
+              AND relkind IN ('r', 'p') AND pg_table_is_visible(oid)) AS has_tables";
+
+/// The applied versions (the table must exist).
+const VERSIONS: &str =
+    "SELECT version::text AS version FROM __diesel_schema_migrations ORDER BY version";
+
+/// What is recorded and what exists, read without creating anything (this
+/// must work for a read-only role).
+#[derive(Debug, Clone, Default)]
+pub struct State {
+    /// Applied versions, oldest first; `None` without a migrations table.
+    pub applied: Option<Vec<String>>,
+    /// Whether either table of the base schema exists.
+    pub has_tables: bool,
+}
+
+impl State {
+    pub fn applied(&self) -> &[String] {
+        self.applied.as_deref().unwrap_or_default()
+    }
+
+    /// Known migrations not applied, oldest first.
+    pub fn pending(&self) -> Vec<Known> {
+        pending(self.applied())
+    }
+
+    /// See [`unmanaged`].
+    pub fn unmanaged(&self) -> bool {
+        unmanaged(self.applied(), self.has_tables)
+    }
+}
+
+/// Reads the [`State`]: one round trip, two when the migrations table
+/// exists.
+pub fn state(conn: &mut PgConnection) -> QueryResult<State> {
+    #[derive(QueryableByName)]
+    struct Row {
+        #[diesel(sql_type = Bool)]
+        recorded: bool,
+        #[diesel(sql_type = Bool)]
+        has_tables: bool,
+    }
+    let r: Row = diesel::sql_query(TABLES).get_result(conn)?;
+    Ok(State {
+        applied: if r.recorded {
+            Some(versions(conn)?)
+        } else {
+            None
+        },
+        has_tables: r.has_tables,
+    })
+}
+
+/// Applied versions, oldest first, from an existing migrations table.
+pub fn versions(conn: &mut PgConnection) -> QueryResult<Vec<String>> {
     #[derive(QueryableByName)]
     struct Row {
         #[diesel(sql_type = Text)]
         version: String,
     }
-    let exists: bool = diesel::select(diesel::dsl::sql::<Bool>(
-        "to_regclass('__diesel_schema_migrations') IS NOT NULL",
-    ))
-    .get_result(conn)?;
-    if !exists {
-        return Ok(None);
-    }
-    let rows: Vec<Row> = diesel::sql_query(
-        "SELECT version::text AS version FROM __diesel_schema_migrations ORDER BY version",
-    )
-    .load(conn)?;
-    Ok(Some(rows.into_iter().map(|r| r.version).collect()))
-}
-
-/// Whether either table of the base schema exists.
-pub fn has_tables(conn: &mut PgConnection) -> QueryResult<bool> {
-    diesel::select(diesel::dsl::sql::<Bool>(
-        "to_regclass('users') IS NOT NULL OR to_regclass('tasks') IS NOT NULL",
-    ))
-    .get_result(conn)
+    let rows: Vec<Row> = diesel::sql_query(VERSIONS).load(conn)?;
+    Ok(rows.into_iter().map(|r| r.version).collect())
 }
 
 /// Tables of the base schema exist but the base migration is not recorded:
@@ -210,10 +252,20 @@ fn locked<T>(
 
 /// Applies all pending migrations; returns the versions applied. Refuses a
 /// schema created by someone else (see [`baseline`]).
+///
+/// Nothing pending is the common case, found without a transaction or a
+/// lock ([`state`]: two round trips); otherwise the state is read again
+/// under the migration lock, in the transaction that migrates.
 pub fn run(conn: &mut PgConnection, lock_timeout: Duration) -> Result<Vec<String>, MigrateError> {
+    // Only "nothing pending" is trusted without the lock: catalog lookups
+    // are not a snapshot, so a migration committing meanwhile can make the
+    // base tables appear before the migrations table does.
+    let before = state(conn)?;
+    if before.applied.is_some() && !before.unmanaged() && before.pending().is_empty() {
+        return Ok(Vec::new());
+    }
     locked(conn, lock_timeout, |conn| {
-        let applied = applied(conn)?.unwrap_or_default();
-        if unmanaged(&applied, has_tables(conn)?) {
+        if state(conn)?.unmanaged() {
             return Err(MigrateError::Unmanaged);
         }
         apply_pending(conn)
@@ -234,9 +286,9 @@ pub fn baseline(
     lock_timeout: Duration,
 ) -> Result<Vec<String>, MigrateError> {
     locked(conn, lock_timeout, |conn| {
-        let applied = applied(conn)?.unwrap_or_default();
-        if !applied.iter().any(|v| v == BASE_VERSION) {
-            if !has_tables(conn)? {
+        let now = state(conn)?;
+        if !now.applied().iter().any(|v| v == BASE_VERSION) {
+            if !now.has_tables {
                 return Err(MigrateError::NothingToBaseline);
             }
             let diffs = conformance::base_schema_differences(conn)?;
@@ -266,7 +318,7 @@ pub struct RevertPlan {
 /// The last applied migration and what reverting it drops; `None` when
 /// nothing is applied.
 pub fn revert_plan(conn: &mut PgConnection) -> Result<Option<RevertPlan>, MigrateError> {
-    let Some(version) = applied(conn)?.and_then(|a| a.last().cloned()) else {
+    let Some(version) = state(conn)?.applied().last().cloned() else {
         return Ok(None);
     };
     let (Some(known), Some(drops)) = (
@@ -305,7 +357,7 @@ pub fn revert(
     force: bool,
 ) -> Result<String, MigrateError> {
     locked(conn, lock_timeout, |conn| {
-        let last = applied(conn)?.and_then(|a| a.last().cloned());
+        let last = state(conn)?.applied().last().cloned();
         if last.as_deref() != Some(plan.version.as_str()) {
             return Err(MigrateError::Changed);
         }

@@ -16,6 +16,7 @@ mod ops;
 mod pooler;
 mod readme;
 mod rls;
+mod round_trips;
 mod secrets;
 mod seed;
 mod signals;

@@ -236,20 +236,13 @@ fn file_error(path: &Path, e: FormatError) -> Error {
 /// Migrates an empty database; a database with pending migrations is not
 /// ready for a restore.
 fn ensure_migrated(conn: &mut diesel::PgConnection) -> Result<()> {
-    let read = |conn: &mut diesel::PgConnection| -> diesel::QueryResult<(Vec<String>, bool)> {
-        Ok((
-            migrate::applied(conn)?.unwrap_or_default(),
-            migrate::has_tables(conn)?,
-        ))
-    };
-    let (applied, has_tables) = read(conn).map_err(|e| errors::classify(conn, e))?;
-    if applied.is_empty() && !has_tables {
+    let state = migrate::state(conn).map_err(|e| errors::classify(conn, e))?;
+    if state.applied().is_empty() && !state.has_tables {
         migrate::run(conn, Duration::from_secs(10))
             .map_err(|e| Error::unexpected(format!("cannot migrate the database: {e}")))?;
         return Ok(());
     }
-    let pending = migrate::pending(&applied);
-    if migrate::unmanaged(&applied, has_tables) || !pending.is_empty() {
+    if state.unmanaged() || !state.pending().is_empty() {
         return Err(Error::not_ready("the database is not fully migrated")
             .with_hint("run todo db migrate (or todo db migrate --baseline) first"));
     }

@@ -84,20 +84,20 @@ pub fn migrate(ctx: &Context, args: MigrateArgs) -> Result<()> {
 
 pub fn status(ctx: &Context, args: StatusArgs) -> Result<()> {
     let mut conn = ctx.conn()?;
-    let read = |conn: &mut Conn| -> diesel::QueryResult<(Option<Vec<String>>, bool)> {
-        Ok((migrate::applied(conn)?, migrate::has_tables(conn)?))
-    };
-    let (applied, has_tables) = read(&mut conn).map_err(|e| errors::classify(&mut conn, e))?;
-    let applied = applied.unwrap_or_default();
-    let pending = migrate::pending(&applied);
-    if migrate::unmanaged(&applied, has_tables) {
+    let state = migrate::state(&mut conn).map_err(|e| errors::classify(&mut conn, e))?;
+    let pending = state.pending();
+    if state.unmanaged() {
         eprintln!(
             "warning: tables users/tasks exist but no todo migration is recorded; adopt them with: todo db migrate --baseline"
         );
     }
     let n_pending = pending.len();
     ctx.emit(&MigrationStatus {
-        applied: applied.iter().map(|v| migrate::describe(v)).collect(),
+        applied: state
+            .applied()
+            .iter()
+            .map(|v| migrate::describe(v))
+            .collect(),
         pending,
     })?;
     if args.check && n_pending > 0 {

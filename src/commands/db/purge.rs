@@ -123,8 +123,9 @@ pub fn purge(ctx: &Context, args: PurgeArgs) -> Result<()> {
                 let header = Header {
                     format_version: FORMAT_VERSION,
                     tool_version: env!("CARGO_PKG_VERSION").into(),
-                    migrations: migrate::applied(&mut conn)
+                    migrations: migrate::state(&mut conn)
                         .map_err(|e| errors::classify(&mut conn, e))?
+                        .applied
                         .unwrap_or_default(),
                     server_version: String::new(),
                     taken_at: Utc::now().format("%Y-%m-%dT%H:%M:%S%.6fZ").to_string(),

@@ -66,8 +66,8 @@ fn attempt(url: &DbUrl, left: Duration, migrated: bool) -> Result<()> {
     let url = DbUrl::parse(url.libpq(), Some(secs), secs)?;
     let mut conn = pool::establish(&url, None)?;
     if migrated {
-        let applied = migrate::applied(&mut conn).map_err(|e| errors::classify(&mut conn, e))?;
-        let pending = migrate::pending(&applied.unwrap_or_default());
+        let state = migrate::state(&mut conn).map_err(|e| errors::classify(&mut conn, e))?;
+        let pending = state.pending();
         if !pending.is_empty() {
             return Err(
                 Error::not_ready(format!("{} migration(s) pending", pending.len()))

@@ -4,9 +4,8 @@
 //! replication (lag per replica on a primary, replay delay on a replica).
 //! Sessions idle in a transaction and lock waits count in this database;
 //! the oldest transaction in the whole server (it holds back vacuum
-//! everywhere). All are read in one statement (one round trip), from
-//! statistics views
-//! any role may read (other roles' session details need
+//! everywhere). All are read from statistics views (in the one health
+//! statement) that any role may read (other roles' session details need
 //! `pg_read_all_stats`; without it those sessions are not counted).
 //!
 //! Thresholds:
@@ -18,9 +17,6 @@
 //!   behind) more than 60 s;
 //! - database size, row-level security: informational (always OK).
 
-use diesel::prelude::*;
-use diesel::sql_types::{BigInt, Bool, Double, Nullable, Text};
-
 use super::{Check, Status};
 
 /// Seconds of an open or idle-in-transaction session that WARN / FAIL.
@@ -31,39 +27,30 @@ pub const LOCK_WAIT_WARN_S: f64 = 30.0;
 /// Seconds of replication lag or replay delay that WARN.
 pub const REPLICATION_WARN_S: f64 = 60.0;
 
-#[derive(QueryableByName)]
-struct Row {
-    #[diesel(sql_type = BigInt)]
+/// The measurements, from the `activity` part of the health statement.
+#[derive(Debug, serde::Deserialize)]
+pub(super) struct Activity {
     deadlocks: i64,
-    #[diesel(sql_type = Nullable<Double>)]
     oldest_xact_s: Option<f64>,
-    #[diesel(sql_type = BigInt)]
     idle_in_xact: i64,
-    #[diesel(sql_type = Nullable<Double>)]
     idle_in_xact_s: Option<f64>,
-    #[diesel(sql_type = BigInt)]
     lock_waiters: i64,
-    #[diesel(sql_type = Nullable<Double>)]
     lock_wait_s: Option<f64>,
-    #[diesel(sql_type = BigInt)]
     db_bytes: i64,
-    #[diesel(sql_type = Nullable<Bool>)]
     rls: Option<bool>,
-    #[diesel(sql_type = BigInt)]
     policies: i64,
-    #[diesel(sql_type = Bool)]
     replica: bool,
-    #[diesel(sql_type = Nullable<Double>)]
     replay_delay_s: Option<f64>,
     /// `name: seconds` per replica, comma-separated (NULL lag: caught up).
-    #[diesel(sql_type = Nullable<Text>)]
     replicas: Option<String>,
-    #[diesel(sql_type = Nullable<Double>)]
     max_lag_s: Option<f64>,
 }
 
-const ACTIVITY: &str = "
-    WITH a AS (SELECT * FROM pg_stat_activity
+/// One row of [`Activity`] (a query, used as a subquery of the health
+/// statement).
+macro_rules! activity_query {
+    () => {
+        "WITH a AS (SELECT * FROM pg_stat_activity
                WHERE backend_type = 'client backend' AND pid <> pg_backend_pid())
     SELECT
       coalesce((SELECT deadlocks FROM pg_stat_database WHERE datname = current_database()), 0)
@@ -88,11 +75,13 @@ const ACTIVITY: &str = "
                          || ': ' || coalesce(round(extract(epoch FROM replay_lag)::numeric, 1)::text, '0'),
                          ', ')
        FROM pg_stat_replication) AS replicas,
-      (SELECT max(extract(epoch FROM replay_lag))::float8 FROM pg_stat_replication) AS max_lag_s";
+      (SELECT max(extract(epoch FROM replay_lag))::float8 FROM pg_stat_replication) AS max_lag_s"
+    };
+}
+pub(super) use activity_query;
 
-/// The checks, from one statement.
-pub fn checks(conn: &mut PgConnection) -> QueryResult<Vec<Check>> {
-    let r: Row = diesel::sql_query(ACTIVITY).get_result(conn)?;
+/// The checks from the measurements.
+pub(super) fn checks(r: &Activity) -> Vec<Check> {
     let mut out = Vec::new();
     out.push(Check::new(
         "deadlocks",
@@ -168,7 +157,7 @@ pub fn checks(conn: &mut PgConnection) -> QueryResult<Vec<Check>> {
                 duration(delay)
             ),
         ));
-    } else if let Some(replicas) = r.replicas {
+    } else if let Some(replicas) = &r.replicas {
         out.push(Check::new(
             "replication",
             if r.max_lag_s.unwrap_or(0.0) > REPLICATION_WARN_S {
@@ -179,7 +168,7 @@ pub fn checks(conn: &mut PgConnection) -> QueryResult<Vec<Check>> {
             format!("replay lag in seconds per replica: {replicas}"),
         ));
     }
-    Ok(out)
+    out
 }
 
 fn transaction_status(seconds: f64) -> Status {

@@ -1,10 +1,12 @@
 //! `db health` (SPEC §7): read-only checks, each OK / WARN / FAIL with a
-//! detail. Every check runs in its own READ ONLY transaction and reads only
-//! catalogs, statistics views, `__diesel_schema_migrations` and
-//! `tasks_id_seq`, so a read-only role that owns nothing can run it; where
-//! the role may not read the last two, the check is a WARN naming the grant
-//! it lacks. A check whose query fails is reported as FAIL with the reason;
-//! the other checks still run.
+//! detail. Two round trips after connecting: one statement measures
+//! everything ([`measure`]: catalogs, settings, statistics views), then the
+//! applied migrations are read (or, when that table is missing or
+//! unreadable, `SELECT 1`), which also times the round trip. A read-only
+//! role that owns nothing can run it; where the role may not read
+//! `__diesel_schema_migrations` or `tasks_id_seq`, the check is a WARN
+//! naming the grant it lacks. When the measuring statement fails, the
+//! report is the connection and one FAIL with the reason.
 //!
 //! Thresholds:
 //! - round trip: WARN above 100 ms;
@@ -26,7 +28,7 @@
 //! - sessions, locks, size, row-level security, replication: see
 //!   [`activity`].
 
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use diesel::prelude::*;
 
@@ -34,6 +36,7 @@ use super::migrate;
 
 mod activity;
 mod checks;
+mod measure;
 
 use checks::{
     cache_hit, connection, connections, migrations, schema, sequence, server_version,
@@ -112,45 +115,50 @@ pub fn needs_analyze(live: i64, modified: i64, analyzed: bool) -> bool {
     (!analyzed && live > 0) || (modified > DEAD_ROWS_MIN && pct > DEAD_ROWS_PCT)
 }
 
-/// Runs every check on an open connection. `connected_in` is how long the
-/// connection took; `target` is the masked `user@host/db`.
+/// Runs every check on an open connection (two round trips). `connected_in`
+/// is how long the connection took; `target` is the masked `user@host/db`.
 pub fn run(conn: &mut PgConnection, target: &str, connected_in: Duration) -> Report {
-    let mut report = Report::default();
-    let mut add = |check: QueryResult<Check>, name: &'static str| {
-        report.checks.push(
-            check.unwrap_or_else(|e| Check::new(name, Status::Fail, format!("check failed: {e}"))),
-        )
+    let measured = measure::measure(conn);
+    let started = Instant::now();
+    let second = match &measured {
+        Ok(m) if m.recorded && m.recorded_readable => migrate::versions(conn),
+        _ => diesel::sql_query("SELECT 1")
+            .execute(conn)
+            .map(|_| Vec::new()),
     };
-    add(connection(conn, target, connected_in), "connection");
-    add(read_only(conn, server_version), "server_version");
-    let tables = read_only(conn, migrate::has_both_tables).unwrap_or(false);
-    add(read_only(conn, migrations), "migrations");
-    add(read_only(conn, schema), "schema");
-    add(read_only(conn, connections), "connections");
-    add(read_only(conn, wraparound), "wraparound");
-    if tables {
-        add(read_only(conn, sequence), "tasks_id_seq");
-        add(read_only(conn, vacuum), "vacuum");
-    }
-    add(read_only(conn, cache_hit), "cache_hit_ratio");
-    if tables {
-        add(read_only(conn, unused_indexes), "unused_indexes");
-    }
-    match read_only(conn, activity::checks) {
-        Ok(checks) => report.checks.extend(checks),
-        Err(e) => report.checks.push(Check::new(
-            "activity",
-            Status::Fail,
-            format!("check failed: {e}"),
-        )),
-    }
-    report.schema_missing = !tables;
+    let round_trip = started.elapsed();
+    let mut report = Report::default();
     report
-}
-
-fn read_only<T>(
-    conn: &mut PgConnection,
-    f: impl FnOnce(&mut PgConnection) -> QueryResult<T>,
-) -> QueryResult<T> {
-    conn.build_transaction().read_only().run(f)
+        .checks
+        .push(connection(target, connected_in, round_trip));
+    let m = match measured {
+        Ok(m) => m,
+        Err(e) => {
+            report.checks.push(Check::new(
+                "measurements",
+                Status::Fail,
+                format!("check failed: {e}"),
+            ));
+            return report;
+        }
+    };
+    report.checks.push(server_version(&m));
+    report.checks.push(match &second {
+        Ok(applied) => migrations(&m, applied),
+        Err(e) => Check::new("migrations", Status::Fail, format!("check failed: {e}")),
+    });
+    report.checks.push(schema(&m));
+    report.checks.push(connections(&m));
+    report.checks.push(wraparound(&m));
+    if m.both_tables {
+        report.checks.push(sequence(&m));
+        report.checks.push(vacuum(&m));
+    }
+    report.checks.push(cache_hit(&m));
+    if m.both_tables {
+        report.checks.push(unused_indexes(&m));
+    }
+    report.checks.extend(activity::checks(&m.activity));
+    report.schema_missing = !m.both_tables;
+    report
 }
