@@ -50,6 +50,22 @@ pub struct Global {
     #[arg(long, global = true, value_name = "SECS", value_parser = clap::value_parser!(u64).range(1..=3600))]
     pub lock_timeout: Option<u64>,
 
+    /// A read replica: read-only commands read there, writes go to the
+    /// primary (also $DATABASE_READ_URL)
+    #[arg(
+        long,
+        global = true,
+        value_name = "URL",
+        env = "TODO_READ_URL",
+        hide_env_values = true
+    )]
+    pub read_url: Option<String>,
+
+    /// Seconds a read waits for the replica to replay your last write
+    /// before reading from the primary, 0 to 3600 [default: 2]
+    #[arg(long, global = true, value_name = "SECS", value_parser = clap::value_parser!(u64).range(0..=3600))]
+    pub replica_wait: Option<u64>,
+
     /// Output format [default: table on a terminal, plain otherwise]
     #[arg(long, global = true, value_enum)]
     pub format: Option<Format>,

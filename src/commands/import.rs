@@ -81,9 +81,16 @@ pub fn import(ctx: &Context, args: ImportArgs) -> Result<()> {
         Ok(0)
     } else {
         let now = chrono::Utc::now().naive_utc();
+        let track = matches!(super::replica::read_url(ctx), Ok(Some(_)));
         let pass = RefCell::new(pass);
         query(&mut conn, |c| {
-            insert_stream(c, &account.id, now, &|rows| (pass.borrow_mut())(Some(rows)))
+            insert_stream(
+                c,
+                &account.id,
+                now,
+                &|rows| (pass.borrow_mut())(Some(rows)),
+                track,
+            )
         })
     };
     let tally = tally.into_inner();

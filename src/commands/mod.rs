@@ -9,6 +9,7 @@ pub mod db;
 pub mod editor;
 pub mod errors;
 pub mod import;
+pub mod replica;
 pub mod task;
 pub mod user;
 pub mod watchdog;
@@ -30,6 +31,8 @@ pub struct Context {
     pub global: Global,
     pub out: Output,
     pool: OnceCell<Pool>,
+    /// The read replica's pool, when a read-only command opened it.
+    read_pool: OnceCell<Pool>,
 }
 
 impl Context {
@@ -67,6 +70,12 @@ impl Context {
     /// The command's connection.
     pub fn conn(&self) -> Result<Conn> {
         self.pool()?.get()
+    }
+
+    /// The connection of a read-only command: the replica's when one is
+    /// configured and has caught up (see [`replica`]), else the primary's.
+    pub fn read_conn(&self) -> Result<Conn> {
+        replica::read_conn(self)
     }
 
     /// Buffered stdout.
@@ -156,6 +165,7 @@ pub fn run(cli: Cli) -> Result<()> {
         out: cli.global.output(),
         global: cli.global,
         pool: OnceCell::new(),
+        read_pool: OnceCell::new(),
     };
     // Checked before any work: the other commands have no metrics to show.
     let has_metrics = matches!(
@@ -165,16 +175,23 @@ pub fn run(cli: Cli) -> Result<()> {
     if ctx.out.format == crate::output::Format::Prometheus && !has_metrics {
         return Err(crate::output::prometheus_unsupported());
     }
-    match cli.command {
+    let result = dispatch(&ctx, cli.command);
+    // Also after a failure: a write that committed is remembered.
+    replica::remember_write(&ctx);
+    result
+}
+
+fn dispatch(ctx: &Context, command: Command) -> Result<()> {
+    match command {
         Command::User(cmd) => {
             let _watch = watchdog::start(ctx.connect_options(), ctx.lock_timeout(5));
-            user::run(&ctx, cmd)
+            user::run(ctx, cmd)
         }
         Command::Task(cmd) => {
             let _watch = watchdog::start(ctx.connect_options(), ctx.lock_timeout(5));
-            task::run(&ctx, cmd)
+            task::run(ctx, cmd)
         }
-        Command::Db(cmd) => db::run(&ctx, cmd),
+        Command::Db(cmd) => db::run(ctx, cmd),
         Command::Completions { shell } => {
             // The registration script of dynamic completion: the shell
             // calls `todo` back (TODO_COMPLETE=SHELL) for candidates.

@@ -250,7 +250,7 @@ fn list(ctx: &Context, args: ListArgs) -> Result<()> {
         search: args.search.filter(|s| !s.is_empty()),
         limit: args.limit,
     };
-    let mut conn = ctx.conn()?;
+    let mut conn = ctx.read_conn()?;
     stream_tasks(&mut conn, &user, &filter, &mut |rows| ctx.emit_tasks(rows))
 }
 
@@ -287,7 +287,7 @@ pub fn stream_tasks(
 
 fn show(ctx: &Context, args: IdArgs) -> Result<()> {
     let user = args.user.parse()?;
-    let mut conn = ctx.conn()?;
+    let mut conn = ctx.read_conn()?;
     let found = run_scoped(&mut conn, &user, |c| tasks::show(c, &user, args.id))?;
     let task = one(found, args.id, &args.user)?;
     ctx.emit(&TaskRecord {
@@ -443,7 +443,7 @@ fn rm_done(ctx: &Context, args: RmArgs) -> Result<()> {
 
 fn stats(ctx: &Context, args: UserArg) -> Result<()> {
     let user = args.parse()?;
-    let mut conn = ctx.conn()?;
+    let mut conn = ctx.read_conn()?;
     let counts = run_scoped(&mut conn, &user, |c| tasks::stats(c, &user))?;
     ctx.emit(&counts)
 }

@@ -8,6 +8,7 @@ use crate::commands::errors;
 use crate::db::models::{Scoped, User, UserMatch, UserRef};
 use crate::db::tasks;
 use crate::db::users::{self, Added};
+use crate::db::Conn;
 use crate::error::{Error, Result};
 use crate::output::UserRecord;
 use crate::validate;
@@ -162,7 +163,7 @@ fn add(ctx: &Context, args: AddArgs) -> Result<()> {
 }
 
 fn list(ctx: &Context, args: ListArgs) -> Result<()> {
-    let mut conn = ctx.conn()?;
+    let mut conn = ctx.read_conn()?;
     // As in `task list`: an error before the first row is classified with
     // the connection (schema probe), later ones by their message.
     let failed = match users::list(&mut conn, args.limit) {
@@ -179,15 +180,14 @@ fn list(ctx: &Context, args: ListArgs) -> Result<()> {
 }
 
 /// Finds exactly one user.
-fn find_one(ctx: &Context, user: &UserRef) -> Result<User> {
-    let mut conn = ctx.conn()?;
-    let found = query(&mut conn, |c| users::find(c, user))?;
+fn find_one(conn: &mut Conn, user: &UserRef) -> Result<User> {
+    let found = query(conn, |c| users::find(c, user))?;
     scoped(found, user)?.ok_or_else(|| user_not_found(user))
 }
 
 fn show(ctx: &Context, args: UserArg) -> Result<()> {
     let user = validate::user_ref(&args.user)?;
-    let found = find_one(ctx, &user)?;
+    let found = find_one(&mut ctx.read_conn()?, &user)?;
     ctx.emit(&UserRecord {
         user: &found,
         new: false,
@@ -198,7 +198,7 @@ fn rm(ctx: &Context, args: RmArgs) -> Result<()> {
     let mut user = validate::user_ref(&args.user)?;
     if !args.yes {
         ensure_can_prompt("user rm")?;
-        let found = find_one(ctx, &user)?;
+        let found = find_one(&mut ctx.conn()?, &user)?;
         let n = found.counts().total;
         confirm(
             &format!(
@@ -220,9 +220,9 @@ fn rm(ctx: &Context, args: RmArgs) -> Result<()> {
 
 fn export(ctx: &Context, args: UserArg) -> Result<()> {
     let user = validate::user_ref(&args.user)?;
-    let found = find_one(ctx, &user)?;
+    let mut conn = ctx.read_conn()?;
+    let found = find_one(&mut conn, &user)?;
     let by_id = UserRef::Id(found.account.id.clone());
-    let mut conn = ctx.conn()?;
     super::task::stream_tasks(&mut conn, &by_id, &tasks::Filter::default(), &mut |rows| {
         ctx.emit_export(&found.account, rows)
     })

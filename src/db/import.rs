@@ -31,15 +31,17 @@ impl TaskRows<'_> {
 /// Inserts every task `produce` pushes, for `user_id`, in one transaction.
 /// When `produce` fails, the COPY is aborted and nothing is inserted: the
 /// error returned is then the server's ("COPY from stdin failed: …"), and
-/// the producer keeps its own reason.
+/// the producer keeps its own reason. `track`: note the transaction id for
+/// read replicas (one more statement, inside the transaction).
 pub fn insert_stream(
     conn: &mut PgConnection,
     user_id: &str,
     now: NaiveDateTime,
     produce: &dyn Fn(&mut TaskRows<'_>) -> std::io::Result<()>,
+    track: bool,
 ) -> QueryResult<usize> {
     conn.transaction(|conn| {
-        diesel::copy_from(tasks::table)
+        let inserted = diesel::copy_from(tasks::table)
             .from_raw_data(
                 super::columns::NEW_TASK_ROW,
                 |sink: &mut dyn Write| -> QueryResult<()> {
@@ -53,7 +55,12 @@ pub fn insert_stream(
                     rows.out.flush().map_err(io_err)
                 },
             )
-            .execute(conn)
+            .execute(conn)?;
+        if track {
+            let xid = super::replica::current_xid(conn)?;
+            super::replica::note_write(Some(&xid));
+        }
+        Ok(inserted)
     })
 }
 

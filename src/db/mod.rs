@@ -16,6 +16,7 @@ pub mod migrate;
 pub mod models;
 pub mod pool;
 pub mod purge;
+pub mod replica;
 pub mod rls;
 pub mod schema;
 pub mod seed;

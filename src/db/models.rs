@@ -210,6 +210,9 @@ pub(super) struct ScopedRow {
     created_at: Option<NaiveDateTime>,
     #[diesel(sql_type = Nullable<Timestamp>)]
     updated_at: Option<NaiveDateTime>,
+    /// The transaction's id when the statement wrote (for read replicas).
+    #[diesel(sql_type = Nullable<Text>)]
+    xid: Option<String>,
 }
 
 impl ScopedRow {
@@ -227,6 +230,7 @@ impl ScopedRow {
 
     /// The one row of a single-task statement.
     pub(super) fn into_one(self) -> Scoped<Option<Task>> {
+        super::replica::note_write(self.xid.as_deref());
         Scoped {
             user: UserMatch::from_count(self.matches),
             rls_unscoped: self.rls_unscoped,
@@ -239,6 +243,7 @@ impl ScopedRow {
         let (matches, found, rls_unscoped) = rows.first().map_or((0, None, false), |r| {
             (r.matches, r.found.clone(), r.rls_unscoped)
         });
+        super::replica::note_write(rows.first().and_then(|r| r.xid.as_deref()));
         Scoped {
             user: UserMatch::from_count(matches),
             rls_unscoped,
@@ -331,10 +336,13 @@ pub(super) struct DeletedRow {
     user: MaybeUser,
     #[diesel(sql_type = BigInt)]
     tasks_deleted: i64,
+    #[diesel(sql_type = Nullable<Text>)]
+    xid: Option<String>,
 }
 
 impl DeletedRow {
     pub(super) fn into_scoped(self) -> Scoped<Option<DeletedUser>> {
+        super::replica::note_write(self.xid.as_deref());
         let tasks_deleted = self.tasks_deleted;
         let user = self.user.into_account().map(|account| DeletedUser {
             account,

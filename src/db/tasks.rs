@@ -23,7 +23,8 @@ macro_rules! scoped {
             " AS rls_unscoped, ",
             $found,
             " AS found, t.id, t.title, t.description, t.completed, t.user_id,",
-            " t.created_at, t.updated_at "
+            " t.created_at, t.updated_at,",
+            " pg_current_xact_id_if_assigned()::text AS xid "
         )
     };
 }

@@ -71,6 +71,8 @@ pub fn add(
         id_taken: bool,
         #[diesel(embed)]
         user: MaybeUser,
+        #[diesel(sql_type = Nullable<Text>)]
+        xid: Option<String>,
     }
     let row: Row = diesel::sql_query(
         "WITH taken AS (
@@ -81,13 +83,15 @@ pub fn add(
             WHERE NOT email_taken AND NOT id_taken
             RETURNING id, email, name, created_at, updated_at)
          SELECT taken.email_taken, taken.id_taken,
-                ins.id, ins.email, ins.name, ins.created_at, ins.updated_at
+                ins.id, ins.email, ins.name, ins.created_at, ins.updated_at,
+                pg_current_xact_id_if_assigned()::text AS xid
          FROM taken LEFT JOIN ins ON true",
     )
     .bind::<Text, _>(id)
     .bind::<Text, _>(email)
     .bind::<Nullable<Text>, _>(name)
     .get_result(conn)?;
+    super::replica::note_write(row.xid.as_deref());
     Ok(match row {
         Row {
             email_taken: true, ..
@@ -139,7 +143,8 @@ pub fn delete(conn: &mut PgConnection, user: &UserRef) -> QueryResult<Scoped<Opt
         ",
          d AS (DELETE FROM users WHERE id = (SELECT id FROM u WHERE n = 1) RETURNING *)
          SELECT u.n AS matches, d.id, d.email, d.name, d.created_at, d.updated_at,
-                (SELECT count(*) FROM tasks WHERE user_id = d.id) AS tasks_deleted
+                (SELECT count(*) FROM tasks WHERE user_id = d.id) AS tasks_deleted,
+                pg_current_xact_id_if_assigned()::text AS xid
          FROM u LEFT JOIN d ON true"
     ))
     .bind::<Text, _>(user.key())

@@ -15,6 +15,7 @@ mod migrate;
 mod ops;
 mod pooler;
 mod readme;
+mod replica;
 mod rls;
 mod round_trips;
 mod secrets;

@@ -110,7 +110,7 @@ pub fn backup(ctx: &Context, args: BackupArgs) -> Result<()> {
     let to_stdout = path.as_os_str() == "-";
     let bar = spinner(ctx, "backing up");
     let progress = |rows: u64| bar.set_position(rows);
-    let mut conn = ctx.conn()?;
+    let mut conn = ctx.read_conn()?;
     let mut write = |out: &mut dyn Write| -> Result<Counts> {
         data::backup(
             &mut conn,

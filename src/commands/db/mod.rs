@@ -201,7 +201,7 @@ pub fn run(ctx: &Context, cmd: DbCommand) -> Result<()> {
         DbCommand::Rls(cmd) => rls::rls(ctx, cmd),
         DbCommand::Roles(cmd) => rls::roles(ctx, cmd),
         DbCommand::Stats => {
-            let mut conn = ctx.conn()?;
+            let mut conn = ctx.read_conn()?;
             let stats = crate::db::stats::read(&mut conn)
                 .map_err(|e| crate::commands::errors::classify(&mut conn, e))?;
             ctx.emit(&stats)

@@ -247,3 +247,82 @@ pub fn pgbouncer() -> &'static Bouncer {
         Bouncer { port }
     })
 }
+
+/// A primary and its hot standby (streaming replication), for the read
+/// replica tests: the standby applies each commit 3 s late
+/// (`recovery_min_apply_delay`), so lag is real and deterministic.
+pub struct Replication {
+    primary: Cluster,
+    standby: Cluster,
+}
+
+impl Replication {
+    /// A URL of `db` on the primary.
+    pub fn primary_url(&self, db: &str) -> String {
+        self.primary.url(db)
+    }
+
+    /// A URL of `db` on the standby.
+    pub fn standby_url(&self, db: &str) -> String {
+        self.standby.url(db)
+    }
+}
+
+/// The newest `pg_basebackup` of the server binaries.
+fn pg_basebackup() -> PathBuf {
+    let mut found: Vec<PathBuf> = fs::read_dir("/usr/lib/postgresql")
+        .map(|dirs| {
+            dirs.flatten()
+                .map(|d| d.path().join("bin/pg_basebackup"))
+                .filter(|p| p.exists())
+                .collect()
+        })
+        .unwrap_or_default();
+    found.sort();
+    found
+        .pop()
+        .unwrap_or_else(|| PathBuf::from("pg_basebackup"))
+}
+
+pub fn replication() -> &'static Replication {
+    static REPLICATION: OnceLock<Replication> = OnceLock::new();
+    REPLICATION.get_or_init(|| {
+        let _lock = setup_lock("replication");
+        let primary = Cluster::new(format!("{}-primary", base()))
+            .with_setting("fsync", "off")
+            .with_setting("full_page_writes", "off");
+        primary
+            .ensure_running(&mut |msg| eprintln!("primary: {msg}"), &mut |_| Ok(()))
+            .unwrap_or_else(|e| panic!("cannot start the replication primary: {e}"));
+        let home = PathBuf::from(format!("{}-standby", base()));
+        if !home.join("data").exists() {
+            let _ = fs::remove_dir_all(&home);
+            fs::create_dir_all(&home).unwrap();
+            fs::set_permissions(&home, fs::Permissions::from_mode(0o700)).unwrap();
+            chown_to_postgres(&home);
+            let out = run_as_server(&pg_basebackup().to_string_lossy())
+                .arg("-D")
+                .arg(home.join("data"))
+                .args(["-R", "-X", "stream", "-c", "fast", "-U", "postgres", "-h"])
+                .arg(primary.socket_dir())
+                .output()
+                .expect("pg_basebackup");
+            assert!(
+                out.status.success(),
+                "pg_basebackup: {}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+            let auto = home.join("data/postgresql.auto.conf");
+            let mut conf = fs::read_to_string(&auto).unwrap();
+            conf.push_str("recovery_min_apply_delay = '3s'\ncluster_name = 'todo_test_standby'\n");
+            fs::write(&auto, conf).unwrap();
+            // The primary's `todo` database came with the copy.
+            fs::write(home.join("ready"), b"").unwrap();
+        }
+        let standby = Cluster::new(&home);
+        standby
+            .ensure_running(&mut |msg| eprintln!("standby: {msg}"), &mut |_| Ok(()))
+            .unwrap_or_else(|e| panic!("cannot start the standby: {e}"));
+        Replication { primary, standby }
+    })
+}
