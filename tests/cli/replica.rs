@@ -154,6 +154,18 @@ fn a_longer_wait_reads_the_write_from_the_replica_then_checks_no_more() {
 #[test]
 fn a_read_with_no_pending_write_is_served_by_the_replica_alone() {
     let db = ReplicaDb::new();
+    let sessions = || {
+        psql(
+            &db.standby(),
+            &format!(
+                "SELECT sessions FROM pg_stat_database WHERE datname = '{}'",
+                db.name
+            ),
+        )
+        .parse::<i64>()
+        .unwrap()
+    };
+    let before = sessions();
     // The primary cannot even be reached: only the standby can answer.
     let out = db
         .cmd()
@@ -166,6 +178,10 @@ fn a_read_with_no_pending_write_is_served_by_the_replica_alone() {
         .unwrap();
     expect_code(&out, 0);
     assert!(stdout(&out).contains(USER), "{}", stdout(&out));
+    // On the standby's side: one session for the psql above, one for todo
+    // (statistics reach the view when a session ends).
+    std::thread::sleep(Duration::from_millis(800));
+    assert_eq!(sessions() - before, 2);
     // Writes still go to the primary.
     let out = db
         .cmd()
