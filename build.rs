@@ -10,7 +10,14 @@
 fn main() {
     println!("cargo:rerun-if-changed=migrations");
     println!("cargo:rerun-if-changed=build.rs");
-    for symbol in ["PQconnectdb", "PQfinish"] {
+    // PQsendQueryParams and PQgetResult: `src/db/setup.rs` answers diesel's
+    // two setup SETs itself when the startup packet already made them.
+    for symbol in [
+        "PQconnectdb",
+        "PQfinish",
+        "PQsendQueryParams",
+        "PQgetResult",
+    ] {
         println!("cargo:rustc-link-arg=-Wl,--wrap={symbol}");
         println!("cargo:rustc-link-arg=-Wl,--undefined=__wrap_{symbol}");
     }

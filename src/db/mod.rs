@@ -20,6 +20,7 @@ pub mod replica;
 pub mod rls;
 pub mod schema;
 pub mod seed;
+pub mod setup;
 pub mod stats;
 pub mod tasks;
 pub mod url;

@@ -51,3 +51,50 @@ fn every_user_and_task_command_is_one_statement_and_db_reads_two() {
         assert_eq!(statements(&db, &args), expected, "todo {}", args.join(" "));
     }
 }
+
+/// diesel's two setup SETs are not sent: the startup packet asks for UTC
+/// and UTF-8 (`db::setup`), checked on the server with pg_stat_statements;
+/// timestamps stay UTC whatever the client's `PGTZ`; a URL with its own
+/// `client_encoding` gets diesel's SET as before.
+#[test]
+fn connecting_sends_no_set_and_timestamps_stay_utc() {
+    let db = TestDb::migrated();
+    db.psql("CREATE EXTENSION IF NOT EXISTS pg_stat_statements");
+    db.add_user("tz@example.com");
+    let reset = "SELECT pg_stat_statements_reset(0, (SELECT oid FROM pg_database WHERE datname = current_database()), 0)";
+    let sets = || {
+        std::thread::sleep(std::time::Duration::from_millis(700));
+        db.value(
+            "SELECT coalesce(sum(calls), 0) FROM pg_stat_statements
+             WHERE dbid = (SELECT oid FROM pg_database WHERE datname = current_database())
+               AND query ILIKE 'SET %'",
+        )
+    };
+    db.psql(reset);
+    let out = db
+        .cmd()
+        .env("PGTZ", "America/New_York")
+        .args(["task", "add", "In UTC", "--user", "tz@example.com", "-q"])
+        .output()
+        .unwrap();
+    expect_code(&out, 0);
+    assert_eq!(sets(), "0");
+    assert_eq!(
+        db.value(
+            "SELECT abs(extract(epoch FROM (now() AT TIME ZONE 'UTC') - created_at)) < 60 FROM tasks"
+        ),
+        "t"
+    );
+    db.psql(reset);
+    let out = db
+        .cmd()
+        .env(
+            "TODO_DATABASE_URL",
+            format!("{}&client_encoding=LATIN1", db.url()),
+        )
+        .args(["task", "stats", "--user", "tz@example.com"])
+        .output()
+        .unwrap();
+    expect_code(&out, 0);
+    assert_eq!(sets(), "1");
+}

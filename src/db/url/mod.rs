@@ -234,6 +234,11 @@ impl DbUrl {
         if !params.iter().any(|(k, _)| k == "fallback_application_name") {
             params.push(("fallback_application_name".into(), "todo".into()));
         }
+        // In the startup packet, so that diesel's SET is not needed (see
+        // `db::setup`); a client_encoding of the user's own stays.
+        if !params.iter().any(|(k, _)| k == "client_encoding") {
+            params.push(("client_encoding".into(), "UTF8".into()));
+        }
 
         let query: Vec<String> = params.iter().map(|(k, v)| format!("{k}={v}")).collect();
         let libpq = format!("postgresql://{before_query}?{}", query.join("&"));

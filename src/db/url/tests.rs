@@ -15,7 +15,7 @@ fn sqlalchemy_schemes_become_postgresql() {
         let url = parse(&format!("{scheme}://u:pw@h:5432/db?sslmode=require"));
         assert_eq!(
             url.libpq(),
-            "postgresql://u:pw@h:5432/db?sslmode=require&connect_timeout=5&fallback_application_name=todo"
+            "postgresql://u:pw@h:5432/db?sslmode=require&connect_timeout=5&fallback_application_name=todo&client_encoding=UTF8"
         );
     }
 }
