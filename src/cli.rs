@@ -74,7 +74,8 @@ pub struct Global {
     #[arg(long, global = true)]
     pub json: bool,
 
-    /// Print only ids for `add`, nothing for other successful commands
+    /// Print only ids: the new one for `add`, one per line for lists;
+    /// nothing for other successful commands
     #[arg(short, long, global = true)]
     pub quiet: bool,
 
@@ -105,11 +106,17 @@ pub enum Command {
         /// The shell to generate for
         shell: clap_complete::Shell,
     },
-    /// Print the man page (roff)
+    /// Print the man page, or write every command's page to a directory
     ///
-    /// Example: todo man > /usr/local/share/man/man1/todo.1
-    #[command(hide = true)]
-    Man,
+    /// Examples:
+    ///   todo man | man -l -
+    ///   todo man /usr/local/share/man/man1     (todo.1, todo-task.1, todo-task-add.1, …)
+    #[command(verbatim_doc_comment)]
+    Man {
+        /// Write todo.1 and one page per subcommand here instead
+        #[arg(value_name = "DIR")]
+        dir: Option<std::path::PathBuf>,
+    },
 }
 
 /// The command tree as shown and parsed. Global options are described
@@ -321,7 +328,7 @@ mod tests {
         );
         let err = error_for(&["todo", "task", "lsit"]);
         assert_eq!(err.message, "unrecognized subcommand 'lsit'");
-        assert!(err.hint.unwrap().starts_with("did you mean 'list'?"));
+        assert!(err.hint.unwrap().contains("'list'"));
         let err = error_for(&["todo", "task", "list", "--user", "a", "--format", "xml"]);
         assert_eq!(err.hint.as_deref(), Some("see `todo task list --help`"));
         let err = error_for(&["todo", "task", "list", "--user", "a", "--json", "--json"]);

@@ -9,6 +9,7 @@ pub mod db;
 pub mod editor;
 pub mod errors;
 pub mod import;
+pub mod man;
 pub mod replica;
 pub mod task;
 pub mod user;
@@ -16,8 +17,6 @@ pub mod watchdog;
 
 use std::cell::OnceCell;
 use std::io::{BufRead, BufWriter, IsTerminal, Write};
-
-use clap::CommandFactory;
 
 use crate::cli::{Cli, Command, Global};
 use crate::db::models::{Task, User};
@@ -88,15 +87,40 @@ impl Context {
         crate::output::emit(&mut self.stdout(), self.out, item)
     }
 
-    /// Writes a list of tasks as the rows arrive (nothing under -q).
+    /// Writes tasks a command changed as the rows arrive (nothing under -q).
     pub fn emit_tasks(&self, tasks: &mut dyn Iterator<Item = Result<Task>>) -> Result<()> {
         if self.out.quiet {
             return Ok(());
         }
+        self.emit_task_list(tasks)
+    }
+
+    /// Writes a listing of tasks as the rows arrive (their ids under -q,
+    /// one per line, as `docker ps -q` does).
+    pub fn emit_task_list(&self, tasks: &mut dyn Iterator<Item = Result<Task>>) -> Result<()> {
         let mut out = self.stdout();
+        if self.out.quiet {
+            for task in tasks {
+                writeln!(out, "{}", task?.id)?;
+            }
+            out.flush()?;
+            return Ok(());
+        }
         crate::output::write_tasks(&mut out, self.out, tasks)?;
         out.flush()?;
         Ok(())
+    }
+
+    /// A remark after a result: below the table, on stderr with plain
+    /// output, never in JSON or under -q (as [`crate::output::Render::note`]).
+    pub fn note(&self, text: &str) {
+        use crate::output::Format;
+        match self.out.format {
+            _ if self.out.quiet => {}
+            Format::Table => println!("{text}"),
+            Format::Plain => eprintln!("{text}"),
+            Format::Json | Format::Prometheus => {}
+        }
     }
 
     /// Writes a user's export as the task rows arrive (nothing under -q).
@@ -114,12 +138,17 @@ impl Context {
         Ok(())
     }
 
-    /// Writes a list of users as the rows arrive (nothing under -q).
+    /// Writes a list of users as the rows arrive (their ids under -q).
     pub fn emit_users(&self, users: impl Iterator<Item = Result<User>>) -> Result<()> {
+        let mut out = self.stdout();
         if self.out.quiet {
+            for user in users {
+                let id = user?.account.id;
+                writeln!(out, "{}", crate::text::terminal_safe(&id, false))?;
+            }
+            out.flush()?;
             return Ok(());
         }
-        let mut out = self.stdout();
         crate::output::write_users(&mut out, self.out, users)?;
         out.flush()?;
         Ok(())
@@ -202,12 +231,7 @@ fn dispatch(ctx: &Context, command: Command) -> Result<()> {
             out.flush()?;
             Ok(())
         }
-        Command::Man => {
-            let mut out = ctx.stdout();
-            clap_mangen::Man::new(Cli::command()).render(&mut out)?;
-            out.flush()?;
-            Ok(())
-        }
+        Command::Man { dir } => man::man(ctx, dir),
     }
 }
 

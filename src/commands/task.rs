@@ -28,7 +28,7 @@ pub enum TaskCommand {
     /// Examples:
     ///   todo task list --user bob@example.com --pending
     ///   todo task list --search milk --limit 10 --json
-    #[command(verbatim_doc_comment)]
+    #[command(verbatim_doc_comment, visible_alias = "ls")]
     List(ListArgs),
     /// Show one task with its description
     ///
@@ -40,7 +40,7 @@ pub enum TaskCommand {
     /// All ids or none: if one is not found, nothing changes (exit 3).
     ///
     /// Example: todo task done 3 4 5 --user bob@example.com
-    #[command(verbatim_doc_comment)]
+    #[command(verbatim_doc_comment, visible_alias = "complete")]
     Done(IdsArgs),
     /// Mark tasks pending again
     ///
@@ -61,7 +61,7 @@ pub enum TaskCommand {
     /// Examples:
     ///   todo task rm 3 4 --user bob@example.com
     ///   todo task rm --done --yes --user bob@example.com
-    #[command(verbatim_doc_comment)]
+    #[command(verbatim_doc_comment, visible_alias = "delete")]
     Rm(RmArgs),
     /// Import tasks from a file: this tool's JSON, CSV, Taskwarrior, todo.txt
     ///
@@ -251,7 +251,9 @@ fn list(ctx: &Context, args: ListArgs) -> Result<()> {
         limit: args.limit,
     };
     let mut conn = ctx.read_conn()?;
-    stream_tasks(&mut conn, &user, &filter, &mut |rows| ctx.emit_tasks(rows))
+    stream_tasks(&mut conn, &user, &filter, &mut |rows| {
+        ctx.emit_task_list(rows)
+    })
 }
 
 /// A sink for a stream of tasks.
@@ -340,7 +342,17 @@ fn change(ctx: &Context, args: IdsArgs, change: Change) -> Result<()> {
             err
         });
     }
-    ctx.emit_tasks(&mut changed.tasks.into_iter().map(Ok))
+    let n = changed.tasks.len();
+    ctx.emit_tasks(&mut changed.tasks.into_iter().map(Ok))?;
+    if matches!(change, Change::Delete) {
+        ctx.note(&deleted_note(n));
+    }
+    Ok(())
+}
+
+/// "Deleted 2 tasks.", as `user rm` says what it deleted.
+fn deleted_note(n: usize) -> String {
+    format!("Deleted {n} task{}.", if n == 1 { "" } else { "s" })
 }
 
 fn edit(ctx: &Context, args: EditArgs) -> Result<()> {
@@ -438,7 +450,10 @@ fn rm_done(ctx: &Context, args: RmArgs) -> Result<()> {
         )?;
     }
     let deleted = run_scoped(&mut conn, &user, |c| tasks::delete_done(c, &user))?;
-    ctx.emit_tasks(&mut deleted.into_iter().map(Ok))
+    let n = deleted.len();
+    ctx.emit_tasks(&mut deleted.into_iter().map(Ok))?;
+    ctx.note(&deleted_note(n));
+    Ok(())
 }
 
 fn stats(ctx: &Context, args: UserArg) -> Result<()> {

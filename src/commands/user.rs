@@ -29,7 +29,7 @@ pub enum UserCommand {
     /// List users with their task counts
     ///
     /// Example: todo user list --limit 20
-    #[command(verbatim_doc_comment)]
+    #[command(verbatim_doc_comment, visible_alias = "ls")]
     List(ListArgs),
     /// Show one user with task counts
     ///
@@ -42,7 +42,7 @@ pub enum UserCommand {
     /// otherwise needs --yes.
     ///
     /// Example: todo user rm bob@example.com --yes
-    #[command(verbatim_doc_comment)]
+    #[command(verbatim_doc_comment, visible_alias = "delete")]
     Rm(RmArgs),
     /// Export everything stored about one user, as JSON
     ///

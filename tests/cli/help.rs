@@ -98,16 +98,37 @@ fn completions_are_generated() {
 }
 
 #[test]
-fn a_man_page_is_generated() {
+fn man_pages_are_generated_for_every_command_with_environment_and_exit_status() {
     let out = todo_cmd(&std::env::temp_dir()).arg("man").output().unwrap();
     expect_code(&out, 0);
     let text = stdout(&out);
     assert!(
-        text.starts_with(".ie") || text.contains(".TH todo"),
+        text.contains(".TH todo"),
         "{}",
         &text[..200.min(text.len())]
     );
-    assert!(text.contains("completions"));
+    for section in ["ENVIRONMENT", "EXIT STATUS", "DATABASE_URL", "completions"] {
+        assert!(text.contains(section), "{section}");
+    }
+    // The whole set: one page per command, each naming the ones below it.
+    let dir = crate::support::TempDir::new("man");
+    let out = todo_cmd(&std::env::temp_dir())
+        .arg("man")
+        .arg(dir.path())
+        .output()
+        .unwrap();
+    expect_code(&out, 0);
+    for cmd in commands() {
+        let name = std::iter::once("todo".to_string())
+            .chain(cmd.iter().cloned())
+            .collect::<Vec<_>>()
+            .join("-");
+        let page = std::fs::read_to_string(dir.join(format!("{name}.1")))
+            .unwrap_or_else(|e| panic!("{name}.1: {e}"));
+        assert!(page.contains("EXIT STATUS"), "{name}");
+    }
+    let task = std::fs::read_to_string(dir.join("todo-task.1")).unwrap();
+    assert!(task.contains("todo\\-task\\-add(1)"), "{task}");
 }
 
 #[test]

@@ -78,6 +78,10 @@ fn stop_then_any_command_starts_it_again() {
         .output()
         .unwrap();
     assert_eq!(json(&out)["state"], "stopped");
+    // `status` says it in its exit code too, as `pg_ctl status` does.
+    let out = home.cmd().args(["db", "local", "status"]).output().unwrap();
+    expect_code(&out, 3);
+    assert!(stdout(&out).starts_with("stopped\t"), "{}", stdout(&out));
     let out = home
         .cmd()
         .args(["--local", "user", "list", "--json"])

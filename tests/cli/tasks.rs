@@ -699,3 +699,35 @@ fn edit_without_flags_on_a_terminal_opens_the_editor() {
         .unwrap();
     crate::support::expect_code(&out, 2);
 }
+
+/// Scripting and common names: `-q` lists print ids one per line (as
+/// `docker ps -q`); `ls`, `complete`, `delete` are `list`, `done`, `rm`;
+/// `task rm` says what it deleted (stderr with plain output).
+#[test]
+fn quiet_lists_print_ids_and_common_names_work() {
+    let db = TestDb::migrated();
+    let u = "q@example.com";
+    let user_id = db.add_user(u);
+    let a = db.add_task(u, "first").to_string();
+    let b = db.add_task(u, "second").to_string();
+    let out = db.as_user(u).args(["task", "ls", "-q"]).output().unwrap();
+    expect_code(&out, 0);
+    assert_eq!(stdout(&out), format!("{b}\n{a}\n"));
+    let out = db.cmd().args(["user", "ls", "-q"]).output().unwrap();
+    expect_code(&out, 0);
+    assert_eq!(stdout(&out), format!("{user_id}\n"));
+    db.as_user(u)
+        .args(["task", "complete", &a, "-q"])
+        .assert()
+        .success()
+        .stdout("");
+    let out = db
+        .as_user(u)
+        .args(["task", "delete", &a, &b])
+        .output()
+        .unwrap();
+    expect_code(&out, 0);
+    assert_eq!(stdout(&out).lines().count(), 2);
+    assert_eq!(stderr(&out), "Deleted 2 tasks.\n");
+    assert_eq!(db.value("SELECT count(*) FROM tasks"), "0");
+}

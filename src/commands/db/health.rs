@@ -21,7 +21,8 @@ pub fn health(ctx: &Context) -> Result<()> {
             let check = Check {
                 name: "connection",
                 status: Status::Fail,
-                detail: e.message.clone(),
+                // libpq's multi-line text as one line.
+                detail: e.message.split_whitespace().collect::<Vec<_>>().join(" "),
             };
             (
                 Report {

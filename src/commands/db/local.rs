@@ -6,13 +6,15 @@ use clap::Subcommand;
 
 use crate::commands::connect;
 use crate::commands::Context;
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::local::{self, Cluster};
 use crate::output::admin::LocalStatus;
 
 #[derive(Debug, Subcommand)]
 pub enum LocalCommand {
     /// Show whether it exists and runs, where it lives, and its URL
+    ///
+    /// Exits 3 when it is not running (as `pg_ctl status` does).
     Status,
     /// Create (on first use) and start it
     Start,
@@ -42,10 +44,20 @@ pub fn local(ctx: &Context, cmd: LocalCommand) -> Result<()> {
             "not running"
         }),
     };
+    let state = cluster.state()?;
     ctx.emit(&LocalStatus {
-        state: cluster.state()?.as_str(),
+        state: state.as_str(),
         home: cluster.home().display().to_string(),
         url: cluster.url(local::DATABASE),
         done,
-    })
+    })?;
+    // `status` answers in its exit code too, as `pg_ctl status` does: 3
+    // when the server is not running.
+    if matches!(cmd, LocalCommand::Status) && state != local::State::Running {
+        return Err(
+            Error::not_found(format!("the local database is {}", state.as_str()))
+                .with_hint("start it with: todo db local start"),
+        );
+    }
+    Ok(())
 }
