@@ -68,3 +68,21 @@ fn the_readme_examples_run_in_order_on_a_fresh_machine() {
         "no stats line in:\n{text}"
     );
 }
+
+/// The README links only to what the repository holds.
+#[test]
+fn the_readme_links_only_to_files_in_the_repository() {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    let mut checked = 0;
+    for part in README.split("](").skip(1) {
+        let target = part.split(')').next().unwrap_or_default();
+        if target.starts_with("http") {
+            continue;
+        }
+        let file = target.split('#').next().unwrap_or_default();
+        assert!(root.join(file).exists(), "the README links to {target}");
+        checked += 1;
+    }
+    assert!(checked >= 2, "no local links found");
+    assert!(!README.contains("../shared"), "a link outside the repository");
+}
