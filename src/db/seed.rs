@@ -45,6 +45,8 @@ pub struct Outcome {
     pub users_existing: u64,
     /// Whether the indexes were rebuilt after the load.
     pub rebuilt_indexes: bool,
+    /// The lowest number of a seed user created (for an example).
+    pub first_created: Option<u64>,
 }
 
 #[derive(QueryableByName)]
@@ -76,12 +78,13 @@ fn io_err(e: std::io::Error) -> diesel::result::Error {
     diesel::result::Error::SerializationError(Box::new(e))
 }
 
-/// Runs the seed; `progress(tasks_written)` is called as rows stream.
+/// Runs the seed; `progress(tasks_written, tasks_to_write)` is called as
+/// rows stream (the total counts only the seed users that are missing).
 pub fn run(
     conn: &mut PgConnection,
     plan: Plan,
     lock_timeout: Duration,
-    progress: &dyn Fn(u64),
+    progress: &dyn Fn(u64, u64),
 ) -> QueryResult<Outcome> {
     conn.transaction(|conn| {
         // Wait for a concurrent seed as long as it takes; then bound every
@@ -107,11 +110,15 @@ pub fn run(
         missing.sort_by_cached_key(|n| sample::user_id(*n));
         let mut outcome = Outcome {
             users_existing: plan.users - missing.len() as u64,
+            first_created: missing.iter().min().copied(),
             ..Outcome::default()
         };
         if missing.is_empty() {
             return Ok(outcome);
         }
+        let total = missing.len() as u64 * plan.tasks_per_user;
+        progress(0, total);
+        let progress = |written| progress(written, total);
 
         let big = missing.len() as u64 * plan.tasks_per_user >= REBUILD_THRESHOLD;
         let rebuild = if big {
@@ -121,7 +128,7 @@ pub fn run(
         };
 
         outcome.users_created = copy_users(conn, plan.seed, &missing)? as u64;
-        outcome.tasks_created = copy_tasks(conn, plan, &missing, progress)? as u64;
+        outcome.tasks_created = copy_tasks(conn, plan, &missing, &progress)? as u64;
 
         if let Some(ddl) = rebuild {
             rebuild_indexes(conn, &ddl)?;

@@ -140,16 +140,20 @@ impl Render for Seeded {
             writeln!(out, "{note}")?;
             return Ok(());
         }
+        let plural = |n: u64, what: &str| format!("{n} {what}{}", if n == 1 { "" } else { "s" });
         let existing = if self.users_existing > 0 {
-            format!("; {} seed users already existed", self.users_existing)
+            format!(
+                "; {} already existed",
+                plural(self.users_existing, "seed user")
+            )
         } else {
             String::new()
         };
         writeln!(
             out,
-            "Seeded {} users and {} tasks in {:.1} s (seed {}{existing}).",
-            self.users_created,
-            self.tasks_created,
+            "Seeded {} and {} in {:.1} s (seed {}{existing}).",
+            plural(self.users_created, "user"),
+            plural(self.tasks_created, "task"),
             self.elapsed_ms as f64 / 1000.0,
             self.seed,
         )?;

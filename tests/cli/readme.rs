@@ -84,5 +84,8 @@ fn the_readme_links_only_to_files_in_the_repository() {
         checked += 1;
     }
     assert!(checked >= 2, "no local links found");
-    assert!(!README.contains("../shared"), "a link outside the repository");
+    assert!(
+        !README.contains("../shared"),
+        "a link outside the repository"
+    );
 }

@@ -236,3 +236,39 @@ fn a_killed_seed_leaves_nothing() {
         "the dropped indexes came back with the rollback"
     );
 }
+
+/// Growing the seed describes the work done: the new user, singular, and
+/// an example that is one of the new users.
+#[test]
+fn growing_the_seed_reports_what_it_added() {
+    let db = TestDb::migrated();
+    db.cmd()
+        .args(["db", "seed", "--users", "3", "--tasks-per-user", "2", "-q"])
+        .assert()
+        .success();
+    let out = db
+        .cmd()
+        .args([
+            "db",
+            "seed",
+            "--users",
+            "4",
+            "--tasks-per-user",
+            "5",
+            "--format",
+            "table",
+        ])
+        .output()
+        .unwrap();
+    expect_code(&out, 0);
+    let text = stdout(&out);
+    assert!(
+        text.contains("Seeded 1 user and 5 tasks in ")
+            && text.contains("3 seed users already existed"),
+        "{text}"
+    );
+    assert!(
+        text.contains("Try: todo task list --user seed-user-4@seed.example"),
+        "{text}"
+    );
+}

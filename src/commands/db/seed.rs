@@ -39,20 +39,22 @@ pub fn seed(ctx: &Context, args: SeedArgs) -> Result<()> {
         tasks_per_user: args.tasks_per_user,
         seed: args.seed,
     };
-    let total = args.users * args.tasks_per_user;
-    let bar = if std::io::stderr().is_terminal() && !ctx.out.quiet && total >= PROGRESS_MIN_TASKS {
-        let bar = indicatif::ProgressBar::new(total);
-        if let Ok(style) = indicatif::ProgressStyle::with_template(
-            "{spinner} seeding {bar:40} {human_pos}/{human_len} tasks  {per_sec}  eta {eta}",
-        ) {
-            bar.set_style(style);
-        }
-        bar
-    } else {
-        indicatif::ProgressBar::hidden()
-    };
+    // Shown once the work is known: the tasks of the missing seed users.
+    let bar = indicatif::ProgressBar::hidden();
+    if let Ok(style) = indicatif::ProgressStyle::with_template(
+        "{spinner} seeding {bar:40} {human_pos}/{human_len} tasks  {per_sec}  eta {eta}",
+    ) {
+        bar.set_style(style);
+    }
+    let show = std::io::stderr().is_terminal() && !ctx.out.quiet;
     let mut conn = ctx.conn()?;
-    let result = seed::run(&mut conn, plan, ctx.lock_timeout(10), &|n| {
+    let result = seed::run(&mut conn, plan, ctx.lock_timeout(10), &|n, total| {
+        if bar.length() != Some(total) {
+            bar.set_length(total);
+            if show && total >= PROGRESS_MIN_TASKS {
+                bar.set_draw_target(indicatif::ProgressDrawTarget::stderr());
+            }
+        }
         bar.set_position(n)
     });
     bar.finish_and_clear();
@@ -64,7 +66,7 @@ pub fn seed(ctx: &Context, args: SeedArgs) -> Result<()> {
         elapsed_ms: started.elapsed().as_millis() as u64,
         seed: args.seed,
         users_requested: args.users,
-        example_user: crate::sample::email(1),
+        example_user: crate::sample::email(outcome.first_created.unwrap_or(1)),
     })
 }
 
