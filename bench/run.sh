@@ -29,6 +29,8 @@ fi
 
 cargo build --release -q
 T=$PWD/target/release/todo
+# The real psql binary: Debian's /usr/bin/psql is a Perl wrapper (+27 ms a call).
+PSQL=$(ls -d /usr/lib/postgresql/*/bin | sort -V | tail -1)/psql
 WORK=$(mktemp -d /tmp/todo-benchrun-XXXXXX)
 chmod 755 "$WORK"
 gcc -O2 -o "$WORK/baseline" bench/baseline.c -I/usr/include/postgresql -lpq
@@ -88,15 +90,15 @@ hf() {
 hf list \
   "$T --database-url $SMALL task list --user $LIGHT --limit 50" \
   "$B $SMALL $WORK/list.sql $LIGHT @null 50" \
-  "psql -X -A -t -d $SMALL -c \"$(psql_sql list "'$LIGHT'" NULL::boolean 50)\""
+  "$PSQL -X -A -t -d $SMALL -c \"$(psql_sql list "'$LIGHT'" NULL::boolean 50)\""
 hf add \
   "$T --database-url $SMALL task add Bench --user $LIGHT -q" \
   "$B $SMALL $WORK/add.sql $LIGHT Bench @null" \
-  "psql -X -A -t -d $SMALL -c \"$(psql_sql add "'$LIGHT'" "'Bench'" NULL)\""
+  "$PSQL -X -A -t -d $SMALL -c \"$(psql_sql add "'$LIGHT'" "'Bench'" NULL)\""
 hf done \
   "$T --database-url $SMALL task done 1 --user $LIGHT" \
   "$B $SMALL $WORK/done.sql $LIGHT {1} t" \
-  "psql -X -A -t -d $SMALL -c \"$(psql_sql done "'$LIGHT'" "'{1}'::int[]" true)\""
+  "$PSQL -X -A -t -d $SMALL -c \"$(psql_sql done "'$LIGHT'" "'{1}'::int[]" true)\""
 for op in list add done; do
     t=$(median_ms "$WORK/$op.json" 0); c=$(median_ms "$WORK/$op.json" 1); p=$(median_ms "$WORK/$op.json" 2)
     r=$(echo "scale=2; $t / $c" | bc)
