@@ -150,9 +150,9 @@ const TABLES: &str = "SELECT
       EXISTS (SELECT 1 FROM pg_class WHERE relname IN ('users', 'tasks')
               AND relkind IN ('r', 'p') AND pg_table_is_visible(oid)) AS has_tables";
 
-/// The applied versions (the table must exist).
+/// The applied versions and when each was applied (the table must exist).
 const VERSIONS: &str =
-    "SELECT version::text AS version FROM __diesel_schema_migrations ORDER BY version";
+    "SELECT version::text AS version, run_on FROM __diesel_schema_migrations ORDER BY version";
 
 /// What is recorded and what exists, read without creating anything (this
 /// must work for a read-only role).
@@ -160,6 +160,8 @@ const VERSIONS: &str =
 pub struct State {
     /// Applied versions, oldest first; `None` without a migrations table.
     pub applied: Option<Vec<String>>,
+    /// When each applied version was applied, in the same order.
+    pub run_on: Vec<chrono::NaiveDateTime>,
     /// Whether either table of the base schema exists.
     pub has_tables: bool,
 }
@@ -191,25 +193,34 @@ pub fn state(conn: &mut PgConnection) -> QueryResult<State> {
         has_tables: bool,
     }
     let r: Row = diesel::sql_query(TABLES).get_result(conn)?;
+    let rows = if r.recorded {
+        Some(applied_rows(conn)?)
+    } else {
+        None
+    };
     Ok(State {
-        applied: if r.recorded {
-            Some(versions(conn)?)
-        } else {
-            None
-        },
+        run_on: rows.iter().flatten().map(|(_, at)| *at).collect(),
+        applied: rows.map(|rows| rows.into_iter().map(|(v, _)| v).collect()),
         has_tables: r.has_tables,
     })
 }
 
 /// Applied versions, oldest first, from an existing migrations table.
 pub fn versions(conn: &mut PgConnection) -> QueryResult<Vec<String>> {
+    Ok(applied_rows(conn)?.into_iter().map(|(v, _)| v).collect())
+}
+
+/// Applied versions with when each was applied (UTC), oldest first.
+fn applied_rows(conn: &mut PgConnection) -> QueryResult<Vec<(String, chrono::NaiveDateTime)>> {
     #[derive(QueryableByName)]
     struct Row {
         #[diesel(sql_type = Text)]
         version: String,
+        #[diesel(sql_type = diesel::sql_types::Timestamp)]
+        run_on: chrono::NaiveDateTime,
     }
     let rows: Vec<Row> = diesel::sql_query(VERSIONS).load(conn)?;
-    Ok(rows.into_iter().map(|r| r.version).collect())
+    Ok(rows.into_iter().map(|r| (r.version, r.run_on)).collect())
 }
 
 /// Tables of the base schema exist but the base migration is not recorded:

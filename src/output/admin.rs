@@ -39,30 +39,58 @@ impl Render for Applied {
 /// `db status`: applied and pending migrations.
 pub struct MigrationStatus {
     pub applied: Vec<Known>,
+    /// When each applied migration was applied (UTC), in the same order.
+    pub run_on: Vec<chrono::NaiveDateTime>,
     pub pending: Vec<Known>,
+}
+
+impl MigrationStatus {
+    /// (migration, state, when applied as RFC 3339) for every row.
+    fn rows(&self) -> Vec<(&Known, &'static str, String)> {
+        let applied = self.applied.iter().enumerate().map(|(i, k)| {
+            let at = self.run_on.get(i).map(|t| super::time::rfc3339(Some(*t)));
+            (k, "applied", at.flatten().unwrap_or_default())
+        });
+        let pending = self.pending.iter().map(|k| (k, "pending", String::new()));
+        applied.chain(pending).collect()
+    }
 }
 
 impl Render for MigrationStatus {
     fn json(&self) -> Value {
         let versions = |list: &[Known]| list.iter().map(|k| k.version.clone()).collect::<Vec<_>>();
-        json!({ "applied": versions(&self.applied), "pending": versions(&self.pending) })
+        let run_on: serde_json::Map<String, Value> = self
+            .rows()
+            .into_iter()
+            .filter(|(_, state, _)| *state == "applied")
+            .map(|(k, _, at)| (k.version.clone(), Value::from(at)))
+            .collect();
+        json!({
+            "applied": versions(&self.applied),
+            "pending": versions(&self.pending),
+            "run_on": run_on,
+        })
     }
 
     fn plain(&self, out: &mut dyn Write) -> Result<()> {
-        for (list, state) in [(&self.applied, "applied"), (&self.pending, "pending")] {
-            for k in list {
-                plain_line(out, &[Some(&k.version), Some(&k.name), Some(state)])?;
-            }
+        for (k, state, at) in self.rows() {
+            plain_line(
+                out,
+                &[Some(&k.version), Some(&k.name), Some(state), Some(&at)],
+            )?;
         }
         Ok(())
     }
 
     fn table(&self, out: &mut dyn Write, color: bool) -> Result<()> {
-        let mut t = table(&["Version", "Name", "State"], color);
-        for (list, state) in [(&self.applied, "applied"), (&self.pending, "pending")] {
-            for k in list {
-                t.add_row(vec![k.version.as_str(), k.name.as_str(), state]);
-            }
+        let mut t = table(&["Version", "Name", "State", "Applied"], color);
+        for (k, state, at) in self.rows() {
+            t.add_row(vec![
+                k.version.as_str(),
+                k.name.as_str(),
+                state,
+                at.as_str(),
+            ]);
         }
         writeln!(out, "{t}")?;
         writeln!(

@@ -215,7 +215,7 @@ fn migrate_refuses_a_schema_it_did_not_create_and_baseline_adopts_it() {
     assert!(stderr(&out).contains("--baseline"));
     assert_eq!(
         json(&out),
-        serde_json::json!({"applied": [], "pending": ["20261124000001", "20261124000002", "20261124000003"]})
+        serde_json::json!({"applied": [], "pending": ["20261124000001", "20261124000002", "20261124000003"], "run_on": {}})
     );
 
     let out = db
@@ -304,7 +304,7 @@ fn status_check_exits_6_while_migrations_are_pending() {
     expect_code(&out, 6);
     assert_eq!(
         json(&out),
-        serde_json::json!({"applied": [], "pending": ["20261124000001", "20261124000002", "20261124000003"]})
+        serde_json::json!({"applied": [], "pending": ["20261124000001", "20261124000002", "20261124000003"], "run_on": {}})
     );
     let err: serde_json::Value = serde_json::from_slice(&out.stderr).unwrap();
     assert_eq!(err["error"]["code"], 6);
@@ -318,8 +318,8 @@ fn status_check_exits_6_while_migrations_are_pending() {
     );
     assert_eq!(
         stdout(&out),
-        "20261124000001\tcreate_users_and_tasks\tpending\n20261124000002\tconstraints_and_triggers\tpending\n\
-         20261124000003\tindex_tasks_user_created\tpending\n"
+        "20261124000001\tcreate_users_and_tasks\tpending\t\n20261124000002\tconstraints_and_triggers\tpending\t\n\
+         20261124000003\tindex_tasks_user_created\tpending\t\n"
     );
 
     db.cmd()
@@ -329,11 +329,22 @@ fn status_check_exits_6_while_migrations_are_pending() {
         .stdout("");
     let out = db.cmd().args(["db", "status", "--check"]).output().unwrap();
     expect_code(&out, 0);
+    let fields: Vec<Vec<&str>> = stdout(&out)
+        .lines()
+        .map(|l| l.split('\t').collect())
+        .collect();
+    let names: Vec<&str> = fields.iter().map(|f| f[1]).collect();
     assert_eq!(
-        stdout(&out),
-        "20261124000001\tcreate_users_and_tasks\tapplied\n20261124000002\tconstraints_and_triggers\tapplied\n\
-         20261124000003\tindex_tasks_user_created\tapplied\n"
+        names,
+        [
+            "create_users_and_tasks",
+            "constraints_and_triggers",
+            "index_tasks_user_created"
+        ]
     );
+    assert!(fields
+        .iter()
+        .all(|f| f.len() == 4 && f[2] == "applied" && f[3].ends_with('Z')));
 }
 
 #[test]
@@ -409,4 +420,24 @@ fn migrate_gives_up_at_its_lock_timeout() {
         stderr(&out)
     );
     assert_eq!(db.psql("SELECT to_regclass('users') IS NULL"), "t");
+}
+
+/// `db status` says when each migration was applied (`run_on`, UTC).
+#[test]
+fn status_shows_when_each_migration_was_applied() {
+    let db = TestDb::migrated();
+    db.psql("UPDATE __diesel_schema_migrations SET run_on = '2026-01-02 03:04:05' WHERE version = '20261124000001'");
+    let out = db.cmd().args(["db", "status", "--json"]).output().unwrap();
+    expect_code(&out, 0);
+    let v = json(&out);
+    assert_eq!(v["run_on"]["20261124000001"], "2026-01-02T03:04:05.000000Z");
+    assert_eq!(v["run_on"].as_object().unwrap().len(), 3);
+    let out = db.cmd().args(["db", "status"]).output().unwrap();
+    assert!(
+        stdout(&out).starts_with(
+            "20261124000001\tcreate_users_and_tasks\tapplied\t2026-01-02T03:04:05.000000Z\n"
+        ),
+        "{}",
+        stdout(&out)
+    );
 }

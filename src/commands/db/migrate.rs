@@ -98,6 +98,7 @@ pub fn status(ctx: &Context, args: StatusArgs) -> Result<()> {
             .iter()
             .map(|v| migrate::describe(v))
             .collect(),
+        run_on: state.run_on.clone(),
         pending,
     })?;
     if args.check && n_pending > 0 {
