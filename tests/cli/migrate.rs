@@ -329,10 +329,8 @@ fn status_check_exits_6_while_migrations_are_pending() {
         .stdout("");
     let out = db.cmd().args(["db", "status", "--check"]).output().unwrap();
     expect_code(&out, 0);
-    let fields: Vec<Vec<&str>> = stdout(&out)
-        .lines()
-        .map(|l| l.split('\t').collect())
-        .collect();
+    let text = stdout(&out);
+    let fields: Vec<Vec<&str>> = text.lines().map(|l| l.split('\t').collect()).collect();
     let names: Vec<&str> = fields.iter().map(|f| f[1]).collect();
     assert_eq!(
         names,
