@@ -236,6 +236,7 @@ fn add(ctx: &Context, args: AddArgs) -> Result<()> {
     ctx.emit(&TaskRecord {
         task: &task,
         new: true,
+        email: user.email(),
     })
 }
 
@@ -295,6 +296,7 @@ fn show(ctx: &Context, args: IdArgs) -> Result<()> {
     ctx.emit(&TaskRecord {
         task: &task,
         new: false,
+        email: user.email(),
     })
 }
 
@@ -387,6 +389,7 @@ fn edit(ctx: &Context, args: EditArgs) -> Result<()> {
     ctx.emit(&TaskRecord {
         task: &task,
         new: false,
+        email: user.email(),
     })
 }
 
@@ -425,6 +428,7 @@ fn edit_in_editor(ctx: &Context, args: &EditArgs, user: &UserRef) -> Result<()> 
     ctx.emit(&TaskRecord {
         task: &task,
         new: false,
+        email: user.email(),
     })
 }
 

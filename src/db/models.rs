@@ -125,6 +125,14 @@ pub enum UserRef {
 }
 
 impl UserRef {
+    /// The email, lower-cased for display, when the user was named by it.
+    pub fn email(&self) -> Option<String> {
+        match self {
+            UserRef::Email(e) => Some(e.to_lowercase()),
+            UserRef::Id(_) => None,
+        }
+    }
+
     /// The value bound as `$1` in scoped statements.
     pub fn key(&self) -> &str {
         match self {

@@ -129,6 +129,9 @@ pub fn write_tasks(
 pub struct TaskRecord<'a> {
     pub task: &'a Task,
     pub new: bool,
+    /// The owner's email when the command named them by it: tables show
+    /// it beside the id, which is what people know (JSON keeps `user_id`).
+    pub email: Option<String>,
 }
 
 impl Render for TaskRecord<'_> {
@@ -163,7 +166,11 @@ impl Render for TaskRecord<'_> {
             Cell::new("Description"),
             data_cell(task.description.as_deref().unwrap_or(""), true),
         ]);
-        t.add_row(vec![Cell::new("User"), data_cell(&task.user_id, false)]);
+        let owner = match &self.email {
+            Some(email) => format!("{email} ({})", task.user_id),
+            None => task.user_id.clone(),
+        };
+        t.add_row(vec![Cell::new("User"), data_cell(&owner, false)]);
         t.add_row(vec![Cell::new("Created"), Cell::new(when(task.created_at))]);
         t.add_row(vec![Cell::new("Updated"), Cell::new(when(task.updated_at))]);
         writeln!(out, "{t}")?;

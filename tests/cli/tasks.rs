@@ -716,6 +716,26 @@ fn quiet_lists_print_ids_and_common_names_work() {
     let out = db.cmd().args(["user", "ls", "-q"]).output().unwrap();
     expect_code(&out, 0);
     assert_eq!(stdout(&out), format!("{user_id}\n"));
+    // Tables name the owner by the email people know, beside the id.
+    let out = db
+        .cmd()
+        .args([
+            "task",
+            "show",
+            &a,
+            "--user",
+            "Q@example.com",
+            "--format",
+            "table",
+        ])
+        .output()
+        .unwrap();
+    expect_code(&out, 0);
+    assert!(
+        stdout(&out).contains(&format!("q@example.com ({user_id})")),
+        "{}",
+        stdout(&out)
+    );
     db.as_user(u)
         .args(["task", "complete", &a, "-q"])
         .assert()
