@@ -3,16 +3,16 @@
 use chrono::NaiveDateTime;
 
 /// `2026-11-24T11:15:00.123456Z`. The columns are `TIMESTAMP` (no zone);
-/// they hold UTC only because diesel's connection setup runs `SET TIME ZONE
-/// 'UTC'` (so `CURRENT_TIMESTAMP` defaults are UTC) and the trigger writes
-/// `now() AT TIME ZONE 'UTC'`. Rows another program wrote in its own zone
+/// they hold UTC only because every session is in UTC (asked for at
+/// connection start, see `db::setup`; so `CURRENT_TIMESTAMP` defaults are
+/// UTC) and the trigger writes `now() AT TIME ZONE 'UTC'`. Rows another program wrote in its own zone
 /// are shown as they are stored.
 pub fn rfc3339(ts: Option<NaiveDateTime>) -> Option<String> {
     ts.map(|t| t.format("%Y-%m-%dT%H:%M:%S%.6fZ").to_string())
 }
 
-/// "just now", "3 min ago", "5 h ago", "2 days ago", "in 4 min"; older
-/// than a year: the date.
+/// One rule for every age, as gh shows them: "just now", "3 min ago",
+/// "5 h ago", "2 days ago", "3 months ago", "2 years ago", "in 4 min".
 pub fn relative(ts: Option<NaiveDateTime>, now: NaiveDateTime) -> String {
     let Some(ts) = ts else {
         return String::new();
@@ -23,15 +23,19 @@ pub fn relative(ts: Option<NaiveDateTime>, now: NaiveDateTime) -> String {
         0..=44 => return "just now".to_string(),
         45..=3599 => format!("{} min", (secs + 30) / 60),
         3600..=86_399 => format!("{} h", (secs + 1800) / 3600),
-        86_400..=172_799 => "1 day".to_string(),
-        172_800..=31_535_999 => format!("{} days", secs / 86_400),
-        _ => return ts.format("%Y-%m-%d").to_string(),
+        86_400..=2_591_999 => plural(secs / 86_400, "day"),
+        2_592_000..=31_535_999 => plural(secs / 2_592_000, "month"),
+        _ => plural(secs / 31_536_000, "year"),
     };
     if future {
         format!("in {amount}")
     } else {
         format!("{amount} ago")
     }
+}
+
+fn plural(n: u64, unit: &str) -> String {
+    format!("{n} {unit}{}", if n == 1 { "" } else { "s" })
 }
 
 #[cfg(test)]
@@ -53,7 +57,9 @@ mod tests {
         assert_eq!(relative(Some(t), t + Duration::days(1)), "1 day ago");
         assert_eq!(relative(Some(t), t + Duration::days(9)), "9 days ago");
         assert_eq!(relative(Some(t), t - Duration::minutes(4)), "in 4 min");
-        assert_eq!(relative(Some(t), t + Duration::days(800)), "2026-11-24");
+        assert_eq!(relative(Some(t), t + Duration::days(45)), "1 month ago");
+        assert_eq!(relative(Some(t), t + Duration::days(356)), "11 months ago");
+        assert_eq!(relative(Some(t), t + Duration::days(800)), "2 years ago");
         assert_eq!(relative(None, t), "");
     }
 }
