@@ -83,6 +83,10 @@ pub struct Global {
     #[arg(short, long, global = true)]
     pub verbose: bool,
 
+    /// Do not page long lists ($TODO_PAGER, else $PAGER, else less -FRX)
+    #[arg(long, global = true)]
+    pub no_pager: bool,
+
     /// When to use colour
     #[arg(long, global = true, value_enum, default_value_t = Color::Auto, value_name = "WHEN")]
     pub color: Color,

@@ -10,6 +10,7 @@ pub mod editor;
 pub mod errors;
 pub mod import;
 pub mod man;
+pub mod pager;
 pub mod replica;
 pub mod task;
 pub mod user;
@@ -106,8 +107,10 @@ impl Context {
             out.flush()?;
             return Ok(());
         }
+        drop(out);
+        let mut out = pager::list_out(self);
         crate::output::write_tasks(&mut out, self.out, tasks)?;
-        out.flush()?;
+        out.finish()?;
         Ok(())
     }
 
@@ -149,8 +152,10 @@ impl Context {
             out.flush()?;
             return Ok(());
         }
+        drop(out);
+        let mut out = pager::list_out(self);
         crate::output::write_users(&mut out, self.out, users)?;
-        out.flush()?;
+        out.finish()?;
         Ok(())
     }
 }

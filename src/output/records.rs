@@ -108,18 +108,21 @@ pub fn write_tasks(
         }
         Format::Table => {
             let now = now();
-            let mut t = table(&["ID", "Status", "Title", "Created"], fmt.color);
+            let mut blocks =
+                Blocks::new(|| table(&["ID", "Status", "Title", "Created"], fmt.color));
             for task in tasks {
                 let task = task?;
-                t.add_row(vec![
-                    Cell::new(task.id),
-                    status_cell(&task, fmt.color),
-                    data_cell(&task.title, false),
-                    Cell::new(relative(task.created_at, now)),
-                ]);
-                n += 1;
+                blocks.push(
+                    out,
+                    vec![
+                        Cell::new(task.id),
+                        status_cell(&task, fmt.color),
+                        data_cell(&task.title, false),
+                        Cell::new(relative(task.created_at, now)),
+                    ],
+                )?;
             }
-            write_table_or(out, &t, n, "No tasks.")?;
+            n = blocks.finish(out, "No tasks.")?;
         }
     }
     Ok(n)
@@ -247,27 +250,30 @@ pub fn write_users(
         }
         Format::Table => {
             let now = now();
-            let mut t = table(
-                &["ID", "Email", "Name", "Tasks", "Pending", "Done", "Created"],
-                fmt.color,
-            );
-            let mut n = 0;
+            let mut blocks = Blocks::new(|| {
+                table(
+                    &["ID", "Email", "Name", "Tasks", "Pending", "Done", "Created"],
+                    fmt.color,
+                )
+            });
             for u in users {
                 let u = u?;
                 let c = u.counts();
                 let a = &u.account;
-                t.add_row(vec![
-                    data_cell(&a.id, false),
-                    data_cell(&a.email, false),
-                    data_cell(a.name.as_deref().unwrap_or(""), false),
-                    Cell::new(c.total),
-                    Cell::new(c.pending),
-                    Cell::new(c.done),
-                    Cell::new(relative(a.created_at, now)),
-                ]);
-                n += 1;
+                blocks.push(
+                    out,
+                    vec![
+                        data_cell(&a.id, false),
+                        data_cell(&a.email, false),
+                        data_cell(a.name.as_deref().unwrap_or(""), false),
+                        Cell::new(c.total),
+                        Cell::new(c.pending),
+                        Cell::new(c.done),
+                        Cell::new(relative(a.created_at, now)),
+                    ],
+                )?;
             }
-            write_table_or(out, &t, n, "No users.")?;
+            blocks.finish(out, "No users.")?;
         }
     }
     Ok(())
@@ -370,18 +376,52 @@ impl Render for Counts {
 }
 
 /// A list's table, or `empty` when it has no rows.
-fn write_table_or(
-    out: &mut impl Write,
-    t: &comfy_table::Table,
-    rows: usize,
-    empty: &str,
-) -> Result<()> {
-    if rows == 0 {
-        writeln!(out, "{empty}")?;
-    } else {
-        writeln!(out, "{t}")?;
+/// Rows per table block: a long list is written as consecutive tables of
+/// this many rows (each with its header, as `vmstat` repeats its own), so
+/// memory stays bounded however long the list.
+const TABLE_BLOCK: usize = 1000;
+
+/// A long table written block by block (see [`TABLE_BLOCK`]).
+struct Blocks<F: Fn() -> comfy_table::Table> {
+    make: F,
+    table: comfy_table::Table,
+    in_block: usize,
+    total: usize,
+}
+
+impl<F: Fn() -> comfy_table::Table> Blocks<F> {
+    fn new(make: F) -> Self {
+        let table = make();
+        Blocks {
+            make,
+            table,
+            in_block: 0,
+            total: 0,
+        }
     }
-    Ok(())
+
+    fn push(&mut self, out: &mut impl Write, row: Vec<Cell>) -> Result<()> {
+        self.table.add_row(row);
+        self.in_block += 1;
+        self.total += 1;
+        if self.in_block == TABLE_BLOCK {
+            writeln!(out, "{}", self.table)?;
+            self.table = (self.make)();
+            self.in_block = 0;
+        }
+        Ok(())
+    }
+
+    /// Writes the last block (or `empty` when there were no rows); returns
+    /// the number of rows.
+    fn finish(self, out: &mut impl Write, empty: &str) -> Result<usize> {
+        if self.total == 0 {
+            writeln!(out, "{empty}")?;
+        } else if self.in_block > 0 {
+            writeln!(out, "{}", self.table)?;
+        }
+        Ok(self.total)
+    }
 }
 
 /// `user export`: `{"user":{…},"tasks":[…]}`, always JSON (an export is for

@@ -751,3 +751,91 @@ fn quiet_lists_print_ids_and_common_names_work() {
     assert_eq!(stderr(&out), "Deleted 2 tasks.\n");
     assert_eq!(db.value("SELECT count(*) FROM tasks"), "0");
 }
+
+/// Runs `todo ARGS` on a pseudo-terminal with extra environment; returns
+/// the exit code and the screen.
+fn on_terminal(db: &TestDb, args: &str, env: &[(&str, &str)]) -> (Option<i32>, String) {
+    let bin = assert_cmd::cargo::cargo_bin("todo");
+    let mut cmd = crate::support::command_in_test_env("script", &db.dir);
+    // A pseudo-terminal starts with no size; give it one, as a window has.
+    let command = format!("stty cols 120 rows 40; {} {args}", bin.display());
+    cmd.args(["-qec", &command, "/dev/null"])
+        .env("TODO_DATABASE_URL", db.url())
+        .stdin(std::process::Stdio::piped());
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    let out = cmd.output().expect("util-linux script");
+    (
+        out.status.code(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+    )
+}
+
+/// Long lists on a terminal go through the pager ($TODO_PAGER here, a
+/// filter that marks each line); --no-pager and other formats do not.
+#[test]
+fn lists_on_a_terminal_are_paged_unless_told_not_to() {
+    let db = TestDb::migrated();
+    db.add_user("p@example.com");
+    db.add_task("p@example.com", "Paged task");
+    let pager = [("TODO_PAGER", "sed 's/^/PAGED:/'")];
+    let list = "task list --user p@example.com";
+    let (code, screen) = on_terminal(&db, list, &pager);
+    assert_eq!(code, Some(0), "{screen}");
+    assert!(
+        screen
+            .lines()
+            .any(|l| l.starts_with("PAGED:") && l.contains("Paged task")),
+        "{screen}"
+    );
+    for args in [format!("{list} --no-pager"), format!("{list} --json")] {
+        let (code, screen) = on_terminal(&db, &args, &pager);
+        assert_eq!(code, Some(0), "{screen}");
+        assert!(screen.contains("Paged task"), "{screen}");
+        assert!(!screen.contains("PAGED:"), "{args}: {screen}");
+    }
+    // A pager that quits at once (a reader who stops early) is no error.
+    let (code, screen) = on_terminal(&db, list, &[("TODO_PAGER", "true")]);
+    assert_eq!(code, Some(0), "{screen}");
+}
+
+/// A long table is written in blocks of 1 000 rows, each with its header,
+/// so memory stays bounded however long the list.
+#[test]
+fn long_tables_are_written_in_blocks() {
+    let db = TestDb::migrated();
+    db.cmd()
+        .args([
+            "db",
+            "seed",
+            "--users",
+            "1",
+            "--tasks-per-user",
+            "2500",
+            "-q",
+        ])
+        .assert()
+        .success();
+    let out = db
+        .cmd()
+        .args([
+            "task",
+            "list",
+            "--user",
+            "seed-user-1@seed.example",
+            "--format",
+            "table",
+        ])
+        .output()
+        .unwrap();
+    expect_code(&out, 0);
+    let text = stdout(&out);
+    let headers = text.lines().filter(|l| l.contains("Status")).count();
+    assert_eq!(headers, 3, "{}", &text[..500.min(text.len())]);
+    let rows = text
+        .lines()
+        .filter(|l| l.starts_with('│') && !l.contains("Status"))
+        .count();
+    assert_eq!(rows, 2500);
+}

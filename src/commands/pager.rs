@@ -1,0 +1,96 @@
+//! Long lists on a terminal go through a pager, as git and gh do:
+//! `$TODO_PAGER`, else `$PAGER`, else `less -FRX` (`-F` quits at once when
+//! the list fits on one screen, so short lists look as if printed). Only
+//! table output to a terminal is paged; `--no-pager`, an empty pager or
+//! `cat` turn it off. Quitting the pager early ends the command quietly
+//! (a closed pipe is success).
+
+use std::io::{IsTerminal, Write};
+use std::process::{Child, Command, Stdio};
+
+use crate::output::Format;
+
+use super::Context;
+
+/// Where a list is written: the pager's stdin, or stdout.
+pub struct ListOut {
+    pager: Option<Child>,
+    out: Box<dyn Write>,
+}
+
+impl Write for ListOut {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.out.write(buf)
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.out.flush()
+    }
+}
+
+impl ListOut {
+    /// Flushes, closes the pager's input and waits for the reader to quit.
+    pub fn finish(mut self) -> std::io::Result<()> {
+        let flushed = self.out.flush();
+        // Closing its stdin lets the pager see the end of the list.
+        self.out = Box::new(std::io::sink());
+        if let Some(mut pager) = self.pager.take() {
+            pager.wait()?;
+        }
+        flushed
+    }
+}
+
+impl Drop for ListOut {
+    fn drop(&mut self) {
+        // An early return (an error mid-list): still wait for the pager so
+        // the terminal is given back in order.
+        self.out = Box::new(std::io::sink());
+        if let Some(mut pager) = self.pager.take() {
+            let _ = pager.wait();
+        }
+    }
+}
+
+/// The pager command, if lists should be paged now.
+fn pager_command(ctx: &Context) -> Option<String> {
+    if ctx.global.no_pager
+        || ctx.out.quiet
+        || ctx.out.format != Format::Table
+        || !std::io::stdout().is_terminal()
+    {
+        return None;
+    }
+    let var = |k: &str| std::env::var(k).ok();
+    let command = var("TODO_PAGER")
+        .or_else(|| var("PAGER"))
+        .unwrap_or_else(|| "less -FRX".to_string());
+    let trimmed = command.trim();
+    (!trimmed.is_empty() && trimmed != "cat").then(|| trimmed.to_string())
+}
+
+/// The output of a list: through the pager when one applies and starts.
+pub fn list_out(ctx: &Context) -> ListOut {
+    if let Some(command) = pager_command(ctx) {
+        let child = Command::new("sh")
+            .args(["-c", &command])
+            .env(
+                "LESS",
+                std::env::var("LESS").unwrap_or_else(|_| "FRX".into()),
+            )
+            .stdin(Stdio::piped())
+            .spawn();
+        if let Ok(mut child) = child {
+            if let Some(stdin) = child.stdin.take() {
+                return ListOut {
+                    pager: Some(child),
+                    out: Box::new(std::io::BufWriter::new(stdin)),
+                };
+            }
+        }
+    }
+    ListOut {
+        pager: None,
+        out: Box::new(ctx.stdout()),
+    }
+}
