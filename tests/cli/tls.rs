@@ -6,10 +6,9 @@ use std::time::{Duration, Instant};
 use crate::support::servers::tls_server;
 use crate::support::{expect_code, json, stderr, stdout, todo_cmd, PW_ROLE_PASSWORD};
 
-fn dir(tag: &str) -> std::path::PathBuf {
-    let dir = std::env::temp_dir().join(format!("todo-tls-{}-{tag}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
+/// A working directory of its own, removed at the end.
+fn dir(tag: &str) -> crate::support::TempDir {
+    crate::support::TempDir::new(&format!("tls-{tag}"))
 }
 
 #[test]
