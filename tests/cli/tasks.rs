@@ -642,18 +642,7 @@ fn with_editor(db: &TestDb, args: &str, body: &str) -> (Option<i32>, String) {
     let editor = dir.join("editor.sh");
     std::fs::write(&editor, format!("#!/bin/sh\n{body}\n")).unwrap();
     std::fs::set_permissions(&editor, std::fs::Permissions::from_mode(0o755)).unwrap();
-    let bin = assert_cmd::cargo::cargo_bin("todo");
-    let out = crate::support::command_in_test_env("script", &db.dir)
-        .args(["-qec", &format!("{} {args}", bin.display()), "/dev/null"])
-        .env("TODO_DATABASE_URL", db.url())
-        .env("EDITOR", &editor)
-        .stdin(std::process::Stdio::piped())
-        .output()
-        .expect("util-linux script");
-    (
-        out.status.code(),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-    )
+    on_terminal(db, args, &[("EDITOR", &editor.to_string_lossy())])
 }
 
 #[test]
