@@ -35,6 +35,10 @@ const REVERT_DROPS: &[(&str, &str)] = &[
          function todo_set_updated_at(), index idx_users_email_lower",
     ),
     ("20261124000003", "index idx_tasks_user_created"),
+    (
+        "20261201000004",
+        "index idx_users_email_natural and collation todo_natural",
+    ),
 ];
 
 /// One migration known to this build.

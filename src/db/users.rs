@@ -105,16 +105,17 @@ pub fn add(
     })
 }
 
-/// Users ordered by email, with task counts, streamed row by row.
+/// Users in the natural order of their emails (seed-user-2 before
+/// seed-user-10; migration 4), with task counts, streamed row by row.
 pub fn list(
     conn: &mut PgConnection,
     limit: Option<i64>,
 ) -> QueryResult<impl Iterator<Item = QueryResult<User>> + '_> {
     diesel::sql_query(concat!(
         "SELECT u.id, u.email, u.name, u.created_at, u.updated_at, c.total, c.done
-         FROM (SELECT * FROM users ORDER BY email, id LIMIT $1) u ",
+         FROM (SELECT * FROM users ORDER BY email COLLATE todo_natural, id LIMIT $1) u ",
         counts!(),
-        " ORDER BY u.email, u.id"
+        " ORDER BY u.email COLLATE todo_natural, u.id"
     ))
     .bind::<Nullable<BigInt>, _>(limit)
     .load_iter::<User, PgRowByRowLoadingMode>(conn)

@@ -346,3 +346,26 @@ fn ids_written_by_other_programs_may_contain_an_at_sign() {
         .unwrap();
     assert_eq!(json(&out)["tasks_deleted"], 1);
 }
+
+/// `user list` is in the natural order of emails: seed-user-2 before
+/// seed-user-10 (migration 4's ICU collation), not byte order.
+#[test]
+fn user_list_is_in_natural_order() {
+    let db = TestDb::migrated();
+    db.cmd()
+        .args(["db", "seed", "--users", "12", "--tasks-per-user", "0", "-q"])
+        .assert()
+        .success();
+    let out = db.cmd().args(["user", "list", "-q"]).output().unwrap();
+    expect_code(&out, 0);
+    let expected: Vec<String> = (1..=12).map(|n| format!("seed-user-{n}")).collect();
+    let text = stdout(&out);
+    let got: Vec<&str> = text.lines().collect();
+    assert_eq!(got, expected);
+    let out = db
+        .cmd()
+        .args(["user", "list", "--limit", "3", "-q"])
+        .output()
+        .unwrap();
+    assert_eq!(stdout(&out), "seed-user-1\nseed-user-2\nseed-user-3\n");
+}
