@@ -6,6 +6,7 @@
 pub mod complete;
 pub mod connect;
 pub mod db;
+pub mod edit;
 pub mod editor;
 pub mod errors;
 pub mod import;

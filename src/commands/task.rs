@@ -9,7 +9,7 @@ use super::user::scoped;
 use super::{confirm, ensure_can_prompt, query, Context};
 use crate::commands::errors;
 use crate::db::models::{Task, UserRef};
-use crate::db::tasks::{self, Change, Edit, Filter};
+use crate::db::tasks::{self, Change, Filter};
 use crate::error::{Error, Result};
 use crate::output::TaskRecord;
 use crate::validate;
@@ -52,7 +52,7 @@ pub enum TaskCommand {
     ///
     /// Example: todo task edit 42 --title "Buy oat milk" --clear-description
     #[command(verbatim_doc_comment)]
-    Edit(EditArgs),
+    Edit(super::edit::EditArgs),
     /// Delete tasks, or all completed tasks with --done
     ///
     /// With ids: all or none (exit 3 naming the missing ids). With --done:
@@ -98,7 +98,7 @@ pub struct UserArg {
 }
 
 impl UserArg {
-    fn parse(&self) -> Result<UserRef> {
+    pub(super) fn parse(&self) -> Result<UserRef> {
         validate::user_ref(&self.user)
     }
 }
@@ -152,24 +152,6 @@ pub struct IdsArgs {
 }
 
 #[derive(Debug, Args)]
-pub struct EditArgs {
-    /// The task id
-    #[arg(value_parser = validate::task_id, add = clap_complete::engine::ArgValueCompleter::new(super::complete::task_ids))]
-    pub id: i32,
-    #[command(flatten)]
-    pub user: UserArg,
-    /// New title
-    #[arg(long, short)]
-    pub title: Option<String>,
-    /// New description
-    #[arg(long, short, conflicts_with = "clear_description")]
-    pub description: Option<String>,
-    /// Remove the description
-    #[arg(long)]
-    pub clear_description: bool,
-}
-
-#[derive(Debug, Args)]
 pub struct RmArgs {
     /// Task ids to delete
     #[arg(value_parser = validate::task_id, required_unless_present = "done", conflicts_with = "done", add = clap_complete::engine::ArgValueCompleter::new(super::complete::task_ids))]
@@ -191,7 +173,7 @@ pub fn run(ctx: &Context, cmd: TaskCommand) -> Result<()> {
         TaskCommand::Show(args) => show(ctx, args),
         TaskCommand::Done(args) => change(ctx, args, Change::SetCompleted(true)),
         TaskCommand::Undo(args) => change(ctx, args, Change::SetCompleted(false)),
-        TaskCommand::Edit(args) => edit(ctx, args),
+        TaskCommand::Edit(args) => super::edit::edit(ctx, args),
         TaskCommand::Rm(args) if args.done => rm_done(ctx, args),
         TaskCommand::Rm(args) => change(
             ctx,
@@ -302,7 +284,7 @@ fn show(ctx: &Context, args: IdArgs) -> Result<()> {
 
 /// Runs a scoped statement (again in the user's row-level-security scope
 /// when needed) and checks the user match.
-fn run_scoped<T>(
+pub(super) fn run_scoped<T>(
     conn: &mut crate::db::Conn,
     user: &UserRef,
     f: impl Fn(&mut diesel::PgConnection) -> diesel::QueryResult<crate::db::models::Scoped<T>>,
@@ -312,7 +294,7 @@ fn run_scoped<T>(
 }
 
 /// The task of a single-task statement, or the right error.
-fn one(found: Option<Task>, id: i32, arg: &UserArg) -> Result<Task> {
+pub(super) fn one(found: Option<Task>, id: i32, arg: &UserArg) -> Result<Task> {
     found.ok_or_else(|| task_not_found(&[id], arg))
 }
 
@@ -355,81 +337,6 @@ fn change(ctx: &Context, args: IdsArgs, change: Change) -> Result<()> {
 /// "Deleted 2 tasks.", as `user rm` says what it deleted.
 fn deleted_note(n: usize) -> String {
     format!("Deleted {n} task{}.", if n == 1 { "" } else { "s" })
-}
-
-fn edit(ctx: &Context, args: EditArgs) -> Result<()> {
-    let user = args.user.parse()?;
-    if args.title.is_none() && args.description.is_none() && !args.clear_description {
-        if super::editor::available() {
-            return edit_in_editor(ctx, &args, &user);
-        }
-        return Err(Error::usage("nothing to change")
-            .with_hint("pass --title, --description or --clear-description (or run it on a terminal to use $EDITOR)"));
-    }
-    let changes = Edit {
-        title: args.title.as_deref().map(validate::title).transpose()?,
-        description: args
-            .description
-            .as_deref()
-            .map(validate::description)
-            .transpose()?
-            .flatten(),
-        // An empty --description clears it too.
-        clear_description: args.clear_description
-            || args
-                .description
-                .as_deref()
-                .is_some_and(|d| d.trim().is_empty()),
-    };
-    let mut conn = ctx.conn()?;
-    let edited = run_scoped(&mut conn, &user, |c| {
-        tasks::edit(c, &user, args.id, &changes)
-    })?;
-    let task = one(edited, args.id, &args.user)?;
-    ctx.emit(&TaskRecord {
-        task: &task,
-        new: false,
-        email: user.email(),
-    })
-}
-
-/// `task edit ID` on a terminal: the task in `$EDITOR`; unchanged text
-/// changes nothing, an empty title aborts (exit 2).
-fn edit_in_editor(ctx: &Context, args: &EditArgs, user: &UserRef) -> Result<()> {
-    let mut conn = ctx.conn()?;
-    let found = run_scoped(&mut conn, user, |c| tasks::show(c, user, args.id))?;
-    let task = one(found, args.id, &args.user)?;
-    let before = super::editor::template(&task.title, task.description.as_deref());
-    let after = super::editor::edit(&before)?;
-    let (title, description) = super::editor::parse(&after);
-    if title.is_empty() {
-        return Err(Error::usage(
-            "aborted: the title is empty; nothing was changed",
-        ));
-    }
-    if after == before
-        || (title.as_str(), description.as_deref())
-            == (task.title.as_str(), task.description.as_deref())
-    {
-        eprintln!("No change.");
-        return Ok(());
-    }
-    let changes = Edit {
-        title: Some(validate::title(&title)?),
-        clear_description: description.is_none(),
-        description: description
-            .as_deref()
-            .map(validate::description)
-            .transpose()?
-            .flatten(),
-    };
-    let edited = run_scoped(&mut conn, user, |c| tasks::edit(c, user, args.id, &changes))?;
-    let task = one(edited, args.id, &args.user)?;
-    ctx.emit(&TaskRecord {
-        task: &task,
-        new: false,
-        email: user.email(),
-    })
 }
 
 fn rm_done(ctx: &Context, args: RmArgs) -> Result<()> {
