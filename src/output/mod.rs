@@ -4,6 +4,7 @@
 pub mod admin;
 pub mod backup;
 mod health;
+mod lists;
 pub mod ops;
 mod records;
 mod stats;
@@ -11,7 +12,8 @@ mod time;
 
 use std::io::{IsTerminal, Write};
 
-pub use records::{write_export, write_tasks, write_users, TaskRecord, UserRecord};
+pub use lists::{write_export, write_tasks, write_users};
+pub use records::{TaskRecord, UserRecord};
 pub use time::{relative, rfc3339};
 
 use crate::error::Result;

@@ -7,13 +7,12 @@ use chrono::{NaiveDateTime, Utc};
 use comfy_table::{Cell, Color};
 use serde::Serialize;
 
-use super::Format;
-use super::{data_cell, plain_line, plain_table, relative, rfc3339, table, Output, Render};
+use super::{data_cell, plain_line, plain_table, relative, rfc3339, table, Render};
 use crate::db::models::{Account, Counts, DeletedUser, Task, User};
 use crate::error::Result;
 
 #[derive(Serialize)]
-struct TaskJson<'a> {
+pub(super) struct TaskJson<'a> {
     id: i32,
     title: &'a str,
     description: Option<&'a str>,
@@ -38,7 +37,7 @@ impl<'a> From<&'a Task> for TaskJson<'a> {
 }
 
 #[derive(Serialize)]
-struct UserJson<'a> {
+pub(super) struct UserJson<'a> {
     id: &'a str,
     email: &'a str,
     name: Option<&'a str>,
@@ -50,7 +49,7 @@ struct UserJson<'a> {
     tasks_deleted: Option<i64>,
 }
 
-fn task_plain(out: &mut (impl Write + ?Sized), t: &Task) -> Result<()> {
+pub(super) fn task_plain(out: &mut (impl Write + ?Sized), t: &Task) -> Result<()> {
     let id = t.id.to_string();
     let (created, updated) = (rfc3339(t.created_at), rfc3339(t.updated_at));
     plain_line(
@@ -67,11 +66,11 @@ fn task_plain(out: &mut (impl Write + ?Sized), t: &Task) -> Result<()> {
     )
 }
 
-fn now() -> NaiveDateTime {
+pub(super) fn now() -> NaiveDateTime {
     Utc::now().naive_utc()
 }
 
-fn status_cell(t: &Task, color: bool) -> Cell {
+pub(super) fn status_cell(t: &Task, color: bool) -> Cell {
     let (text, fg) = if t.is_done() {
         ("done", Color::Green)
     } else {
@@ -83,49 +82,6 @@ fn status_cell(t: &Task, color: bool) -> Cell {
     } else {
         cell
     }
-}
-
-/// Writes a list of tasks (`task list`, `done`, `undo`, `rm`): a JSON array,
-/// plain lines, or a table. Rows are written as they arrive.
-pub fn write_tasks(
-    out: &mut impl Write,
-    fmt: Output,
-    tasks: impl Iterator<Item = Result<Task>>,
-) -> Result<usize> {
-    let mut n = 0;
-    match fmt.format {
-        Format::Prometheus => return Err(super::prometheus_unsupported()),
-        Format::Json => {
-            n = json_array(out, tasks, |out, task| {
-                Ok(serde_json::to_writer(out, &TaskJson::from(&task))?)
-            })?
-        }
-        Format::Plain => {
-            for task in tasks {
-                task_plain(out, &task?)?;
-                n += 1;
-            }
-        }
-        Format::Table => {
-            let now = now();
-            let mut blocks =
-                Blocks::new(|| table(&["ID", "Status", "Title", "Created"], fmt.color));
-            for task in tasks {
-                let task = task?;
-                blocks.push(
-                    out,
-                    vec![
-                        Cell::new(task.id),
-                        status_cell(&task, fmt.color),
-                        data_cell(&task.title, false),
-                        Cell::new(relative(task.created_at, now)),
-                    ],
-                )?;
-            }
-            n = blocks.finish(out, "No tasks.")?;
-        }
-    }
-    Ok(n)
 }
 
 /// One task (`task add`, `show`, `edit`); `-q` prints the id of a new one.
@@ -181,7 +137,7 @@ impl Render for TaskRecord<'_> {
     }
 }
 
-fn user_json(u: &Account, counts: Option<Counts>, deleted: Option<i64>) -> UserJson<'_> {
+pub(super) fn user_json(u: &Account, counts: Option<Counts>, deleted: Option<i64>) -> UserJson<'_> {
     UserJson {
         id: &u.id,
         email: &u.email,
@@ -193,7 +149,7 @@ fn user_json(u: &Account, counts: Option<Counts>, deleted: Option<i64>) -> UserJ
     }
 }
 
-fn user_plain(out: &mut (impl Write + ?Sized), u: &Account, tail: &[i64]) -> Result<()> {
+pub(super) fn user_plain(out: &mut (impl Write + ?Sized), u: &Account, tail: &[i64]) -> Result<()> {
     let (created, updated) = (rfc3339(u.created_at), rfc3339(u.updated_at));
     let tail: Vec<String> = tail.iter().map(i64::to_string).collect();
     let mut fields = vec![
@@ -205,78 +161,6 @@ fn user_plain(out: &mut (impl Write + ?Sized), u: &Account, tail: &[i64]) -> Res
     ];
     fields.extend(tail.iter().map(|s| Some(s.as_str())));
     plain_line(out, &fields)
-}
-
-/// Writes a JSON array element by element, as the rows arrive.
-fn json_array<T, W: Write>(
-    out: &mut W,
-    items: impl Iterator<Item = Result<T>>,
-    mut write: impl FnMut(&mut W, T) -> Result<()>,
-) -> Result<usize> {
-    let mut n = 0;
-    out.write_all(b"[")?;
-    for item in items {
-        if n > 0 {
-            out.write_all(b",")?;
-        }
-        write(out, item?)?;
-        n += 1;
-    }
-    out.write_all(b"]\n")?;
-    Ok(n)
-}
-
-/// Writes users with their task counts (`user list`), streamed in plain and
-/// JSON.
-pub fn write_users(
-    out: &mut impl Write,
-    fmt: Output,
-    users: impl Iterator<Item = Result<User>>,
-) -> Result<()> {
-    match fmt.format {
-        Format::Prometheus => return Err(super::prometheus_unsupported()),
-        Format::Json => {
-            json_array(out, users, |out, u| {
-                let json = user_json(&u.account, Some(u.counts()), None);
-                Ok(serde_json::to_writer(out, &json)?)
-            })?;
-        }
-        Format::Plain => {
-            for u in users {
-                let u = u?;
-                let c = u.counts();
-                user_plain(out, &u.account, &[c.total, c.pending, c.done])?;
-            }
-        }
-        Format::Table => {
-            let now = now();
-            let mut blocks = Blocks::new(|| {
-                table(
-                    &["ID", "Email", "Name", "Tasks", "Pending", "Done", "Created"],
-                    fmt.color,
-                )
-            });
-            for u in users {
-                let u = u?;
-                let c = u.counts();
-                let a = &u.account;
-                blocks.push(
-                    out,
-                    vec![
-                        data_cell(&a.id, false),
-                        data_cell(&a.email, false),
-                        data_cell(a.name.as_deref().unwrap_or(""), false),
-                        Cell::new(c.total),
-                        Cell::new(c.pending),
-                        Cell::new(c.done),
-                        Cell::new(relative(a.created_at, now)),
-                    ],
-                )?;
-            }
-            blocks.finish(out, "No users.")?;
-        }
-    }
-    Ok(())
 }
 
 /// One user with task counts (`user add`, `show`); `-q` prints the id of a
@@ -373,76 +257,4 @@ impl Render for Counts {
         writeln!(out, "{t}")?;
         Ok(())
     }
-}
-
-/// A list's table, or `empty` when it has no rows.
-/// Rows per table block: a long list is written as consecutive tables of
-/// this many rows (each with its header, as `vmstat` repeats its own), so
-/// memory stays bounded however long the list.
-const TABLE_BLOCK: usize = 1000;
-
-/// A long table written block by block (see [`TABLE_BLOCK`]).
-struct Blocks<F: Fn() -> comfy_table::Table> {
-    make: F,
-    table: comfy_table::Table,
-    in_block: usize,
-    total: usize,
-}
-
-impl<F: Fn() -> comfy_table::Table> Blocks<F> {
-    fn new(make: F) -> Self {
-        let table = make();
-        Blocks {
-            make,
-            table,
-            in_block: 0,
-            total: 0,
-        }
-    }
-
-    fn push(&mut self, out: &mut impl Write, row: Vec<Cell>) -> Result<()> {
-        self.table.add_row(row);
-        self.in_block += 1;
-        self.total += 1;
-        if self.in_block == TABLE_BLOCK {
-            writeln!(out, "{}", self.table)?;
-            self.table = (self.make)();
-            self.in_block = 0;
-        }
-        Ok(())
-    }
-
-    /// Writes the last block (or `empty` when there were no rows); returns
-    /// the number of rows.
-    fn finish(self, out: &mut impl Write, empty: &str) -> Result<usize> {
-        if self.total == 0 {
-            writeln!(out, "{empty}")?;
-        } else if self.in_block > 0 {
-            writeln!(out, "{}", self.table)?;
-        }
-        Ok(self.total)
-    }
-}
-
-/// `user export`: `{"user":{…},"tasks":[…]}`, always JSON (an export is for
-/// programs), the tasks written as they arrive.
-pub fn write_export(
-    out: &mut impl Write,
-    account: &Account,
-    tasks: impl Iterator<Item = Result<Task>>,
-) -> Result<usize> {
-    out.write_all(b"{\"user\":")?;
-    serde_json::to_writer(&mut *out, &user_json(account, None, None))?;
-    out.write_all(b",\"tasks\":")?;
-    let mut n = 0;
-    out.write_all(b"[")?;
-    for task in tasks {
-        if n > 0 {
-            out.write_all(b",")?;
-        }
-        serde_json::to_writer(&mut *out, &TaskJson::from(&task?))?;
-        n += 1;
-    }
-    out.write_all(b"]}\n")?;
-    Ok(n)
 }
