@@ -5,12 +5,21 @@
 # as a hosted database is reached. Per command: the median wall time and the
 # round trips the proxy counted (every exchange on the wire: TCP aside, the
 # TLS and SCRAM handshakes, diesel's setup, the statements).
-# Usage: bash bench/remote.sh [--delay-ms MS]   (one way; default 10, so a
-#        20 ms round trip; BENCH_RUNS=N runs per command, default 5)
+# Usage: bash bench/remote.sh [--delay-ms MS] [--plain]   (one way; default
+#        10, so a 20 ms round trip; --plain: TCP without TLS, SCRAM still;
+#        BENCH_RUNS=N runs per command, default 5; TODO_BIN=path times
+#        another build of todo, e.g. an older one for a before/after table)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 DELAY=10
-[ "${1:-}" = --delay-ms ] && DELAY=$2
+PLAIN=0
+while [ $# -gt 0 ]; do
+    case $1 in
+        --delay-ms) DELAY=$2; shift 2 ;;
+        --plain) PLAIN=1; shift ;;
+        *) echo "usage: bash bench/remote.sh [--delay-ms MS] [--plain]" >&2; exit 2 ;;
+    esac
+done
 RUNS=${BENCH_RUNS:-5}
 
 need=()
@@ -25,7 +34,7 @@ BIN=$(ls -d /usr/lib/postgresql/*/bin | sort -V | tail -1)
 PSQL=$BIN/psql   # the real binary, not Debian's Perl wrapper
 
 cargo build --release -q
-T=$PWD/target/release/todo
+T=${TODO_BIN:-$PWD/target/release/todo}
 WORK=$(mktemp -d /tmp/todo-remote-XXXXXX)
 chmod 755 "$WORK"
 gcc -O2 -o "$WORK/baseline" bench/baseline.c -I/usr/include/postgresql -lpq
@@ -49,14 +58,20 @@ openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj /CN=localhost \
     -keyout "$WORK/data/server.key" -out "$WORK/data/server.crt" 2>/dev/null
 chmod 600 "$WORK/data/server.key"
 [ "$(id -u)" = 0 ] && chown postgres "$WORK/data/server.key" "$WORK/data/server.crt"
-printf 'local all all trust\nhostssl all all 127.0.0.1/32 scram-sha-256\n' > "$WORK/data/pg_hba.conf"
+if [ $PLAIN = 1 ]; then
+    printf 'local all all trust\nhost all all 127.0.0.1/32 scram-sha-256\n' > "$WORK/data/pg_hba.conf"
+    SSLMODE=disable
+else
+    printf 'local all all trust\nhostssl all all 127.0.0.1/32 scram-sha-256\n' > "$WORK/data/pg_hba.conf"
+    SSLMODE=require
+fi
 as_pg "$BIN/pg_ctl" -D "$WORK/data" -w -l "$WORK/server.log" -o \
     "-c port=$PORT -c listen_addresses=127.0.0.1 -c unix_socket_directories=$WORK -c ssl=on" start >/dev/null
 adm() { "$PSQL" -X -q -A -t -h "$WORK" -p "$PORT" -U postgres -d postgres -c "$1"; }
 adm "CREATE ROLE bench LOGIN PASSWORD 'bench-secret'" >/dev/null
 adm "CREATE DATABASE bench OWNER bench" >/dev/null
-DIRECT="postgresql://bench:bench-secret@127.0.0.1:$PORT/bench?sslmode=require"
-REMOTE="postgresql://bench:bench-secret@127.0.0.1:$PROXY_PORT/bench?sslmode=require"
+DIRECT="postgresql://bench:bench-secret@127.0.0.1:$PORT/bench?sslmode=$SSLMODE"
+REMOTE="postgresql://bench:bench-secret@127.0.0.1:$PROXY_PORT/bench?sslmode=$SSLMODE"
 DATABASE_URL=$DIRECT "$T" db migrate -q
 DATABASE_URL=$DIRECT "$T" db seed --users 100 --tasks-per-user 100 -q
 python3 bench/delay_proxy.py --listen "$PROXY_PORT" --target "127.0.0.1:$PORT" \
@@ -133,7 +148,7 @@ compare "db status" db status -- status -- "$(cat "$WORK/status.sql")"
 compare "db migrate (nothing to do)" db migrate -- status -- "$(cat "$WORK/status.sql")"
 
 echo
-echo "todo remote benchmark, $(date -u +%Y-%m-%d), $(nproc) cores, PostgreSQL $(adm 'SHOW server_version'), TLS + SCRAM through a proxy adding ${DELAY} ms each way; median of $RUNS runs"
+echo "todo remote benchmark, $(date -u +%Y-%m-%d), $(nproc) cores, PostgreSQL $(adm 'SHOW server_version'), $([ $PLAIN = 1 ] && echo 'plain TCP' || echo TLS) + SCRAM through a proxy adding ${DELAY} ms each way; median of $RUNS runs; todo: $T"
 echo
 echo "| command | todo ms | todo round trips | C libpq ms | C round trips | psql ms | psql round trips | todo beyond C |"
 echo "|---|---|---|---|---|---|---|---|"
