@@ -41,7 +41,9 @@ static ANSWERED: [AtomicPtr<PGconn>; 16] = [const { AtomicPtr::new(null_mut()) }
 static DRAINED: [AtomicPtr<PGconn>; 16] = [const { AtomicPtr::new(null_mut()) }; 16];
 
 /// Asks libpq to send `timezone=UTC` at connection start. Call it first
-/// thing in `main`, before any thread exists.
+/// thing in `main`, before any thread exists. The whole process gets
+/// `PGTZ=UTC`, so children (the editor, `pg_ctl`) inherit it; it only
+/// matters to libpq clients, where UTC is what todo wants anyway.
 pub fn request_utc() {
     // Called at the start of main, while the process has one thread.
     std::env::set_var("PGTZ", "UTC");
