@@ -17,6 +17,8 @@ fn main() {
         "PQfinish",
         "PQsendQueryParams",
         "PQgetResult",
+        // OpenSSL (linked statically): `src/db/tls.rs` offers P-256 first.
+        "SSL_CTX_new",
     ] {
         println!("cargo:rustc-link-arg=-Wl,--wrap={symbol}");
         println!("cargo:rustc-link-arg=-Wl,--undefined=__wrap_{symbol}");

@@ -122,7 +122,8 @@ compare() { # label todo-args... -- baseline-sql-name baseline-params... -- psql
     read -r cm cr <<<"$(measure "$B" "$REMOTE" "$WORK/${base[0]}.sql" "${base[@]:1}")"
     read -r pm pr <<<"$(measure "$PSQL" -X -A -t -d "$REMOTE" -c "$psql_q")"
     local extra=$(( ${tr%%/*} - ${cr%%/*} ))
-    ROWS+=("| \`$label\` | $tm | $tr | $cm | $cr | $pm | $pr | +$extra |")
+    [ "$extra" -ge 0 ] && extra="+$extra"
+    ROWS+=("| \`$label\` | $tm | $tr | $cm | $cr | $pm | $pr | $extra |")
 }
 
 capture list task list --user $U --limit 50

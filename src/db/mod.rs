@@ -23,6 +23,7 @@ pub mod seed;
 pub mod setup;
 pub mod stats;
 pub mod tasks;
+pub mod tls;
 pub mod url;
 pub mod users;
 
