@@ -4,7 +4,9 @@
 // `--wrap`): `src/db/libpq.rs` records each open connection's cancel key,
 // so that Ctrl-C or SIGTERM can ask the server to cancel a running statement
 // (PQcancel) before the process exits. diesel owns the PGconn and offers no
-// way to reach it; the wrap is the one place this tool steps under diesel.
+// way to reach it; these wraps (below: also two for diesel's setup SETs and
+// one of OpenSSL's) are the only places this tool steps under diesel and
+// libpq, each documented in its module.
 // `--undefined` makes the linker take the wrappers from this crate even
 // though diesel's objects, which call them, come later on its command line.
 fn main() {
