@@ -62,11 +62,20 @@ fn pager_command(ctx: &Context) -> Option<String> {
         return None;
     }
     let var = |k: &str| std::env::var(k).ok();
-    let command = var("TODO_PAGER")
-        .or_else(|| var("PAGER"))
-        .unwrap_or_else(|| "less -FRX".to_string());
+    let command = match var("TODO_PAGER").or_else(|| var("PAGER")) {
+        Some(command) => command,
+        // The default only where it exists: a missing `less` must not eat
+        // the output.
+        None if on_path("less") => "less -FRX".to_string(),
+        None => return None,
+    };
     let trimmed = command.trim();
     (!trimmed.is_empty() && trimmed != "cat").then(|| trimmed.to_string())
+}
+
+fn on_path(program: &str) -> bool {
+    std::env::var_os("PATH")
+        .is_some_and(|path| std::env::split_paths(&path).any(|dir| dir.join(program).is_file()))
 }
 
 /// The output of a list: through the pager when one applies and starts.
