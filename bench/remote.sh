@@ -5,19 +5,24 @@
 # as a hosted database is reached. Per command: the median wall time and the
 # round trips the proxy counted (every exchange on the wire: TCP aside, the
 # TLS and SCRAM handshakes, diesel's setup, the statements).
-# Usage: bash bench/remote.sh [--delay-ms MS] [--plain]   (one way; default
-#        10, so a 20 ms round trip; --plain: TCP without TLS, SCRAM still;
+# Usage: bash bench/remote.sh [--delay-ms MS] [--plain|--neon]   (one way;
+#        default 10, so a 20 ms round trip; --plain: TCP without TLS, SCRAM
+#        still; --neon: TLS ends at a proxy in front of the server, as Neon's
+#        does (bench/tls_proxy.py, which also takes direct TLS), and todo is
+#        timed a second time with sslnegotiation=direct;
 #        BENCH_RUNS=N runs per command, default 5; TODO_BIN=path times
 #        another build of todo, e.g. an older one for a before/after table)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 DELAY=10
 PLAIN=0
+NEON=0
 while [ $# -gt 0 ]; do
     case $1 in
         --delay-ms) DELAY=$2; shift 2 ;;
         --plain) PLAIN=1; shift ;;
-        *) echo "usage: bash bench/remote.sh [--delay-ms MS] [--plain]" >&2; exit 2 ;;
+        --neon) PLAIN=1; NEON=1; shift ;;
+        *) echo "usage: bash bench/remote.sh [--delay-ms MS] [--plain|--neon]" >&2; exit 2 ;;
     esac
 done
 RUNS=${BENCH_RUNS:-5}
@@ -41,10 +46,11 @@ gcc -O2 -o "$WORK/baseline" bench/baseline.c -I/usr/include/postgresql -lpq
 B=$WORK/baseline
 as_pg() { if [ "$(id -u)" = 0 ]; then runuser -u postgres -- "$@"; else "$@"; fi; }
 [ "$(id -u)" = 0 ] && chown postgres "$WORK"
-PORT=$((20000 + RANDOM % 10000)); PROXY_PORT=$((PORT + 1))
-PROXY_PID=
+PORT=$((20000 + RANDOM % 10000)); PROXY_PORT=$((PORT + 1)); TLS_PORT=$((PORT + 2))
+PROXY_PID=; TLS_PID=
 cleanup() {
     [ -n "$PROXY_PID" ] && kill "$PROXY_PID" 2>/dev/null || true
+    [ -n "$TLS_PID" ] && kill "$TLS_PID" 2>/dev/null || true
     as_pg "$BIN/pg_ctl" -D "$WORK/data" -m immediate stop >/dev/null 2>&1 || true
     rm -rf "$WORK"
 }
@@ -72,9 +78,17 @@ adm "CREATE ROLE bench LOGIN PASSWORD 'bench-secret'" >/dev/null
 adm "CREATE DATABASE bench OWNER bench" >/dev/null
 DIRECT="postgresql://bench:bench-secret@127.0.0.1:$PORT/bench?sslmode=$SSLMODE"
 REMOTE="postgresql://bench:bench-secret@127.0.0.1:$PROXY_PORT/bench?sslmode=$SSLMODE"
+FRONT=$PORT   # what the delay proxy forwards to
+if [ $NEON = 1 ]; then
+    python3 bench/tls_proxy.py --listen "$TLS_PORT" --target "127.0.0.1:$PORT" \
+        --cert "$WORK/data/server.crt" --key "$WORK/data/server.key" &
+    TLS_PID=$!
+    FRONT=$TLS_PORT
+    REMOTE="postgresql://bench:bench-secret@127.0.0.1:$PROXY_PORT/bench?sslmode=require"
+fi
 DATABASE_URL=$DIRECT "$T" db migrate -q
 DATABASE_URL=$DIRECT "$T" db seed --users 100 --tasks-per-user 100 -q
-python3 bench/delay_proxy.py --listen "$PROXY_PORT" --target "127.0.0.1:$PORT" \
+python3 bench/delay_proxy.py --listen "$PROXY_PORT" --target "127.0.0.1:$FRONT" \
     --delay-ms "$DELAY" --log "$WORK/proxy.log" &
 PROXY_PID=$!
 for _ in $(seq 50); do (echo > "/dev/tcp/127.0.0.1/$PROXY_PORT") 2>/dev/null && break; sleep 0.1; done
@@ -119,11 +133,16 @@ compare() { # label todo-args... -- baseline-sql-name baseline-params... -- psql
     while [ "$1" != -- ]; do base+=("$1"); shift; done; shift
     psql_q=$1
     read -r tm tr <<<"$(measure env DATABASE_URL="$REMOTE" TODO_USER=$U "$T" "${todo_args[@]}")"
+    local direct=""
+    if [ $NEON = 1 ]; then
+        read -r dm dr <<<"$(measure env DATABASE_URL="$REMOTE&sslnegotiation=direct" TODO_USER=$U "$T" "${todo_args[@]}")"
+        direct=" $dm | $dr |"
+    fi
     read -r cm cr <<<"$(measure "$B" "$REMOTE" "$WORK/${base[0]}.sql" "${base[@]:1}")"
     read -r pm pr <<<"$(measure "$PSQL" -X -A -t -d "$REMOTE" -c "$psql_q")"
     local extra=$(( ${tr%%/*} - ${cr%%/*} ))
     [ "$extra" -ge 0 ] && extra="+$extra"
-    ROWS+=("| \`$label\` | $tm | $tr | $cm | $cr | $pm | $pr | $extra |")
+    ROWS+=("| \`$label\` | $tm | $tr |$direct $cm | $cr | $pm | $pr | $extra |")
 }
 
 capture list task list --user $U --limit 50
@@ -149,10 +168,15 @@ compare "db status" db status -- status -- "$(cat "$WORK/status.sql")"
 compare "db migrate (nothing to do)" db migrate -- status -- "$(cat "$WORK/status.sql")"
 
 echo
-echo "todo remote benchmark, $(date -u +%Y-%m-%d), $(nproc) cores, PostgreSQL $(adm 'SHOW server_version'), $([ $PLAIN = 1 ] && echo 'plain TCP' || echo TLS) + SCRAM through a proxy adding ${DELAY} ms each way; median of $RUNS runs; todo: $T"
+echo "todo remote benchmark, $(date -u +%Y-%m-%d), $(nproc) cores, PostgreSQL $(adm 'SHOW server_version'), $([ $NEON = 1 ] && echo 'TLS to a TLS-terminating proxy' || { [ $PLAIN = 1 ] && echo 'plain TCP' || echo TLS; }) + SCRAM through a proxy adding ${DELAY} ms each way; median of $RUNS runs; todo: $T"
 echo
-echo "| command | todo ms | todo round trips | C libpq ms | C round trips | psql ms | psql round trips | todo beyond C |"
-echo "|---|---|---|---|---|---|---|---|"
+if [ $NEON = 1 ]; then
+    echo "| command | todo ms | todo round trips | todo direct TLS ms | round trips | C libpq ms | C round trips | psql ms | psql round trips | todo beyond C |"
+    echo "|---|---|---|---|---|---|---|---|---|---|"
+else
+    echo "| command | todo ms | todo round trips | C libpq ms | C round trips | psql ms | psql round trips | todo beyond C |"
+    echo "|---|---|---|---|---|---|---|---|"
+fi
 printf '%s\n' "${ROWS[@]}"
 echo
 echo "The C client runs the command's main statement only (for db health the measuring one, for db status/migrate the catalog one)."
