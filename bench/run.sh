@@ -35,15 +35,9 @@ WORK=$(mktemp -d /tmp/todo-benchrun-XXXXXX)
 chmod 755 "$WORK"
 gcc -O2 -o "$WORK/baseline" bench/baseline.c -I/usr/include/postgresql -lpq
 B=$WORK/baseline
-export TODO_HOME=$WORK/home
-unset DATABASE_URL TODO_DATABASE_URL TODO_LOCAL TODO_USER
-cleanup() { "$T" db local stop -q || true; rm -rf "$WORK"; }
-trap cleanup EXIT
 log() { echo "bench: $*" >&2; }
-
-"$T" db local start -q
-BASE=$("$T" db local url)
-url() { echo "${BASE/\/todo?//$1?}"; }
+. bench/lib.sh
+local_cluster
 adm() { psql -X -q -A -t -d "$(url postgres)" -c "$1"; }
 adm "ALTER SYSTEM SET shared_preload_libraries = 'pg_stat_statements'" >/dev/null
 "$T" db local stop -q && "$T" db local start -q

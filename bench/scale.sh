@@ -33,15 +33,9 @@ WORK=$(mktemp -d /var/tmp/todo-scale-XXXXXX)
 chmod 755 "$WORK"
 cp target/release/todo "$WORK/todo"   # rebuilding meanwhile changes nothing
 T=$WORK/todo
-export TODO_HOME=$WORK/home
-unset DATABASE_URL TODO_DATABASE_URL TODO_LOCAL TODO_USER
-cleanup() { "$T" db local stop -q || true; rm -rf "$WORK"; }
-trap cleanup EXIT
 log() { echo "bench: $(date -u +%H:%M:%S) $*" >&2; }
-
-"$T" db local start -q
-BASE=$("$T" db local url)
-url() { echo "${BASE/\/todo?//$1?}"; }
+. bench/lib.sh
+local_cluster
 adm() { psql -X -q -A -t -d "$(url "${2:-postgres}")" -c "$1"; }
 # A bulk load's WAL: fewer checkpoints.
 adm "ALTER SYSTEM SET max_wal_size = '16GB'" >/dev/null
