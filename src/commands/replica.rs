@@ -9,7 +9,8 @@
 //! - Read-your-writes: when a replica is configured, each write records the
 //!   id of the transaction it committed (the write statement itself returns
 //!   it: no extra round trip) in `$XDG_STATE_HOME/todo/last-write` (else
-//!   `~/.local/state/todo/last-write`), one line per primary. A read then
+//!   `~/.local/state/todo/last-write`), one line per primary, kept for an
+//!   hour. A read then
 //!   asks the replica whether that transaction is visible
 //!   (`pg_visible_in_snapshot`, one round trip to the replica, only while a
 //!   write is pending) and polls every 50 ms for at most `--replica-wait`
@@ -159,22 +160,39 @@ fn state_file() -> Option<PathBuf> {
     Some(dir.join("last-write"))
 }
 
-/// Each primary's last write: `KEY\tXID` lines.
-fn entries() -> Vec<(String, String)> {
+/// How long a recorded write is waited for: past it the record is ignored
+/// (a replica an hour behind is an incident `db health` reports; a record
+/// of a primary that was since restored elsewhere must not slow every read).
+const RECORD_TTL_SECS: u64 = 3600;
+
+fn epoch_secs() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or_default()
+}
+
+/// Each primary's last write: `KEY\tXID\tUNIX-SECONDS` lines.
+fn entries() -> Vec<(String, String, u64)> {
     let Some(text) = state_file().and_then(|f| std::fs::read_to_string(f).ok()) else {
         return Vec::new();
     };
     text.lines()
-        .filter_map(|l| l.split_once('\t'))
-        .map(|(k, x)| (k.to_string(), x.to_string()))
+        .filter_map(|l| {
+            let mut fields = l.split('\t');
+            let (key, xid) = (fields.next()?, fields.next()?);
+            let at = fields.next().and_then(|t| t.parse().ok()).unwrap_or(0);
+            Some((key.to_string(), xid.to_string(), at))
+        })
         .collect()
 }
 
 fn recall(primary: &str) -> Option<String> {
+    let now = epoch_secs();
     entries()
         .into_iter()
-        .find(|(k, _)| k == primary)
-        .map(|(_, x)| x)
+        .find(|(k, _, at)| k == primary && now.saturating_sub(*at) <= RECORD_TTL_SECS)
+        .map(|(_, x, _)| x)
 }
 
 /// Drops the record when it is still `xid` (a newer write keeps its own).
@@ -194,17 +212,17 @@ fn store(primary: &str, xid: Option<&str>) -> std::io::Result<()> {
         .recursive(true)
         .mode(0o700)
         .create(&dir)?;
-    let mut lines: Vec<(String, String)> = entries()
+    let mut lines: Vec<(String, String, u64)> = entries()
         .into_iter()
-        .filter(|(k, _)| k != primary)
+        .filter(|(k, _, _)| k != primary)
         .collect();
     if let Some(xid) = xid {
-        lines.push((primary.to_string(), xid.to_string()));
+        lines.push((primary.to_string(), xid.to_string(), epoch_secs()));
     }
     let tmp = dir.join(format!(".last-write.{}", std::process::id()));
     let mut out = std::fs::File::create(&tmp)?;
-    for (k, x) in &lines {
-        writeln!(out, "{k}\t{x}")?;
+    for (k, x, at) in &lines {
+        writeln!(out, "{k}\t{x}\t{at}")?;
     }
     out.sync_all()?;
     std::fs::rename(&tmp, &file)

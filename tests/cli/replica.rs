@@ -245,3 +245,32 @@ fn health_shows_lag_per_replica_on_the_primary_and_replay_delay_on_the_replica()
         stdout(&out)
     );
 }
+
+/// A recorded write older than an hour is not waited for (a primary since
+/// restored elsewhere must not slow every read): here one that can never
+/// be replayed.
+#[test]
+fn a_record_older_than_an_hour_is_ignored() {
+    let db = ReplicaDb::new();
+    db.cmd()
+        .args(["task", "add", "Old write", "-q"])
+        .assert()
+        .success();
+    let file = db.state.join("todo/last-write");
+    let text = std::fs::read_to_string(&file).unwrap();
+    let fields: Vec<&str> = text.trim_end().split('\t').collect();
+    assert_eq!(fields.len(), 3, "{text}");
+    let old: u64 = fields[2].parse::<u64>().unwrap() - 7200;
+    std::fs::write(&file, format!("{}\t99999999999\t{old}\n", fields[0])).unwrap();
+    let started = Instant::now();
+    let out = db
+        .cmd()
+        .args(["task", "stats", "-v", "--replica-wait", "20"])
+        .output()
+        .unwrap();
+    expect_code(&out, 0);
+    let err = stderr(&out);
+    assert!(!err.contains("pg_visible_in_snapshot"), "{err}");
+    assert_eq!(ReplicaDb::connections(&err).len(), 1, "{err}");
+    assert!(started.elapsed() < Duration::from_secs(10));
+}
