@@ -39,28 +39,7 @@ pub fn main() -> ExitCode {
         .var(commands::COMPLETE_VAR)
         .complete();
     let args: Vec<OsString> = std::env::args_os().collect();
-    // The tree that shows global options once only matters for help; it
-    // parses exactly like the plain one, which is quicker to build (0.3 ms).
-    let wants_help = args
-        .iter()
-        .skip(1)
-        .any(|a| a == "-h" || a == "--help" || a == "help");
-    let parse = |tree: clap::Command| {
-        tree.try_get_matches_from(&args)
-            .and_then(|matches| <cli::Cli as clap::FromArgMatches>::from_arg_matches(&matches))
-    };
-    let mut parsed = parse(if wants_help {
-        cli::command()
-    } else {
-        <cli::Cli as clap::CommandFactory>::command()
-    });
-    // `todo task` alone shows the group's help: the help tree again.
-    if let Err(e) = &parsed {
-        if e.kind() == clap::error::ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand {
-            parsed = parse(cli::command());
-        }
-    }
-    let cli = match parsed {
+    let cli = match cli::parse(&args) {
         Ok(cli) => cli,
         Err(err) => return clap_error(err, &args, cli::wants_json(&args)),
     };

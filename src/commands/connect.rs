@@ -58,37 +58,44 @@ pub fn resolve(opts: &ConnectOptions, notice: &mut dyn FnMut(&str)) -> Result<Ta
     if opts.local {
         return local_target(opts);
     }
-    let env = |key: &str| match std::env::var(key) {
-        Ok(value) => Ok(Some(value)),
-        Err(std::env::VarError::NotPresent) => Ok(None),
-        Err(std::env::VarError::NotUnicode(_)) => {
-            Err(Error::usage(format!("${key} is not valid UTF-8"))
-                .with_hint("percent-encode non-ASCII characters in the URL"))
-        }
-    };
-    let found = url::configured(opts.database_url.as_deref(), env, Path::new(".env"))?;
+    let found = url::configured(opts.database_url.as_deref(), url_var, Path::new(".env"))?;
     for line in &found.dotenv_bad_lines {
         notice(&format!(
             "warning: line {line} of ./.env cannot be parsed and was skipped"
         ));
     }
     match found.url {
-        Some((raw, source)) => {
-            let url =
-                DbUrl::parse(&raw, opts.connect_timeout, DEFAULT_CONNECT_TIMEOUT).map_err(|e| {
-                    Error {
-                        message: format!("{} (from {source})", e.message),
-                        ..e
-                    }
-                })?;
-            Ok(Target::Url(url))
-        }
+        Some((raw, source)) => Ok(Target::Url(parse_url(
+            &raw,
+            &source.to_string(),
+            opts.connect_timeout,
+        )?)),
         None if opts.interactive => local_target(opts),
         None => Err(Error::unavailable("no database configured").with_hint(
             "set DATABASE_URL (or TODO_DATABASE_URL, or put it in ./.env), \
              or pass --local to use the embedded database",
         )),
     }
+}
+
+/// An environment variable holding a URL (`None` when unset).
+pub fn url_var(key: &str) -> Result<Option<String>> {
+    match std::env::var(key) {
+        Ok(value) => Ok(Some(value)),
+        Err(std::env::VarError::NotPresent) => Ok(None),
+        Err(std::env::VarError::NotUnicode(_)) => {
+            Err(Error::usage(format!("${key} is not valid UTF-8"))
+                .with_hint("percent-encode non-ASCII characters in the URL"))
+        }
+    }
+}
+
+/// Parses a configured URL; its errors say where it came from.
+pub fn parse_url(raw: &str, source: &str, connect_timeout: Option<u64>) -> Result<DbUrl> {
+    DbUrl::parse(raw, connect_timeout, DEFAULT_CONNECT_TIMEOUT).map_err(|e| Error {
+        message: format!("{} (from {source})", e.message),
+        ..e
+    })
 }
 
 fn local_target(opts: &ConnectOptions) -> Result<Target> {

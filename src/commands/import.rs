@@ -56,21 +56,17 @@ pub fn import(ctx: &Context, args: ImportArgs) -> Result<()> {
     let account = scoped(found, &user)?
         .ok_or_else(|| user_not_found(&user))?
         .account;
-    let tally = RefCell::new(Tally::default());
-    let stop = RefCell::new(None);
+    let mut tally = Tally::default();
+    let mut stop = None;
     let mut pass = |rows: Option<&mut TaskRows<'_>>| -> std::io::Result<()> {
         let mut rows = rows;
-        let mut each = |n, record| {
-            tally
-                .borrow_mut()
-                .take(from.counts(), n, record, rows.as_deref_mut())
-        };
+        let mut each = |n, record| tally.take(from.counts(), n, record, rows.as_deref_mut());
         match read(&mut input, from, &mut each) {
             Ok(()) => {}
             Err(Stop::Sink(e)) => return Err(e),
-            Err(Stop::Input(n, e)) => *stop.borrow_mut() = Some((n, e)),
+            Err(Stop::Input(n, e)) => stop = Some((n, e)),
         }
-        match (stop.borrow().is_some(), tally.borrow().bad) {
+        match (stop.is_some(), tally.bad) {
             (false, 0) => Ok(()),
             _ => Err(std::io::Error::other("invalid input")),
         }
@@ -82,6 +78,7 @@ pub fn import(ctx: &Context, args: ImportArgs) -> Result<()> {
     } else {
         let now = chrono::Utc::now().naive_utc();
         let track = matches!(super::replica::read_url(ctx), Ok(Some(_)));
+        // diesel's COPY callback is `Fn`; the reader is not.
         let pass = RefCell::new(pass);
         query(&mut conn, |c| {
             insert_stream(
@@ -93,8 +90,7 @@ pub fn import(ctx: &Context, args: ImportArgs) -> Result<()> {
             )
         })
     };
-    let tally = tally.into_inner();
-    if let Some((n, e)) = stop.into_inner() {
+    if let Some((n, e)) = stop {
         return Err(Error::usage(format!(
             "{shown}, line {n}: {}; nothing imported",
             crate::text::terminal_safe(&e, false)

@@ -100,17 +100,31 @@ impl Context {
     /// Writes a listing of tasks as the rows arrive (their ids under -q,
     /// one per line, as `docker ps -q` does).
     pub fn emit_task_list(&self, tasks: &mut dyn Iterator<Item = Result<Task>>) -> Result<()> {
-        let mut out = self.stdout();
+        self.emit_list(
+            tasks,
+            |t| t.id.to_string(),
+            |out, tasks| crate::output::write_tasks(out, self.out, tasks).map(|_| ()),
+        )
+    }
+
+    /// A listing: ids one per line under -q, else `write` through the pager
+    /// (on a terminal, see [`pager`]).
+    fn emit_list<T>(
+        &self,
+        items: &mut dyn Iterator<Item = Result<T>>,
+        id: impl Fn(&T) -> String,
+        write: impl FnOnce(&mut pager::ListOut, &mut dyn Iterator<Item = Result<T>>) -> Result<()>,
+    ) -> Result<()> {
         if self.out.quiet {
-            for task in tasks {
-                writeln!(out, "{}", task?.id)?;
+            let mut out = self.stdout();
+            for item in items {
+                writeln!(out, "{}", crate::text::terminal_safe(&id(&item?), false))?;
             }
             out.flush()?;
             return Ok(());
         }
-        drop(out);
         let mut out = pager::list_out(self);
-        crate::output::write_tasks(&mut out, self.out, tasks)?;
+        write(&mut out, items)?;
         out.finish()?;
         Ok(())
     }
@@ -143,21 +157,12 @@ impl Context {
     }
 
     /// Writes a list of users as the rows arrive (their ids under -q).
-    pub fn emit_users(&self, users: impl Iterator<Item = Result<User>>) -> Result<()> {
-        let mut out = self.stdout();
-        if self.out.quiet {
-            for user in users {
-                let id = user?.account.id;
-                writeln!(out, "{}", crate::text::terminal_safe(&id, false))?;
-            }
-            out.flush()?;
-            return Ok(());
-        }
-        drop(out);
-        let mut out = pager::list_out(self);
-        crate::output::write_users(&mut out, self.out, users)?;
-        out.finish()?;
-        Ok(())
+    pub fn emit_users(&self, mut users: impl Iterator<Item = Result<User>>) -> Result<()> {
+        self.emit_list(
+            &mut users,
+            |u| u.account.id.clone(),
+            |out, users| crate::output::write_users(out, self.out, users),
+        )
     }
 }
 

@@ -29,22 +29,17 @@ impl Write for ListOut {
 }
 
 impl ListOut {
-    /// Flushes, closes the pager's input and waits for the reader to quit.
+    /// Flushes, then (on drop) closes the pager's input and waits for the
+    /// reader to quit.
     pub fn finish(mut self) -> std::io::Result<()> {
-        let flushed = self.out.flush();
-        // Closing its stdin lets the pager see the end of the list.
-        self.out = Box::new(std::io::sink());
-        if let Some(mut pager) = self.pager.take() {
-            pager.wait()?;
-        }
-        flushed
+        self.out.flush()
     }
 }
 
 impl Drop for ListOut {
     fn drop(&mut self) {
-        // An early return (an error mid-list): still wait for the pager so
-        // the terminal is given back in order.
+        // Also after an error mid-list. Closing its stdin lets the pager see
+        // the end of the list; waiting gives the terminal back in order.
         self.out = Box::new(std::io::sink());
         if let Some(mut pager) = self.pager.take() {
             let _ = pager.wait();

@@ -35,29 +35,15 @@ pub const DEFAULT_WAIT_SECS: u64 = 2;
 
 /// The configured replica URL, if any.
 pub fn read_url(ctx: &Context) -> Result<Option<DbUrl>> {
+    use super::connect::{parse_url, url_var};
     let raw = match &ctx.global.read_url {
         Some(url) => Some((url.clone(), "--read-url")),
-        None => match std::env::var("DATABASE_READ_URL") {
-            Ok(url) if !url.is_empty() => Some((url, "$DATABASE_READ_URL")),
-            Ok(_) | Err(std::env::VarError::NotPresent) => None,
-            Err(std::env::VarError::NotUnicode(_)) => {
-                return Err(Error::usage("$DATABASE_READ_URL is not valid UTF-8"))
-            }
-        },
+        None => url_var("DATABASE_READ_URL")?
+            .filter(|url| !url.is_empty())
+            .map(|url| (url, "$DATABASE_READ_URL")),
     };
-    let Some((raw, source)) = raw else {
-        return Ok(None);
-    };
-    let url = DbUrl::parse(
-        &raw,
-        ctx.global.connect_timeout,
-        super::connect::DEFAULT_CONNECT_TIMEOUT,
-    )
-    .map_err(|e| Error {
-        message: format!("{} (from {source})", e.message),
-        ..e
-    })?;
-    Ok(Some(url))
+    raw.map(|(raw, source)| parse_url(&raw, source, ctx.global.connect_timeout))
+        .transpose()
 }
 
 /// A connection for a read-only command: the replica's when one is

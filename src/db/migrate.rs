@@ -272,9 +272,9 @@ fn locked<T>(
 /// lock ([`state`]: two round trips); otherwise the state is read again
 /// under the migration lock, in the transaction that migrates.
 pub fn run(conn: &mut PgConnection, lock_timeout: Duration) -> Result<Vec<String>, MigrateError> {
-    // Only "nothing pending" is trusted without the lock: catalog lookups
-    // are not a snapshot, so a migration committing meanwhile can make the
-    // base tables appear before the migrations table does.
+    // Only "nothing pending" is decided without the lock; anything else
+    // (an unmanaged schema included) is read again under it, where no
+    // other migration can be half-way.
     let before = state(conn)?;
     if before.applied.is_some() && !before.unmanaged() && before.pending().is_empty() {
         return Ok(Vec::new());

@@ -26,11 +26,11 @@ use std::sync::atomic::{AtomicPtr, Ordering};
 use pq_sys::{ExecStatusType, Oid, PGconn, PGresult, PQmakeEmptyPGresult, PQparameterStatus};
 
 /// The statements diesel's `establish` sends, with the setting each makes.
-const SKIPPABLE: [(&[u8], &[u8], &[u8]); 2] = [
-    (b"SET TIME ZONE 'UTC'", b"TimeZone", b"UTC"),
+const SKIPPABLE: [(&[u8], &CStr, &[u8]); 2] = [
+    (b"SET TIME ZONE 'UTC'", c"TimeZone", b"UTC"),
     (
         b"SET CLIENT_ENCODING TO 'UTF8'",
-        b"client_encoding",
+        c"client_encoding",
         b"UTF8",
     ),
 ];
@@ -77,10 +77,6 @@ unsafe fn already_set(conn: *mut PGconn, command: *const c_char) -> bool {
         if command != *statement {
             return false;
         }
-        let Ok(name) = CStr::from_bytes_with_nul(&[name, &b"\0"[..]].concat()).map(CStr::to_owned)
-        else {
-            return false;
-        };
         // SAFETY: an open connection and a NUL-terminated name.
         let reported = unsafe { PQparameterStatus(conn, name.as_ptr()) };
         // SAFETY: libpq returns NULL or a NUL-terminated string.
