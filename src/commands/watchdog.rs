@@ -11,6 +11,7 @@
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
+use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use diesel::prelude::*;
@@ -28,39 +29,71 @@ pub fn blocker() -> Option<String> {
     BLOCKER.lock().ok().and_then(|b| b.clone())
 }
 
-/// Stops the watchdog when the command ends.
-pub struct Guard(Arc<AtomicBool>);
+/// Stops the watchdog when the command ends. A watchdog still asleep is
+/// woken and joined, so that no thread outlives the command: a thread alive
+/// at exit must be scheduled once more to die before the process is reaped,
+/// and on a busy machine that waits behind the server ending the session
+/// (measured: up to 3 ms on two cores). A watchdog already at work (the
+/// command ran past `--lock-timeout`) is left to the process exit.
+pub struct Guard {
+    state: Arc<State>,
+    thread: Option<JoinHandle<()>>,
+}
+
+#[derive(Default)]
+struct State {
+    done: AtomicBool,
+    working: AtomicBool,
+}
 
 impl Drop for Guard {
     fn drop(&mut self) {
-        self.0.store(true, Ordering::Release);
+        self.state.done.store(true, Ordering::SeqCst);
+        let Some(thread) = self.thread.take() else {
+            return;
+        };
+        thread.thread().unpark();
+        // Either this sees `working`, or the watchdog sees `done` after
+        // setting it and returns at once (both SeqCst).
+        if !self.state.working.load(Ordering::SeqCst) {
+            let _ = thread.join();
+        }
     }
 }
 
 /// Starts watching the command's connection(s).
 pub fn start(opts: ConnectOptions, timeout: Duration) -> Guard {
-    let done = Arc::new(AtomicBool::new(false));
-    let flag = Arc::clone(&done);
-    // The process ends when the command ends; the thread is not joined.
-    let _ = std::thread::Builder::new()
+    let state = Arc::new(State::default());
+    let shared = Arc::clone(&state);
+    let thread = std::thread::Builder::new()
         .name("lock-watchdog".into())
-        .spawn(move || watch(opts, timeout, &flag));
-    Guard(done)
+        .spawn(move || watch(opts, timeout, &shared))
+        .ok();
+    Guard { state, thread }
 }
 
+/// Sleeps until `how_long` has passed (true) or the command ended (false).
 fn sleep_unless_done(done: &AtomicBool, how_long: Duration) -> bool {
     let until = Instant::now() + how_long;
-    while Instant::now() < until {
-        if done.load(Ordering::Acquire) {
+    loop {
+        if done.load(Ordering::SeqCst) {
             return false;
         }
-        std::thread::sleep(Duration::from_millis(50));
+        let now = Instant::now();
+        if now >= until {
+            return true;
+        }
+        std::thread::park_timeout(until - now);
     }
-    !done.load(Ordering::Acquire)
 }
 
-fn watch(opts: ConnectOptions, timeout: Duration, done: &AtomicBool) {
+fn watch(opts: ConnectOptions, timeout: Duration, state: &State) {
+    let done = &state.done;
     if !sleep_unless_done(done, timeout) {
+        return;
+    }
+    state.working.store(true, Ordering::SeqCst);
+    if done.load(Ordering::SeqCst) {
         return;
     }
     let ours = libpq::backend_pids();
@@ -126,4 +159,27 @@ fn blocking(conn: &mut PgConnection, pids: &[i32]) -> QueryResult<Option<String>
         let what = r.query.map(|q| format!(": {q}")).unwrap_or_default();
         format!("pid {} ({}{held}{what})", r.pid, r.app)
     }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// No watchdog thread outlives its command: dropping the guard wakes
+    /// the sleeping thread and joins it (its share of the state is gone).
+    #[test]
+    fn dropping_the_guard_ends_a_sleeping_watchdog() {
+        let opts = ConnectOptions {
+            database_url: None,
+            local: false,
+            connect_timeout: None,
+            interactive: false,
+            log: None,
+        };
+        let guard = start(opts, Duration::from_secs(3600));
+        let state = Arc::clone(&guard.state);
+        drop(guard);
+        assert_eq!(Arc::strong_count(&state), 1);
+        assert!(!state.working.load(Ordering::SeqCst));
+    }
 }
