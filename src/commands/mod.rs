@@ -199,6 +199,14 @@ pub fn confirm(question: &str, what: &str) -> Result<()> {
     }
 }
 
+impl Drop for Context {
+    /// The sessions end once the pools' threads are gone (see `pool::close`).
+    fn drop(&mut self) {
+        let pools = [self.pool.take(), self.read_pool.take()];
+        crate::db::pool::close(pools.into_iter().flatten().collect());
+    }
+}
+
 /// Runs the parsed command line.
 pub fn run(cli: Cli) -> Result<()> {
     let ctx = Context {

@@ -15,7 +15,7 @@
 
 use std::os::raw::{c_char, c_int};
 use std::ptr::null_mut;
-use std::sync::atomic::{AtomicPtr, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicPtr, Ordering};
 
 use pq_sys::{ConnStatusType, PGcancel, PGconn, PQcancel, PQgetCancel, PQstatus};
 
@@ -56,7 +56,9 @@ pub unsafe extern "C" fn __wrap_PQconnectdb(conninfo: *const c_char) -> *mut PGc
     conn
 }
 
-/// libpq's `PQfinish`, forgetting the connection's cancel key first.
+/// libpq's `PQfinish`, forgetting the connection's cancel key first. While
+/// a [`DeferredFinish`] is alive, the connection is only noted, and
+/// finished when that ends.
 ///
 /// # Safety
 /// As `PQfinish`.
@@ -68,8 +70,46 @@ pub unsafe extern "C" fn __wrap_PQfinish(conn: *mut PGconn) {
             slot.store(null_mut(), Ordering::Release);
         }
     }
+    if !conn.is_null() && DEFER.load(Ordering::Acquire) {
+        for slot in &DEFERRED {
+            if slot
+                .compare_exchange(null_mut(), conn, Ordering::AcqRel, Ordering::Acquire)
+                .is_ok()
+            {
+                return;
+            }
+        }
+    }
     // SAFETY: the caller's contract is PQfinish's.
     unsafe { __real_PQfinish(conn) }
+}
+
+static DEFER: AtomicBool = AtomicBool::new(false);
+static DEFERRED: [AtomicPtr<PGconn>; SLOTS] = [const { AtomicPtr::new(null_mut()) }; SLOTS];
+
+/// Holds back `PQfinish` (the Terminate message that ends the server
+/// session) until this is dropped: see `pool::close`. A connection whose
+/// owner was dropped meanwhile is finished then, on the dropping thread.
+pub struct DeferredFinish(());
+
+/// Starts holding back `PQfinish`.
+pub fn defer_finish() -> DeferredFinish {
+    DEFER.store(true, Ordering::Release);
+    DeferredFinish(())
+}
+
+impl Drop for DeferredFinish {
+    fn drop(&mut self) {
+        DEFER.store(false, Ordering::Release);
+        for slot in &DEFERRED {
+            let conn = slot.swap(null_mut(), Ordering::AcqRel);
+            if !conn.is_null() {
+                // SAFETY: `conn` came to `__wrap_PQfinish` from its owner,
+                // which let go of it; it is finished exactly once, here.
+                unsafe { __real_PQfinish(conn) }
+            }
+        }
+    }
 }
 
 /// Asks the server to cancel whatever each open connection is running.

@@ -324,3 +324,33 @@ fn verbose_logs_statements_but_never_the_password() {
     assert!(err.contains("__diesel_schema_migrations"), "{err}");
     assert!(!err.contains(PW_ROLE_PASSWORD), "{err}");
 }
+
+/// Every command ends its server session with a Terminate message, also
+/// now that the message waits for the pools' threads (`pool::close`): the
+/// server counts a session whose client vanished without one as
+/// abandoned.
+#[test]
+fn commands_end_their_sessions_with_a_terminate() {
+    let db = TestDb::migrated();
+    db.add_user("bye@example.com");
+    let listed = db
+        .cmd()
+        .args(["task", "list", "--user", "bye@example.com"])
+        .output()
+        .unwrap();
+    expect_code(&listed, 0);
+    let failed = db
+        .cmd()
+        .args(["task", "show", "999", "--user", "bye@example.com"])
+        .output()
+        .unwrap();
+    expect_code(&failed, 3);
+    // Statistics arrive when each session has ended.
+    assert!(db.wait_until(
+        "SELECT sessions >= 3 FROM pg_stat_database WHERE datname = current_database()"
+    ));
+    let abandoned = db.value(
+        "SELECT sessions_abandoned FROM pg_stat_database WHERE datname = current_database()",
+    );
+    assert_eq!(abandoned, "0");
+}
