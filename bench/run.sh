@@ -39,7 +39,7 @@ log() { echo "bench: $*" >&2; }
 . bench/lib.sh
 local_cluster
 adm() { psql -X -q -A -t -d "$(url postgres)" -c "$1"; }
-adm "ALTER SYSTEM SET shared_preload_libraries = 'pg_stat_statements'" >/dev/null
+adm "ALTER SYSTEM SET shared_preload_libraries = 'plpgsql, pg_stat_statements'" >/dev/null
 "$T" db local stop -q && "$T" db local start -q
 adm "CREATE EXTENSION IF NOT EXISTS pg_stat_statements" >/dev/null
 

@@ -66,6 +66,9 @@ fn a_fresh_home_works_at_once_with_local() {
     );
     assert_eq!(psql(&url, "SELECT pg_encoding_to_char(encoding) FROM pg_database WHERE datname = current_database()"), "UTF8");
     assert_eq!(psql(&url, "SELECT char_length('🦀🦀')"), "2");
+    // PL/pgSQL (the updated_at trigger) is loaded by the server, not by
+    // each session.
+    assert_eq!(psql(&url, "SHOW shared_preload_libraries"), "plpgsql");
 }
 
 #[test]

@@ -93,7 +93,7 @@ fn private_server() -> (String, Option<PathBuf>, Option<PathBuf>) {
         .with_setting("synchronous_commit", "off")
         .with_setting("full_page_writes", "off")
         .with_setting("max_connections", "300")
-        .with_setting("shared_preload_libraries", "'pg_stat_statements'")
+        .with_setting("shared_preload_libraries", "'plpgsql, pg_stat_statements'")
         .with_setting("password_encryption", "'scram-sha-256'")
         .with_hba_line(&format!("local all {PW_ROLE} scram-sha-256"));
     cluster
