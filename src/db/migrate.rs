@@ -22,25 +22,6 @@ pub const BASE_VERSION: &str = "20261124000001";
 /// own, [`super::seed::LOCK_KEY`]): the bytes of "todo-mig".
 pub const LOCK_KEY: i64 = 0x746f_646f_2d6d_6967;
 
-/// What reverting each migration drops, shown before `db revert` acts.
-const REVERT_DROPS: &[(&str, &str)] = &[
-    (
-        BASE_VERSION,
-        "tables tasks and users, with all their rows and indexes",
-    ),
-    (
-        "20261124000002",
-        "check constraints tasks_title_not_blank and tasks_description_length, \
-         triggers users_set_updated_at and tasks_set_updated_at, \
-         function todo_set_updated_at(), index idx_users_email_lower",
-    ),
-    ("20261124000003", "index idx_tasks_user_created"),
-    (
-        "20261201000004",
-        "index idx_users_email_natural and collation todo_natural",
-    ),
-];
-
 /// One migration known to this build.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Known {
@@ -133,14 +114,6 @@ pub fn known() -> Vec<Known> {
         .collect();
     all.sort_by(|a, b| a.version.cmp(&b.version));
     all
-}
-
-/// What reverting `version` drops, if this build knows it.
-pub fn revert_drops(version: &str) -> Option<&'static str> {
-    REVERT_DROPS
-        .iter()
-        .find(|(v, _)| *v == version)
-        .map(|(_, d)| *d)
 }
 
 /// Whether the migrations table and the base tables exist: one statement
@@ -251,7 +224,7 @@ pub fn pending(applied: &[String]) -> Vec<Known> {
 
 /// Runs `f` in one transaction holding the migration lock, with
 /// `lock_timeout` applying to the lock and to every statement's locks.
-fn locked<T>(
+pub(super) fn locked<T>(
     conn: &mut PgConnection,
     lock_timeout: Duration,
     f: impl FnOnce(&mut PgConnection) -> Result<T, MigrateError>,
@@ -318,83 +291,4 @@ pub fn baseline(
         }
         apply_pending(conn)
     })
-}
-
-/// What `db revert` would do.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct RevertPlan {
-    pub version: String,
-    pub name: String,
-    pub drops: &'static str,
-    /// Rows in (users, tasks) when reverting the base migration.
-    pub rows: Option<(i64, i64)>,
-}
-
-/// The last applied migration and what reverting it drops; `None` when
-/// nothing is applied.
-pub fn revert_plan(conn: &mut PgConnection) -> Result<Option<RevertPlan>, MigrateError> {
-    let Some(version) = state(conn)?.applied().last().cloned() else {
-        return Ok(None);
-    };
-    let (Some(known), Some(drops)) = (
-        known().into_iter().find(|k| k.version == version),
-        revert_drops(&version),
-    ) else {
-        return Err(MigrateError::UnknownVersion(version));
-    };
-    let rows = if version == BASE_VERSION {
-        Some(row_counts(conn)?)
-    } else {
-        None
-    };
-    Ok(Some(RevertPlan {
-        version,
-        name: known.name,
-        drops,
-        rows,
-    }))
-}
-
-fn row_counts(conn: &mut PgConnection) -> QueryResult<(i64, i64)> {
-    diesel::select((
-        diesel::dsl::sql::<BigInt>("(SELECT count(*) FROM users)"),
-        diesel::dsl::sql::<BigInt>("(SELECT count(*) FROM tasks)"),
-    ))
-    .get_result(conn)
-}
-
-/// Reverts the planned migration, if it is still the last one. The base
-/// migration is reverted only when its tables are empty or `force` is set.
-pub fn revert(
-    conn: &mut PgConnection,
-    lock_timeout: Duration,
-    plan: &RevertPlan,
-    force: bool,
-) -> Result<String, MigrateError> {
-    locked(conn, lock_timeout, |conn| {
-        let last = state(conn)?.applied().last().cloned();
-        if last.as_deref() != Some(plan.version.as_str()) {
-            return Err(MigrateError::Changed);
-        }
-        if plan.version == BASE_VERSION && !force && row_counts(conn)? != (0, 0) {
-            return Err(MigrateError::HasRows);
-        }
-        let reverted = conn.revert_last_migration(MIGRATIONS)?;
-        Ok(reverted.to_string())
-    })
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn every_migration_says_what_its_revert_drops() {
-        let known = known();
-        assert!(known.len() >= 2);
-        assert_eq!(known[0].version, BASE_VERSION);
-        for k in known {
-            assert!(revert_drops(&k.version).is_some(), "{k:?}");
-        }
-    }
 }

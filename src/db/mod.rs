@@ -17,6 +17,7 @@ pub mod models;
 pub mod pool;
 pub mod purge;
 pub mod replica;
+pub mod revert;
 pub mod rls;
 pub mod schema;
 pub mod seed;

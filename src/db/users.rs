@@ -105,17 +105,41 @@ pub fn add(
     })
 }
 
-/// Users in the natural order of their emails (seed-user-2 before
-/// seed-user-10; migration 4), with task counts, streamed row by row.
+/// The natural order of emails (seed-user-2 before seed-user-10), the key
+/// of `idx_users_email_natural_key` (migration 5): the text before the
+/// first run of digits, that run as a number, the email, the id. `$p` is
+/// the table's qualifier (`"u."`, or `""`).
+macro_rules! natural_order {
+    ($p:literal) => {
+        concat!(
+            "substring(",
+            $p,
+            "email FROM '^\\D*') COLLATE \"C\", ",
+            "(substring(",
+            $p,
+            "email FROM '\\d+'))::numeric, ",
+            $p,
+            "email COLLATE \"C\", ",
+            $p,
+            "id"
+        )
+    };
+}
+
+/// Users in the natural order of their emails, with task counts, streamed
+/// row by row.
 pub fn list(
     conn: &mut PgConnection,
     limit: Option<i64>,
 ) -> QueryResult<impl Iterator<Item = QueryResult<User>> + '_> {
     diesel::sql_query(concat!(
         "SELECT u.id, u.email, u.name, u.created_at, u.updated_at, c.total, c.done
-         FROM (SELECT * FROM users ORDER BY email COLLATE todo_natural, id LIMIT $1) u ",
+         FROM (SELECT * FROM users ORDER BY ",
+        natural_order!(""),
+        " LIMIT $1) u ",
         counts!(),
-        " ORDER BY u.email COLLATE todo_natural, u.id"
+        " ORDER BY ",
+        natural_order!("u.")
     ))
     .bind::<Nullable<BigInt>, _>(limit)
     .load_iter::<User, PgRowByRowLoadingMode>(conn)

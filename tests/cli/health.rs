@@ -103,7 +103,7 @@ fn sequence_headroom_warns_then_fails() {
 #[test]
 fn pending_migrations_warn() {
     let db = TestDb::migrated();
-    for _ in 0..3 {
+    for _ in 0..4 {
         db.cmd().args(["db", "revert", "--yes"]).assert().success();
     }
     let (code, report) = health(&db);
@@ -111,10 +111,9 @@ fn pending_migrations_warn() {
     let m = check(&report, "migrations");
     assert_eq!(m["status"], "warn");
     assert!(
-        m["detail"]
-            .as_str()
-            .unwrap()
-            .starts_with("3 pending (20261124000002, 20261124000003, 20261201000004)"),
+        m["detail"].as_str().unwrap().starts_with(
+            "4 pending (20261124000002, 20261124000003, 20261201000004, 20261202000005)"
+        ),
         "{m}"
     );
     assert_eq!(check(&report, "schema")["status"], "warn");

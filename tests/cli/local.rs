@@ -62,7 +62,7 @@ fn a_fresh_home_works_at_once_with_local() {
     let url = home.url();
     assert_eq!(
         psql(&url, "SELECT count(*) FROM __diesel_schema_migrations"),
-        "4"
+        "5"
     );
     assert_eq!(psql(&url, "SELECT pg_encoding_to_char(encoding) FROM pg_database WHERE datname = current_database()"), "UTF8");
     assert_eq!(psql(&url, "SELECT char_length('🦀🦀')"), "2");

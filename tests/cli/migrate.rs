@@ -66,7 +66,7 @@ const EXTRAS: &[&str] = &[
     "constraint tasks CHECK ((length(btrim((title)::text)) > 0))",
     "index CREATE INDEX idx_tasks_user_created ON public.tasks USING btree (user_id, created_at DESC NULLS LAST, id DESC) INCLUDE (completed)",
     "index CREATE INDEX idx_users_email_lower ON public.users USING btree (lower((email)::text))",
-    "index CREATE INDEX idx_users_email_natural ON public.users USING btree (email COLLATE todo_natural, id)",
+    "index CREATE INDEX idx_users_email_natural_key ON public.users USING btree (\"substring\"((email)::text, '^\\D*'::text) COLLATE \"C\", ((\"substring\"((email)::text, '\\d+'::text))::numeric), email COLLATE \"C\", id)",
     "trigger CREATE TRIGGER tasks_set_updated_at BEFORE UPDATE ON public.tasks FOR EACH ROW EXECUTE FUNCTION todo_set_updated_at()",
     "trigger CREATE TRIGGER users_set_updated_at BEFORE UPDATE ON public.users FOR EACH ROW EXECUTE FUNCTION todo_set_updated_at()",
 ];
@@ -99,7 +99,7 @@ fn migrate_creates_exactly_the_spec_schema_plus_extras() {
     expect_code(&out, 0);
     assert_eq!(
         json(&out),
-        serde_json::json!({"applied": ["20261124000001", "20261124000002", "20261124000003", "20261201000004"]})
+        serde_json::json!({"applied": ["20261124000001", "20261124000002", "20261124000003", "20261201000004", "20261202000005"]})
     );
     let migrated = dump(&db);
     let mut expected = spec_dump.clone();
@@ -142,7 +142,12 @@ fn revert_all_then_migrate_round_trips() {
     db.cmd().args(["db", "migrate"]).assert().success();
     let first = dump(&db);
 
-    for version in ["20261201000004", "20261124000003", "20261124000002"] {
+    for version in [
+        "20261202000005",
+        "20261201000004",
+        "20261124000003",
+        "20261124000002",
+    ] {
         let out = db
             .cmd()
             .args(["db", "revert", "--yes", "--json"])
@@ -192,12 +197,13 @@ fn concurrent_migrates_all_succeed_and_apply_each_migration_once() {
             "20261124000001",
             "20261124000002",
             "20261124000003",
-            "20261201000004"
+            "20261201000004",
+            "20261202000005"
         ]
     );
     assert_eq!(
         db.psql("SELECT string_agg(version, ',' ORDER BY version) FROM __diesel_schema_migrations"),
-        "20261124000001,20261124000002,20261124000003,20261201000004"
+        "20261124000001,20261124000002,20261124000003,20261201000004,20261202000005"
     );
 }
 
@@ -221,7 +227,7 @@ fn migrate_refuses_a_schema_it_did_not_create_and_baseline_adopts_it() {
     assert!(stderr(&out).contains("--baseline"));
     assert_eq!(
         json(&out),
-        serde_json::json!({"applied": [], "pending": ["20261124000001", "20261124000002", "20261124000003", "20261201000004"], "run_on": {}})
+        serde_json::json!({"applied": [], "pending": ["20261124000001", "20261124000002", "20261124000003", "20261201000004", "20261202000005"], "run_on": {}})
     );
 
     let out = db
@@ -232,7 +238,7 @@ fn migrate_refuses_a_schema_it_did_not_create_and_baseline_adopts_it() {
     expect_code(&out, 0);
     assert_eq!(
         json(&out),
-        serde_json::json!({"applied": ["20261124000002", "20261124000003", "20261201000004"]})
+        serde_json::json!({"applied": ["20261124000002", "20261124000003", "20261201000004", "20261202000005"]})
     );
 
     let fresh = TestDb::migrated();
@@ -310,7 +316,7 @@ fn status_check_exits_6_while_migrations_are_pending() {
     expect_code(&out, 6);
     assert_eq!(
         json(&out),
-        serde_json::json!({"applied": [], "pending": ["20261124000001", "20261124000002", "20261124000003", "20261201000004"], "run_on": {}})
+        serde_json::json!({"applied": [], "pending": ["20261124000001", "20261124000002", "20261124000003", "20261201000004", "20261202000005"], "run_on": {}})
     );
     let err: serde_json::Value = serde_json::from_slice(&out.stderr).unwrap();
     assert_eq!(err["error"]["code"], 6);
@@ -326,7 +332,8 @@ fn status_check_exits_6_while_migrations_are_pending() {
         stdout(&out),
         "20261124000001\tcreate_users_and_tasks\tpending\t\n20261124000002\tconstraints_and_triggers\tpending\t\n\
          20261124000003\tindex_tasks_user_created\tpending\t\n\
-         20261201000004\tusers_natural_order\tpending\t\n"
+         20261201000004\tusers_natural_order\tpending\t\n\
+         20261202000005\tusers_natural_key\tpending\t\n"
     );
 
     db.cmd()
@@ -345,7 +352,8 @@ fn status_check_exits_6_while_migrations_are_pending() {
             "create_users_and_tasks",
             "constraints_and_triggers",
             "index_tasks_user_created",
-            "users_natural_order"
+            "users_natural_order",
+            "users_natural_key"
         ]
     );
     assert!(fields
@@ -365,7 +373,7 @@ fn revert_shows_what_it_drops_and_guards_the_base_migration() {
     let out = db.cmd().args(["db", "revert"]).output().unwrap();
     expect_code(&out, 2);
     assert!(
-        stderr(&out).contains("idx_users_email_natural"),
+        stderr(&out).contains("idx_users_email_natural_key"),
         "{}",
         stderr(&out)
     );
@@ -376,11 +384,12 @@ fn revert_shows_what_it_drops_and_guards_the_base_migration() {
     );
     assert_eq!(
         db.psql("SELECT count(*) FROM __diesel_schema_migrations"),
-        "4"
+        "5"
     );
 
-    db.cmd().args(["db", "revert", "--yes"]).assert().success();
-    db.cmd().args(["db", "revert", "--yes"]).assert().success();
+    for _ in 0..3 {
+        db.cmd().args(["db", "revert", "--yes"]).assert().success();
+    }
     let out = db.cmd().args(["db", "revert", "--yes"]).output().unwrap();
     expect_code(&out, 0);
     assert!(
@@ -438,7 +447,7 @@ fn status_shows_when_each_migration_was_applied() {
     expect_code(&out, 0);
     let v = json(&out);
     assert_eq!(v["run_on"]["20261124000001"], "2026-01-02T03:04:05.000000Z");
-    assert_eq!(v["run_on"].as_object().unwrap().len(), 4);
+    assert_eq!(v["run_on"].as_object().unwrap().len(), 5);
     let out = db.cmd().args(["db", "status"]).output().unwrap();
     assert!(
         stdout(&out).starts_with(

@@ -94,10 +94,10 @@ fn concurrent_migrates_through_the_pooler() {
                 .map(|v| v.to_string()),
         );
     }
-    assert_eq!(applied.len(), 4, "{applied:?}");
+    assert_eq!(applied.len(), 5, "{applied:?}");
     assert_eq!(
         db.value("SELECT count(*) FROM __diesel_schema_migrations"),
-        "4"
+        "5"
     );
 }
 

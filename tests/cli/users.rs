@@ -348,7 +348,7 @@ fn ids_written_by_other_programs_may_contain_an_at_sign() {
 }
 
 /// `user list` is in the natural order of emails: seed-user-2 before
-/// seed-user-10 (migration 4's ICU collation), not byte order.
+/// seed-user-10 (migration 5's key), not byte order.
 #[test]
 fn user_list_is_in_natural_order() {
     let db = TestDb::migrated();

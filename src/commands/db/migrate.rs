@@ -5,6 +5,7 @@ use clap::Args;
 use crate::commands::errors;
 use crate::commands::{confirm, Context};
 use crate::db::migrate::{self, Known, MigrateError};
+use crate::db::revert;
 use crate::db::Conn;
 use crate::error::{Error, Result};
 use crate::output::admin::{Applied, MigrationStatus, Reverted};
@@ -113,7 +114,7 @@ pub fn status(ctx: &Context, args: StatusArgs) -> Result<()> {
 
 pub fn revert(ctx: &Context, args: RevertArgs) -> Result<()> {
     let mut conn = ctx.conn()?;
-    let plan = migrate::revert_plan(&mut conn)
+    let plan = revert::plan(&mut conn)
         .map_err(|e| migrate_error(&mut conn, e))?
         .ok_or_else(|| Error::not_ready("no migration is applied: nothing to revert"))?;
     let drops = match plan.rows {
@@ -135,7 +136,7 @@ pub fn revert(ctx: &Context, args: RevertArgs) -> Result<()> {
             "db revert",
         )?;
     }
-    let reverted = migrate::revert(&mut conn, ctx.lock_timeout(10), &plan, args.force)
+    let reverted = revert::run(&mut conn, ctx.lock_timeout(10), &plan, args.force)
         .map_err(|e| migrate_error(&mut conn, e))?;
     ctx.emit(&Reverted(Known {
         version: reverted,
