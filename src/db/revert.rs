@@ -27,7 +27,7 @@ const REVERT_DROPS: &[(&str, &str)] = &[
         "index idx_users_email_natural and collation todo_natural",
     ),
     (
-        "20261202000005",
+        "20261201000005",
         "index idx_users_email_natural_key (migration 4's collation and index come back)",
     ),
 ];

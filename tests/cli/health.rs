@@ -112,7 +112,7 @@ fn pending_migrations_warn() {
     assert_eq!(m["status"], "warn");
     assert!(
         m["detail"].as_str().unwrap().starts_with(
-            "4 pending (20261124000002, 20261124000003, 20261201000004, 20261202000005)"
+            "4 pending (20261124000002, 20261124000003, 20261201000004, 20261201000005)"
         ),
         "{m}"
     );

@@ -99,7 +99,7 @@ fn migrate_creates_exactly_the_spec_schema_plus_extras() {
     expect_code(&out, 0);
     assert_eq!(
         json(&out),
-        serde_json::json!({"applied": ["20261124000001", "20261124000002", "20261124000003", "20261201000004", "20261202000005"]})
+        serde_json::json!({"applied": ["20261124000001", "20261124000002", "20261124000003", "20261201000004", "20261201000005"]})
     );
     let migrated = dump(&db);
     let mut expected = spec_dump.clone();
@@ -143,7 +143,7 @@ fn revert_all_then_migrate_round_trips() {
     let first = dump(&db);
 
     for version in [
-        "20261202000005",
+        "20261201000005",
         "20261201000004",
         "20261124000003",
         "20261124000002",
@@ -198,12 +198,12 @@ fn concurrent_migrates_all_succeed_and_apply_each_migration_once() {
             "20261124000002",
             "20261124000003",
             "20261201000004",
-            "20261202000005"
+            "20261201000005"
         ]
     );
     assert_eq!(
         db.psql("SELECT string_agg(version, ',' ORDER BY version) FROM __diesel_schema_migrations"),
-        "20261124000001,20261124000002,20261124000003,20261201000004,20261202000005"
+        "20261124000001,20261124000002,20261124000003,20261201000004,20261201000005"
     );
 }
 
@@ -227,7 +227,7 @@ fn migrate_refuses_a_schema_it_did_not_create_and_baseline_adopts_it() {
     assert!(stderr(&out).contains("--baseline"));
     assert_eq!(
         json(&out),
-        serde_json::json!({"applied": [], "pending": ["20261124000001", "20261124000002", "20261124000003", "20261201000004", "20261202000005"], "run_on": {}})
+        serde_json::json!({"applied": [], "pending": ["20261124000001", "20261124000002", "20261124000003", "20261201000004", "20261201000005"], "run_on": {}})
     );
 
     let out = db
@@ -238,7 +238,7 @@ fn migrate_refuses_a_schema_it_did_not_create_and_baseline_adopts_it() {
     expect_code(&out, 0);
     assert_eq!(
         json(&out),
-        serde_json::json!({"applied": ["20261124000002", "20261124000003", "20261201000004", "20261202000005"]})
+        serde_json::json!({"applied": ["20261124000002", "20261124000003", "20261201000004", "20261201000005"]})
     );
 
     let fresh = TestDb::migrated();
@@ -316,7 +316,7 @@ fn status_check_exits_6_while_migrations_are_pending() {
     expect_code(&out, 6);
     assert_eq!(
         json(&out),
-        serde_json::json!({"applied": [], "pending": ["20261124000001", "20261124000002", "20261124000003", "20261201000004", "20261202000005"], "run_on": {}})
+        serde_json::json!({"applied": [], "pending": ["20261124000001", "20261124000002", "20261124000003", "20261201000004", "20261201000005"], "run_on": {}})
     );
     let err: serde_json::Value = serde_json::from_slice(&out.stderr).unwrap();
     assert_eq!(err["error"]["code"], 6);
@@ -333,7 +333,7 @@ fn status_check_exits_6_while_migrations_are_pending() {
         "20261124000001\tcreate_users_and_tasks\tpending\t\n20261124000002\tconstraints_and_triggers\tpending\t\n\
          20261124000003\tindex_tasks_user_created\tpending\t\n\
          20261201000004\tusers_natural_order\tpending\t\n\
-         20261202000005\tusers_natural_key\tpending\t\n"
+         20261201000005\tusers_natural_key\tpending\t\n"
     );
 
     db.cmd()
