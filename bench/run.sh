@@ -1,19 +1,22 @@
 #!/usr/bin/env bash
 # The SPEC §10 benchmark, side by side on a private PostgreSQL started here:
-#   1. task list --limit 50 / task add / task done: todo vs a minimal C libpq
-#      client (bench/baseline.c) running the exact SQL todo sends, and psql -Atc;
+#   1. every user/task command that reads or writes rows: todo vs a minimal C
+#      libpq client (bench/baseline.c) running the exact SQL todo sends, one
+#      run of each in turn (bench/interleave.py);
 #   2. connections and statements per command (pg_stat_database.sessions,
 #      pg_stat_statements);
 #   3. task list at 10 k vs 10 M tasks (with the plan), heavy vs light user;
 #   4. peak RSS of task list --limit 50, and of listing 100 k tasks (plain, JSON);
 #   5. db seed vs psql \copy (bench/seed.sh).
 # Usage: bash bench/run.sh [--quick]     (--quick: 1 M tasks instead of 10 M,
-#        no seed comparison; BENCH_RUNS=N hyperfine runs per command, default 40)
+#        no seed comparison; BENCH_LATENCY_RUNS=N alternating runs per command
+#        in part 1, default 100; BENCH_RUNS=N hyperfine runs elsewhere, default 40)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 QUICK=0
 [ "${1:-}" = --quick ] && QUICK=1
 RUNS=${BENCH_RUNS:-40}
+LATENCY_RUNS=${BENCH_LATENCY_RUNS:-100}
 BIG_USERS=$([ $QUICK = 1 ] && echo 10000 || echo 100000)   # x 100 tasks each
 HEAVY_N=$((BIG_USERS + 1))                                  # one user with 100 000 tasks
 
@@ -29,8 +32,6 @@ fi
 
 cargo build --release -q
 T=$PWD/target/release/todo
-# The real psql binary: Debian's /usr/bin/psql is a Perl wrapper (+27 ms a call).
-PSQL=$(ls -d /usr/lib/postgresql/*/bin | sort -V | tail -1)/psql
 WORK=$(mktemp -d /tmp/todo-benchrun-XXXXXX)
 chmod 755 "$WORK"
 gcc -O2 -o "$WORK/baseline" bench/baseline.c -I/usr/include/postgresql -lpq
@@ -39,7 +40,7 @@ log() { echo "bench: $*" >&2; }
 . bench/lib.sh
 local_cluster
 adm() { psql -X -q -A -t -d "$(url postgres)" -c "$1"; }
-adm "ALTER SYSTEM SET shared_preload_libraries = 'plpgsql, pg_stat_statements'" >/dev/null
+adm "ALTER SYSTEM SET shared_preload_libraries = plpgsql, pg_stat_statements" >/dev/null
 "$T" db local stop -q && "$T" db local start -q
 adm "CREATE EXTENSION IF NOT EXISTS pg_stat_statements" >/dev/null
 
@@ -54,13 +55,11 @@ HEAVY=seed-user-$HEAVY_N@seed.example
 SMALL=$(url small); BIG=$(url big)
 
 # The exact SQL todo sends, from its --verbose log, for the C baseline.
-capture() { # name db args... : writes $WORK/name.sql, prints the binds
-    DATABASE_URL=$2 "$T" -v "${@:3}" 2>&1 >/dev/null | grep 'todo: sql' | grep 'WITH u AS' | tail -1 \
+capture() { # name db args... : writes $WORK/name.sql (the command's one statement)
+    DATABASE_URL=$2 "$T" -v "${@:3}" 2>&1 >/dev/null | grep 'todo: sql' | tail -1 \
         | sed -E 's/^todo: sql \([^)]*\): //; s/ -- binds: .*$//' > "$WORK/$1.sql"
 }
 capture list "$SMALL" task list --user $LIGHT --limit 50
-capture add "$SMALL" task add "Bench task" --user $LIGHT
-capture done "$SMALL" task done 1 --user $LIGHT
 psql_sql() { # SQL file with $n replaced by literals
     local sql; sql=$(cat "$WORK/$1.sql"); shift; local i=1
     for v in "$@"; do sql=${sql//\$$i/$v}; i=$((i + 1)); done
@@ -76,28 +75,28 @@ verdict() { # value op limit
     if [ "$(echo "$1 $2 $3" | bc)" = 1 ]; then echo "met"; else echo "**missed**"; fi
 }
 
-log "1. latency vs C libpq and psql ($RUNS runs each)"
+log "1. latency vs C libpq, alternating runs ($LATENCY_RUNS each)"
+compare() { # label name "todo args" "C params": todo against the C client running its SQL
+    local t c r
+    # shellcheck disable=SC2086  # the argument strings are split on purpose
+    capture "$2" "$SMALL" $3
+    # shellcheck disable=SC2086
+    read -r t c <<<"$(python3 bench/interleave.py "$LATENCY_RUNS" "$T" --database-url "$SMALL" $3 -- "$B" "$SMALL" "$WORK/$2.sql" $4)"
+    r=$(printf '%.2f' "$(echo "scale=3; $t / $c" | bc)")
+    row "\`$1\`: todo $t ms, C libpq $c ms" "ratio to C" "$r" "<= 0.80" "$(verdict "$r" "<=" 0.80)"
+}
+compare "task list --limit 50" list "task list --user $LIGHT --limit 50" "$LIGHT @null 50"
+compare "task add" add "task add Bench --user $LIGHT -q" "$LIGHT Bench @null"
+compare "task done" done "task done 1 --user $LIGHT" "$LIGHT {1} t"
+compare "task show" show "task show 1 --user $LIGHT" "$LIGHT 1"
+compare "task stats" stats "task stats --user $LIGHT" "$LIGHT"
+compare "user show" ushow "user show $LIGHT" "$LIGHT"
+compare "user list --limit 50" ulist "user list --limit 50" "50"
+
 hf() {
     hyperfine -N --warmup 5 --runs "$RUNS" --export-json "$WORK/$1.json" "${@:2}" >"$WORK/hf.log" 2>&1 \
         || { cat "$WORK/hf.log" >&2; exit 1; }
 }
-hf list \
-  "$T --database-url $SMALL task list --user $LIGHT --limit 50" \
-  "$B $SMALL $WORK/list.sql $LIGHT @null 50" \
-  "$PSQL -X -A -t -d $SMALL -c \"$(psql_sql list "'$LIGHT'" NULL::boolean 50)\""
-hf add \
-  "$T --database-url $SMALL task add Bench --user $LIGHT -q" \
-  "$B $SMALL $WORK/add.sql $LIGHT Bench @null" \
-  "$PSQL -X -A -t -d $SMALL -c \"$(psql_sql add "'$LIGHT'" "'Bench'" NULL)\""
-hf done \
-  "$T --database-url $SMALL task done 1 --user $LIGHT" \
-  "$B $SMALL $WORK/done.sql $LIGHT {1} t" \
-  "$PSQL -X -A -t -d $SMALL -c \"$(psql_sql done "'$LIGHT'" "'{1}'::int[]" true)\""
-for op in list add done; do
-    t=$(median_ms "$WORK/$op.json" 0); c=$(median_ms "$WORK/$op.json" 1); p=$(median_ms "$WORK/$op.json" 2)
-    r=$(echo "scale=2; $t / $c" | bc)
-    row "task $op: todo $t ms, C libpq $c ms, psql -Atc $p ms" "ratio to C" "$r" "<= 1.30" "$(verdict "$r" "<=" 1.30)"
-done
 
 log "2. connections and statements per command"
 per_command() { # label args...
@@ -140,7 +139,7 @@ row "peak RSS, listing 100 000 tasks, plain" "KiB" "$rplain" "<= 2 x $r50" "$(ve
 row "peak RSS, listing 100 000 tasks, JSON" "KiB" "$rjson" "<= 2 x $r50" "$(verdict "$rjson" "<=" $((2 * r50)))"
 
 echo
-echo "todo benchmark, $(date -u +%Y-%m-%d), $(nproc) cores, $(psql --version | head -1), hyperfine medians of $RUNS runs"
+echo "todo benchmark, $(date -u +%Y-%m-%d), $(nproc) cores, $(psql --version | head -1), medians of $LATENCY_RUNS alternating runs (part 1), else hyperfine medians of $RUNS runs"
 echo
 echo "| measurement | metric | value | target | |"
 echo "|---|---|---|---|---|"

@@ -1,14 +1,46 @@
 //! Timestamps: RFC 3339 UTC for machines, relative for people.
 
-use chrono::NaiveDateTime;
+use chrono::{Datelike, NaiveDateTime, Timelike};
 
 /// `2026-11-24T11:15:00.123456Z`. The columns are `TIMESTAMP` (no zone);
 /// they hold UTC only because every session is in UTC (asked for at
 /// connection start, see `db::setup`; so `CURRENT_TIMESTAMP` defaults are
 /// UTC) and the trigger writes `now() AT TIME ZONE 'UTC'`. Rows another program wrote in its own zone
 /// are shown as they are stored.
+///
+/// Written digit by digit: chrono's `format` parses its pattern on every
+/// call, 12 % of a `task list --limit 50` (measured with callgrind). Years
+/// outside 0–9999 and leap seconds go through chrono.
 pub fn rfc3339(ts: Option<NaiveDateTime>) -> Option<String> {
-    ts.map(|t| t.format("%Y-%m-%dT%H:%M:%S%.6fZ").to_string())
+    ts.map(|t| {
+        let nanos = t.nanosecond();
+        if !(0..=9999).contains(&t.year()) || nanos >= 1_000_000_000 {
+            return t.format("%Y-%m-%dT%H:%M:%S%.6fZ").to_string();
+        }
+        let mut out = String::with_capacity(27);
+        let fields = [
+            (t.year().unsigned_abs(), 4, '-'),
+            (t.month(), 2, '-'),
+            (t.day(), 2, 'T'),
+            (t.hour(), 2, ':'),
+            (t.minute(), 2, ':'),
+            (t.second(), 2, '.'),
+            (nanos / 1000, 6, 'Z'),
+        ];
+        for (value, width, after) in fields {
+            push_digits(&mut out, value, width);
+            out.push(after);
+        }
+        out
+    })
+}
+
+/// `value` in decimal, zero-padded to `width` digits (`value` has no more).
+fn push_digits(out: &mut String, value: u32, width: u32) {
+    for place in (0..width).rev() {
+        let digit = value / 10u32.pow(place) % 10;
+        out.push(char::from(b'0' + digit as u8));
+    }
 }
 
 /// One rule for every age, as gh shows them: "just now", "3 min ago",
@@ -50,6 +82,29 @@ mod tests {
             .and_hms_micro_opt(11, 15, 0, 123_456)
             .unwrap();
         assert_eq!(rfc3339(Some(t)).unwrap(), "2026-11-24T11:15:00.123456Z");
+        // The digit-by-digit writer agrees with chrono's pattern, and
+        // chrono answers what it does not cover.
+        let chrono = |t: NaiveDateTime| t.format("%Y-%m-%dT%H:%M:%S%.6fZ").to_string();
+        let date = |y, m, d| chrono::NaiveDate::from_ymd_opt(y, m, d).unwrap();
+        for t in [
+            date(1, 1, 1).and_hms_micro_opt(0, 0, 0, 0).unwrap(),
+            date(999, 9, 9).and_hms_micro_opt(9, 9, 9, 9).unwrap(),
+            date(9999, 12, 31)
+                .and_hms_micro_opt(23, 59, 59, 999_999)
+                .unwrap(),
+            date(2026, 1, 2).and_hms_nano_opt(3, 4, 5, 6_789).unwrap(),
+            date(2016, 12, 31)
+                .and_hms_micro_opt(23, 59, 59, 1_500_000)
+                .unwrap(),
+            date(10000, 1, 1).and_hms_micro_opt(0, 0, 0, 0).unwrap(),
+            date(-44, 3, 15).and_hms_micro_opt(12, 0, 0, 0).unwrap(),
+        ] {
+            assert_eq!(rfc3339(Some(t)).unwrap(), chrono(t));
+        }
+        assert_eq!(
+            rfc3339(Some(date(1, 2, 3).and_hms_micro_opt(4, 5, 6, 7).unwrap())).unwrap(),
+            "0001-02-03T04:05:06.000007Z"
+        );
         assert_eq!(rfc3339(None), None);
         assert_eq!(relative(Some(t), t + Duration::seconds(10)), "just now");
         assert_eq!(relative(Some(t), t + Duration::minutes(3)), "3 min ago");
