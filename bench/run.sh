@@ -122,9 +122,9 @@ hf scale \
   "$T --database-url $BIG task list --user $HEAVY --limit 50"
 s=$(median_ms "$WORK/scale.json" 0); b=$(median_ms "$WORK/scale.json" 1); h=$(median_ms "$WORK/scale.json" 2)
 BIGN=$(psql -X -A -t -d "$BIG" -c "SELECT count(*) FROM tasks")
-r=$(echo "scale=2; $b / $s" | bc)
+r=$(printf '%.2f' "$(echo "scale=3; $b / $s" | bc)")
 row "task list --limit 50: $BIGN tasks $b ms vs 10 000 tasks $s ms" "ratio" "$r" "<= 1.20" "$(verdict "$r" "<=" 1.20)"
-r=$(echo "scale=2; $h / $b" | bc)
+r=$(printf '%.2f' "$(echo "scale=3; $h / $b" | bc)")
 row "task list --limit 50: user with 100 000 tasks $h ms vs light user $b ms" "ratio" "$r" "<= 1.20" "$(verdict "$r" "<=" 1.20)"
 PLAN=$(psql -X -A -t -d "$BIG" -c "EXPLAIN $(psql_sql list "'$HEAVY'" NULL::boolean 50)" | grep -oE '(Seq Scan|Index Only Scan|Bitmap Index Scan|Index Scan|Bitmap Heap Scan)( using [a-z_]+)?( on [a-z_]+)?' | sort -u | paste -sd ';' -)
 row "plan at $BIGN tasks (heavy user)" "scans" "$PLAN" "index scans only" "$(echo "$PLAN" | grep -q 'Seq Scan' && echo '**missed**' || echo met)"
