@@ -70,18 +70,27 @@ pub unsafe extern "C" fn __wrap_PQfinish(conn: *mut PGconn) {
             slot.store(null_mut(), Ordering::Release);
         }
     }
-    if !conn.is_null() && DEFER.load(Ordering::Acquire) {
-        for slot in &DEFERRED {
-            if slot
-                .compare_exchange(null_mut(), conn, Ordering::AcqRel, Ordering::Acquire)
-                .is_ok()
-            {
-                return;
-            }
-        }
+    if !conn.is_null() && DEFER.load(Ordering::Acquire) && put(&DEFERRED, conn) {
+        return;
     }
     // SAFETY: the caller's contract is PQfinish's.
     unsafe { __real_PQfinish(conn) }
+}
+
+/// Stores `conn` in a free slot of `slots`; false when all are taken.
+pub(super) fn put(slots: &[AtomicPtr<PGconn>], conn: *mut PGconn) -> bool {
+    slots.iter().any(|slot| {
+        slot.compare_exchange(null_mut(), conn, Ordering::AcqRel, Ordering::Acquire)
+            .is_ok()
+    })
+}
+
+/// Frees the slot of `slots` holding `conn`; false when none does.
+pub(super) fn take(slots: &[AtomicPtr<PGconn>], conn: *mut PGconn) -> bool {
+    slots.iter().any(|slot| {
+        slot.compare_exchange(conn, null_mut(), Ordering::AcqRel, Ordering::Acquire)
+            .is_ok()
+    })
 }
 
 static DEFER: AtomicBool = AtomicBool::new(false);

@@ -21,9 +21,11 @@
 use std::ffi::CStr;
 use std::os::raw::{c_char, c_int};
 use std::ptr::null_mut;
-use std::sync::atomic::{AtomicPtr, Ordering};
+use std::sync::atomic::AtomicPtr;
 
 use pq_sys::{ExecStatusType, Oid, PGconn, PGresult, PQmakeEmptyPGresult, PQparameterStatus};
+
+use super::libpq::{put, take};
 
 /// The statements diesel's `establish` sends, with the setting each makes.
 const SKIPPABLE: [(&[u8], &CStr, &[u8]); 2] = [
@@ -81,20 +83,6 @@ unsafe fn already_set(conn: *mut PGconn, command: *const c_char) -> bool {
         let reported = unsafe { PQparameterStatus(conn, name.as_ptr()) };
         // SAFETY: libpq returns NULL or a NUL-terminated string.
         !reported.is_null() && unsafe { CStr::from_ptr(reported) }.to_bytes() == *value
-    })
-}
-
-fn put(slots: &[AtomicPtr<PGconn>; 16], conn: *mut PGconn) -> bool {
-    slots.iter().any(|slot| {
-        slot.compare_exchange(null_mut(), conn, Ordering::AcqRel, Ordering::Acquire)
-            .is_ok()
-    })
-}
-
-fn take(slots: &[AtomicPtr<PGconn>; 16], conn: *mut PGconn) -> bool {
-    slots.iter().any(|slot| {
-        slot.compare_exchange(conn, null_mut(), Ordering::AcqRel, Ordering::Acquire)
-            .is_ok()
     })
 }
 
