@@ -18,6 +18,7 @@ pub mod dotenv;
 pub mod error;
 pub mod import;
 pub mod local;
+pub mod outfile;
 pub mod output;
 pub mod sample;
 pub mod signals;

@@ -77,9 +77,22 @@ pub fn users(current: &OsStr) -> Vec<CompletionCandidate> {
         .load(conn)?;
         Ok(rows
             .into_iter()
+            .filter(|r| safe_candidate(&r.email))
             .map(|r| CompletionCandidate::new(r.email))
             .collect())
     })
+}
+
+/// Whether a stored value may be offered as a candidate (SPEC §17): no
+/// control character (an escape sequence would reach the terminal; a
+/// vertical tab or newline is the shells' candidate separator and would
+/// split it into extra candidates that the shell inserts) and no
+/// whitespace (an email has none; a space would split the word).
+fn safe_candidate(value: &str) -> bool {
+    !value.is_empty()
+        && !value
+            .chars()
+            .any(|c| crate::text::is_unsafe_on_terminal(c) || c.is_whitespace())
 }
 
 /// The user's task ids starting with what is typed, newest first, each
@@ -116,4 +129,24 @@ pub fn task_ids(current: &OsStr) -> Vec<CompletionCandidate> {
             })
             .collect())
     })
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn unsafe_candidates_are_skipped() {
+        assert!(super::safe_candidate("bob@example.com"));
+        assert!(super::safe_candidate("zoë@example.com"));
+        for bad in [
+            "",
+            "a@b.c\u{1b}]0;owned\u{7}",
+            "a@b.c\u{0b}$(touch x)",
+            "a@b.c\n$(touch x)",
+            "a b@c.d",
+            "a@b.c\u{9b}31m",
+            "a@b.c\u{202e}",
+        ] {
+            assert!(!super::safe_candidate(bad), "{bad:?}");
+        }
+    }
 }

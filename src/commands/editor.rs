@@ -1,8 +1,9 @@
 //! Editing a task in `$VISUAL` / `$EDITOR` (else `vi`), as `git commit`
 //! does: the title on the first line, a blank line, then the description.
 
-use std::io::IsTerminal;
-use std::path::Path;
+use std::io::{IsTerminal, Write};
+use std::os::unix::fs::OpenOptionsExt;
+use std::path::{Path, PathBuf};
 
 use crate::error::{Error, Result};
 
@@ -35,24 +36,39 @@ pub fn parse(text: &str) -> (String, Option<String>) {
 
 /// Opens the user's editor on `text` and returns what was saved. The
 /// editor command goes through `sh -c` (so `EDITOR="code -w"` works, as in
-/// git); the file is ours, in a private temporary directory.
+/// git). The buffer holds the task's description (SPEC §17): it is created
+/// 0600 in a new 0700 directory of ours, removed afterwards whatever the
+/// editor does, and on SIGTERM; while the editor runs, Ctrl-C is left to
+/// the editor (as git does).
 pub fn edit(text: &str) -> Result<String> {
     let editor = ["VISUAL", "EDITOR"]
         .iter()
         .filter_map(|k| std::env::var(k).ok())
         .find(|v| !v.trim().is_empty())
         .unwrap_or_else(|| "vi".to_string());
-    let dir = std::env::temp_dir().join(format!("todo-edit-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).map_err(|e| io_error(&dir, e))?;
+    let dir = private_dir()?;
+    let _dir_guard = crate::signals::remove_on_signal(&dir);
     let file = dir.join("TASK_EDITMSG");
+    let _file_guard = crate::signals::remove_on_signal(&file);
     let result = (|| {
-        std::fs::write(&file, text).map_err(|e| io_error(&file, e))?;
-        let status = std::process::Command::new("sh")
+        let mut buffer = std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(0o600)
+            .open(&file)
+            .map_err(|e| io_error(&file, e))?;
+        buffer
+            .write_all(text.as_bytes())
+            .map_err(|e| io_error(&file, e))?;
+        drop(buffer);
+        let mut child = std::process::Command::new("sh")
             .arg("-c")
             .arg(format!("{editor} \"$1\""))
             .arg("sh")
             .arg(&file)
-            .status()
+            .spawn()
+            .map_err(|e| Error::unexpected(format!("cannot run the editor ({editor}): {e}")))?;
+        let status = crate::signals::ignoring_interrupts(|| child.wait())
             .map_err(|e| Error::unexpected(format!("cannot run the editor ({editor}): {e}")))?;
         if !status.success() {
             return Err(Error::usage(format!(
@@ -63,6 +79,27 @@ pub fn edit(text: &str) -> Result<String> {
     })();
     let _ = std::fs::remove_dir_all(&dir);
     result
+}
+
+/// A new directory, mode 0700, under the temporary directory (never one
+/// that exists: another user could have made it).
+fn private_dir() -> Result<PathBuf> {
+    use std::os::unix::fs::DirBuilderExt;
+    let base = std::env::temp_dir();
+    let pid = std::process::id();
+    let mut last = None;
+    for n in 0..100u32 {
+        let dir = base.join(format!("todo-edit-{pid}-{n}"));
+        match std::fs::DirBuilder::new().mode(0o700).create(&dir) {
+            Ok(()) => return Ok(dir),
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => last = Some(e),
+            Err(e) => return Err(io_error(&dir, e)),
+        }
+    }
+    Err(io_error(
+        &base,
+        last.unwrap_or_else(|| std::io::Error::other("no free name")),
+    ))
 }
 
 fn io_error(path: &Path, e: std::io::Error) -> Error {

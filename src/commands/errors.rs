@@ -102,3 +102,14 @@ impl From<DieselError> for Error {
         classify_offline(err)
     }
 }
+
+/// Refusing to copy tables whose rows row-level security filters.
+pub fn row_security(what: &str, tables: &[String]) -> Error {
+    Error::usage(format!(
+        "cannot {what} completely: row-level security hides rows of {} from this role",
+        tables.join(" and ")
+    ))
+    .with_hint(
+        "connect as the tables' owner or a role with BYPASSRLS (ALTER ROLE name BYPASSRLS)",
+    )
+}

@@ -171,18 +171,43 @@ fn list(ctx: &Context, args: ListArgs) -> Result<()> {
         Ok(mut rows) => match rows.next().transpose() {
             Err(e) => e,
             Ok(first) => {
+                let hidden = std::cell::Cell::new(false);
                 let rest = rows.map(|row| row.map_err(errors::classify_offline));
-                return ctx.emit_users(first.map(Ok).into_iter().chain(rest));
+                let all = first.map(Ok).into_iter().chain(rest).inspect(|u| {
+                    if matches!(u, Ok(u) if u.counts().is_none()) {
+                        hidden.set(true);
+                    }
+                });
+                ctx.emit_users(all)?;
+                if hidden.get() {
+                    eprintln!("{}", ROW_SECURITY_HID_COUNTS);
+                }
+                return Ok(());
             }
         },
     };
     Err(errors::classify(&mut conn, failed))
 }
 
-/// Finds exactly one user.
+/// Said on stderr when row-level security hid task counts (SPEC §17).
+pub const ROW_SECURITY_HID_COUNTS: &str = "warning: row-level security hides other users' tasks \
+     from this role: their task counts are unknown (null in JSON, ? in tables)";
+
+/// Finds exactly one user. When row-level security hid the user's tasks
+/// from the counts (a role subject to it), they are counted again in the
+/// user's scope (`app.user_id` set, as task commands do): true figures,
+/// never a false 0.
 fn find_one(conn: &mut Conn, user: &UserRef) -> Result<User> {
     let found = query(conn, |c| users::find(c, user))?;
-    scoped(found, user)?.ok_or_else(|| user_not_found(user))
+    let found = scoped(found, user)?.ok_or_else(|| user_not_found(user))?;
+    if found.counts().is_some() {
+        return Ok(found);
+    }
+    let by_id = UserRef::Id(found.account.id.clone());
+    let again = query(conn, |c| {
+        tasks::in_user_scope(c, &by_id, |c| users::find(c, &by_id))
+    })?;
+    Ok(scoped(again, &by_id)?.unwrap_or(found))
 }
 
 fn show(ctx: &Context, args: UserArg) -> Result<()> {
@@ -199,13 +224,14 @@ fn rm(ctx: &Context, args: RmArgs) -> Result<()> {
     if !args.yes {
         ensure_can_prompt("user rm")?;
         let found = find_one(&mut ctx.conn()?, &user)?;
-        let n = found.counts().total;
+        let tasks = match found.counts() {
+            Some(c) => format!("their {} task{}", c.total, if c.total == 1 { "" } else { "s" }),
+            None => "all their tasks (row-level security hides how many)".into(),
+        };
         confirm(
             &format!(
-                "Delete user {} ({}) and their {n} task{}?",
-                found.account.email,
-                found.account.id,
-                if n == 1 { "" } else { "s" }
+                "Delete user {} ({}) and {tasks}?",
+                found.account.email, found.account.id,
             ),
             "user rm",
         )?;
@@ -218,9 +244,20 @@ fn rm(ctx: &Context, args: RmArgs) -> Result<()> {
     ctx.emit(&deleted)
 }
 
+/// Round trips: the row-level security check, the user, the tasks (2 more
+/// with row-level security: refused before).
 fn export(ctx: &Context, args: UserArg) -> Result<()> {
     let user = validate::user_ref(&args.user)?;
     let mut conn = ctx.read_conn()?;
+    // An export is everything stored about the user (SPEC §17): never one
+    // that row-level security silently shortened.
+    let hidden = query(&mut conn, crate::db::rls::row_security_hides)?;
+    if !hidden.is_empty() {
+        return Err(errors::row_security(
+            "export the user",
+            &hidden,
+        ));
+    }
     let found = find_one(&mut conn, &user)?;
     let by_id = UserRef::Id(found.account.id.clone());
     super::task::stream_tasks(&mut conn, &by_id, &tasks::Filter::default(), &mut |rows| {

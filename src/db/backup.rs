@@ -32,11 +32,38 @@ fn io_err(e: std::io::Error) -> diesel::result::Error {
 }
 
 /// Settings that make COPY's text the same on every server: ISO dates
-/// (timestamps are `TIMESTAMP`, so the time zone does not enter).
+/// (timestamps are `TIMESTAMP`, so the time zone does not enter). With
+/// `row_security` off, a COPY that row-level security would filter raises
+/// an error instead of silently writing fewer rows (a second guard behind
+/// the check in [`backup`]).
 fn set_copy_settings(conn: &mut PgConnection) -> QueryResult<()> {
-    diesel::sql_query("SELECT set_config('DateStyle', 'ISO, YMD', true)")
-        .execute(conn)
-        .map(|_| ())
+    diesel::sql_query(
+        "SELECT set_config('DateStyle', 'ISO, YMD', true), set_config('row_security', 'off', true)",
+    )
+    .execute(conn)
+    .map(|_| ())
+}
+
+/// The server version, and the tables whose rows row-level security
+/// filters for the connected role (SPEC §17: a backup never succeeds with
+/// rows silently missing).
+const SERVER_AND_ROW_SECURITY: &str = concat!(
+    "current_setting('server_version') || ' ' || ",
+    super::rls::row_security_tables!()
+);
+
+/// Why a backup failed.
+#[derive(Debug)]
+pub enum BackupError {
+    /// Row-level security filters these tables for the connected role.
+    RowSecurity(Vec<String>),
+    Db(diesel::result::Error),
+}
+
+impl From<diesel::result::Error> for BackupError {
+    fn from(e: diesel::result::Error) -> Self {
+        BackupError::Db(e)
+    }
 }
 
 /// Streams one consistent snapshot into `out` (a REPEATABLE READ, READ
@@ -48,15 +75,19 @@ pub fn backup(
     tool_version: &str,
     taken_at: &str,
     progress: &dyn Fn(u64),
-) -> QueryResult<Counts> {
+) -> Result<Counts, BackupError> {
     conn.build_transaction()
         .repeatable_read()
         .read_only()
         .run(|conn| {
             set_copy_settings(conn)?;
-            let server_version: String =
-                diesel::select(sql::<Text>("current_setting('server_version')"))
-                    .get_result(conn)?;
+            let answer: String =
+                diesel::select(sql::<Text>(SERVER_AND_ROW_SECURITY)).get_result(conn)?;
+            let (server_version, hidden) = answer.rsplit_once(' ').unwrap_or((&answer, ""));
+            if !hidden.is_empty() {
+                return Err(BackupError::RowSecurity(super::rls::split_tables(hidden)));
+            }
+            let server_version = server_version.to_string();
             let header = Header {
                 format_version: backup_file::FORMAT_VERSION,
                 tool_version: tool_version.to_string(),

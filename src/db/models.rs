@@ -81,15 +81,17 @@ pub struct Account {
     pub updated_at: Option<NaiveDateTime>,
 }
 
-/// A user with their task counts.
+/// A user with their task counts; the counts are NULL when row-level
+/// security hides the user's tasks from the connected role (SPEC §17:
+/// never a false 0).
 #[derive(Debug, Clone, PartialEq, Eq, QueryableByName)]
 pub struct User {
     #[diesel(embed)]
     pub account: Account,
-    #[diesel(sql_type = BigInt)]
-    pub total: i64,
-    #[diesel(sql_type = BigInt)]
-    pub done: i64,
+    #[diesel(sql_type = Nullable<BigInt>)]
+    pub total: Option<i64>,
+    #[diesel(sql_type = Nullable<BigInt>)]
+    pub done: Option<i64>,
 }
 
 /// Task counts of one user.
@@ -111,8 +113,9 @@ impl Counts {
 }
 
 impl User {
-    pub fn counts(&self) -> Counts {
-        Counts::new(self.total, self.done)
+    /// The task counts, or None when row-level security hid them.
+    pub fn counts(&self) -> Option<Counts> {
+        Some(Counts::new(self.total?, self.done?))
     }
 }
 
@@ -346,6 +349,8 @@ pub(super) struct DeletedRow {
     tasks_deleted: i64,
     #[diesel(sql_type = Nullable<Text>)]
     xid: Option<String>,
+    #[diesel(sql_type = Bool)]
+    rls_unscoped: bool,
 }
 
 impl DeletedRow {
@@ -358,7 +363,7 @@ impl DeletedRow {
         });
         Scoped {
             user: UserMatch::from_count(self.matches),
-            rls_unscoped: false,
+            rls_unscoped: self.rls_unscoped,
             value: user,
         }
     }

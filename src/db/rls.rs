@@ -5,8 +5,14 @@
 //! of the user named by `app.user_id` (`current_setting('app.user_id',
 //! true)`, NULL when unset: then no task), and may not insert or move a
 //! task to another user (`WITH CHECK`). The setting is read in a sub-select
-//! so the planner evaluates it once per statement (an initplan). `users`
-//! has no policy: it stays readable.
+//! so the planner evaluates it once per statement (an initplan).
+//!
+//! `users` (SPEC §17): such a role may read and insert any user (the auth
+//! service looks users up by email before any user is known, and signs new
+//! ones up), but update and delete only the row whose `id` is
+//! `app.user_id`. Without this, `DELETE FROM users WHERE id = 'other'` would
+//! delete another user's tasks through the cascade (which runs as the
+//! owner), and `UPDATE users SET email = …` would take over any account.
 //!
 //! Role names are quoted by the server (`format('%I')`), never by us.
 
@@ -16,12 +22,64 @@ use diesel::sql_types::{Bool, Text};
 /// The policy's name.
 pub const POLICY: &str = "todo_user_isolation";
 
+/// The policies `enable` creates on `users`: (name, statement).
+const USERS_POLICIES: [(&str, &str); 4] = [
+    (
+        "todo_users_select",
+        "CREATE POLICY todo_users_select ON users FOR SELECT USING (true)",
+    ),
+    (
+        "todo_users_insert",
+        "CREATE POLICY todo_users_insert ON users FOR INSERT WITH CHECK (true)",
+    ),
+    (
+        "todo_users_update",
+        "CREATE POLICY todo_users_update ON users FOR UPDATE
+           USING (id = (SELECT current_setting('app.user_id', true)))
+           WITH CHECK (id = (SELECT current_setting('app.user_id', true)))",
+    ),
+    (
+        "todo_users_delete",
+        "CREATE POLICY todo_users_delete ON users FOR DELETE
+           USING (id = (SELECT current_setting('app.user_id', true)))",
+    ),
+];
+
+/// The tables whose rows row-level security filters for the connected
+/// role, as a comma-separated text ('' when none): one expression, to fold
+/// into a statement a command runs anyway.
+macro_rules! row_security_tables {
+    () => {
+        "concat_ws(',', CASE WHEN row_security_active('users') THEN 'users' END, \
+                        CASE WHEN row_security_active('tasks') THEN 'tasks' END)"
+    };
+}
+pub(crate) use row_security_tables;
+
+/// The tables whose rows row-level security filters for this role.
+pub fn row_security_hides(conn: &mut PgConnection) -> QueryResult<Vec<String>> {
+    let tables: String =
+        diesel::select(diesel::dsl::sql::<Text>(row_security_tables!())).get_result(conn)?;
+    Ok(split_tables(&tables))
+}
+
+/// The list [`row_security_tables`] gives.
+pub fn split_tables(tables: &str) -> Vec<String> {
+    tables
+        .split(',')
+        .filter(|t| !t.is_empty())
+        .map(str::to_string)
+        .collect()
+}
+
 /// The current state: whether RLS is enabled (and forced) on `tasks`, its
 /// policies, and the roles that bypass them.
 #[derive(Debug, Clone)]
 pub struct Status {
     pub enabled: bool,
     pub forced: bool,
+    /// Whether RLS is enabled on `users`.
+    pub users_enabled: bool,
     pub policies: Vec<Policy>,
     /// Roles that are not subject to the policies: the owner, superusers,
     /// roles with BYPASSRLS (login roles only, and the owner).
@@ -30,6 +88,8 @@ pub struct Status {
 
 #[derive(Debug, Clone, QueryableByName)]
 pub struct Policy {
+    #[diesel(sql_type = Text)]
+    pub table: String,
     #[diesel(sql_type = Text)]
     pub name: String,
     #[diesel(sql_type = Text)]
@@ -47,6 +107,8 @@ pub fn status(conn: &mut PgConnection) -> QueryResult<Status> {
         enabled: bool,
         #[diesel(sql_type = Bool)]
         forced: bool,
+        #[diesel(sql_type = Bool)]
+        users_enabled: bool,
     }
     #[derive(QueryableByName)]
     struct Name {
@@ -54,15 +116,17 @@ pub fn status(conn: &mut PgConnection) -> QueryResult<Status> {
         name: String,
     }
     let flags: Flags = diesel::sql_query(
-        "SELECT relrowsecurity AS enabled, relforcerowsecurity AS forced
+        "SELECT relrowsecurity AS enabled, relforcerowsecurity AS forced,
+                (SELECT relrowsecurity FROM pg_class WHERE oid = 'users'::regclass) AS users_enabled
          FROM pg_class WHERE oid = 'tasks'::regclass",
     )
     .get_result(conn)?;
     let policies: Vec<Policy> = diesel::sql_query(
-        "SELECT policyname::text AS name, cmd::text AS command,
+        "SELECT tablename::text AS table, policyname::text AS name, cmd::text AS command,
                 coalesce(qual, '') AS using, coalesce(with_check, '') AS check
-         FROM pg_policies WHERE schemaname = current_schema() AND tablename = 'tasks'
-         ORDER BY policyname",
+         FROM pg_policies
+         WHERE schemaname = current_schema() AND tablename IN ('tasks', 'users')
+         ORDER BY tablename = 'users', policyname",
     )
     .load(conn)?;
     let bypass: Vec<Name> = diesel::sql_query(
@@ -78,6 +142,7 @@ pub fn status(conn: &mut PgConnection) -> QueryResult<Status> {
     Ok(Status {
         enabled: flags.enabled,
         forced: flags.forced,
+        users_enabled: flags.users_enabled,
         policies,
         bypass: bypass.into_iter().map(|n| n.name).collect(),
     })
@@ -102,6 +167,16 @@ pub fn enable(conn: &mut PgConnection) -> QueryResult<Vec<String>> {
             diesel::sql_query("ALTER TABLE tasks ENABLE ROW LEVEL SECURITY").execute(conn)?;
             changed.push("enabled row-level security on tasks".to_string());
         }
+        for (name, create) in USERS_POLICIES {
+            if !before.policies.iter().any(|p| p.name == name) {
+                diesel::sql_query(create).execute(conn)?;
+                changed.push(format!("created policy {name} on users"));
+            }
+        }
+        if !before.users_enabled {
+            diesel::sql_query("ALTER TABLE users ENABLE ROW LEVEL SECURITY").execute(conn)?;
+            changed.push("enabled row-level security on users".to_string());
+        }
         Ok(changed)
     })
 }
@@ -120,17 +195,44 @@ pub fn disable(conn: &mut PgConnection) -> QueryResult<Vec<String>> {
             diesel::sql_query("DROP POLICY todo_user_isolation ON tasks").execute(conn)?;
             changed.push(format!("dropped policy {POLICY}"));
         }
+        if before.users_enabled {
+            diesel::sql_query("ALTER TABLE users DISABLE ROW LEVEL SECURITY").execute(conn)?;
+            changed.push("disabled row-level security on users".to_string());
+        }
+        for (name, _) in USERS_POLICIES {
+            if before.policies.iter().any(|p| p.name == name) {
+                // `name` is one of our constants, not input.
+                diesel::sql_query(format!("DROP POLICY {name} ON users")).execute(conn)?;
+                changed.push(format!("dropped policy {name}"));
+            }
+        }
         Ok(changed)
     })
 }
 
-/// Whether a role exists.
-pub fn role_exists(conn: &mut PgConnection, role: &str) -> QueryResult<bool> {
-    diesel::select(
-        diesel::dsl::sql::<Bool>("EXISTS (SELECT 1 FROM pg_roles WHERE rolname = ")
-            .bind::<Text, _>(role)
-            .sql(")"),
+/// What `db roles grant` needs to know of a role.
+#[derive(Debug, Clone, QueryableByName)]
+pub struct Role {
+    #[diesel(sql_type = Bool)]
+    pub exists: bool,
+    /// Superusers and BYPASSRLS roles are not subject to row-level security.
+    #[diesel(sql_type = Bool)]
+    pub superuser: bool,
+    #[diesel(sql_type = Bool)]
+    pub bypassrls: bool,
+    /// The name quoted as an SQL identifier by the server (for hints).
+    #[diesel(sql_type = Text)]
+    pub quoted: String,
+}
+
+/// Looks a role up.
+pub fn role(conn: &mut PgConnection, role: &str) -> QueryResult<Role> {
+    diesel::sql_query(
+        "SELECT r.oid IS NOT NULL AS exists, coalesce(r.rolsuper, false) AS superuser,
+                coalesce(r.rolbypassrls, false) AS bypassrls, quote_ident($1) AS quoted
+         FROM (SELECT 1) one LEFT JOIN pg_roles r ON r.rolname = $1",
     )
+    .bind::<Text, _>(role)
     .get_result(conn)
 }
 

@@ -35,11 +35,16 @@ macro_rules! user_cte {
 }
 pub(crate) use {user_cte, user_matches};
 
-/// Counts of a user's tasks, for the `c` lateral join.
+/// Counts of a user's tasks, for the `c` lateral join: NULL when
+/// row-level security applies to the connected role and `app.user_id` is
+/// not this user (the role would see a false 0).
 macro_rules! counts {
     () => {
         "CROSS JOIN LATERAL (SELECT count(*) AS total, \
-         count(*) FILTER (WHERE completed) AS done FROM tasks WHERE user_id = u.id) c"
+         count(*) FILTER (WHERE completed) AS done FROM tasks WHERE user_id = u.id) c0 \
+         CROSS JOIN LATERAL (SELECT CASE WHEN NOT hidden THEN c0.total END AS total, \
+         CASE WHEN NOT hidden THEN c0.done END AS done FROM (SELECT row_security_active('tasks') \
+         AND current_setting('app.user_id', true) IS DISTINCT FROM u.id AS hidden) h) c"
     };
 }
 
@@ -99,8 +104,8 @@ pub fn add(
         Row { id_taken: true, .. } => Added::IdTaken,
         Row { user, .. } => Added::User(User {
             account: user.into_account().ok_or(diesel::result::Error::NotFound)?,
-            total: 0,
-            done: 0,
+            total: Some(0),
+            done: Some(0),
         }),
     })
 }
@@ -161,18 +166,25 @@ pub fn find(conn: &mut PgConnection, user: &UserRef) -> QueryResult<Scoped<Optio
 }
 
 /// Deletes the user matching USER (when exactly one does); its tasks go by
-/// cascade. Reports how many users matched and how many tasks went.
+/// cascade. Reports how many users matched and how many tasks went. For a
+/// role subject to row-level security on `users` (which may delete only
+/// the row `app.user_id` names), the statement runs again in the user's
+/// scope, as task commands do.
 pub fn delete(conn: &mut PgConnection, user: &UserRef) -> QueryResult<Scoped<Option<DeletedUser>>> {
-    diesel::sql_query(concat!(
-        user_cte!(),
-        ",
-         d AS (DELETE FROM users WHERE id = (SELECT id FROM u WHERE n = 1) RETURNING *)
-         SELECT u.n AS matches, d.id, d.email, d.name, d.created_at, d.updated_at,
-                (SELECT count(*) FROM tasks WHERE user_id = d.id) AS tasks_deleted,
-                pg_current_xact_id_if_assigned()::text AS xid
-         FROM u LEFT JOIN d ON true"
-    ))
-    .bind::<Text, _>(user.key())
-    .get_result::<DeletedRow>(conn)
-    .map(DeletedRow::into_scoped)
+    super::tasks::scoped_run(conn, user, |conn| {
+        diesel::sql_query(concat!(
+            user_cte!(),
+            ",
+             d AS (DELETE FROM users WHERE id = (SELECT id FROM u WHERE n = 1) RETURNING *)
+             SELECT u.n AS matches, d.id, d.email, d.name, d.created_at, d.updated_at,
+                    (SELECT count(*) FROM tasks WHERE user_id = d.id) AS tasks_deleted,
+                    pg_current_xact_id_if_assigned()::text AS xid,
+                    (row_security_active('users')
+                     AND current_setting('app.user_id', true) IS DISTINCT FROM u.id) AS rls_unscoped
+             FROM u LEFT JOIN d ON true"
+        ))
+        .bind::<Text, _>(user.key())
+        .get_result::<DeletedRow>(conn)
+        .map(DeletedRow::into_scoped)
+    })
 }

@@ -5,7 +5,9 @@ use std::io::Write;
 
 use comfy_table::Cell;
 
-use super::records::{now, status_cell, task_plain, user_json, user_plain, TaskJson};
+use super::records::{
+    counts_fields, counts_json, now, status_cell, task_plain, user_json, user_plain, TaskJson,
+};
 use super::{data_cell, relative, table, Format, Output};
 use crate::db::models::{Account, Task, User};
 use crate::error::Result;
@@ -83,15 +85,14 @@ pub fn write_users(
         Format::Prometheus => return Err(super::prometheus_unsupported()),
         Format::Json => {
             json_array(out, users, |out, u| {
-                let json = user_json(&u.account, Some(u.counts()), None);
+                let json = user_json(&u.account, Some(counts_json(u.counts())), None);
                 Ok(serde_json::to_writer(out, &json)?)
             })?;
         }
         Format::Plain => {
             for u in users {
                 let u = u?;
-                let c = u.counts();
-                user_plain(out, &u.account, &[c.total, c.pending, c.done])?;
+                user_plain(out, &u.account, &counts_fields(u.counts(), ""))?;
             }
         }
         Format::Table => {
@@ -104,7 +105,7 @@ pub fn write_users(
             });
             for u in users {
                 let u = u?;
-                let c = u.counts();
+                let [total, pending, done] = counts_fields(u.counts(), "?");
                 let a = &u.account;
                 blocks.push(
                     out,
@@ -112,9 +113,9 @@ pub fn write_users(
                         data_cell(&a.id, false),
                         data_cell(&a.email, false),
                         data_cell(a.name.as_deref().unwrap_or(""), false),
-                        Cell::new(c.total),
-                        Cell::new(c.pending),
-                        Cell::new(c.done),
+                        Cell::new(total),
+                        Cell::new(pending),
+                        Cell::new(done),
                         Cell::new(relative(a.created_at, now)),
                     ],
                 )?;

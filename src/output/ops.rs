@@ -176,8 +176,10 @@ impl Render for RlsState {
         json!({
             "enabled": s.enabled,
             "forced": s.forced,
+            "users_enabled": s.users_enabled,
             "policies": s.policies.iter().map(|p| json!({
                 "name": p.name, "command": p.command, "using": p.using, "check": p.check,
+                "table": p.table,
             })).collect::<Vec<_>>(),
             "bypass": s.bypass,
         })
@@ -192,6 +194,13 @@ impl Render for RlsState {
                 Some(if s.enabled { "true" } else { "false" }),
             ],
         )?;
+        plain_line(
+            out,
+            &[
+                Some("users_enabled"),
+                Some(if s.users_enabled { "true" } else { "false" }),
+            ],
+        )?;
         for p in &s.policies {
             plain_line(
                 out,
@@ -201,6 +210,7 @@ impl Render for RlsState {
                     Some(&p.command),
                     Some(&p.using),
                     Some(&p.check),
+                    Some(&p.table),
                 ],
             )?;
         }
@@ -222,11 +232,20 @@ impl Render for RlsState {
                 ""
             }
         )?;
+        writeln!(
+            out,
+            "Row-level security on users: {}",
+            if s.users_enabled {
+                "enabled"
+            } else {
+                "disabled"
+            }
+        )?;
         for p in &s.policies {
             writeln!(
                 out,
-                "policy {} ({}): USING {} WITH CHECK {}",
-                p.name, p.command, p.using, p.check
+                "policy {} on {} ({}): USING {} WITH CHECK {}",
+                p.name, p.table, p.command, p.using, p.check
             )?;
         }
         writeln!(out, "not subject to it: {}", s.bypass.join(", "))?;

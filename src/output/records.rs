@@ -44,7 +44,7 @@ pub(super) struct UserJson<'a> {
     created_at: Option<String>,
     updated_at: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    tasks: Option<Counts>,
+    tasks: Option<CountsJson>,
     #[serde(skip_serializing_if = "Option::is_none")]
     tasks_deleted: Option<i64>,
 }
@@ -137,7 +137,36 @@ impl Render for TaskRecord<'_> {
     }
 }
 
-pub(super) fn user_json(u: &Account, counts: Option<Counts>, deleted: Option<i64>) -> UserJson<'_> {
+/// A user's task counts in JSON: all three null when row-level security
+/// hid them (never a false 0).
+#[derive(serde::Serialize)]
+pub(super) struct CountsJson {
+    total: Option<i64>,
+    pending: Option<i64>,
+    done: Option<i64>,
+}
+
+pub(super) fn counts_json(c: Option<Counts>) -> CountsJson {
+    CountsJson {
+        total: c.map(|c| c.total),
+        pending: c.map(|c| c.pending),
+        done: c.map(|c| c.done),
+    }
+}
+
+/// The counts as plain fields (empty when hidden) or table cells (`?`).
+pub(super) fn counts_fields(c: Option<Counts>, unknown: &str) -> [String; 3] {
+    match c {
+        Some(c) => [c.total, c.pending, c.done].map(|n| n.to_string()),
+        None => [(); 3].map(|()| unknown.to_string()),
+    }
+}
+
+pub(super) fn user_json(
+    u: &Account,
+    counts: Option<CountsJson>,
+    deleted: Option<i64>,
+) -> UserJson<'_> {
     UserJson {
         id: &u.id,
         email: &u.email,
@@ -149,9 +178,12 @@ pub(super) fn user_json(u: &Account, counts: Option<Counts>, deleted: Option<i64
     }
 }
 
-pub(super) fn user_plain(out: &mut (impl Write + ?Sized), u: &Account, tail: &[i64]) -> Result<()> {
+pub(super) fn user_plain(
+    out: &mut (impl Write + ?Sized),
+    u: &Account,
+    tail: &[String],
+) -> Result<()> {
     let (created, updated) = (rfc3339(u.created_at), rfc3339(u.updated_at));
-    let tail: Vec<String> = tail.iter().map(i64::to_string).collect();
     let mut fields = vec![
         Some(u.id.as_str()),
         Some(u.email.as_str()),
@@ -173,12 +205,16 @@ pub struct UserRecord<'a> {
 impl Render for UserRecord<'_> {
     fn json(&self) -> serde_json::Value {
         let u = self.user;
-        serde_json::to_value(user_json(&u.account, Some(u.counts()), None)).unwrap_or_default()
+        serde_json::to_value(user_json(&u.account, Some(counts_json(u.counts())), None))
+            .unwrap_or_default()
     }
 
     fn plain(&self, out: &mut dyn Write) -> Result<()> {
-        let c = self.user.counts();
-        user_plain(out, &self.user.account, &[c.total, c.pending, c.done])
+        user_plain(
+            out,
+            &self.user.account,
+            &counts_fields(self.user.counts(), ""),
+        )
     }
 
     fn quiet(&self) -> Option<String> {
@@ -186,7 +222,7 @@ impl Render for UserRecord<'_> {
     }
 
     fn table(&self, out: &mut dyn Write, color: bool) -> Result<()> {
-        let c = self.user.counts();
+        let [total, pending, done] = counts_fields(self.user.counts(), "?");
         let u = &self.user.account;
         let now = now();
         let mut t = plain_table(color);
@@ -198,10 +234,7 @@ impl Render for UserRecord<'_> {
         ]);
         t.add_row(vec![
             Cell::new("Tasks"),
-            Cell::new(format!(
-                "{} ({} pending, {} done)",
-                c.total, c.pending, c.done
-            )),
+            Cell::new(format!("{total} ({pending} pending, {done} done)")),
         ]);
         t.add_row(vec![
             Cell::new("Created"),
@@ -220,7 +253,7 @@ impl Render for DeletedUser {
     }
 
     fn plain(&self, out: &mut dyn Write) -> Result<()> {
-        user_plain(out, &self.account, &[self.tasks_deleted])
+        user_plain(out, &self.account, &[self.tasks_deleted.to_string()])
     }
 
     fn table(&self, out: &mut dyn Write, _color: bool) -> Result<()> {

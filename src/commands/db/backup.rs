@@ -1,6 +1,6 @@
 //! `db backup`, `db restore` and `db verify` (SPEC §11).
 
-use std::fs::{self, File, OpenOptions};
+use std::fs::File;
 use std::io::{BufReader, IsTerminal, Write};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
@@ -16,6 +16,7 @@ use crate::db::backup::{self as data, Counts, RestoreError};
 use crate::db::{conformance, migrate, pool, url::DbUrl};
 use crate::error::{Error, Kind, Result};
 use crate::local::Cluster;
+use crate::outfile::{self, OutFile};
 use crate::output::backup::{BackedUp, Restored, Verified};
 
 #[derive(Debug, Args)]
@@ -28,6 +29,9 @@ pub struct BackupArgs {
     /// database on the embedded local server)
     #[arg(long)]
     pub verify: bool,
+    /// Replace FILE if it exists (a backup never overwrites one otherwise)
+    #[arg(long)]
+    pub force: bool,
 }
 
 #[derive(Debug, Args)]
@@ -69,20 +73,6 @@ impl<W: Write> Write for Hashing<W> {
     }
 }
 
-/// The file being written; removed unless [`Partial::finish`] renames it.
-struct Partial {
-    temp: PathBuf,
-    done: bool,
-}
-
-impl Drop for Partial {
-    fn drop(&mut self) {
-        if !self.done {
-            let _ = fs::remove_file(&self.temp);
-        }
-    }
-}
-
 fn spinner(ctx: &Context, what: &'static str) -> indicatif::ProgressBar {
     if !std::io::stderr().is_terminal() || ctx.out.quiet {
         return indicatif::ProgressBar::hidden();
@@ -96,9 +86,15 @@ fn spinner(ctx: &Context, what: &'static str) -> indicatif::ProgressBar {
     bar
 }
 
-fn io_error(what: &str, path: &Path, err: std::io::Error) -> Error {
-    Error::unexpected(format!("cannot {what} {}: {err}", path.display()))
+/// A backup's failure as the user sees it: row-level security hiding rows
+/// is exit 2 with what to connect as (SPEC §17).
+fn backup_error(conn: &mut diesel::PgConnection, e: data::BackupError) -> Error {
+    match e {
+        data::BackupError::RowSecurity(tables) => errors::row_security("back up", &tables),
+        data::BackupError::Db(e) => errors::classify(conn, e),
+    }
 }
+
 
 pub fn backup(ctx: &Context, args: BackupArgs) -> Result<()> {
     let started = Instant::now();
@@ -107,7 +103,8 @@ pub fn backup(ctx: &Context, args: BackupArgs) -> Result<()> {
     let path = args.output.unwrap_or_else(|| {
         PathBuf::from(format!("todo-backup-{}.todo", now.format("%Y%m%dT%H%M%SZ")))
     });
-    let to_stdout = path.as_os_str() == "-";
+    let to_stdout = outfile::is_stdout(&path);
+    let mut out = OutFile::create(&path, args.force, &mut |m| eprintln!("todo: {m}"))?;
     let bar = spinner(ctx, "backing up");
     let progress = |rows: u64| bar.set_position(rows);
     let mut conn = ctx.read_conn()?;
@@ -119,44 +116,20 @@ pub fn backup(ctx: &Context, args: BackupArgs) -> Result<()> {
             &taken_at,
             &progress,
         )
-        .map_err(|e| errors::classify(&mut conn, e))
+        .map_err(|e| backup_error(&mut conn, e))
     };
-    let (counts, bytes, sha256) = if to_stdout {
-        let (counts, out) = compressed(std::io::stdout().lock(), &mut write)?;
-        (counts, out.bytes, backup_file::hex(&out.hasher.finalize()))
-    } else {
-        let name = path
-            .file_name()
-            .map(|n| n.to_string_lossy().into_owned())
-            .unwrap_or_else(|| "backup".into());
-        let mut partial = Partial {
-            temp: path.with_file_name(format!(".{name}.partial-{}", std::process::id())),
-            done: false,
-        };
-        let file = OpenOptions::new()
-            .write(true)
-            .create_new(true)
-            .open(&partial.temp)
-            .map_err(|e| io_error("create", &partial.temp, e))?;
-        let (counts, out) =
-            compressed(std::io::BufWriter::with_capacity(1 << 20, file), &mut write)?;
-        let sha256 = backup_file::hex(&out.hasher.clone().finalize());
-        let bytes = out.bytes;
-        let file = out
-            .inner
-            .into_inner()
-            .map_err(|e| io_error("write", &partial.temp, e.into_error()))?;
-        file.sync_all()
-            .map_err(|e| io_error("write", &partial.temp, e))?;
-        fs::rename(&partial.temp, &path).map_err(|e| io_error("rename the backup to", &path, e))?;
-        partial.done = true;
-        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-            if let Ok(dir) = File::open(dir) {
-                let _ = dir.sync_all();
-            }
-        }
-        (counts, bytes, sha256)
-    };
+    let written = compressed(std::io::BufWriter::with_capacity(1 << 20, &mut out), &mut write)
+        .and_then(|(counts, hashing)| {
+            let sha256 = backup_file::hex(&hashing.hasher.clone().finalize());
+            let bytes = hashing.bytes;
+            hashing
+                .inner
+                .into_inner()
+                .map_err(|e| Error::unexpected(e.into_error().to_string()))?;
+            Ok((counts, bytes, sha256))
+        });
+    let (counts, bytes, sha256) = written.map_err(|e| out.error_or(e))?;
+    out.commit()?;
     bar.finish_and_clear();
     let verified = if args.verify && !to_stdout {
         if let Err(why) = verify_file(&path)? {

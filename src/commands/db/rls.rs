@@ -42,6 +42,10 @@ pub struct GrantArgs {
     /// A reporting or monitoring role: read only
     #[arg(long, value_name = "ROLE")]
     pub readonly: Option<String>,
+    /// Grant --app to a superuser or BYPASSRLS role anyway (row-level
+    /// security does not apply to it)
+    #[arg(long)]
+    pub force: bool,
 }
 
 pub fn rls(ctx: &Context, cmd: RlsCommand) -> Result<()> {
@@ -71,12 +75,28 @@ pub fn roles(ctx: &Context, cmd: RolesCommand) -> Result<()> {
                 (None, Some(role)) => (role, false),
                 (None, None) => return Err(Error::usage("pass --app ROLE or --readonly ROLE")),
             };
-            if !query(&mut conn, |c| rls::role_exists(c, &role))? {
+            let found = query(&mut conn, |c| rls::role(c, &role))?;
+            if !found.exists {
                 return Err(
                     Error::not_found(format!("role {role} does not exist")).with_hint(format!(
-                        "create it first: CREATE ROLE {role} LOGIN PASSWORD '…'"
+                        "create it first: CREATE ROLE {} LOGIN PASSWORD '…'",
+                        found.quoted
                     )),
                 );
+            }
+            if app && (found.superuser || found.bypassrls) && !args.force {
+                let what = if found.superuser {
+                    "a superuser"
+                } else {
+                    "a BYPASSRLS role"
+                };
+                return Err(Error::usage(format!(
+                    "role {role} is {what}: row-level security would not apply to the web app"
+                ))
+                .with_hint(format!(
+                    "use an ordinary role (ALTER ROLE {} NOSUPERUSER NOBYPASSRLS), or pass --force",
+                    found.quoted
+                )));
             }
             let done = query(&mut conn, |c| rls::grant(c, &role, app))?;
             ctx.emit(&Changes(done))
