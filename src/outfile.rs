@@ -87,7 +87,8 @@ fn shown(path: &Path) -> String {
 /// Opens a file that is written where it is, batch by batch, and must keep
 /// what it got if the command dies (a purge archive): a new file is
 /// created 0600; an existing regular file is refused (exit 4) unless
-/// `force` (then truncated); a FIFO or device is written directly.
+/// `force` (then removed and created anew, 0600); a FIFO or device is
+/// written directly.
 /// Returns the file and whether it is a regular file (only those can be
 /// synced to disk).
 pub fn open_in_place(path: &Path, force: bool) -> Result<(File, bool)> {
@@ -100,12 +101,10 @@ pub fn open_in_place(path: &Path, force: bool) -> Result<(File, bool)> {
             .map_err(open_error),
         Some(t) if t.is_dir() => Err(Error::usage(format!("{} is a directory", path.display()))),
         Some(_) if !force => Err(exists_error(path)),
-        Some(_) => OpenOptions::new()
-            .write(true)
-            .truncate(true)
-            .open(path)
-            .map(|f| (f, true))
-            .map_err(open_error),
+        Some(_) => {
+            fs::remove_file(path).map_err(open_error)?;
+            open_in_place(path, false)
+        }
         None => OpenOptions::new()
             .write(true)
             .create_new(true)

@@ -42,8 +42,7 @@ pub fn install(json: bool) {
 
 /// Paths (leaked C strings) the handler removes before exiting: a file with
 /// `unlink`, an empty directory with `rmdir`.
-static CLEANUP: [AtomicPtr<libc::c_char>; 8] =
-    [const { AtomicPtr::new(std::ptr::null_mut()) }; 8];
+static CLEANUP: [AtomicPtr<libc::c_char>; 8] = [const { AtomicPtr::new(std::ptr::null_mut()) }; 8];
 
 /// While the returned guard lives, an interrupting signal removes `path`
 /// (a file, or an empty directory registered after the files in it) before
@@ -58,7 +57,12 @@ pub fn remove_on_signal(path: &std::path::Path) -> CleanupGuard {
     let raw = c.into_raw();
     for (i, slot) in CLEANUP.iter().enumerate() {
         if slot
-            .compare_exchange(std::ptr::null_mut(), raw, Ordering::AcqRel, Ordering::Acquire)
+            .compare_exchange(
+                std::ptr::null_mut(),
+                raw,
+                Ordering::AcqRel,
+                Ordering::Acquire,
+            )
             .is_ok()
         {
             return CleanupGuard { slot: Some(i) };

@@ -188,15 +188,13 @@ pub fn task_line(t: &crate::db::models::Task) -> String {
 pub struct Archive {
     gz: flate2::write::GzEncoder<std::fs::File>,
     tasks: Section,
+    /// A regular file (synced to disk); a FIFO or device is only flushed.
+    regular: bool,
 }
 
 impl Archive {
-    /// Creates `path` (which must not exist) and writes the header.
-    pub fn create(path: &std::path::Path, header: &Header) -> io::Result<Archive> {
-        let file = std::fs::OpenOptions::new()
-            .write(true)
-            .create_new(true)
-            .open(path)?;
+    /// Writes the header into `file` (opened by [`crate::outfile::open_in_place`]).
+    pub fn new(file: std::fs::File, regular: bool, header: &Header) -> io::Result<Archive> {
         let mut gz = flate2::write::GzEncoder::new(file, flate2::Compression::fast());
         write_header(&mut gz, header)?;
         write_section_start(&mut gz, "users", USERS_COLUMNS)?;
@@ -205,6 +203,7 @@ impl Archive {
         let mut archive = Archive {
             gz,
             tasks: Section::default(),
+            regular,
         };
         archive.sync()?;
         Ok(archive)
@@ -223,7 +222,10 @@ impl Archive {
     fn sync(&mut self) -> io::Result<()> {
         // A sync flush makes everything so far decodable; then to disk.
         self.gz.flush()?;
-        self.gz.get_ref().sync_data()
+        if self.regular {
+            self.gz.get_ref().sync_data()?;
+        }
+        Ok(())
     }
 
     /// Writes the trailer; returns the number of rows archived.
@@ -240,7 +242,9 @@ impl Archive {
         };
         write_trailer(&mut self.gz, &trailer)?;
         let file = self.gz.finish()?;
-        file.sync_all()?;
+        if self.regular {
+            file.sync_all()?;
+        }
         Ok(rows)
     }
 }

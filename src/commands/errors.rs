@@ -106,7 +106,7 @@ impl From<DieselError> for Error {
 /// Refusing to copy tables whose rows row-level security filters.
 pub fn row_security(what: &str, tables: &[String]) -> Error {
     Error::usage(format!(
-        "cannot {what} completely: row-level security hides rows of {} from this role",
+        "cannot {what} completely: row-level security applies to this role on {} (rows may be hidden)",
         tables.join(" and ")
     ))
     .with_hint(

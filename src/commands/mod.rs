@@ -68,6 +68,14 @@ impl Context {
         Ok(self.pool.get_or_init(|| pool))
     }
 
+    /// Asks before a destructive change, naming the database it would
+    /// change as `user@host:port/db` (as `dropdb -i` names its database),
+    /// so that a prompt on the wrong server is noticed.
+    pub fn confirm(&self, question: &str, what: &str) -> Result<()> {
+        let db = self.pool()?.url().display().to_string();
+        confirm(&format!("{question} [database {db}]"), what)
+    }
+
     /// The command's connection.
     pub fn conn(&self) -> Result<Conn> {
         self.pool()?.get()
@@ -186,7 +194,7 @@ pub fn query<T>(
 
 /// Asks a yes/no question on the terminal. Without a terminal on stdin,
 /// fails with a hint to pass `--yes` (exit 2).
-pub fn confirm(question: &str, what: &str) -> Result<()> {
+fn confirm(question: &str, what: &str) -> Result<()> {
     ensure_can_prompt(what)?;
     eprint!("{} [y/N] ", crate::text::terminal_safe(question, false));
     std::io::stderr().flush()?;

@@ -6,7 +6,7 @@ use std::collections::BTreeSet;
 use clap::{Args, Subcommand};
 
 use super::user::scoped;
-use super::{confirm, ensure_can_prompt, query, Context};
+use super::{ensure_can_prompt, query, Context};
 use crate::commands::errors;
 use crate::db::models::{Task, UserRef};
 use crate::db::tasks::{self, Change, Filter};
@@ -351,7 +351,7 @@ fn rm_done(ctx: &Context, args: RmArgs) -> Result<()> {
             eprintln!("No completed tasks to delete.");
             return ctx.emit_tasks(&mut std::iter::empty());
         }
-        confirm(
+        ctx.confirm(
             &format!(
                 "Delete {} completed task{} of {user}?",
                 counts.done,

@@ -3,7 +3,7 @@
 use clap::{Args, Subcommand};
 use diesel::result::{DatabaseErrorKind, Error as DieselError};
 
-use super::{confirm, ensure_can_prompt, query, Context};
+use super::{ensure_can_prompt, query, Context};
 use crate::commands::errors;
 use crate::db::models::{Scoped, User, UserMatch, UserRef};
 use crate::db::tasks;
@@ -225,10 +225,14 @@ fn rm(ctx: &Context, args: RmArgs) -> Result<()> {
         ensure_can_prompt("user rm")?;
         let found = find_one(&mut ctx.conn()?, &user)?;
         let tasks = match found.counts() {
-            Some(c) => format!("their {} task{}", c.total, if c.total == 1 { "" } else { "s" }),
+            Some(c) => format!(
+                "their {} task{}",
+                c.total,
+                if c.total == 1 { "" } else { "s" }
+            ),
             None => "all their tasks (row-level security hides how many)".into(),
         };
-        confirm(
+        ctx.confirm(
             &format!(
                 "Delete user {} ({}) and {tasks}?",
                 found.account.email, found.account.id,
@@ -244,21 +248,17 @@ fn rm(ctx: &Context, args: RmArgs) -> Result<()> {
     ctx.emit(&deleted)
 }
 
-/// Round trips: the row-level security check, the user, the tasks (2 more
-/// with row-level security: refused before).
+/// Round trips: the user (with the row-level security check), the tasks.
 fn export(ctx: &Context, args: UserArg) -> Result<()> {
     let user = validate::user_ref(&args.user)?;
     let mut conn = ctx.read_conn()?;
+    let (found, hidden) = query(&mut conn, |c| users::find_for_export(c, &user))?;
     // An export is everything stored about the user (SPEC §17): never one
-    // that row-level security silently shortened.
-    let hidden = query(&mut conn, crate::db::rls::row_security_hides)?;
+    // that row-level security may have shortened.
     if !hidden.is_empty() {
-        return Err(errors::row_security(
-            "export the user",
-            &hidden,
-        ));
+        return Err(errors::row_security("export the user", &hidden));
     }
-    let found = find_one(&mut conn, &user)?;
+    let found = scoped(found, &user)?.ok_or_else(|| user_not_found(&user))?;
     let by_id = UserRef::Id(found.account.id.clone());
     super::task::stream_tasks(&mut conn, &by_id, &tasks::Filter::default(), &mut |rows| {
         ctx.emit_export(&found.account, rows)

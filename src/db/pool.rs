@@ -124,6 +124,11 @@ pub struct Pool {
 }
 
 impl Pool {
+    /// The URL the pool connects to.
+    pub fn url(&self) -> &DbUrl {
+        &self.url
+    }
+
     /// Connects once (failing fast with the server's reason) and builds a pool
     /// of at most `size` connections around that connection.
     pub fn open(

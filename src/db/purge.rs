@@ -7,7 +7,7 @@
 
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
-use diesel::sql_types::{BigInt, Nullable, Text, Timestamp};
+use diesel::sql_types::{BigInt, Bool, Nullable, Text, Timestamp};
 
 use super::models::Task;
 
@@ -19,22 +19,30 @@ macro_rules! purgeable {
     };
 }
 
-/// How many tasks a purge would delete.
+/// How many tasks a purge would delete, and whether row-level security
+/// filters `tasks` for the connected role (then the count is only what the
+/// role sees).
+#[derive(Debug, Clone, Copy, QueryableByName)]
+pub struct Count {
+    #[diesel(sql_type = BigInt)]
+    pub n: i64,
+    #[diesel(sql_type = Bool)]
+    pub row_security: bool,
+}
+
 pub fn count(
     conn: &mut PgConnection,
     cutoff: NaiveDateTime,
     user_id: Option<&str>,
-) -> QueryResult<i64> {
-    #[derive(QueryableByName)]
-    struct Row {
-        #[diesel(sql_type = BigInt)]
-        n: i64,
-    }
-    let r: Row = diesel::sql_query(concat!("SELECT count(*) AS n FROM (", purgeable!(), ") p"))
-        .bind::<Timestamp, _>(cutoff)
-        .bind::<Nullable<Text>, _>(user_id)
-        .get_result(conn)?;
-    Ok(r.n)
+) -> QueryResult<Count> {
+    diesel::sql_query(concat!(
+        "SELECT count(*) AS n, row_security_active('tasks') AS row_security FROM (",
+        purgeable!(),
+        ") p"
+    ))
+    .bind::<Timestamp, _>(cutoff)
+    .bind::<Nullable<Text>, _>(user_id)
+    .get_result(conn)
 }
 
 /// Deletes one batch of at most `batch` tasks in one statement

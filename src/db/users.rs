@@ -150,19 +150,58 @@ pub fn list(
     .load_iter::<User, PgRowByRowLoadingMode>(conn)
 }
 
+/// The statement of [`find`], with `$extra` columns.
+macro_rules! find_sql {
+    ($extra:expr) => {
+        concat!(
+            "SELECT u.id, u.email, u.name, u.created_at, u.updated_at, c.total, c.done",
+            $extra,
+            " FROM (SELECT * FROM users WHERE ",
+            user_matches!(),
+            " ORDER BY id LIMIT 2) u ",
+            counts!()
+        )
+    };
+}
+
 /// The user matching USER, with task counts (two are read: more than one
 /// is ambiguous).
 pub fn find(conn: &mut PgConnection, user: &UserRef) -> QueryResult<Scoped<Option<User>>> {
-    diesel::sql_query(concat!(
-        "SELECT u.id, u.email, u.name, u.created_at, u.updated_at, c.total, c.done
-         FROM (SELECT * FROM users WHERE ",
-        user_matches!(),
-        " ORDER BY id LIMIT 2) u ",
-        counts!()
-    ))
+    diesel::sql_query(find_sql!(""))
+        .bind::<Text, _>(user.key())
+        .load(conn)
+        .map(scoped_user)
+}
+
+/// [`find`] for `user export`, in the same statement: the tables whose
+/// rows row-level security filters for the connected role (an export must
+/// not be silently shortened, SPEC §17).
+pub fn find_for_export(
+    conn: &mut PgConnection,
+    user: &UserRef,
+) -> QueryResult<(Scoped<Option<User>>, Vec<String>)> {
+    #[derive(QueryableByName)]
+    struct Row {
+        #[diesel(embed)]
+        user: User,
+        #[diesel(sql_type = Text)]
+        row_security: String,
+    }
+    let rows: Vec<Row> = diesel::sql_query(find_sql!(concat!(
+        ", ",
+        super::rls::row_security_tables!(),
+        " AS row_security"
+    )))
     .bind::<Text, _>(user.key())
-    .load(conn)
-    .map(scoped_user)
+    .load(conn)?;
+    let hidden = rows
+        .first()
+        .map(|r| super::rls::split_tables(&r.row_security))
+        .unwrap_or_default();
+    Ok((
+        scoped_user(rows.into_iter().map(|r| r.user).collect()),
+        hidden,
+    ))
 }
 
 /// Deletes the user matching USER (when exactly one does); its tasks go by

@@ -34,7 +34,9 @@ impl Render for Ready {
 
 /// `db purge`.
 pub struct Purged {
-    pub deleted: i64,
+    /// None when row-level security hid how many (a dry run by a role
+    /// subject to it): null in JSON, never a false 0.
+    pub deleted: Option<i64>,
     pub archived: u64,
     pub batches: u64,
     pub elapsed_ms: u64,
@@ -57,7 +59,7 @@ impl Render for Purged {
 
     fn plain(&self, out: &mut dyn Write) -> Result<()> {
         let f = [
-            self.deleted.to_string(),
+            self.deleted.map(|n| n.to_string()).unwrap_or_default(),
             self.archived.to_string(),
             self.batches.to_string(),
             self.elapsed_ms.to_string(),
@@ -66,17 +68,17 @@ impl Render for Purged {
     }
 
     fn table(&self, out: &mut dyn Write, _color: bool) -> Result<()> {
+        let deleted = self
+            .deleted
+            .map(|n| n.to_string())
+            .unwrap_or_else(|| "an unknown number of".into());
         if self.dry_run {
-            writeln!(
-                out,
-                "Would delete {} completed tasks (dry run).",
-                self.deleted
-            )?;
+            writeln!(out, "Would delete {deleted} completed tasks (dry run).")?;
         } else {
             writeln!(
                 out,
                 "Deleted {} completed tasks in {} batch(es){}.",
-                self.deleted,
+                deleted,
                 self.batches,
                 if self.archived > 0 {
                     format!(", {} archived", self.archived)

@@ -23,6 +23,8 @@ mod seed;
 mod signals;
 mod tasks;
 mod tls;
+mod trust_files;
+mod trust_rls;
 mod untrusted;
 mod users;
 mod validation;

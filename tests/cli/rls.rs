@@ -5,7 +5,7 @@ use crate::support::{expect_code, json, psql, server, TestDb};
 
 /// A login role of this test run (roles are per server, tests run in
 /// parallel: the name is unique to the test).
-fn role(tag: &str) -> String {
+pub fn role(tag: &str) -> String {
     let name = format!("todo_{tag}_{}", std::process::id());
     let admin = server().url("postgres");
     psql(
@@ -20,13 +20,13 @@ fn role(tag: &str) -> String {
     name
 }
 
-fn as_role(db: &TestDb, role: &str) -> String {
+pub fn as_role(db: &TestDb, role: &str) -> String {
     let socket = server().socket_dir.clone().expect("the private server");
     format!("postgresql://{role}@/{}?host={}", db.name, socket.display())
 }
 
 /// Runs SQL as `role`; Err(stderr) when psql fails.
-fn sql_as(db: &TestDb, role: &str, sql: &str) -> Result<String, String> {
+pub fn sql_as(db: &TestDb, role: &str, sql: &str) -> Result<String, String> {
     crate::support::try_psql(&as_role(db, role), sql)
 }
 
@@ -46,7 +46,8 @@ fn the_app_role_reaches_only_the_tasks_of_app_user_id() {
         .output()
         .unwrap();
     expect_code(&out, 0);
-    assert_eq!(json(&out)["changed"].as_array().unwrap().len(), 2);
+    // tasks: its policy and RLS on; users: four policies and RLS on.
+    assert_eq!(json(&out)["changed"].as_array().unwrap().len(), 7);
     let out = db
         .cmd()
         .args(["db", "rls", "enable", "--json"])
@@ -148,7 +149,7 @@ fn the_app_role_reaches_only_the_tasks_of_app_user_id() {
         .output()
         .unwrap();
     expect_code(&out, 0);
-    assert_eq!(json(&out)["changed"].as_array().unwrap().len(), 2);
+    assert_eq!(json(&out)["changed"].as_array().unwrap().len(), 7);
     assert_eq!(
         sql_as(&db, &app, "SELECT count(*) FROM tasks").unwrap(),
         "1"

@@ -636,7 +636,7 @@ fn unquoted_words_join_into_one_title() {
 
 /// Runs `todo ARGS` on a pseudo-terminal with `$EDITOR` set to a script
 /// (`body` is its shell code; the file is `$1`); returns the exit code.
-fn with_editor(db: &TestDb, args: &str, body: &str) -> (Option<i32>, String) {
+pub fn with_editor(db: &TestDb, args: &str, body: &str) -> (Option<i32>, String) {
     use std::os::unix::fs::PermissionsExt;
     let dir = crate::support::TempDir::new("editor");
     let editor = dir.join("editor.sh");

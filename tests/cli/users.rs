@@ -309,12 +309,14 @@ fn rm_on_a_terminal_asks_showing_the_task_count() {
     db.add_task("a@example.com", "two");
 
     let (code, screen) = on_a_terminal(&db, "user rm a@example.com", "n\n");
+    // The prompt names the database, as `dropdb -i` does (issue 24, 19).
     assert!(
         screen.contains(&format!(
-            "Delete user a@example.com ({id}) and their 2 tasks? [y/N]"
+            "Delete user a@example.com ({id}) and their 2 tasks? [database "
         )),
         "{screen}"
     );
+    assert!(screen.contains(&format!("/{}] [y/N]", db.name)), "{screen}");
     assert_eq!(code, Some(2), "declined: {screen}");
     assert_eq!(db.value("SELECT count(*) FROM users"), "1");
 

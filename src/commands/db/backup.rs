@@ -11,7 +11,7 @@ use flate2::write::GzEncoder;
 use sha2::{Digest, Sha256};
 
 use crate::backup_file::{self, FormatError, Header, Reader};
-use crate::commands::{confirm, connect, ensure_can_prompt, errors, Context};
+use crate::commands::{connect, ensure_can_prompt, errors, Context};
 use crate::db::backup::{self as data, Counts, RestoreError};
 use crate::db::{conformance, migrate, pool, url::DbUrl};
 use crate::error::{Error, Kind, Result};
@@ -95,7 +95,6 @@ fn backup_error(conn: &mut diesel::PgConnection, e: data::BackupError) -> Error 
     }
 }
 
-
 pub fn backup(ctx: &Context, args: BackupArgs) -> Result<()> {
     let started = Instant::now();
     let now = chrono::Utc::now();
@@ -118,16 +117,19 @@ pub fn backup(ctx: &Context, args: BackupArgs) -> Result<()> {
         )
         .map_err(|e| backup_error(&mut conn, e))
     };
-    let written = compressed(std::io::BufWriter::with_capacity(1 << 20, &mut out), &mut write)
-        .and_then(|(counts, hashing)| {
-            let sha256 = backup_file::hex(&hashing.hasher.clone().finalize());
-            let bytes = hashing.bytes;
-            hashing
-                .inner
-                .into_inner()
-                .map_err(|e| Error::unexpected(e.into_error().to_string()))?;
-            Ok((counts, bytes, sha256))
-        });
+    let written = compressed(
+        std::io::BufWriter::with_capacity(1 << 20, &mut out),
+        &mut write,
+    )
+    .and_then(|(counts, hashing)| {
+        let sha256 = backup_file::hex(&hashing.hasher.clone().finalize());
+        let bytes = hashing.bytes;
+        hashing
+            .inner
+            .into_inner()
+            .map_err(|e| Error::unexpected(e.into_error().to_string()))?;
+        Ok((counts, bytes, sha256))
+    });
     let (counts, bytes, sha256) = written.map_err(|e| out.error_or(e))?;
     out.commit()?;
     bar.finish_and_clear();
@@ -244,7 +246,7 @@ pub fn restore(ctx: &Context, args: RestoreArgs) -> Result<()> {
     if args.replace && !args.yes {
         let c = data::count_rows(&mut conn).map_err(|e| errors::classify(&mut conn, e))?;
         if c.users + c.tasks > 0 {
-            confirm(
+            ctx.confirm(
                 &format!(
                     "Replace the {} users and {} tasks in the database with the backup?",
                     c.users, c.tasks

@@ -4,7 +4,7 @@ use std::time::Instant;
 
 use clap::Args;
 
-use crate::commands::{confirm, ensure_can_prompt, errors, query, Context};
+use crate::commands::{ensure_can_prompt, errors, query, Context};
 use crate::db::maintain;
 use crate::error::{Error, Result};
 use crate::output::ops::{Maintained, MaintenanceStep};
@@ -38,7 +38,7 @@ pub fn maintain(ctx: &Context, args: MaintainArgs) -> Result<()> {
     }
     if !args.yes {
         let list: Vec<&str> = plan.iter().map(|a| a.sql.as_str()).collect();
-        confirm(&format!("Run {}?", list.join("; ")), "db maintain")?;
+        ctx.confirm(&format!("Run {}?", list.join("; ")), "db maintain")?;
     }
     let mut steps = Vec::new();
     let mut failed = None;

@@ -3,7 +3,7 @@
 use clap::Args;
 
 use crate::commands::errors;
-use crate::commands::{confirm, Context};
+use crate::commands::Context;
 use crate::db::migrate::{self, Known, MigrateError};
 use crate::db::revert;
 use crate::db::Conn;
@@ -131,7 +131,7 @@ pub fn revert(ctx: &Context, args: RevertArgs) -> Result<()> {
         return Err(migrate_error(&mut conn, MigrateError::HasRows));
     }
     if !args.yes {
-        confirm(
+        ctx.confirm(
             &format!("Revert migration {} {}?", plan.version, plan.name),
             "db revert",
         )?;

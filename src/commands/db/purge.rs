@@ -8,9 +8,11 @@ use clap::Args;
 
 use crate::backup_file::{Archive, Header, FORMAT_VERSION};
 use crate::commands::user::scoped;
-use crate::commands::{confirm, ensure_can_prompt, errors, query, Context};
-use crate::db::{migrate, purge, users};
+use crate::commands::{ensure_can_prompt, errors, query, Context};
+use crate::db::models::UserRef;
+use crate::db::{migrate, purge, tasks, users};
 use crate::error::{Error, Result};
+use crate::outfile;
 use crate::output::ops::Purged;
 use crate::validate;
 
@@ -24,9 +26,12 @@ pub struct PurgeArgs {
     #[arg(long, value_name = "USER")]
     pub user: Option<String>,
     /// First write each batch's rows to FILE (the backup format), synced to
-    /// disk before the batch commits; FILE must not exist
+    /// disk before the batch commits; FILE must not exist (see --force)
     #[arg(long, value_name = "FILE")]
     pub archive: Option<PathBuf>,
+    /// Replace the --archive file if it exists
+    #[arg(long)]
+    pub force: bool,
     /// Tasks per batch, each batch its own short transaction
     #[arg(long, value_name = "N", default_value_t = 10_000, value_parser = clap::value_parser!(i64).range(1..=1_000_000))]
     pub batch: i64,
@@ -71,17 +76,25 @@ fn parse_when_at(raw: &str, now: NaiveDateTime) -> std::result::Result<NaiveDate
         .ok_or_else(bad)
 }
 
+/// Round trips: the user lookup (`--user`), the count, then per batch one
+/// DELETE (two more inside a transaction with `--archive`, or when
+/// row-level security needs the user's scope).
 pub fn purge(ctx: &Context, args: PurgeArgs) -> Result<()> {
     let started = Instant::now();
     if !args.yes && !args.dry_run {
         ensure_can_prompt("db purge")?;
     }
+    let cutoff = args.done_before;
+    if cutoff > Utc::now().naive_utc() {
+        eprintln!(
+            "warning: --done-before {} is in the future: every completed task matches",
+            cutoff.format("%Y-%m-%d %H:%M:%S UTC")
+        );
+    }
     if let Some(path) = &args.archive {
-        if path.exists() {
-            return Err(
-                Error::conflict(format!("the archive {} already exists", path.display()))
-                    .with_hint("choose a new file name for each purge"),
-            );
+        // Checked before anything is deleted; opened (created) later.
+        if !args.force && path.is_file() {
+            return Err(outfile::exists_error(path));
         }
     }
     let mut conn = ctx.conn()?;
@@ -95,12 +108,43 @@ pub fn purge(ctx: &Context, args: PurgeArgs) -> Result<()> {
         }
         None => None,
     };
-    let cutoff = args.done_before;
     let user = user_id.as_deref();
-    let matching = query(&mut conn, |c| purge::count(c, cutoff, user))?;
+    let mut counted = query(&mut conn, |c| purge::count(c, cutoff, user))?;
+    // Row-level security (SPEC §17): one user's tasks are counted and
+    // deleted in that user's scope (`app.user_id`), as task commands do;
+    // all users' cannot be, so the count is unknown and deleting is refused.
+    let scope = match (&user_id, counted.row_security) {
+        (Some(id), true) => {
+            let scope = UserRef::Id(id.clone());
+            counted = query(&mut conn, |c| {
+                in_scope(c, Some(&scope), |c| purge::count(c, cutoff, user))
+            })?;
+            Some(scope)
+        }
+        (None, true) if args.dry_run => {
+            eprintln!("warning: row-level security hides other users' tasks from this role: how many would be deleted is unknown");
+            return ctx.emit(&Purged {
+                deleted: None,
+                archived: 0,
+                batches: 0,
+                elapsed_ms: started.elapsed().as_millis() as u64,
+                dry_run: true,
+            });
+        }
+        (None, true) => {
+            return Err(Error::usage(
+                "cannot purge every user's tasks: row-level security hides tasks from this role",
+            )
+            .with_hint(
+                "connect as the tables' owner or a BYPASSRLS role, or purge one user with --user",
+            ))
+        }
+        (_, false) => None,
+    };
+    let matching = counted.n;
     if args.dry_run || matching == 0 {
         return ctx.emit(&Purged {
-            deleted: if args.dry_run { matching } else { 0 },
+            deleted: Some(if args.dry_run { matching } else { 0 }),
             archived: 0,
             batches: 0,
             elapsed_ms: started.elapsed().as_millis() as u64,
@@ -108,7 +152,7 @@ pub fn purge(ctx: &Context, args: PurgeArgs) -> Result<()> {
         });
     }
     if !args.yes {
-        confirm(
+        ctx.confirm(
             &format!(
                 "Delete {matching} completed task{} last updated before {}?",
                 if matching == 1 { "" } else { "s" },
@@ -117,40 +161,28 @@ pub fn purge(ctx: &Context, args: PurgeArgs) -> Result<()> {
             "db purge",
         )?;
     }
-    let mut archive =
-        match &args.archive {
-            Some(path) => {
-                let header = Header {
-                    format_version: FORMAT_VERSION,
-                    tool_version: env!("CARGO_PKG_VERSION").into(),
-                    migrations: migrate::state(&mut conn)
-                        .map_err(|e| errors::classify(&mut conn, e))?
-                        .applied
-                        .unwrap_or_default(),
-                    server_version: String::new(),
-                    taken_at: Utc::now().format("%Y-%m-%dT%H:%M:%S%.6fZ").to_string(),
-                };
-                Some(Archive::create(path, &header).map_err(|e| {
-                    Error::unexpected(format!("cannot write {}: {e}", path.display()))
-                })?)
-            }
-            None => None,
-        };
+    let mut archive = match &args.archive {
+        Some(path) => Some(open_archive(&mut conn, path, args.force)?),
+        None => None,
+    };
+    let scope = scope.as_ref();
     let (mut deleted, mut batches) = (0i64, 0u64);
     loop {
         let n = match archive.as_mut() {
             None => query(&mut conn, |c| {
-                purge::delete_batch(c, cutoff, user, args.batch)
+                in_scope(c, scope, |c| {
+                    purge::delete_batch(c, cutoff, user, args.batch)
+                })
             })?,
-            Some(archive) => {
+            Some((path, archive)) => {
                 let mut keep = |rows: &[crate::db::models::Task]| -> std::result::Result<(), Keep> {
                     archive.append(rows).map_err(Keep::File)
                 };
-                match purge::delete_batch_keeping(&mut conn, cutoff, user, args.batch, &mut keep) {
+                match in_scope(&mut conn, scope, |c| {
+                    purge::delete_batch_keeping(c, cutoff, user, args.batch, &mut keep)
+                }) {
                     Ok(n) => n as i64,
-                    Err(Keep::File(e)) => {
-                        return Err(Error::unexpected(format!("cannot write the archive: {e}")))
-                    }
+                    Err(Keep::File(e)) => return Err(outfile::write_error(path, &e)),
                     Err(Keep::Db(e)) => return Err(errors::classify(&mut conn, e)),
                 }
             }
@@ -162,18 +194,56 @@ pub fn purge(ctx: &Context, args: PurgeArgs) -> Result<()> {
         }
     }
     let archived = match archive {
-        Some(a) => a
-            .finish()
-            .map_err(|e| Error::unexpected(format!("cannot finish the archive: {e}")))?,
+        Some((path, a)) => a.finish().map_err(|e| outfile::write_error(&path, &e))?,
         None => 0,
     };
     ctx.emit(&Purged {
-        deleted,
+        deleted: Some(deleted),
         archived,
         batches,
         elapsed_ms: started.elapsed().as_millis() as u64,
         dry_run: false,
     })
+}
+
+/// Runs `f` in the user's row-level security scope when there is one (a
+/// transaction that sets `app.user_id` first), else as it is.
+fn in_scope<T, E: From<diesel::result::Error>>(
+    conn: &mut diesel::PgConnection,
+    scope: Option<&UserRef>,
+    f: impl FnOnce(&mut diesel::PgConnection) -> std::result::Result<T, E>,
+) -> std::result::Result<T, E> {
+    use diesel::Connection;
+    match scope {
+        None => f(conn),
+        Some(user) => conn.transaction(|c| {
+            tasks::set_user_scope(c, user)?;
+            f(c)
+        }),
+    }
+}
+
+/// Creates the archive (SPEC §17: 0600, an existing file only with
+/// --force, a FIFO or device written directly) and writes its header.
+fn open_archive(
+    conn: &mut diesel::PgConnection,
+    path: &std::path::Path,
+    force: bool,
+) -> Result<(PathBuf, Archive)> {
+    let header = Header {
+        format_version: FORMAT_VERSION,
+        tool_version: env!("CARGO_PKG_VERSION").into(),
+        migrations: migrate::state(conn)
+            .map_err(|e| errors::classify(conn, e))?
+            .applied
+            .unwrap_or_default(),
+        server_version: String::new(),
+        taken_at: Utc::now().format("%Y-%m-%dT%H:%M:%S%.6fZ").to_string(),
+    };
+    let (file, regular) = outfile::open_in_place(path, force)?;
+    let archive =
+        Archive::new(file, regular, &header).map_err(|e| outfile::write_error(path, &e))?;
+    Ok((path.to_path_buf(), archive))
 }
 
 /// Why an archived batch failed.

@@ -34,18 +34,24 @@ pub enum RolesCommand {
 }
 
 #[derive(Debug, Args)]
-#[group(required = true, multiple = false)]
 pub struct GrantArgs {
+    #[command(flatten)]
+    pub role: GrantRole,
+    /// Grant --app to a superuser or BYPASSRLS role anyway (row-level
+    /// security does not apply to it)
+    #[arg(long)]
+    pub force: bool,
+}
+
+#[derive(Debug, Args)]
+#[group(required = true, multiple = false)]
+pub struct GrantRole {
     /// The web app's role: read and write rows, nothing else
     #[arg(long, value_name = "ROLE")]
     pub app: Option<String>,
     /// A reporting or monitoring role: read only
     #[arg(long, value_name = "ROLE")]
     pub readonly: Option<String>,
-    /// Grant --app to a superuser or BYPASSRLS role anyway (row-level
-    /// security does not apply to it)
-    #[arg(long)]
-    pub force: bool,
 }
 
 pub fn rls(ctx: &Context, cmd: RlsCommand) -> Result<()> {
@@ -70,7 +76,7 @@ pub fn roles(ctx: &Context, cmd: RolesCommand) -> Result<()> {
     let mut conn = ctx.conn()?;
     match cmd {
         RolesCommand::Grant(args) => {
-            let (role, app) = match (args.app, args.readonly) {
+            let (role, app) = match (args.role.app, args.role.readonly) {
                 (Some(role), _) => (role, true),
                 (None, Some(role)) => (role, false),
                 (None, None) => return Err(Error::usage("pass --app ROLE or --readonly ROLE")),

@@ -1,0 +1,301 @@
+//! SPEC §17 under row-level security: nothing a role subject to it runs may
+//! lie (a backup or export missing rows, a count of 0 that is not), and the
+//! app role may not reach other users through `users` (issue 24, 2/5/6/17).
+
+use crate::rls::{as_role, role, sql_as};
+use crate::support::{expect_code, json, stderr, todo_cmd, TempDir, TestDb};
+
+/// A database with two users and tasks, RLS enabled, and `role` granted
+/// (`--app` or `--readonly`).
+fn secured(grant: &str, tag: &str) -> (TestDb, String, String, String) {
+    let db = TestDb::migrated();
+    let alice = db.add_user("alice@example.com");
+    let bob = db.add_user("bob@example.com");
+    for t in ["a1", "a2"] {
+        db.add_task("alice@example.com", t);
+    }
+    // Bob's one task, done long ago (inserted: the trigger sets
+    // updated_at on UPDATE).
+    db.psql(&format!(
+        "INSERT INTO tasks (title, completed, user_id, updated_at)
+         VALUES ('b1', true, '{bob}', '2020-01-01')"
+    ));
+    let role = role(tag);
+    expect_code(
+        &db.cmd()
+            .args(["db", "roles", "grant", grant, &role])
+            .output()
+            .unwrap(),
+        0,
+    );
+    expect_code(&db.cmd().args(["db", "rls", "enable"]).output().unwrap(), 0);
+    (db, role, alice, bob)
+}
+
+fn todo_as(db: &TestDb, role: &str, dir: &TempDir) -> assert_cmd::Command {
+    let mut cmd = todo_cmd(dir);
+    cmd.env("DATABASE_URL", as_role(db, role));
+    cmd
+}
+
+#[test]
+fn backup_and_export_refuse_when_row_level_security_hides_rows() {
+    let (db, ro, _, _) = secured("--readonly", "ro_backup");
+    let dir = TempDir::new("rls-backup");
+    let file = dir.join("ro.todo");
+    let out = todo_as(&db, &ro, &dir)
+        .args(["db", "backup", "-o"])
+        .arg(&file)
+        .output()
+        .unwrap();
+    expect_code(&out, 2);
+    let err = stderr(&out);
+    assert!(
+        err.contains("row-level security applies to this role on users and tasks"),
+        "{err}"
+    );
+    assert!(err.contains("BYPASSRLS"), "{err}");
+    assert!(!file.exists(), "no backup file is left");
+    assert_eq!(
+        std::fs::read_dir(dir.path()).unwrap().count(),
+        0,
+        "no temporary file either"
+    );
+
+    let out = todo_as(&db, &ro, &dir)
+        .args(["user", "export", "alice@example.com", "--json"])
+        .output()
+        .unwrap();
+    expect_code(&out, 2);
+    assert!(out.stdout.is_empty());
+    assert!(stderr(&out).contains("cannot export the user completely"));
+
+    // A role that bypasses it backs up everything.
+    db.psql(&format!("ALTER ROLE {ro} BYPASSRLS"));
+    let out = todo_as(&db, &ro, &dir)
+        .args(["db", "backup", "--json", "-o"])
+        .arg(&file)
+        .output()
+        .unwrap();
+    db.psql(&format!("ALTER ROLE {ro} NOBYPASSRLS"));
+    expect_code(&out, 0);
+    assert_eq!(json(&out)["tasks"], 3);
+}
+
+#[test]
+fn counts_hidden_by_row_level_security_are_null_not_zero() {
+    let (db, ro, _, _) = secured("--readonly", "ro_counts");
+    let dir = TempDir::new("rls-counts");
+    let out = todo_as(&db, &ro, &dir)
+        .args(["user", "list", "--json"])
+        .output()
+        .unwrap();
+    expect_code(&out, 0);
+    let users = json(&out);
+    assert_eq!(users.as_array().unwrap().len(), 2);
+    for u in users.as_array().unwrap() {
+        assert_eq!(
+            u["tasks"],
+            serde_json::json!({"total": null, "pending": null, "done": null}),
+            "{u}"
+        );
+    }
+    assert!(stderr(&out).contains("row-level security hides"));
+    // Plain output: empty fields, not 0.
+    let out = todo_as(&db, &ro, &dir)
+        .args(["user", "list", "--format", "plain"])
+        .output()
+        .unwrap();
+    let text = String::from_utf8(out.stdout).unwrap();
+    assert!(
+        text.lines().all(|l| l.ends_with("\t\t\t")),
+        "counts are empty fields: {text:?}"
+    );
+
+    // One user: counted again in that user's scope, true figures.
+    let out = todo_as(&db, &ro, &dir)
+        .args(["user", "show", "alice@example.com", "--json"])
+        .output()
+        .unwrap();
+    expect_code(&out, 0);
+    assert_eq!(
+        json(&out)["tasks"],
+        serde_json::json!({"total": 2, "pending": 2, "done": 0})
+    );
+
+    // The owner sees true figures everywhere.
+    let out = db.cmd().args(["user", "list", "--json"]).output().unwrap();
+    assert_eq!(json(&out)[0]["tasks"]["total"], 2);
+    assert!(!stderr(&out).contains("row-level security"));
+}
+
+#[test]
+fn purge_under_row_level_security_reports_no_false_zero() {
+    let (db, app, _, _) = secured("--app", "app_purge");
+    let dir = TempDir::new("rls-purge");
+    let out = todo_as(&db, &app, &dir)
+        .args(["db", "purge", "--done-before", "30d", "--dry-run", "--json"])
+        .output()
+        .unwrap();
+    expect_code(&out, 0);
+    assert_eq!(json(&out)["deleted"], serde_json::Value::Null);
+    assert!(
+        stderr(&out).contains("row-level security"),
+        "{}",
+        stderr(&out)
+    );
+    // Deleting cannot do its whole job: refused, nothing deleted.
+    let out = todo_as(&db, &app, &dir)
+        .args(["db", "purge", "--done-before", "30d", "--yes"])
+        .output()
+        .unwrap();
+    expect_code(&out, 2);
+    assert_eq!(db.value("SELECT count(*) FROM tasks"), "3");
+    // For one user, the tool works in that user's scope: true figures.
+    let out = todo_as(&db, &app, &dir)
+        .args([
+            "db",
+            "purge",
+            "--done-before",
+            "30d",
+            "--user",
+            "bob@example.com",
+            "--dry-run",
+            "--json",
+        ])
+        .output()
+        .unwrap();
+    expect_code(&out, 0);
+    assert_eq!(json(&out)["deleted"], 1);
+}
+
+#[test]
+fn the_app_role_cannot_delete_or_take_over_another_user_through_users() {
+    let (db, app, alice, bob) = secured("--app", "app_users");
+    let set = format!("SET app.user_id = '{alice}';");
+    // The cascade would run as the owner: the policy on users stops it.
+    assert_eq!(
+        sql_as(
+            &db,
+            &app,
+            &format!("{set} DELETE FROM users WHERE id = '{bob}' RETURNING 1")
+        )
+        .unwrap(),
+        ""
+    );
+    assert_eq!(
+        sql_as(
+            &db,
+            &app,
+            &format!(
+                "{set} UPDATE users SET email = 'evil@example.com' WHERE id = '{bob}' RETURNING 1"
+            )
+        )
+        .unwrap(),
+        ""
+    );
+    assert_eq!(
+        db.value(&format!(
+            "SELECT email || ' ' || (SELECT count(*) FROM tasks WHERE user_id = '{bob}') FROM users WHERE id = '{bob}'"
+        )),
+        "bob@example.com 1"
+    );
+    // Reading and signing up still work; a user may change their own row.
+    assert_eq!(
+        sql_as(&db, &app, "SELECT count(*) FROM users").unwrap(),
+        "2"
+    );
+    sql_as(
+        &db,
+        &app,
+        "INSERT INTO users (id, email) VALUES ('carol', 'carol@example.com')",
+    )
+    .unwrap();
+    assert_eq!(
+        sql_as(
+            &db,
+            &app,
+            &format!("{set} UPDATE users SET name = 'Alice' WHERE id = '{alice}' RETURNING 1")
+        )
+        .unwrap(),
+        "1"
+    );
+    // The tool's own user commands still work as the app role.
+    let dir = TempDir::new("rls-users");
+    let out = todo_as(&db, &app, &dir)
+        .args(["user", "rm", "bob@example.com", "--yes", "--json"])
+        .output()
+        .unwrap();
+    expect_code(&out, 0);
+    assert_eq!(json(&out)["tasks_deleted"], 1);
+    assert_eq!(db.value("SELECT count(*) FROM users"), "2");
+
+    // Status shows both tables; disable removes everything enable made.
+    let out = db
+        .cmd()
+        .args(["db", "rls", "status", "--json"])
+        .output()
+        .unwrap();
+    let status = json(&out);
+    assert_eq!(status["users_enabled"], true);
+    assert_eq!(status["policies"].as_array().unwrap().len(), 5);
+    expect_code(
+        &db.cmd().args(["db", "rls", "disable"]).output().unwrap(),
+        0,
+    );
+    assert_eq!(db.value("SELECT count(*) FROM pg_policies"), "0");
+    assert_eq!(
+        db.value(
+            "SELECT bool_or(relrowsecurity) FROM pg_class WHERE relname IN ('users', 'tasks')"
+        ),
+        "f"
+    );
+}
+
+#[test]
+fn granting_the_app_role_to_a_role_that_bypasses_row_level_security_is_refused() {
+    let db = TestDb::migrated();
+    let out = db
+        .cmd()
+        .args(["db", "roles", "grant", "--app", "postgres"])
+        .output()
+        .unwrap();
+    expect_code(&out, 2);
+    assert!(stderr(&out).contains("is a superuser"), "{}", stderr(&out));
+    let bypass = role("bypass");
+    db.psql(&format!("ALTER ROLE {bypass} BYPASSRLS"));
+    let out = db
+        .cmd()
+        .args(["db", "roles", "grant", "--app", &bypass])
+        .output()
+        .unwrap();
+    expect_code(&out, 2);
+    assert!(stderr(&out).contains("BYPASSRLS"));
+    expect_code(
+        &db.cmd()
+            .args(["db", "roles", "grant", "--app", &bypass, "--force"])
+            .output()
+            .unwrap(),
+        0,
+    );
+    // --readonly is not about row-level security: no refusal.
+    expect_code(
+        &db.cmd()
+            .args(["db", "roles", "grant", "--readonly", &bypass])
+            .output()
+            .unwrap(),
+        0,
+    );
+    // A missing role's hint is valid SQL: the name quoted as an identifier.
+    let out = db
+        .cmd()
+        .args(["db", "roles", "grant", "--app", "bad\"role"])
+        .output()
+        .unwrap();
+    expect_code(&out, 3);
+    assert!(
+        stderr(&out).contains("CREATE ROLE \"bad\"\"role\" LOGIN"),
+        "{}",
+        stderr(&out)
+    );
+}
