@@ -58,9 +58,10 @@ pub fn classify_offline(err: DieselError) -> Error {
     }
 }
 
-/// Recognises errors by their message: a lost connection or a lock or
-/// statement timeout (exit 5).
-pub fn classify_message(message: &str) -> Option<Error> {
+/// A statement given up behind another session's lock: cancelled by the
+/// lock watchdog (which names the blocker) or by the server's
+/// `lock_timeout` (exit 5).
+pub fn lock_wait(message: &str) -> Option<Error> {
     if message.contains("canceling statement due to user request") {
         if let Some(who) = super::watchdog::blocker() {
             return Some(
@@ -71,17 +72,34 @@ pub fn classify_message(message: &str) -> Option<Error> {
             );
         }
     }
-    if CONNECTION_LOST.iter().any(|p| message.contains(p)) {
-        return Some(Error::unavailable(format!(
-            "lost the connection to the database: {message}"
-        )));
-    }
     if crate::db::is_lock_timeout(message) {
         return Some(
             Error::unavailable(format!("gave up waiting for a lock: {message}")).with_hint(
                 "another session holds a conflicting lock; retry later or raise --lock-timeout",
             ),
         );
+    }
+    None
+}
+
+/// [`lock_wait`] for a database error.
+pub fn lock_wait_error(err: &DieselError) -> Option<Error> {
+    match err {
+        DieselError::DatabaseError(_, info) => lock_wait(info.message()),
+        _ => None,
+    }
+}
+
+/// Recognises errors by their message: a lost connection or a lock or
+/// statement timeout (exit 5).
+pub fn classify_message(message: &str) -> Option<Error> {
+    if let Some(e) = lock_wait(message) {
+        return Some(e);
+    }
+    if CONNECTION_LOST.iter().any(|p| message.contains(p)) {
+        return Some(Error::unavailable(format!(
+            "lost the connection to the database: {message}"
+        )));
     }
     if message.contains("statement timeout") {
         return Some(Error::unavailable(message.to_string()));

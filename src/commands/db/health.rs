@@ -16,7 +16,14 @@ pub fn health(ctx: &Context) -> Result<()> {
     };
     let started = Instant::now();
     let (report, unreachable) = match ctx.conn() {
-        Ok(mut conn) => (health::run(&mut conn, &target, started.elapsed()), None),
+        Ok(mut conn) => {
+            let lock_wait =
+                |e: &diesel::result::Error| errors::lock_wait_error(e).map(|e| e.message);
+            (
+                health::run(&mut conn, &target, started.elapsed(), &lock_wait),
+                None,
+            )
+        }
         Err(e) => {
             let check = Check {
                 name: "connection",

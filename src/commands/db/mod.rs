@@ -183,7 +183,25 @@ pub enum DbCommand {
     Local(LocalCommand),
 }
 
+/// Runs a `db` command. Those that read or lock the tables run under the
+/// lock watchdog (SPEC §17): past `--lock-timeout` (default 10 s) behind
+/// another session's lock they fail with exit 5 naming the blocker (`db
+/// health` reports the check it could not make as FAIL and prints the
+/// rest). `migrate`, `revert` and `maintain` bound their waits with the
+/// server's `lock_timeout` instead (they take the locks themselves);
+/// `wait`, `verify` and `local` touch no configured table.
 pub fn run(ctx: &Context, cmd: DbCommand) -> Result<()> {
+    let watched = !matches!(
+        cmd,
+        DbCommand::Migrate(_)
+            | DbCommand::Revert(_)
+            | DbCommand::Maintain(_)
+            | DbCommand::Wait(_)
+            | DbCommand::Verify(_)
+            | DbCommand::Local(_)
+    );
+    let _watch =
+        watched.then(|| super::watchdog::start(ctx.connect_options(), ctx.lock_timeout(10)));
     match cmd {
         DbCommand::Migrate(args) => migrate::migrate(ctx, args),
         DbCommand::Status(args) => migrate::status(ctx, args),

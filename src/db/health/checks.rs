@@ -106,12 +106,20 @@ pub(super) fn migrations(m: &Measurements, applied: &[String]) -> Check {
     )
 }
 
-pub(super) fn schema(m: &Measurements) -> Check {
-    let diffs = m.catalog.differences();
+/// `unchecked`: why the catalogs were not read (then FAIL).
+pub(super) fn schema(m: &Measurements, unchecked: Option<&str>) -> Check {
+    let Some(catalog) = &m.catalog else {
+        return Check::new(
+            "schema",
+            Status::Fail,
+            format!("could not check: {}", unchecked.unwrap_or("not measured")),
+        );
+    };
+    let diffs = catalog.differences();
     if !diffs.is_empty() {
         return Check::new("schema", Status::Fail, diffs.join("; "));
     }
-    let missing = &m.catalog.missing_extras;
+    let missing = &catalog.missing_extras;
     if !missing.is_empty() {
         return Check::new(
             "schema",

@@ -9,7 +9,11 @@ use diesel::sql_types::Text;
 use super::activity::{activity_query, Activity};
 use crate::db::conformance::{catalog_json, Catalog};
 
-const HEALTH: &str = concat!(
+/// The health statement, with `$catalog` for the schema catalogs (NULL: not
+/// read; they need a lock on each table, see [`measure`]).
+macro_rules! health_sql {
+    ($catalog:expr) => {
+        concat!(
     "SELECT json_build_object(
       'version_num', current_setting('server_version_num')::int,
       'version', current_setting('server_version'),
@@ -25,7 +29,8 @@ const HEALTH: &str = concat!(
       'connections_used',
         (SELECT count(*) FROM pg_stat_activity WHERE backend_type = 'client backend'),
       'max_connections', current_setting('max_connections')::bigint,
-      'reserved_connections', current_setting('superuser_reserved_connections')::bigint,
+      'reserved_connections', current_setting('superuser_reserved_connections')::bigint
+        + coalesce(current_setting('reserved_connections', true)::bigint, 0),
       'wraparound_age', (SELECT max(age(datfrozenxid))::bigint FROM pg_database),
       'vacuum', (SELECT json_build_object(
                    'live', n_live_tup, 'dead', n_dead_tup,
@@ -38,13 +43,18 @@ const HEALTH: &str = concat!(
          WHERE s.relid IN (to_regclass('users'), to_regclass('tasks'))
            AND s.idx_scan = 0 AND NOT i.indisunique),
       'catalog', ",
-    catalog_json!(),
+    $catalog,
     ",
       'activity', (SELECT row_to_json(a) FROM (",
     activity_query!(),
     ") a)
     )::text AS health"
-);
+        )
+    };
+}
+
+const HEALTH: &str = health_sql!(catalog_json!());
+const HEALTH_WITHOUT_CATALOG: &str = health_sql!("NULL");
 
 /// The `vacuum` measurements of `tasks`.
 #[derive(Debug, serde::Deserialize)]
@@ -77,18 +87,27 @@ pub struct Measurements {
     pub cache_hit: Option<i64>,
     pub cache_read: Option<i64>,
     pub unused_indexes: Vec<String>,
-    pub catalog: Catalog,
+    /// None when not read (see [`measure`]).
+    pub catalog: Option<Catalog>,
     pub(super) activity: Activity,
 }
 
-/// Runs the health statement.
-pub fn measure(conn: &mut PgConnection) -> QueryResult<Measurements> {
+/// Runs the health statement. `with_catalog: false` leaves out the schema
+/// catalogs, whose functions (`pg_get_indexdef`, `pg_get_expr`) take a lock
+/// on each table: the second try after a lock wait, so that every other
+/// check is still reported.
+pub fn measure(conn: &mut PgConnection, with_catalog: bool) -> QueryResult<Measurements> {
     #[derive(QueryableByName)]
     struct Row {
         #[diesel(sql_type = Text)]
         health: String,
     }
-    let row: Row = diesel::sql_query(HEALTH).get_result(conn)?;
+    let sql = if with_catalog {
+        HEALTH
+    } else {
+        HEALTH_WITHOUT_CATALOG
+    };
+    let row: Row = diesel::sql_query(sql).get_result(conn)?;
     serde_json::from_str(&row.health)
         .map_err(|e| diesel::result::Error::DeserializationError(Box::new(e)))
 }

@@ -16,8 +16,9 @@
 //! - schema: FAIL when a table, column, documented index or the cascading
 //!   foreign key is missing or different; WARN when an extra (check
 //!   constraints, triggers, `lower(email)` index) is missing;
-//! - connections: WARN at 80 % of `max_connections` (minus the superuser
-//!   reserve), FAIL at 95 %;
+//! - connections: WARN at 80 % of `max_connections` (minus the slots
+//!   ordinary roles cannot use: `superuser_reserved_connections` and, on 16+,
+//!   `reserved_connections`), FAIL at 95 %;
 //! - wraparound: WARN when the oldest database's `age(datfrozenxid)` reaches
 //!   500 million, FAIL at 1.5 billion (the hard stop is near 2.1 billion);
 //! - `tasks_id_seq` (int4): WARN at 75 % of 2 147 483 647 used, FAIL at 90 %;
@@ -117,8 +118,27 @@ pub fn needs_analyze(live: i64, modified: i64, analyzed: bool) -> bool {
 
 /// Runs every check on an open connection (two round trips). `connected_in`
 /// is how long the connection took; `target` is the masked `user@host/db`.
-pub fn run(conn: &mut PgConnection, target: &str, connected_in: Duration) -> Report {
-    let measured = measure::measure(conn);
+/// `lock_wait` tells a statement given up behind another session's lock
+/// (and says who held it): then the measurements are taken again without
+/// the schema catalogs (one round trip more), and the schema check is the
+/// FAIL that says why.
+pub fn run(
+    conn: &mut PgConnection,
+    target: &str,
+    connected_in: Duration,
+    lock_wait: &dyn Fn(&diesel::result::Error) -> Option<String>,
+) -> Report {
+    let mut unchecked = None;
+    let measured = match measure::measure(conn, true) {
+        Err(e) => match lock_wait(&e) {
+            Some(why) => {
+                unchecked = Some(why);
+                measure::measure(conn, false)
+            }
+            None => Err(e),
+        },
+        ok => ok,
+    };
     let started = Instant::now();
     let second = match &measured {
         Ok(m) if m.recorded && m.recorded_readable => migrate::versions(conn),
@@ -147,7 +167,7 @@ pub fn run(conn: &mut PgConnection, target: &str, connected_in: Duration) -> Rep
         Ok(applied) => migrations(&m, applied),
         Err(e) => Check::new("migrations", Status::Fail, format!("check failed: {e}")),
     });
-    report.checks.push(schema(&m));
+    report.checks.push(schema(&m, unchecked.as_deref()));
     report.checks.push(connections(&m));
     report.checks.push(wraparound(&m));
     if m.both_tables {

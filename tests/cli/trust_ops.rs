@@ -1,0 +1,87 @@
+//! SPEC §17 for the admin commands: lock waits bounded and named, the
+//! figures and checks that other servers need (issue 24, 4/22 and others).
+
+use crate::support::{expect_code, json, stderr, stdout, TestDb};
+
+#[test]
+fn admin_commands_behind_a_lock_give_up_naming_the_blocker() {
+    let db = TestDb::migrated();
+    db.add_user("l@example.com");
+    db.add_task("l@example.com", "locked out");
+    let _holder = db.hold(
+        "BEGIN; LOCK TABLE tasks IN ACCESS EXCLUSIVE MODE; SELECT pg_sleep(120);",
+        &db.locked("tasks"),
+    );
+    let dir = crate::support::TempDir::new("locked");
+    let backup = dir.join("b.todo");
+    let backup = backup.to_str().unwrap();
+    for args in [
+        vec!["db", "stats"],
+        vec!["db", "backup", "-o", backup],
+        vec!["db", "purge", "--done-before", "1d", "--dry-run"],
+        vec!["db", "purge", "--done-before", "1d", "--yes"],
+        vec!["db", "rls", "enable"],
+    ] {
+        let out = db
+            .cmd()
+            .args(&args)
+            .args(["--lock-timeout", "1"])
+            .output()
+            .unwrap();
+        expect_code(&out, 5);
+        let err = stderr(&out);
+        assert!(
+            err.contains("gave up waiting for a lock held by another session: pid "),
+            "{args:?}: {err}"
+        );
+        assert!(err.contains("LOCK TABLE tasks"), "{args:?}: {err}");
+    }
+    assert!(!std::path::Path::new(backup).exists());
+
+    // Health says which check it could not make, and still makes the rest.
+    let out = db
+        .cmd()
+        .args(["db", "health", "--json", "--lock-timeout", "1"])
+        .output()
+        .unwrap();
+    expect_code(&out, 7);
+    let report = json(&out);
+    let checks = report["checks"].as_array().unwrap();
+    let schema = checks.iter().find(|c| c["name"] == "schema").unwrap();
+    assert_eq!(schema["status"], "fail");
+    assert!(
+        schema["detail"].as_str().unwrap().contains("pid "),
+        "{schema}"
+    );
+    for name in ["connections", "vacuum", "deadlocks", "tasks_id_seq"] {
+        let check = checks.iter().find(|c| c["name"] == name);
+        assert_eq!(check.unwrap()["status"], "ok", "{name}: {report}");
+    }
+}
+
+#[test]
+fn health_counts_the_connections_ordinary_roles_can_use() {
+    let db = TestDb::migrated();
+    let out = db
+        .cmd()
+        .args(["db", "health", "--format", "plain"])
+        .output()
+        .unwrap();
+    let text = stdout(&out);
+    let line = text
+        .lines()
+        .find(|l| l.starts_with("connections\t"))
+        .unwrap();
+    let max: i64 = db.value("SHOW max_connections").parse().unwrap();
+    let reserved: i64 = db
+        .value(
+            "SELECT current_setting('superuser_reserved_connections')::int
+                    + coalesce(current_setting('reserved_connections', true)::int, 0)",
+        )
+        .parse()
+        .unwrap();
+    assert!(
+        line.contains(&format!(" of {} usable connections", max - reserved)),
+        "{line}"
+    );
+}
