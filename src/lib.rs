@@ -10,6 +10,7 @@
 #![cfg_attr(not(test), deny(clippy::unwrap_used))]
 
 pub mod backup_file;
+pub mod bounded;
 pub mod cli;
 mod closed_stdout;
 pub mod commands;

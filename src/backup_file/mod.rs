@@ -43,6 +43,21 @@ pub struct Header {
     pub server_version: String,
     /// When the snapshot was taken, RFC 3339 UTC.
     pub taken_at: String,
+    /// [`ARCHIVE`] for a purge archive (whose tasks reference users outside
+    /// the file); absent in a backup.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub kind: Option<String>,
+}
+
+/// The header `kind` of a purge archive.
+pub const ARCHIVE: &str = "purge-archive";
+
+impl Header {
+    /// Whether the file is a purge archive (archives written before the
+    /// `kind` field have no server version).
+    pub fn is_archive(&self) -> bool {
+        self.kind.as_deref() == Some(ARCHIVE) || self.server_version.is_empty()
+    }
 }
 
 /// What the file says about its rows, after them.
@@ -268,10 +283,7 @@ impl<R: BufRead> Reader<R> {
 
     fn next_line(&mut self) -> Result<&[u8], FormatError> {
         self.line.clear();
-        let n = self
-            .inner
-            .read_until(b'\n', &mut self.line)
-            .map_err(read_error)?;
+        let n = crate::bounded::read_line(&mut self.inner, &mut self.line).map_err(read_error)?;
         if n == 0 || self.line.last() != Some(&b'\n') {
             return Err(FormatError::unreadable("the file is truncated"));
         }
@@ -337,7 +349,9 @@ impl<R: BufRead> Reader<R> {
             .map_err(read_error)
     }
 
-    /// The trailer, and then nothing more (which makes gzip check its CRC).
+    /// The trailer, and then nothing more (which makes gzip check its CRC;
+    /// read through a multi-member decoder, data after the gzip member is
+    /// seen and refused too).
     pub fn trailer(&mut self) -> Result<Trailer, FormatError> {
         let line = self.next_line()?;
         let trailer: Trailer = serde_json::from_slice(line)
@@ -349,7 +363,7 @@ impl<R: BufRead> Reader<R> {
             .map_err(read_error)?;
         if rest != 0 {
             return Err(FormatError::unreadable(
-                "the file is damaged: data after the trailer",
+                "the file is damaged: data after the end of the backup (two files joined?)",
             ));
         }
         Ok(trailer)

@@ -8,6 +8,7 @@ fn sample() -> Vec<u8> {
         migrations: vec!["1".into()],
         server_version: "15".into(),
         taken_at: "2026-11-25T00:00:00Z".into(),
+        kind: None,
     };
     let mut out = Vec::new();
     write_header(&mut out, &header).unwrap();

@@ -58,10 +58,11 @@ pub fn import(ctx: &Context, args: ImportArgs) -> Result<()> {
         .account;
     let mut tally = Tally::default();
     let mut stop = None;
+    let mut dropped = crate::import::Dropped::new();
     let mut pass = |rows: Option<&mut TaskRows<'_>>| -> std::io::Result<()> {
         let mut rows = rows;
         let mut each = |n, record| tally.take(from.counts(), n, record, rows.as_deref_mut());
-        match read(&mut input, from, &mut each) {
+        match read(&mut input, from, &mut each, &mut dropped) {
             Ok(()) => {}
             Err(Stop::Sink(e)) => return Err(e),
             Err(Stop::Input(n, e)) => stop = Some((n, e)),
@@ -108,6 +109,16 @@ pub fn import(ctx: &Context, args: ImportArgs) -> Result<()> {
         Ok(n) => n as u64,
         Err(e) => return Err(e),
     };
+    if !dropped.is_empty() {
+        let list: Vec<String> = dropped
+            .iter()
+            .map(|(field, n)| format!("{} ({n})", crate::text::terminal_safe(field, false)))
+            .collect();
+        eprintln!(
+            "note: fields this tool has no place for were not kept (records with each): {}",
+            list.join(", ")
+        );
+    }
     ctx.emit(&Imported {
         imported,
         skipped: tally.skipped,

@@ -94,6 +94,7 @@ pub fn backup(
                 migrations: readable_migrations(conn)?,
                 server_version,
                 taken_at: taken_at.to_string(),
+                kind: None,
             };
             backup_file::write_header(out, &header).map_err(io_err)?;
 
@@ -222,13 +223,19 @@ pub fn has_rows(conn: &mut PgConnection) -> QueryResult<bool> {
 /// first, in the same transaction. Ids are kept and `tasks_id_seq` is moved
 /// past the largest; into an empty `tasks`, the secondary indexes and the
 /// foreign key are rebuilt once after the load (as `db seed` does).
+///
+/// `placeholders` (for `db verify` of a purge archive, into a throwaway
+/// database): the users the tasks reference but the file does not hold
+/// are added as placeholders before the foreign key is rebuilt; their
+/// number is returned beside the counts (always 0 otherwise).
 pub fn restore<R: BufRead>(
     conn: &mut PgConnection,
     reader: &mut backup_file::Reader<R>,
     replace: bool,
+    placeholders: bool,
     lock_timeout: Duration,
     progress: &dyn Fn(u64),
-) -> Result<Counts, RestoreError> {
+) -> Result<(Counts, u64), RestoreError> {
     conn.transaction::<_, RestoreError, _>(|conn| {
         set_copy_settings(conn)?;
         seed::set_lock_timeout(conn, lock_timeout)?;
@@ -273,6 +280,11 @@ pub fn restore<R: BufRead>(
         };
         backup_file::check(&trailer, users, tasks)?;
 
+        let added = if placeholders {
+            diesel::sql_query(PLACEHOLDER_USERS).execute(conn)? as u64
+        } else {
+            0
+        };
         if let Some(ddl) = rebuild {
             seed::rebuild_indexes(conn, &ddl)?;
         }
@@ -280,9 +292,14 @@ pub fn restore<R: BufRead>(
             "SELECT setval('tasks_id_seq', coalesce(max(id), 1), max(id) IS NOT NULL) FROM tasks",
         )
         .execute(conn)?;
-        Ok(counts)
+        Ok((counts, added))
     })
 }
+
+/// Users for the tasks whose user is not in the file (a purge archive's).
+const PLACEHOLDER_USERS: &str = "INSERT INTO users (id, email)
+    SELECT DISTINCT t.user_id, 'archived-' || md5(t.user_id) || '@placeholder.invalid'
+    FROM tasks t WHERE NOT EXISTS (SELECT 1 FROM users u WHERE u.id = t.user_id)";
 
 /// A COPY FROM callback: one section's rows from the file. A problem with
 /// the file is kept in `problem` (the server reports the COPY as failed).

@@ -22,16 +22,24 @@ impl CsvRecords<'_> {
         loop {
             let start = self.line + 1;
             let (mut field, mut fields, mut quoted) = (String::new(), Vec::new(), false);
+            let mut record_bytes = 0;
             loop {
                 self.buf.clear();
-                let read = self.input.read_line(&mut self.buf);
+                let read = crate::bounded::read_line_string(self.input, &mut self.buf);
                 match read.map_err(|e| unreadable(self.line + 1, &e))? {
                     0 if quoted => {
                         return Err(Stop::Input(start, "a quoted field is not closed".into()))
                     }
                     0 if self.line < start => return Ok(None),
                     0 => break,
-                    _ => self.line += 1,
+                    n => {
+                        self.line += 1;
+                        // A quoted field over many lines is one record.
+                        record_bytes += n;
+                        if record_bytes > crate::bounded::MAX_RECORD {
+                            return Err(unreadable(start, &crate::bounded::too_long()));
+                        }
+                    }
                 }
                 let mut chars = self.buf.chars().peekable();
                 while let Some(c) = chars.next() {
@@ -121,9 +129,7 @@ pub(super) fn todotxt(input: &mut dyn BufRead, each: &mut Each<'_>) -> Result<()
     let mut n = 0;
     loop {
         buf.clear();
-        if input
-            .read_line(&mut buf)
-            .map_err(|e| unreadable(n + 1, &e))?
+        if crate::bounded::read_line_string(input, &mut buf).map_err(|e| unreadable(n + 1, &e))?
             == 0
         {
             return Ok(());

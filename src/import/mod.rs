@@ -71,13 +71,25 @@ pub enum Stop {
 /// todo.txt and CSV, the line it starts on).
 pub type Each<'a> = dyn FnMut(usize, Record) -> std::io::Result<()> + 'a;
 
+/// Fields of the input that the import could not keep, with how many
+/// records had each (Taskwarrior's `due`, `priority`, `project`, `tags`, …).
+pub type Dropped = std::collections::BTreeMap<String, u64>;
+
 /// Reads `input` once, from start to end, handing every record to `each`
 /// as soon as it is complete: memory stays bounded by one record whatever
-/// the size of the input.
-pub fn read(input: &mut dyn BufRead, from: Source, each: &mut Each<'_>) -> Result<(), Stop> {
+/// the size of the input. A UTF-8 byte order mark at the start (as Excel
+/// writes) is skipped. Fields that could not be kept are counted in
+/// `dropped`.
+pub fn read(
+    input: &mut dyn BufRead,
+    from: Source,
+    each: &mut Each<'_>,
+    dropped: &mut Dropped,
+) -> Result<(), Stop> {
+    skip_bom(input).map_err(|e| unreadable(1, &e))?;
     match from {
-        Source::Json => json::read(input, false, each),
-        Source::Taskwarrior => json::read(input, true, each),
+        Source::Json => json::read(input, None, each),
+        Source::Taskwarrior => json::read(input, Some(dropped), each),
         Source::Csv => lines::csv(input, each),
         Source::Todotxt => lines::todotxt(input, each),
     }
@@ -122,6 +134,33 @@ pub(super) fn parse_time(s: &str) -> Option<NaiveDateTime> {
         .and_then(|d| d.and_hms_opt(0, 0, 0))
 }
 
+/// Consumes a UTF-8 byte order mark at the start of `input`, if any.
+fn skip_bom(input: &mut dyn BufRead) -> std::io::Result<()> {
+    const BOM: &[u8] = b"\xef\xbb\xbf";
+    let mut seen = 0;
+    // The mark may arrive split across reads (a pipe).
+    while seen < BOM.len() {
+        let buf = input.fill_buf()?;
+        if buf.is_empty() {
+            return Ok(());
+        }
+        let n = (BOM.len() - seen).min(buf.len());
+        if buf[..n] != BOM[seen..seen + n] {
+            return if seen == 0 {
+                Ok(())
+            } else {
+                Err(std::io::Error::new(
+                    std::io::ErrorKind::InvalidData,
+                    "the file starts with part of a byte order mark",
+                ))
+            };
+        }
+        input.consume(n);
+        seen += n;
+    }
+    Ok(())
+}
+
 pub(super) fn unreadable(at: usize, e: &std::io::Error) -> Stop {
     Stop::Input(at, format!("cannot read: {e}"))
 }
@@ -147,7 +186,7 @@ mod tests {
             }
             Ok(())
         };
-        let read = read(&mut text.as_bytes(), from, &mut each);
+        let read = read(&mut text.as_bytes(), from, &mut each, &mut Dropped::new());
         match read {
             Ok(()) => {}
             Err(Stop::Input(n, e)) => p.stop = Some((n, e)),

@@ -339,6 +339,8 @@ fn backup_to_stdout_restores_too() {
         .output()
         .unwrap();
     expect_code(&out, 0);
+    // stdout holds the backup alone; the report goes to stderr.
+    assert!(stderr(&out).starts_with("-\t"), "{}", stderr(&out));
     let file = dir.join("piped.todo");
     std::fs::write(&file, &out.stdout).unwrap();
     let target = TestDb::migrated();

@@ -24,6 +24,7 @@ mod signals;
 mod tasks;
 mod tls;
 mod trust_files;
+mod trust_input;
 mod trust_ops;
 mod trust_rls;
 mod untrusted;

@@ -239,6 +239,7 @@ fn open_archive(
             .unwrap_or_default(),
         server_version: String::new(),
         taken_at: Utc::now().format("%Y-%m-%dT%H:%M:%S%.6fZ").to_string(),
+        kind: Some(crate::backup_file::ARCHIVE.into()),
     };
     let (file, regular) = outfile::open_in_place(path, force)?;
     let archive =

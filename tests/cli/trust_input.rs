@@ -1,0 +1,226 @@
+//! SPEC §17 for the files the tool reads: one gzip member and nothing
+//! after it, bounded lines, purge archives that verify, and Taskwarrior
+//! imports that say what they drop (issue 24, 8/11/15/16).
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use crate::support::{expect_code, json, stderr, TempDir, TestDb};
+
+fn backup(db: &TestDb, dir: &Path, name: &str) -> PathBuf {
+    let file = dir.join(name);
+    let out = db
+        .cmd()
+        .args(["db", "backup", "-o"])
+        .arg(&file)
+        .output()
+        .unwrap();
+    expect_code(&out, 0);
+    file
+}
+
+fn gzip(path: &Path, parts: &[&[u8]]) {
+    let file = std::fs::File::create(path).unwrap();
+    let mut gz = flate2::write::GzEncoder::new(file, flate2::Compression::fast());
+    for p in parts {
+        gz.write_all(p).unwrap();
+    }
+    gz.finish().unwrap();
+}
+
+fn restore_and_verify(file: &Path, expect: &str) {
+    let target = TestDb::migrated();
+    let out = target
+        .cmd()
+        .args(["db", "restore"])
+        .arg(file)
+        .output()
+        .unwrap();
+    expect_code(&out, 2);
+    assert!(stderr(&out).contains(expect), "{}", stderr(&out));
+    assert_eq!(
+        target.value("SELECT count(*) FROM users"),
+        "0",
+        "nothing restored"
+    );
+    let out = target
+        .cmd()
+        .args(["db", "verify"])
+        .arg(file)
+        .output()
+        .unwrap();
+    expect_code(&out, 2);
+    assert!(stderr(&out).contains(expect), "{}", stderr(&out));
+}
+
+#[test]
+fn data_after_the_backup_is_refused() {
+    let db = TestDb::migrated();
+    db.add_user("a@example.com");
+    let dir = TempDir::new("trailing");
+    let a = backup(&db, &dir, "a.todo");
+    db.add_user("b@example.com");
+    let b = backup(&db, &dir, "b.todo");
+    let joined = dir.join("joined.todo");
+    let mut bytes = std::fs::read(&a).unwrap();
+    bytes.extend(std::fs::read(&b).unwrap());
+    std::fs::write(&joined, &bytes).unwrap();
+    restore_and_verify(&joined, "data after the end of the backup");
+
+    let junk = dir.join("junk.todo");
+    let mut bytes = std::fs::read(&a).unwrap();
+    bytes.extend(b"not gzip at all, appended by accident\n");
+    std::fs::write(&junk, &bytes).unwrap();
+    restore_and_verify(&junk, "junk.todo: the file is corrupt");
+}
+
+#[test]
+fn overlong_lines_are_refused_before_they_are_buffered() {
+    let dir = TempDir::new("long");
+    let long = vec![b'x'; 3 << 20];
+    let header = dir.join("header.todo");
+    gzip(&header, &[b"todo-backup 1\n", &long]);
+    restore_and_verify(&header, "longer than 1 MiB");
+
+    let row = dir.join("row.todo");
+    gzip(
+        &row,
+        &[
+            b"todo-backup 1\n{\"format_version\":1,\"tool_version\":\"0.1.0\",\"migrations\":[],\"server_version\":\"15\",\"taken_at\":\"2026-01-01T00:00:00Z\"}\n#users id,email,name,created_at,updated_at\n",
+            &long,
+            b"\n",
+        ],
+    );
+    restore_and_verify(&row, "longer than 1 MiB");
+
+    // Imports: a CSV line and a JSON record.
+    let db = TestDb::migrated();
+    db.add_user("i@example.com");
+    let csv = dir.join("long.csv");
+    let mut text = b"title,description\n".to_vec();
+    text.extend(&long);
+    text.extend(b",x\n");
+    std::fs::write(&csv, text).unwrap();
+    let json_file = dir.join("long.json");
+    let mut text = b"[{\"title\":\"".to_vec();
+    text.extend(&long);
+    text.extend(b"\"}]");
+    std::fs::write(&json_file, text).unwrap();
+    for file in [&csv, &json_file] {
+        let out = db
+            .as_user("i@example.com")
+            .args(["task", "import"])
+            .arg(file)
+            .output()
+            .unwrap();
+        expect_code(&out, 2);
+        assert!(
+            stderr(&out).contains("longer than 1 MiB"),
+            "{}",
+            stderr(&out)
+        );
+    }
+    assert_eq!(db.value("SELECT count(*) FROM tasks"), "0");
+}
+
+#[test]
+fn a_purge_archive_verifies() {
+    let db = TestDb::migrated();
+    db.cmd()
+        .args(["db", "seed", "--users", "4", "--tasks-per-user", "10", "-q"])
+        .assert()
+        .success();
+    let dir = TempDir::new("archive");
+    let archive = dir.join("purged.todo");
+    let out = db
+        .cmd()
+        .args([
+            "db",
+            "purge",
+            "--done-before",
+            "1d",
+            "--yes",
+            "--json",
+            "--archive",
+        ])
+        .arg(&archive)
+        .output()
+        .unwrap();
+    expect_code(&out, 0);
+    let archived = json(&out)["archived"].as_u64().unwrap();
+    assert!(archived > 0);
+    let out = db
+        .cmd()
+        .args(["db", "verify", "--json"])
+        .arg(&archive)
+        .output()
+        .unwrap();
+    expect_code(&out, 0);
+    let report = json(&out);
+    assert_eq!(report["ok"], true);
+    assert_eq!(report["tasks"].as_u64().unwrap(), archived);
+    assert_eq!(report["users"], 0);
+}
+
+fn import(db: &TestDb, file: &Path, extra: &[&str]) -> std::process::Output {
+    db.as_user("tw@example.com")
+        .args(["task", "import"])
+        .arg(file)
+        .args(extra)
+        .output()
+        .unwrap()
+}
+
+#[test]
+fn taskwarrior_imports_check_statuses_and_say_what_they_drop() {
+    let db = TestDb::migrated();
+    db.add_user("tw@example.com");
+    let dir = TempDir::new("tw");
+    let bogus = dir.join("bogus.json");
+    std::fs::write(
+        &bogus,
+        r#"[{"description":"fine","status":"pending"},{"description":"odd","status":"bogus"}]"#,
+    )
+    .unwrap();
+    let out = import(&db, &bogus, &["--from", "taskwarrior"]);
+    expect_code(&out, 2);
+    assert!(
+        stderr(&out).contains("record 2: status 'bogus' is not a Taskwarrior status"),
+        "{}",
+        stderr(&out)
+    );
+
+    // Exported by Taskwarrior with a byte order mark, and fields this tool
+    // has no place for.
+    let export = dir.join("export.json");
+    let mut text = b"\xef\xbb\xbf".to_vec();
+    text.extend(
+        br#"[{"id":1,"uuid":"u1","description":"a","status":"pending","due":"20260101T000000Z","priority":"H","tags":["x"],"urgency":3.2},
+            {"id":2,"uuid":"u2","description":"b","status":"waiting","project":"home","tags":["y"]},
+            {"uuid":"u3","description":"c","status":"completed","end":"20260102T000000Z"}]"#,
+    );
+    std::fs::write(&export, text).unwrap();
+    let out = import(&db, &export, &["--from", "taskwarrior", "--json"]);
+    expect_code(&out, 0);
+    assert_eq!(json(&out)["imported"], 3);
+    let err = stderr(&out);
+    assert!(
+        err.contains("due (1), priority (1), project (1), tags (2)"),
+        "{err}"
+    );
+    assert!(!err.contains("uuid") && !err.contains("urgency"), "{err}");
+    assert_eq!(
+        db.value("SELECT string_agg(title || ':' || completed, ',' ORDER BY title) FROM tasks"),
+        "a:false,b:false,c:true"
+    );
+
+    // A CSV from Excel starts with a byte order mark too.
+    let csv = dir.join("excel.csv");
+    std::fs::write(&csv, b"\xef\xbb\xbftitle,completed\nfrom excel,true\n").unwrap();
+    let out = import(&db, &csv, &[]);
+    expect_code(&out, 0);
+    assert_eq!(
+        db.value("SELECT completed FROM tasks WHERE title = 'from excel'"),
+        "t"
+    );
+}
