@@ -26,6 +26,11 @@ pub enum Kind {
     HealthFailed,
     /// `db verify`: the backup's rows or schema do not match its manifest (exit 7).
     VerifyFailed,
+    /// The server refused a permission (SQLSTATE 42501) (exit 8).
+    Forbidden,
+    /// A write refused by a read-only server or transaction (SQLSTATE
+    /// 25006) (exit 5).
+    ReadOnly,
     /// Interrupted by the user (exit 130).
     Interrupted,
     /// The reader of stdout went away (`todo … | head`): the tool stops
@@ -44,6 +49,8 @@ impl Kind {
             Kind::NotReady => 6,
             Kind::HealthFailed => 7,
             Kind::VerifyFailed => 7,
+            Kind::Forbidden => 8,
+            Kind::ReadOnly => 5,
             Kind::Interrupted => 130,
             Kind::BrokenPipe => 0,
         }
@@ -60,6 +67,8 @@ impl Kind {
             Kind::NotReady => "not_ready",
             Kind::HealthFailed => "health_failed",
             Kind::VerifyFailed => "verify_failed",
+            Kind::Forbidden => "forbidden",
+            Kind::ReadOnly => "read_only",
             Kind::Interrupted => "interrupted",
             Kind::BrokenPipe => "broken_pipe",
         }

@@ -4,10 +4,12 @@
 use diesel::prelude::*;
 use diesel::result::{DatabaseErrorKind, Error as DieselError};
 
-use crate::db::migrate;
+use crate::db::{codes, migrate};
 use crate::error::{Error, Kind};
 
-/// Messages of errors that mean the connection is gone.
+/// libpq's own messages for a connection that is gone (client-side
+/// errors: no server result, so no SQLSTATE; and the server's FATAL when
+/// it reached libpq as the connection's error rather than a result).
 const CONNECTION_LOST: &[&str] = &[
     "terminating connection",
     "server closed the connection",
@@ -34,7 +36,8 @@ pub fn classify(conn: &mut PgConnection, err: DieselError) -> Error {
 }
 
 /// Classifies a database error without asking the server (for errors in
-/// the middle of a stream, when the connection is busy).
+/// the middle of a stream, when the connection is busy): by diesel's kind
+/// and the SQLSTATE (see [`crate::db::sqlstate`]).
 pub fn classify_offline(err: DieselError) -> Error {
     let DieselError::DatabaseError(kind, info) = &err else {
         return match err {
@@ -53,58 +56,90 @@ pub fn classify_offline(err: DieselError) -> Error {
         DatabaseErrorKind::ForeignKeyViolation => {
             Error::not_found("the user was deleted by another session")
         }
+        DatabaseErrorKind::ReadOnlyTransaction => read_only(&message),
         _ => classify_message(&message)
             .unwrap_or_else(|| Error::unexpected(format!("database error: {message}"))),
     }
 }
 
+/// A write refused because the server or the transaction is read-only.
+fn read_only(message: &str) -> Error {
+    Error::new(
+        Kind::ReadOnly,
+        format!("the database refused a write: {message}"),
+    )
+    .with_hint(
+        "the server is a read-only replica or the session is read-only \
+         (default_transaction_read_only); connect to the primary with a role that may write",
+    )
+}
+
 /// A statement given up behind another session's lock: cancelled by the
 /// lock watchdog (which names the blocker) or by the server's
-/// `lock_timeout` (exit 5).
-pub fn lock_wait(message: &str) -> Option<Error> {
-    if message.contains("canceling statement due to user request") {
-        if let Some(who) = super::watchdog::blocker() {
-            return Some(
-                Error::unavailable(format!(
-                    "gave up waiting for a lock held by another session: {who}"
-                ))
-                .with_hint("retry later, or raise --lock-timeout"),
-            );
-        }
-    }
-    if crate::db::is_lock_timeout(message) {
-        return Some(
+/// `lock_timeout` (exit 5). `code` is the error's SQLSTATE.
+fn lock_wait(code: Option<&str>, message: &str) -> Option<Error> {
+    match code {
+        Some(codes::QUERY_CANCELED) => super::watchdog::blocker().map(|who| {
+            Error::unavailable(format!(
+                "gave up waiting for a lock held by another session: {who}"
+            ))
+            .with_hint("retry later, or raise --lock-timeout")
+        }),
+        Some(codes::LOCK_NOT_AVAILABLE) => Some(
             Error::unavailable(format!("gave up waiting for a lock: {message}")).with_hint(
                 "another session holds a conflicting lock; retry later or raise --lock-timeout",
             ),
-        );
+        ),
+        _ => None,
     }
-    None
 }
 
 /// [`lock_wait`] for a database error.
 pub fn lock_wait_error(err: &DieselError) -> Option<Error> {
     match err {
-        DieselError::DatabaseError(_, info) => lock_wait(info.message()),
+        DieselError::DatabaseError(_, info) => {
+            lock_wait(crate::db::sqlstate(err).as_deref(), info.message())
+        }
         _ => None,
     }
 }
 
-/// Recognises errors by their message: a lost connection or a lock or
-/// statement timeout (exit 5).
+/// Classifies an error known by its message (the server's primary
+/// message, whose SQLSTATE is looked up; or libpq's own text for a lost
+/// connection): permission refused (exit 8), read-only (5), a lock or
+/// statement timeout (5), a lost connection (5).
 pub fn classify_message(message: &str) -> Option<Error> {
-    if let Some(e) = lock_wait(message) {
+    let code = crate::db::sqlstate_of_message(message);
+    let code = code.as_deref();
+    if let Some(e) = lock_wait(code, message) {
         return Some(e);
     }
-    if CONNECTION_LOST.iter().any(|p| message.contains(p)) {
-        return Some(Error::unavailable(format!(
-            "lost the connection to the database: {message}"
-        )));
+    match code {
+        Some(codes::INSUFFICIENT_PRIVILEGE) => {
+            return Some(
+                Error::new(Kind::Forbidden, format!("the database refused: {message}")).with_hint(
+                    "the role lacks this privilege; the tables' owner can grant it with \
+                     todo db roles grant --app ROLE (or --readonly ROLE)",
+                ),
+            )
+        }
+        Some(codes::READ_ONLY) => return Some(read_only(message)),
+        // statement_timeout, or a cancel from elsewhere.
+        Some(codes::QUERY_CANCELED) => return Some(Error::unavailable(message.to_string())),
+        // Connection exceptions, and the server shutting down or ending
+        // the session (57P01 admin_shutdown, 57P02 crash_shutdown, …).
+        Some(c) if c.starts_with("08") || c.starts_with("57P") => {
+            return Some(Error::unavailable(format!(
+                "lost the connection to the database: {message}"
+            )))
+        }
+        Some(_) => return None,
+        None => {}
     }
-    if message.contains("statement timeout") {
-        return Some(Error::unavailable(message.to_string()));
-    }
-    None
+    CONNECTION_LOST
+        .iter()
+        .any(|p| message.contains(p))
+        .then(|| Error::unavailable(format!("lost the connection to the database: {message}")))
 }
 
 /// The error for a database without the tool's tables.

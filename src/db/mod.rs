@@ -30,9 +30,40 @@ pub mod users;
 
 pub use pool::{Conn, Pool, StatementLog};
 
+/// The SQLSTATE (five characters, e.g. `42501`) of a database error,
+/// read from libpq's result as it arrived (diesel's errors do not carry
+/// it; the error's message finds it again). None for an error that came
+/// from no server result (a lost connection). Classify errors by this,
+/// never by the server's message, which follows its `lc_messages` language.
+pub fn sqlstate(err: &diesel::result::Error) -> Option<String> {
+    match err {
+        diesel::result::Error::DatabaseError(_, info) => sqlstate_of_message(info.message()),
+        _ => None,
+    }
+}
+
+/// [`sqlstate`] for an error known only by its message (one boxed by
+/// diesel_migrations, whose text is the server's primary message).
+pub fn sqlstate_of_message(message: &str) -> Option<String> {
+    setup::sqlstate_of(message).map(|c| String::from_utf8_lossy(&c).into_owned())
+}
+
+/// SQLSTATEs the tool tells apart.
+pub mod codes {
+    /// `insufficient_privilege`: a permission the server refused.
+    pub const INSUFFICIENT_PRIVILEGE: &str = "42501";
+    /// `read_only_sql_transaction`: a write on a read-only server or
+    /// transaction.
+    pub const READ_ONLY: &str = "25006";
+    /// `lock_not_available`: `lock_timeout` expired.
+    pub const LOCK_NOT_AVAILABLE: &str = "55P03";
+    /// `query_canceled`: a cancel request (the lock watchdog's).
+    pub const QUERY_CANCELED: &str = "57014";
+    /// `undefined_table`: the schema is missing.
+    pub const UNDEFINED_TABLE: &str = "42P01";
+}
+
 /// Whether a database error is SQLSTATE 55P03 (`lock_timeout` expired).
-/// diesel exposes no SQLSTATE, so this is the one place that reads the
-/// server's message for it.
-pub fn is_lock_timeout(message: &str) -> bool {
-    message.contains("due to lock timeout")
+pub fn is_lock_timeout(err: &diesel::result::Error) -> bool {
+    sqlstate(err).as_deref() == Some(codes::LOCK_NOT_AVAILABLE)
 }

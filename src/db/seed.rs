@@ -209,7 +209,7 @@ pub fn take_fast_path(
             restore(conn)?;
             Ok(ddl)
         }
-        Err(e) if super::is_lock_timeout(&e.to_string()) => {
+        Err(e) if super::is_lock_timeout(&e) => {
             restore(conn)?;
             Ok(None)
         }

@@ -121,8 +121,66 @@ pub unsafe extern "C" fn __wrap_PQsendQueryParams(
     }
 }
 
+thread_local! {
+    /// The last few error results this thread received: (primary message,
+    /// SQLSTATE). diesel's error keeps the message of its result, which is
+    /// the key to find the code again (see [`sqlstate_of`]); a later
+    /// ROLLBACK does not lose it.
+    static ERRORS: std::cell::RefCell<Vec<(Vec<u8>, [u8; 5])>> =
+        const { std::cell::RefCell::new(Vec::new()) };
+}
+
+/// How many error results are remembered.
+const REMEMBERED: usize = 8;
+
+/// The SQLSTATE of the error result whose primary message is `message`,
+/// the newest first (diesel's errors do not carry the code).
+pub fn sqlstate_of(message: &str) -> Option<[u8; 5]> {
+    ERRORS.with(|e| {
+        e.borrow()
+            .iter()
+            .rev()
+            .find(|(m, _)| m == message.as_bytes())
+            .map(|(_, code)| *code)
+    })
+}
+
+/// Remembers the SQLSTATE of `result` when it is an error.
+///
+/// # Safety
+/// `result` is NULL or a result libpq returned and nobody freed yet.
+unsafe fn note_error(result: *mut PGresult) {
+    if result.is_null() {
+        return;
+    }
+    // SAFETY: a live result, as the caller promises.
+    let status = unsafe { pq_sys::PQresultStatus(result) };
+    if !matches!(status, ExecStatusType::PGRES_FATAL_ERROR) {
+        return;
+    }
+    // SAFETY: as above; libpq returns NULL or a NUL-terminated string owned
+    // by the result, copied out here.
+    let field = |code: u8| unsafe {
+        let f = pq_sys::PQresultErrorField(result, c_int::from(code));
+        (!f.is_null()).then(|| CStr::from_ptr(f).to_bytes().to_vec())
+    };
+    let (Some(code), Some(message)) = (field(b'C'), field(b'M')) else {
+        return;
+    };
+    let Ok(code) = <[u8; 5]>::try_from(code.as_slice()) else {
+        return;
+    };
+    ERRORS.with(|e| {
+        let mut e = e.borrow_mut();
+        if e.len() == REMEMBERED {
+            e.remove(0);
+        }
+        e.push((message, code));
+    });
+}
+
 /// libpq's `PQgetResult`, answering a skipped statement: "command OK",
-/// then `NULL`.
+/// then `NULL`; it also remembers each error's SQLSTATE ([`sqlstate_of`]).
 ///
 /// # Safety
 /// As `PQgetResult`.
@@ -137,5 +195,8 @@ pub unsafe extern "C" fn __wrap_PQgetResult(conn: *mut PGconn) -> *mut PGresult 
         return null_mut();
     }
     // SAFETY: the caller's contract is PQgetResult's.
-    unsafe { __real_PQgetResult(conn) }
+    let result = unsafe { __real_PQgetResult(conn) };
+    // SAFETY: a result just returned by libpq, not yet freed.
+    unsafe { note_error(result) };
+    result
 }

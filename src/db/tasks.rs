@@ -338,8 +338,9 @@ pub fn set_user_scope(conn: &mut PgConnection, user: &UserRef) -> QueryResult<()
 /// Whether an error is a row-level security policy refusing a write (an
 /// INSERT by a role subject to it, before `app.user_id` is set).
 pub fn is_rls_refusal(err: &diesel::result::Error) -> bool {
-    err.to_string()
-        .contains("violates row-level security policy")
+    // 42501 (insufficient_privilege), as a policy's WITH CHECK refuses; a
+    // plain missing privilege fails again in the user's scope.
+    super::sqlstate(err).as_deref() == Some(super::codes::INSUFFICIENT_PRIVILEGE)
 }
 
 /// Runs a scoped statement; when row-level security hid the user's tasks

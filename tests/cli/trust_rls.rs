@@ -299,3 +299,53 @@ fn granting_the_app_role_to_a_role_that_bypasses_row_level_security_is_refused()
         stderr(&out)
     );
 }
+
+#[test]
+fn a_refused_permission_is_exit_8_and_a_read_only_session_exit_5() {
+    let db = TestDb::migrated();
+    db.add_user("p@example.com");
+    let reader = role("perm_ro");
+    expect_code(
+        &db.cmd()
+            .args(["db", "roles", "grant", "--readonly", &reader])
+            .output()
+            .unwrap(),
+        0,
+    );
+    let dir = TempDir::new("perm");
+    let out = todo_as(&db, &reader, &dir)
+        .args(["task", "add", "nope", "--user", "p@example.com", "--json"])
+        .output()
+        .unwrap();
+    expect_code(&out, 8);
+    let err: serde_json::Value = serde_json::from_slice(&out.stderr).unwrap();
+    assert_eq!(err["error"]["kind"], "forbidden");
+    assert_eq!(err["error"]["code"], 8);
+    assert!(err["error"]["hint"]
+        .as_str()
+        .unwrap()
+        .contains("todo db roles grant"));
+
+    // A session that may not write at all (a replica, or read-only by
+    // default): exit 5, kind read_only.
+    let app = role("perm_app");
+    expect_code(
+        &db.cmd()
+            .args(["db", "roles", "grant", "--app", &app])
+            .output()
+            .unwrap(),
+        0,
+    );
+    db.psql(&format!(
+        "ALTER ROLE {app} IN DATABASE {} SET default_transaction_read_only = on",
+        db.name
+    ));
+    let out = todo_as(&db, &app, &dir)
+        .args(["task", "add", "nope", "--user", "p@example.com", "--json"])
+        .output()
+        .unwrap();
+    expect_code(&out, 5);
+    let err: serde_json::Value = serde_json::from_slice(&out.stderr).unwrap();
+    assert_eq!(err["error"]["kind"], "read_only");
+    assert_eq!(db.value("SELECT count(*) FROM tasks"), "0");
+}

@@ -47,7 +47,7 @@ pub fn maintain(ctx: &Context, args: MaintainArgs) -> Result<()> {
         let outcome = maintain::run(&mut conn, action, ctx.lock_timeout(10));
         let result = match outcome {
             Ok(()) => format!("done in {:.1} s", started.elapsed().as_secs_f64()),
-            Err(e) if crate::db::is_lock_timeout(&e.to_string()) => format!(
+            Err(e) if crate::db::is_lock_timeout(&e) => format!(
                 "skipped: another session held a conflicting lock for more than {} s",
                 ctx.lock_timeout(10).as_secs()
             ),

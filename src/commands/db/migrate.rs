@@ -64,7 +64,19 @@ fn migrate_error(conn: &mut Conn, err: MigrateError) -> Error {
             "the applied migrations changed while waiting; run the command again",
         ),
         MigrateError::Other(msg) => {
-            errors::classify_message(&msg).unwrap_or_else(|| Error::unexpected(msg))
+            // diesel_migrations writes "Failed to run VERSION with: MESSAGE";
+            // the server's message finds the error's SQLSTATE.
+            let (migration, server) = msg.split_once(" with: ").unwrap_or(("", &msg));
+            match errors::classify_message(server) {
+                Some(mut e) => {
+                    let name = migration.trim_start_matches("Failed to run ");
+                    if !name.is_empty() {
+                        e.message = format!("{} (running migration {name})", e.message);
+                    }
+                    e
+                }
+                None => Error::unexpected(msg),
+            }
         }
     }
 }
