@@ -55,6 +55,9 @@ pub enum State {
     NotCreated,
     Stopped,
     Running,
+    /// Its postmaster is alive but its socket does not accept connections
+    /// (starting up, shutting down, or started elsewhere by hand).
+    NotAnswering,
 }
 
 impl State {
@@ -63,6 +66,7 @@ impl State {
             State::NotCreated => "not created",
             State::Stopped => "stopped",
             State::Running => "running",
+            State::NotAnswering => "not answering",
         }
     }
 }
@@ -161,32 +165,41 @@ impl Cluster {
         self.socket_dir().join(format!(".s.PGSQL.{}", self.port()))
     }
 
-    /// A libpq URL (psql accepts it) for a database of this cluster.
+    /// A libpq URL (psql accepts it) for a database of this cluster. It
+    /// names the port too, so that `PGPORT` in the environment (which libpq
+    /// would otherwise use) cannot send it elsewhere.
     pub fn url(&self, database: &str) -> String {
-        let port = match self.setting("port") {
-            Some(p) => format!("&port={p}"),
-            None => String::new(),
-        };
         format!(
-            "postgresql:///{}?host={}&user={SUPERUSER}{port}",
+            "postgresql:///{}?host={}&port={}&user={SUPERUSER}",
             encode(database),
-            encode(&self.socket_dir().to_string_lossy())
+            encode(&self.socket_dir().to_string_lossy()),
+            self.port()
         )
     }
 
-    /// Running when its postmaster is alive and its socket accepts a
-    /// connection; a `postmaster.pid` left by a killed server is stopped.
+    /// Found by its data directory: running when the postmaster named by
+    /// `postmaster.pid` is alive (see [`server::live_postgres_pid`]: a
+    /// zombie or a reused pid is dead) and its socket accepts a connection;
+    /// alive without an answering socket is [`State::NotAnswering`]; a
+    /// `postmaster.pid` left by a killed server is stopped.
     pub fn state(&self) -> Result<State> {
         if !self.data_dir().join("PG_VERSION").exists() {
             return Ok(State::NotCreated);
         }
-        let alive = live_postgres_pid(&self.data_dir().join("postmaster.pid")).is_some();
+        if self.postmaster().is_none() {
+            return Ok(State::Stopped);
+        }
         let answers = std::os::unix::net::UnixStream::connect(self.socket_file()).is_ok();
-        Ok(if alive && answers {
+        Ok(if answers {
             State::Running
         } else {
-            State::Stopped
+            State::NotAnswering
         })
+    }
+
+    /// The pid of the cluster's live postmaster.
+    pub fn postmaster(&self) -> Option<i32> {
+        live_postgres_pid(&self.data_dir().join("postmaster.pid"))
     }
 
     /// Creates the cluster if needed and starts it if it is not running.
@@ -226,8 +239,9 @@ impl Cluster {
                 "starting the local database in {}",
                 self.home.display()
             )),
+            State::NotAnswering => self.wait_until_answering()?,
         }
-        if state != State::Running {
+        if matches!(state, State::NotCreated | State::Stopped) {
             self.start()?;
         }
         if !ready.exists() {
@@ -238,9 +252,27 @@ impl Cluster {
         Ok(())
     }
 
-    /// Stops the server if it runs; returns whether it was running.
+    /// A live postmaster whose socket does not answer yet: give it the time
+    /// a start may take, then say what is wrong.
+    fn wait_until_answering(&self) -> Result<()> {
+        for _ in 0..100 {
+            match self.state()? {
+                State::NotAnswering => std::thread::sleep(std::time::Duration::from_millis(50)),
+                _ => return Ok(()),
+            }
+        }
+        let pid = self.postmaster().unwrap_or_default();
+        Err(Error::unavailable(format!(
+            "the local database's server (pid {pid}) runs but does not answer on {}",
+            self.socket_file().display()
+        ))
+        .with_hint("stop it with: todo db local stop (then run the command again)"))
+    }
+
+    /// Stops the server if its postmaster is alive (found by the data
+    /// directory: its socket need not answer); returns whether it was.
     pub fn stop(&self) -> Result<bool> {
-        if self.state()? != State::Running {
+        if !matches!(self.state()?, State::Running | State::NotAnswering) {
             return Ok(false);
         }
         let bindir = self.bindir()?;
@@ -314,6 +346,8 @@ impl Cluster {
                 self.socket_dir().to_string_lossy().into_owned(),
             ),
             ("unix_socket_permissions", "0700".to_string()),
+            // The port names the socket: always the one the URL uses.
+            ("port", self.port().to_string()),
         ];
         all.into_iter()
             .filter(|(k, _)| self.setting(k).is_none())
@@ -324,12 +358,18 @@ impl Cluster {
         let bindir = self.bindir()?;
         let data = self.data_dir();
         // A server killed by OOM or power loss leaves its lock files behind,
-        // and their pids may now belong to other programs.
-        remove_if_stale(&data.join("postmaster.pid"))?;
+        // and their pids may now belong to other programs (or be zombies
+        // nobody reaps); its children may outlive it for a moment.
+        if data.join("postmaster.pid").exists() {
+            remove_if_stale(&data.join("postmaster.pid"))?;
+            server::wait_for_orphans(&data, std::time::Duration::from_secs(10));
+        }
         let socket_lock = self
             .socket_dir()
             .join(format!(".s.PGSQL.{}.lock", self.port()));
         remove_if_stale(&socket_lock)?;
+        let log = self.home.join("postgres.log");
+        let log_before = fs::metadata(&log).map(|m| m.len()).unwrap_or(0);
         // pg_ctl passes -D, -l and -o through /bin/sh: relative paths (run
         // in the home) and a socket directory of plain characters only.
         let options: Vec<String> = self
@@ -354,13 +394,14 @@ impl Cluster {
             ],
         )?;
         if !out.status.success() {
-            let log = self.home.join("postgres.log");
-            let tail = fs::read_to_string(&log).unwrap_or_default();
-            let tail: Vec<&str> = tail.lines().rev().take(5).collect();
+            // What this start wrote to the log.
+            let text = fs::read(&log).unwrap_or_default();
+            let start = usize::try_from(log_before).unwrap_or(0).min(text.len());
+            let text = String::from_utf8_lossy(&text[start..]);
             return Err(Error::unavailable(format!(
                 "cannot start the local database in {}: {}",
                 self.home.display(),
-                tail.into_iter().rev().collect::<Vec<_>>().join("; ")
+                server::start_failure(&text)
             ))
             .with_hint(format!("see {}", log.display())));
         }

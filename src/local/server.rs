@@ -133,6 +133,14 @@ pub fn run_as_server(dir: &Path, program: &Path, args: &[&str]) -> Result<Output
     } else {
         Command::new(program)
     };
+    // The server takes defaults from libpq's variables (PGPORT picks its
+    // port, PGDATA its directory): none of them may reach it. The cluster
+    // is found by its data directory, never by the caller's environment.
+    for (key, _) in std::env::vars_os() {
+        if key.to_string_lossy().starts_with("PG") {
+            cmd.env_remove(&key);
+        }
+    }
     cmd.args(args)
         .current_dir(dir)
         .stdin(std::process::Stdio::null())
@@ -158,18 +166,82 @@ fn runuser() -> PathBuf {
 }
 
 /// The pid recorded in a PostgreSQL lock file (`postmaster.pid`, or a
-/// socket's `.lock`) when that process is alive and is a `postgres`; `None`
-/// for a missing file or a stale one (the server was killed, the machine
-/// restarted, and the pid may now belong to another program).
+/// socket's `.lock`) when that process is a live postmaster of the data
+/// directory the file names (its second line); `None` for a missing file
+/// or a stale one: the server was killed (a zombie that nobody reaped, as
+/// under a container's PID 1 that does not reap, counts as dead), or the
+/// pid now belongs to another program, or to a `postgres` of another
+/// cluster.
 pub fn live_postgres_pid(lock_file: &Path) -> Option<i32> {
     let text = fs::read_to_string(lock_file).ok()?;
-    let pid: i32 = text.lines().next()?.trim().parse().ok()?;
-    if pid <= 0 {
-        return None;
-    }
-    let comm = fs::read_to_string(format!("/proc/{pid}/comm")).ok()?;
-    (comm.trim() == "postgres").then_some(pid)
+    let mut lines = text.lines();
+    let pid: i32 = lines.next()?.trim().parse().ok()?;
+    let data_dir = lines.next().map(str::trim).filter(|d| !d.is_empty());
+    (pid > 0 && is_live_postmaster(pid, data_dir.map(Path::new))).then_some(pid)
 }
+
+/// Whether `pid` is a live (not zombie) `postgres` whose working directory
+/// is `data_dir` (a postmaster works in its data directory). Where the
+/// working directory cannot be read, the name decides.
+#[cfg(target_os = "linux")]
+fn is_live_postmaster(pid: i32, data_dir: Option<&Path>) -> bool {
+    let Ok(stat) = fs::read_to_string(format!("/proc/{pid}/stat")) else {
+        return false;
+    };
+    // "PID (COMM) STATE …": the name may hold spaces and parentheses.
+    let Some((head, rest)) = stat.rsplit_once(')') else {
+        return false;
+    };
+    let comm = head.split_once('(').map(|(_, c)| c).unwrap_or("");
+    let state = rest.split_whitespace().next().unwrap_or("");
+    if comm != "postgres" || matches!(state, "Z" | "X" | "x") {
+        return false;
+    }
+    match (data_dir, fs::read_link(format!("/proc/{pid}/cwd"))) {
+        (Some(dir), Ok(cwd)) => fs::canonicalize(dir).is_ok_and(|d| d == cwd),
+        _ => true,
+    }
+}
+
+/// Elsewhere (no `/proc`): whether the process exists.
+#[cfg(not(target_os = "linux"))]
+fn is_live_postmaster(pid: i32, _data_dir: Option<&Path>) -> bool {
+    // SAFETY: kill with signal 0 only checks that the process exists.
+    let r = unsafe { libc::kill(pid, 0) };
+    r == 0 || std::io::Error::last_os_error().raw_os_error() == Some(libc::EPERM)
+}
+
+/// Waits (at most `limit`) until no live process works in `data_dir`: the
+/// children of a postmaster that was killed outlive it for a moment, and a
+/// new postmaster refuses to start while they hold the shared memory.
+#[cfg(target_os = "linux")]
+pub fn wait_for_orphans(data_dir: &Path, limit: std::time::Duration) {
+    let Ok(dir) = fs::canonicalize(data_dir) else {
+        return;
+    };
+    let until = std::time::Instant::now() + limit;
+    while std::time::Instant::now() < until {
+        let busy = fs::read_dir("/proc")
+            .into_iter()
+            .flatten()
+            .flatten()
+            .any(|e| {
+                let name = e.file_name();
+                let Some(pid) = name.to_str().and_then(|n| n.parse::<i32>().ok()) else {
+                    return false;
+                };
+                fs::read_link(e.path().join("cwd")).is_ok_and(|cwd| cwd == dir)
+                    && is_live_postmaster(pid, None)
+            });
+        if !busy {
+            return;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+}
+
+#[cfg(not(target_os = "linux"))]
+pub fn wait_for_orphans(_data_dir: &Path, _limit: std::time::Duration) {}
 
 /// Removes a lock file whose process is gone, so that the server can start.
 pub fn remove_if_stale(lock_file: &Path) -> Result<()> {
@@ -177,6 +249,43 @@ pub fn remove_if_stale(lock_file: &Path) -> Result<()> {
         fs::remove_file(lock_file).map_err(|e| io_error("remove the stale", lock_file, e))?;
     }
     Ok(())
+}
+
+/// The lines of a server log that say why the server did not start: the
+/// last FATAL or PANIC line (else ERROR, else the last line), after the
+/// line that explains it when the server wrote one just before (`invalid
+/// value for parameter …`), without their time and process prefixes.
+pub fn start_failure(log: &str) -> String {
+    const TAGS: [&str; 5] = ["FATAL:", "PANIC:", "ERROR:", "LOG:", "DETAIL:"];
+    let strip = |l: &str| {
+        TAGS.iter()
+            .find_map(|tag| {
+                l.find(tag)
+                    .map(|i| l[i..].split_whitespace().collect::<Vec<_>>().join(" "))
+            })
+            .unwrap_or_else(|| l.trim().to_string())
+    };
+    let lines: Vec<&str> = log.lines().filter(|l| !l.trim().is_empty()).collect();
+    let fatal = lines
+        .iter()
+        .rposition(|l| l.contains("FATAL:") || l.contains("PANIC:"))
+        .or_else(|| lines.iter().rposition(|l| l.contains("ERROR:")));
+    match fatal {
+        Some(i) => {
+            let cause = i
+                .checked_sub(1)
+                .and_then(|j| lines.get(j))
+                .filter(|l| l.contains("LOG:") || l.contains("ERROR:"));
+            match cause {
+                Some(c) => format!("{} ({})", strip(lines[i]), strip(c)),
+                None => strip(lines[i]),
+            }
+        }
+        None => lines
+            .last()
+            .map(|l| strip(l))
+            .unwrap_or_else(|| "the server wrote no log".into()),
+    }
 }
 
 pub fn io_error(what: &str, path: &Path, err: std::io::Error) -> Error {

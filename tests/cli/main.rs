@@ -11,6 +11,7 @@ mod health;
 mod help;
 mod import;
 mod local;
+mod local_trust;
 mod migrate;
 mod ops;
 mod pooler;

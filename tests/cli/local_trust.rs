@@ -1,0 +1,102 @@
+//! The embedded database found and stopped by its data directory, whatever
+//! the environment, and a killed postmaster that nobody reaps (a zombie,
+//! as under a container's PID 1) treated as dead (issue 24, 9/10).
+
+use std::process::Command;
+
+use crate::support::{expect_code, json, stderr, LocalHome};
+
+fn postmaster_pid(home: &LocalHome) -> String {
+    let text = std::fs::read_to_string(home.path.join("data/postmaster.pid")).unwrap();
+    text.lines().next().unwrap().to_string()
+}
+
+fn state(home: &LocalHome) -> String {
+    let out = home
+        .cmd()
+        .args(["db", "local", "status", "--json"])
+        .output()
+        .unwrap();
+    json(&out)["state"].as_str().unwrap().to_string()
+}
+
+#[test]
+fn libpq_variables_never_reach_the_embedded_server() {
+    let home = LocalHome::new("pgport");
+    let out = home
+        .cmd()
+        .args(["--local", "db", "local", "start"])
+        .env("PGPORT", "5605")
+        .env("PGHOST", "/nonexistent")
+        .output()
+        .unwrap();
+    expect_code(&out, 0);
+    let socket_dir = todo::local::Cluster::new(&home.path).socket_dir();
+    assert!(
+        socket_dir.join(".s.PGSQL.5432").exists(),
+        "the socket is the one the URL names"
+    );
+    assert!(!socket_dir.join(".s.PGSQL.5605").exists());
+    // Without the variables, and with other ones, it is the same cluster.
+    assert_eq!(state(&home), "running");
+    let out = home
+        .cmd()
+        .args(["--local", "user", "list", "-q"])
+        .env("PGPORT", "5999")
+        .output()
+        .unwrap();
+    expect_code(&out, 0);
+    let pid = postmaster_pid(&home);
+    home.ok(&["db", "local", "stop"]);
+    assert!(!home.path.join("data/postmaster.pid").exists());
+    assert!(
+        !std::path::Path::new(&format!("/proc/{pid}/cwd")).exists() || {
+            // Gone, or at most a zombie nobody reaps.
+            std::fs::read_to_string(format!("/proc/{pid}/stat"))
+                .map(|s| s.rsplit_once(')').unwrap().1.trim_start().starts_with('Z'))
+                .unwrap_or(true)
+        }
+    );
+}
+
+#[test]
+fn a_killed_postmaster_is_dead_even_as_a_zombie() {
+    let home = LocalHome::new("zombie");
+    home.ok(&["db", "local", "start", "-q"]);
+    let pid = postmaster_pid(&home);
+    Command::new("kill").args(["-9", &pid]).status().unwrap();
+    // At once: its children may still be exiting.
+    let out = home
+        .cmd()
+        .args(["--local", "user", "list", "--json"])
+        .output()
+        .unwrap();
+    expect_code(&out, 0);
+    let err = stderr(&out);
+    assert!(err.contains("starting the local database"), "{err}");
+    assert_eq!(err.lines().count(), 1, "one clear line: {err}");
+    assert_eq!(state(&home), "running");
+    assert_ne!(postmaster_pid(&home), pid);
+}
+
+#[test]
+fn a_start_that_fails_says_why_in_one_line() {
+    let home = LocalHome::new("badconf");
+    home.ok(&["db", "local", "start", "-q"]);
+    home.ok(&["db", "local", "stop", "-q"]);
+    let conf = home.path.join("data/postgresql.conf");
+    let mut text = std::fs::read_to_string(&conf).unwrap();
+    text.push_str("\nshared_buffers = 'lots'\n");
+    std::fs::write(&conf, text).unwrap();
+    let out = home
+        .cmd()
+        .args(["--local", "user", "list"])
+        .output()
+        .unwrap();
+    expect_code(&out, 5);
+    let err = stderr(&out);
+    let first = err.lines().find(|l| l.starts_with("error:")).unwrap();
+    assert!(first.contains("contains errors"), "{err}");
+    assert!(first.contains("shared_buffers"), "the cause too: {err}");
+    assert!(!first.contains("; "), "not the whole log: {first}");
+}
