@@ -5,7 +5,7 @@
 
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
-use diesel::sql_types::{BigInt, Bool, Double, Nullable, Text, Timestamp};
+use diesel::sql_types::{BigInt, Double, Nullable, Text, Timestamp};
 
 #[derive(Debug, Clone, QueryableByName)]
 pub struct Database {
@@ -15,8 +15,12 @@ pub struct Database {
     pub bytes: i64,
     #[diesel(sql_type = BigInt)]
     pub deadlocks: i64,
-    #[diesel(sql_type = Bool)]
-    pub statements_available: bool,
+    /// Why the slowest statements cannot be read: `not_installed` (no
+    /// `pg_stat_statements` view in this database) or `not_loaded` (the
+    /// extension is created but the server did not preload its library,
+    /// so reading the view fails); None when they can.
+    #[diesel(sql_type = Nullable<Text>)]
+    pub statements_unavailable: Option<String>,
 }
 
 #[derive(Debug, Clone, QueryableByName)]
@@ -76,7 +80,8 @@ pub struct Stats {
     pub database: Database,
     pub tables: Vec<TableStats>,
     pub indexes: Vec<IndexStats>,
-    /// `None` when pg_stat_statements is not installed in this database.
+    /// `None` when pg_stat_statements cannot be read (see
+    /// [`Database::statements_unavailable`]).
     pub statements: Option<Vec<Statement>>,
 }
 
@@ -90,7 +95,11 @@ pub fn read(conn: &mut PgConnection) -> QueryResult<Stats> {
                     pg_database_size(current_database()) AS bytes,
                     coalesce((SELECT deadlocks FROM pg_stat_database
                               WHERE datname = current_database()), 0) AS deadlocks,
-                    to_regclass('pg_stat_statements') IS NOT NULL AS statements_available",
+                    CASE WHEN to_regclass('pg_stat_statements') IS NULL THEN 'not_installed'
+                         WHEN NOT EXISTS (SELECT 1 FROM unnest(string_to_array(
+                                 current_setting('shared_preload_libraries'), ',')) l
+                              WHERE btrim(l, ' \"') = 'pg_stat_statements') THEN 'not_loaded'
+                    END AS statements_unavailable",
         )
         .get_result(conn)?;
         let tables: Vec<TableStats> = diesel::sql_query(
@@ -117,7 +126,7 @@ pub fn read(conn: &mut PgConnection) -> QueryResult<Stats> {
              ORDER BY relname, indexrelname",
         )
         .load(conn)?;
-        let statements = if database.statements_available {
+        let statements = if database.statements_unavailable.is_none() {
             Some(
                 diesel::sql_query(
                     "SELECT left(regexp_replace(query, '\\s+', ' ', 'g'), 200) AS query,

@@ -57,6 +57,7 @@ impl Render for Stats {
             "statements": self.statements.as_ref().map(|list| list.iter().map(|s| json!({
                 "query": s.query, "calls": s.calls, "mean_ms": s.mean_ms, "total_ms": s.total_ms,
             })).collect::<Vec<_>>()),
+            "statements_unavailable": self.database.statements_unavailable,
         })
     }
 
@@ -164,7 +165,13 @@ impl Render for Stats {
         match &self.statements {
             None => writeln!(
                 out,
-                "Slowest statements: pg_stat_statements is not installed"
+                "Slowest statements: {}",
+                match self.database.statements_unavailable.as_deref() {
+                    Some("not_loaded") =>
+                        "pg_stat_statements is installed but not loaded \
+                         (add it to shared_preload_libraries and restart the server)",
+                    _ => "pg_stat_statements is not installed",
+                }
             )?,
             Some(list) => {
                 let mut t = table(&["Mean ms", "Calls", "Statement"], color);

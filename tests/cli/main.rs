@@ -31,3 +31,4 @@ mod trust_rls;
 mod untrusted;
 mod users;
 mod validation;
+mod versions;
