@@ -52,6 +52,20 @@ fn connect_error(url: &DbUrl, err: &ConnectionError) -> Error {
         }
         other => other.to_string(),
     };
+    if url.libpq().contains("sslnegotiation=direct") && reason.contains("SSL") {
+        // What a server older than PostgreSQL 17 does to a direct TLS
+        // handshake: it reads it as a bad startup packet and hangs up.
+        // Retrying cannot help (`db wait` does not).
+        return Error::usage(format!(
+            "cannot connect to {}: {}",
+            url.display(),
+            url.mask(&reason)
+        ))
+        .with_hint(
+            "sslnegotiation=direct needs PostgreSQL 17 or later (or a proxy that supports it, as \
+             Neon's does); remove it from the URL for older servers",
+        );
+    }
     if is_conninfo_error(&reason) {
         return Error::usage(format!("invalid database URL: {}", url.mask(&reason)))
             .with_hint("see https://www.postgresql.org/docs/current/libpq-connect.html#LIBPQ-PARAMKEYWORDS for the parameters libpq accepts");

@@ -110,3 +110,28 @@ fn a_plaintext_connection_is_refused_with_the_servers_reason() {
     );
     assert!(!err.contains(PW_ROLE_PASSWORD), "{err}");
 }
+
+/// Direct TLS negotiation against PostgreSQL < 17: one clear error with
+/// what to change, exit 2, and `db wait` does not retry it (issue 24, 25).
+#[test]
+fn direct_ssl_negotiation_against_an_older_server_says_so_at_once() {
+    let tls = tls_server();
+    let url = tls.url(PW_ROLE_PASSWORD, "sslmode=require&sslnegotiation=direct");
+    let d = dir("direct");
+    let out = todo_cmd(&d)
+        .args(["user", "list"])
+        .env("DATABASE_URL", &url)
+        .output()
+        .unwrap();
+    expect_code(&out, 2);
+    assert!(stderr(&out).contains("sslnegotiation=direct needs PostgreSQL 17"));
+    assert!(!stderr(&out).contains(PW_ROLE_PASSWORD));
+    let start = Instant::now();
+    let out = todo_cmd(&d)
+        .args(["db", "wait", "--timeout", "20"])
+        .env("DATABASE_URL", &url)
+        .output()
+        .unwrap();
+    expect_code(&out, 2);
+    assert!(start.elapsed() < Duration::from_secs(10), "not retried");
+}

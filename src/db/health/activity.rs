@@ -41,6 +41,11 @@ pub(super) struct Activity {
     policies: i64,
     replica: bool,
     replay_delay_s: Option<f64>,
+    /// On a replica: everything received from the primary is replayed (an
+    /// idle primary sends nothing new, so the last replayed transaction
+    /// may be old without any lag).
+    #[serde(default)]
+    caught_up: Option<bool>,
     /// `name: seconds` per replica, comma-separated (NULL lag: caught up).
     replicas: Option<String>,
     max_lag_s: Option<f64>,
@@ -71,6 +76,8 @@ macro_rules! activity_query {
       CASE WHEN pg_is_in_recovery()
            THEN extract(epoch FROM now() - pg_last_xact_replay_timestamp())::float8 END
         AS replay_delay_s,
+      CASE WHEN pg_is_in_recovery() AND pg_last_wal_receive_lsn() IS NOT NULL
+           THEN pg_last_wal_receive_lsn() <= pg_last_wal_replay_lsn() END AS caught_up,
       (SELECT string_agg(coalesce(nullif(application_name, ''), client_addr::text, 'replica')
                          || ': ' || coalesce(round(extract(epoch FROM replay_lag)::numeric, 1)::text, '0'),
                          ', ')
@@ -145,17 +152,27 @@ pub(super) fn checks(r: &Activity) -> Vec<Check> {
     ));
     if r.replica {
         let delay = r.replay_delay_s.unwrap_or(0.0);
+        // Received and replayed positions first: an old last transaction
+        // with nothing left to replay is an idle primary, not a lag.
+        let caught_up = r.caught_up == Some(true);
         out.push(Check::new(
             "replication",
-            if delay > REPLICATION_WARN_S {
+            if delay > REPLICATION_WARN_S && !caught_up {
                 Status::Warn
             } else {
                 Status::Ok
             },
-            format!(
-                "this server is a replica; last replayed transaction {} ago",
-                duration(delay)
-            ),
+            if caught_up {
+                format!(
+                    "this server is a replica, caught up (all WAL received is replayed); last replayed transaction {} ago",
+                    duration(delay)
+                )
+            } else {
+                format!(
+                    "this server is a replica; last replayed transaction {} ago",
+                    duration(delay)
+                )
+            },
         ));
     } else if let Some(replicas) = &r.replicas {
         out.push(Check::new(
@@ -221,5 +238,31 @@ mod tests {
         assert_eq!(duration(3.2 * 3600.0), "3.2 h");
         assert_eq!(human_bytes(512), "512 bytes");
         assert_eq!(human_bytes(8 * 1024 * 1024), "8.0 MB");
+    }
+
+    /// A replica whose last replayed transaction is old: a lag only when
+    /// WAL it received is still waiting to be replayed.
+    #[test]
+    fn an_idle_primary_is_no_replica_lag() {
+        let replica = |caught_up: bool| -> Activity {
+            serde_json::from_value(serde_json::json!({
+                "deadlocks": 0, "oldest_xact_s": null, "idle_in_xact": 0,
+                "idle_in_xact_s": null, "lock_waiters": 0, "lock_wait_s": null,
+                "db_bytes": 1, "rls": false, "policies": 0, "replica": true,
+                "replay_delay_s": 900.0, "caught_up": caught_up,
+                "replicas": null, "max_lag_s": null,
+            }))
+            .unwrap()
+        };
+        let status = |a: &Activity| {
+            checks(a)
+                .into_iter()
+                .find(|c| c.name == "replication")
+                .unwrap()
+        };
+        let idle = status(&replica(true));
+        assert_eq!(idle.status, Status::Ok, "{}", idle.detail);
+        assert!(idle.detail.contains("caught up"));
+        assert_eq!(status(&replica(false)).status, Status::Warn);
     }
 }
