@@ -86,3 +86,32 @@ fn completion_offers_nothing_quickly_when_the_database_is_away() {
     );
     drop(listener);
 }
+
+/// Stored values with control characters never reach the shell: no escape
+/// sequence for the terminal, no separator that splits one value into
+/// extra candidates the shell would insert (issue 24, 7).
+#[test]
+fn emails_that_could_inject_are_not_offered() {
+    let db = TestDb::migrated();
+    db.add_user("safe@example.com");
+    db.psql(
+        "INSERT INTO users (id, email) VALUES
+           ('esc', E'sa\\x1b]0;owned\\x07@example.com'),
+           ('vt', E'sb@example.com\\x0b$(touch /tmp/owned)'),
+           ('nl', E'sc@example.com\\n$(touch /tmp/owned)')",
+    );
+    for shell in ["bash", "fish", "zsh"] {
+        let out = db
+            .cmd()
+            .env("TODO_COMPLETE", shell)
+            .env("_CLAP_COMPLETE_INDEX", "4")
+            .args(["--", "todo", "task", "list", "--user", "s"])
+            .output()
+            .unwrap();
+        expect_code(&out, 0);
+        let text = stdout(&out);
+        assert!(text.contains("safe@example.com"), "{shell}: {text:?}");
+        assert!(!text.contains('\u{1b}'), "{shell}: {text:?}");
+        assert!(!text.contains("touch"), "{shell}: {text:?}");
+    }
+}

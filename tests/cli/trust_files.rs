@@ -190,3 +190,25 @@ fn the_editor_buffer_is_private_and_removed() {
     assert!(!buffer.exists(), "the buffer was removed");
     assert!(!buffer.parent().unwrap().exists(), "its directory too");
 }
+
+#[test]
+fn a_backup_into_a_closed_pipe_fails_naming_stdout() {
+    let db = seeded();
+    let mut child = todo_process(&db.dir)
+        .args(["db", "backup", "-o", "-"])
+        .env("DATABASE_URL", db.url())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    drop(child.stdout.take());
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(2),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("cannot write standard output"), "{err}");
+}

@@ -85,3 +85,26 @@ fn health_counts_the_connections_ordinary_roles_can_use() {
         "{line}"
     );
 }
+
+#[test]
+fn a_purge_cut_off_in_the_future_is_warned_about() {
+    let db = TestDb::migrated();
+    db.add_user("f@example.com");
+    let out = db
+        .cmd()
+        .args(["db", "purge", "--done-before", "2999-01-01", "--dry-run"])
+        .output()
+        .unwrap();
+    expect_code(&out, 0);
+    assert!(
+        stderr(&out).contains("--done-before 2999-01-01 00:00:00 UTC is in the future"),
+        "{}",
+        stderr(&out)
+    );
+    let out = db
+        .cmd()
+        .args(["db", "purge", "--done-before", "30d", "--dry-run"])
+        .output()
+        .unwrap();
+    assert!(!stderr(&out).contains("future"));
+}
