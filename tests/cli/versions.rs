@@ -82,6 +82,36 @@ fn the_migrations_run_on_a_server_built_without_icu() {
         .unwrap();
     expect_code(&out, 0);
 
+    // 16+: the slots reserved for pg_use_reserved_connections are not
+    // usable by ordinary roles either.
+    psql(url, "ALTER SYSTEM SET reserved_connections = 5");
+    on_pg18(&home)
+        .args(["db", "local", "stop"])
+        .assert()
+        .success();
+    let out = on_pg18(&home)
+        .args(["--local", "db", "health", "--json"])
+        .output()
+        .unwrap();
+    let report = json(&out);
+    let connections = report["checks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["name"] == "connections")
+        .unwrap()["detail"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let max: i64 = psql(url, "SHOW max_connections").parse().unwrap();
+    let superuser: i64 = psql(url, "SHOW superuser_reserved_connections")
+        .parse()
+        .unwrap();
+    assert!(
+        connections.contains(&format!(" of {} usable", max - superuser - 5)),
+        "{connections}"
+    );
+
     // pg_stat_statements created but not preloaded: the rest of the
     // statistics, and the reason the statements are missing.
     psql(url, "CREATE EXTENSION pg_stat_statements");
