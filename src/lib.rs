@@ -34,7 +34,6 @@ use crate::error::Error;
 /// Parses the command line, runs it, prints any error once and returns the
 /// documented exit code.
 pub fn main() -> ExitCode {
-    db::setup::request_utc();
     // A shell asking for completions (TODO_COMPLETE=bash todo -- …):
     // answer and exit before anything else.
     clap_complete::CompleteEnv::with_factory(<cli::Cli as clap::CommandFactory>::command)

@@ -105,7 +105,7 @@ pub fn ignoring_interrupts<T>(f: impl FnOnce() -> T) -> T {
 }
 
 extern "C" fn handler(signal: libc::c_int) {
-    crate::db::libpq::cancel_all();
+    crate::db::conn::cancel::cancel_all();
     for slot in &CLEANUP {
         let path = slot.load(Ordering::Acquire);
         // SAFETY: unlink and rmdir are async-signal-safe; `path` is a

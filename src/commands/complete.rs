@@ -3,6 +3,7 @@
 //! answers within 300 ms or offers nothing, never prompts, never starts the
 //! embedded database, and uses a 1 s connect timeout.
 
+use crate::db::PgConn;
 use std::ffi::OsStr;
 use std::time::Duration;
 
@@ -20,7 +21,7 @@ const BUDGET: Duration = Duration::from_millis(300);
 /// Runs `query` on a connection with the budget; nothing when it is late,
 /// the database is unreachable, or anything fails.
 fn within_budget(
-    query: impl FnOnce(&mut PgConnection) -> QueryResult<Vec<CompletionCandidate>> + Send + 'static,
+    query: impl FnOnce(&mut PgConn) -> QueryResult<Vec<CompletionCandidate>> + Send + 'static,
 ) -> Vec<CompletionCandidate> {
     let (tx, rx) = std::sync::mpsc::channel();
     std::thread::spawn(move || {

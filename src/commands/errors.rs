@@ -1,7 +1,7 @@
 //! Database errors as the user sees them: the exit code of SPEC §9 and a
 //! hint naming what to run (the data layer returns diesel's errors).
 
-use diesel::prelude::*;
+use crate::db::PgConn;
 use diesel::result::{DatabaseErrorKind, Error as DieselError};
 
 use crate::db::{codes, migrate};
@@ -24,7 +24,7 @@ const CONNECTION_LOST: &[&str] = &[
 /// Turns a database error into the tool's error. Errors diesel cannot
 /// classify are checked for a missing schema with one extra query (only on
 /// failure, so successful commands pay nothing).
-pub fn classify(conn: &mut PgConnection, err: DieselError) -> Error {
+pub fn classify(conn: &mut PgConn, err: DieselError) -> Error {
     let known = classify_offline(err);
     if known.kind != Kind::Unexpected {
         return known;

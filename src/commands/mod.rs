@@ -187,7 +187,7 @@ pub fn ensure_can_prompt(what: &str) -> Result<()> {
 /// Runs a data-layer function, classifying its database errors.
 pub fn query<T>(
     conn: &mut Conn,
-    f: impl FnOnce(&mut diesel::PgConnection) -> diesel::QueryResult<T>,
+    f: impl FnOnce(&mut crate::db::PgConn) -> diesel::QueryResult<T>,
 ) -> Result<T> {
     f(conn).map_err(|e| errors::classify(conn, e))
 }
@@ -204,14 +204,6 @@ fn confirm(question: &str, what: &str) -> Result<()> {
         Ok(())
     } else {
         Err(Error::usage("aborted: not confirmed"))
-    }
-}
-
-impl Drop for Context {
-    /// The sessions end once the pools' threads are gone (see `pool::close`).
-    fn drop(&mut self) {
-        let pools = [self.pool.take(), self.read_pool.take()];
-        crate::db::pool::close(pools.into_iter().flatten().collect());
     }
 }
 

@@ -287,7 +287,7 @@ fn show(ctx: &Context, args: IdArgs) -> Result<()> {
 pub(super) fn run_scoped<T>(
     conn: &mut crate::db::Conn,
     user: &UserRef,
-    f: impl Fn(&mut diesel::PgConnection) -> diesel::QueryResult<crate::db::models::Scoped<T>>,
+    f: impl Fn(&mut crate::db::PgConn) -> diesel::QueryResult<crate::db::models::Scoped<T>>,
 ) -> Result<T> {
     let result = query(conn, |c| tasks::scoped_run(c, user, f))?;
     scoped(result, user)

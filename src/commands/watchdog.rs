@@ -9,6 +9,7 @@
 //! pid libpq knows is the pooler's, no session matches, and the watchdog
 //! does nothing (the pooler's and server's own timeouts apply).
 
+use crate::db::PgConn;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
@@ -18,7 +19,8 @@ use diesel::prelude::*;
 use diesel::sql_types::{Array, Double, Integer, Nullable, Text};
 
 use crate::commands::connect::{self, ConnectOptions, Target};
-use crate::db::{libpq, pool};
+use crate::db::conn::cancel;
+use crate::db::pool;
 
 /// Who blocked the command, once the watchdog cancelled it.
 static BLOCKER: Mutex<Option<String>> = Mutex::new(None);
@@ -96,7 +98,7 @@ fn watch(opts: ConnectOptions, timeout: Duration, state: &State) {
     if done.load(Ordering::SeqCst) {
         return;
     }
-    let ours = libpq::backend_pids();
+    let ours = cancel::backend_pids();
     if ours.is_empty() {
         return;
     }
@@ -118,7 +120,7 @@ fn watch(opts: ConnectOptions, timeout: Duration, state: &State) {
                 *slot = Some(who);
             }
             if !done.load(Ordering::Acquire) {
-                libpq::cancel_all();
+                cancel::cancel_all();
             }
             return;
         }
@@ -129,7 +131,7 @@ fn watch(opts: ConnectOptions, timeout: Duration, state: &State) {
 }
 
 /// The session blocking any of `pids`: "pid 123 (psql, for 7 s: LOCK TABLE …)".
-fn blocking(conn: &mut PgConnection, pids: &[i32]) -> QueryResult<Option<String>> {
+fn blocking(conn: &mut PgConn, pids: &[i32]) -> QueryResult<Option<String>> {
     #[derive(QueryableByName)]
     struct Row {
         #[diesel(sql_type = Integer)]

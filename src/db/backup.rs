@@ -8,6 +8,7 @@
 //! emptiness check, the delete (`--replace`), the index drop of `db seed`'s
 //! fast path, two COPY FROM, the index rebuild, `setval`, COMMIT.
 
+use crate::db::PgConn;
 use std::cell::RefCell;
 use std::io::{BufRead, Read, Write};
 use std::time::Duration;
@@ -16,7 +17,6 @@ use diesel::dsl::sql;
 use diesel::prelude::*;
 use diesel::sql_types::{BigInt, Bool, Text};
 
-use super::schema::{tasks, users};
 use super::{migrate, seed};
 use crate::backup_file::{self, Checksums, CopyError, FormatError, Header, Section, Trailer};
 
@@ -36,7 +36,7 @@ fn io_err(e: std::io::Error) -> diesel::result::Error {
 /// `row_security` off, a COPY that row-level security would filter raises
 /// an error instead of silently writing fewer rows (a second guard behind
 /// the check in [`backup`]).
-fn set_copy_settings(conn: &mut PgConnection) -> QueryResult<()> {
+fn set_copy_settings(conn: &mut PgConn) -> QueryResult<()> {
     diesel::sql_query(
         "SELECT set_config('DateStyle', 'ISO, YMD', true), set_config('row_security', 'off', true)",
     )
@@ -70,16 +70,16 @@ impl From<diesel::result::Error> for BackupError {
 /// ONLY transaction: works for a read-only role and through a pooler).
 /// `progress(rows)` is called as rows stream.
 pub fn backup(
-    conn: &mut PgConnection,
+    conn: &mut PgConn,
     out: &mut dyn Write,
     tool_version: &str,
     taken_at: &str,
     progress: &dyn Fn(u64),
 ) -> Result<Counts, BackupError> {
-    conn.build_transaction()
-        .repeatable_read()
-        .read_only()
-        .run(|conn| {
+    super::conn::transaction_as(
+        conn,
+        "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY",
+        |conn| {
             set_copy_settings(conn)?;
             let answer: String =
                 diesel::select(sql::<Text>(SERVER_AND_ROW_SECURITY)).get_result(conn)?;
@@ -100,16 +100,16 @@ pub fn backup(
 
             backup_file::write_section_start(out, "users", backup_file::USERS_COLUMNS)
                 .map_err(io_err)?;
-            let copy = diesel::copy_to(super::columns::USER_ROW).load_raw(conn)?;
-            let users = stream(copy, out, 0, progress)?;
-            finish_copy()?;
+            let mut copy = conn.copy_out(super::columns::USERS_OUT)?;
+            let users = stream(&mut copy, out, 0, progress)?;
+            copy.finish()?;
             backup_file::write_section_end(out).map_err(io_err)?;
 
             backup_file::write_section_start(out, "tasks", backup_file::TASKS_COLUMNS)
                 .map_err(io_err)?;
-            let copy = diesel::copy_to(super::columns::TASK_ROW).load_raw(conn)?;
-            let tasks = stream(copy, out, users.rows, progress)?;
-            finish_copy()?;
+            let mut copy = conn.copy_out(super::columns::TASKS_OUT)?;
+            let tasks = stream(&mut copy, out, users.rows, progress)?;
+            copy.finish()?;
             backup_file::write_section_end(out).map_err(io_err)?;
 
             let counts = Counts {
@@ -126,23 +126,14 @@ pub fn backup(
             };
             backup_file::write_trailer(out, &trailer).map_err(io_err)?;
             Ok(counts)
-        })
-}
-
-/// Ends a COPY TO whose data was read (see [`super::libpq::finish_copy_out`]).
-fn finish_copy() -> QueryResult<()> {
-    super::libpq::finish_copy_out().map_err(|message| {
-        diesel::result::Error::DatabaseError(
-            diesel::result::DatabaseErrorKind::Unknown,
-            Box::new(message),
-        )
-    })
+        },
+    )
 }
 
 /// The applied migrations, or none when the role may not read the
 /// migrations table (a read-only role granted only the two tables); the
 /// manifest then names none, and a restore cannot tell a newer schema.
-fn readable_migrations(conn: &mut PgConnection) -> QueryResult<Vec<String>> {
+fn readable_migrations(conn: &mut PgConn) -> QueryResult<Vec<String>> {
     let readable: bool = diesel::select(sql::<Bool>(
         "to_regclass('__diesel_schema_migrations') IS NOT NULL
          AND has_table_privilege('__diesel_schema_migrations', 'SELECT')",
@@ -156,7 +147,7 @@ fn readable_migrations(conn: &mut PgConnection) -> QueryResult<Vec<String>> {
 
 /// Copies COPY's output to `out`, counting and hashing it.
 fn stream(
-    mut copy: impl BufRead,
+    copy: &mut impl BufRead,
     out: &mut dyn Write,
     before: u64,
     progress: &dyn Fn(u64),
@@ -210,7 +201,7 @@ impl From<FormatError> for RestoreError {
 }
 
 /// Whether `users` or `tasks` holds any row.
-pub fn has_rows(conn: &mut PgConnection) -> QueryResult<bool> {
+pub fn has_rows(conn: &mut PgConn) -> QueryResult<bool> {
     diesel::select(sql::<Bool>(
         "EXISTS (SELECT 1 FROM users) OR EXISTS (SELECT 1 FROM tasks)",
     ))
@@ -229,7 +220,7 @@ pub fn has_rows(conn: &mut PgConnection) -> QueryResult<bool> {
 /// are added as placeholders before the foreign key is rebuilt; their
 /// number is returned beside the counts (always 0 otherwise).
 pub fn restore<R: BufRead>(
-    conn: &mut PgConnection,
+    conn: &mut PgConn,
     reader: &mut backup_file::Reader<R>,
     replace: bool,
     placeholders: bool,
@@ -256,22 +247,18 @@ pub fn restore<R: BufRead>(
         reader
             .borrow_mut()
             .section_start("users", backup_file::USERS_COLUMNS)?;
-        diesel::copy_from(users::table)
-            .from_raw_data(super::columns::USER_ROW, |sink: &mut dyn Write| {
-                load(&reader, &section, &problem, progress, sink)
-            })
-            .execute(conn)
-            .map_err(failed)?;
+        conn.copy_in(super::columns::USERS_IN, |sink: &mut dyn Write| {
+            load(&reader, &section, &problem, progress, sink)
+        })
+        .map_err(failed)?;
         let users = section.take().unwrap_or_default();
         reader
             .borrow_mut()
             .section_start("tasks", backup_file::TASKS_COLUMNS)?;
-        diesel::copy_from(tasks::table)
-            .from_raw_data(super::columns::TASK_ROW, |sink: &mut dyn Write| {
-                load(&reader, &section, &problem, progress, sink)
-            })
-            .execute(conn)
-            .map_err(failed)?;
+        conn.copy_in(super::columns::TASKS_IN, |sink: &mut dyn Write| {
+            load(&reader, &section, &problem, progress, sink)
+        })
+        .map_err(failed)?;
         let tasks = section.take().unwrap_or_default();
         let trailer = reader.borrow_mut().trailer()?;
         let counts = Counts {
@@ -357,7 +344,7 @@ fn file_problem<R: BufRead>(
 }
 
 /// Row counts of the two tables (for `db verify`).
-pub fn count_rows(conn: &mut PgConnection) -> QueryResult<Counts> {
+pub fn count_rows(conn: &mut PgConn) -> QueryResult<Counts> {
     #[derive(QueryableByName)]
     struct Row {
         #[diesel(sql_type = BigInt)]

@@ -1,60 +1,53 @@
-//! The column lists of the bulk paths (COPY into and out of the tables), in
-//! one place: `db seed`, `db backup`, `db restore`, `task import`. Their
-//! order is the order of the fields in the rows (for backups, also
-//! `backup_file::USERS_COLUMNS` / `TASKS_COLUMNS`).
+//! The COPY statements of the bulk paths, with their column lists in one
+//! place: `db seed`, `db backup`, `db restore`, `task import`. The order of
+//! the columns is the order of the fields in the rows (for backups, also
+//! `backup_file::USERS_COLUMNS` / `TASKS_COLUMNS`, checked by a test).
 
-use super::schema::{tasks, users};
-
-pub type UserRow = (
-    users::id,
-    users::email,
-    users::name,
-    users::created_at,
-    users::updated_at,
-);
 /// A user, as backed up, restored and seeded.
-pub const USER_ROW: UserRow = (
-    users::id,
-    users::email,
-    users::name,
-    users::created_at,
-    users::updated_at,
-);
+macro_rules! user_columns {
+    () => {
+        "users (id, email, name, created_at, updated_at)"
+    };
+}
 
-pub type TaskRow = (
-    tasks::id,
-    tasks::title,
-    tasks::description,
-    tasks::completed,
-    tasks::user_id,
-    tasks::created_at,
-    tasks::updated_at,
-);
 /// A task with its id, as backed up and restored.
-pub const TASK_ROW: TaskRow = (
-    tasks::id,
-    tasks::title,
-    tasks::description,
-    tasks::completed,
-    tasks::user_id,
-    tasks::created_at,
-    tasks::updated_at,
+macro_rules! task_columns {
+    () => {
+        "tasks (id, title, description, completed, user_id, created_at, updated_at)"
+    };
+}
+
+/// A new task (the id from `tasks_id_seq`), as seeded and imported.
+macro_rules! new_task_columns {
+    () => {
+        "tasks (title, description, completed, user_id, created_at, updated_at)"
+    };
+}
+
+pub const USERS_OUT: &str = concat!("COPY ", user_columns!(), " TO STDOUT");
+pub const TASKS_OUT: &str = concat!("COPY ", task_columns!(), " TO STDOUT");
+pub const USERS_IN: &str = concat!("COPY ", user_columns!(), " FROM STDIN");
+pub const TASKS_IN: &str = concat!("COPY ", task_columns!(), " FROM STDIN");
+pub const NEW_TASKS_IN: &str = concat!("COPY ", new_task_columns!(), " FROM STDIN");
+pub const USERS_IN_BINARY: &str =
+    concat!("COPY ", user_columns!(), " FROM STDIN WITH (FORMAT binary)");
+pub const NEW_TASKS_IN_BINARY: &str = concat!(
+    "COPY ",
+    new_task_columns!(),
+    " FROM STDIN WITH (FORMAT binary)"
 );
 
-pub type NewTaskRow = (
-    tasks::title,
-    tasks::description,
-    tasks::completed,
-    tasks::user_id,
-    tasks::created_at,
-    tasks::updated_at,
-);
-/// A new task (the id from `tasks_id_seq`), as seeded and imported.
-pub const NEW_TASK_ROW: NewTaskRow = (
-    tasks::title,
-    tasks::description,
-    tasks::completed,
-    tasks::user_id,
-    tasks::created_at,
-    tasks::updated_at,
-);
+#[cfg(test)]
+mod tests {
+    /// The backup format names the same columns in the same order.
+    #[test]
+    fn backups_and_copy_agree_on_the_columns() {
+        let list = |sql: &str| {
+            let open = sql.find('(').unwrap();
+            let close = sql.find(')').unwrap();
+            sql[open + 1..close].replace(' ', "")
+        };
+        assert_eq!(list(super::USERS_OUT), crate::backup_file::USERS_COLUMNS);
+        assert_eq!(list(super::TASKS_OUT), crate::backup_file::TASKS_COLUMNS);
+    }
+}

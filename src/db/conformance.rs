@@ -2,6 +2,7 @@
 //! `db migrate --baseline` and `db health`. Reads only the catalogs, so it
 //! works for a read-only role that owns nothing.
 
+use crate::db::PgConn;
 use diesel::prelude::*;
 use diesel::sql_types::Text;
 
@@ -149,7 +150,7 @@ pub struct Catalog {
 }
 
 /// Reads the [`Catalog`] (one round trip).
-pub fn catalog(conn: &mut PgConnection) -> QueryResult<Catalog> {
+pub fn catalog(conn: &mut PgConn) -> QueryResult<Catalog> {
     #[derive(QueryableByName)]
     struct Row {
         #[diesel(sql_type = Text)]
@@ -162,7 +163,7 @@ pub fn catalog(conn: &mut PgConnection) -> QueryResult<Catalog> {
 
 /// Every difference between the database and the base schema of SPEC §1
 /// (empty when it conforms); one round trip.
-pub fn base_schema_differences(conn: &mut PgConnection) -> QueryResult<Vec<String>> {
+pub fn base_schema_differences(conn: &mut PgConn) -> QueryResult<Vec<String>> {
     Ok(catalog(conn)?.differences())
 }
 

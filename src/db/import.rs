@@ -3,14 +3,13 @@
 //! looked up before). The rows are streamed: whoever produces them writes
 //! each one as it is read, so memory does not grow with the import.
 
+use crate::db::PgConn;
 use std::io::Write;
 
 use chrono::NaiveDateTime;
-use diesel::pg::PgConnection;
 use diesel::prelude::*;
 
 use super::models::NewTask;
-use super::schema::tasks;
 
 /// Where a producer writes tasks: rows of one COPY, for one user.
 pub struct TaskRows<'a> {
@@ -34,28 +33,23 @@ impl TaskRows<'_> {
 /// the producer keeps its own reason. `track`: note the transaction id for
 /// read replicas (one more statement, inside the transaction).
 pub fn insert_stream(
-    conn: &mut PgConnection,
+    conn: &mut PgConn,
     user_id: &str,
     now: NaiveDateTime,
     produce: &dyn Fn(&mut TaskRows<'_>) -> std::io::Result<()>,
     track: bool,
 ) -> QueryResult<usize> {
     conn.transaction(|conn| {
-        let inserted = diesel::copy_from(tasks::table)
-            .from_raw_data(
-                super::columns::NEW_TASK_ROW,
-                |sink: &mut dyn Write| -> QueryResult<()> {
-                    let mut rows = TaskRows {
-                        out: std::io::BufWriter::with_capacity(256 * 1024, sink),
-                        user_id,
-                        now,
-                        line: String::new(),
-                    };
-                    produce(&mut rows).map_err(io_err)?;
-                    rows.out.flush().map_err(io_err)
-                },
-            )
-            .execute(conn)?;
+        let inserted = conn.copy_in(super::columns::NEW_TASKS_IN, |sink: &mut dyn Write| {
+            let mut rows = TaskRows {
+                out: std::io::BufWriter::with_capacity(256 * 1024, sink),
+                user_id,
+                now,
+                line: String::new(),
+            };
+            produce(&mut rows).map_err(io_err)?;
+            rows.out.flush().map_err(io_err)
+        })?;
         if track {
             let xid = super::replica::current_xid(conn)?;
             super::replica::note_write(Some(&xid));

@@ -7,6 +7,7 @@
 //! never block the application's reads and writes, and wait for other
 //! maintenance at most `lock_timeout`.
 
+use crate::db::PgConn;
 use std::time::Duration;
 
 use diesel::prelude::*;
@@ -48,7 +49,7 @@ struct IndexRow {
 }
 
 /// The plan: two read-only statements.
-pub fn plan(conn: &mut PgConnection) -> QueryResult<Vec<Action>> {
+pub fn plan(conn: &mut PgConn) -> QueryResult<Vec<Action>> {
     let tables: Vec<TableRow> = diesel::sql_query(
         "SELECT relname::text AS name, relid::regclass::text AS quoted,
                 n_live_tup AS live, n_dead_tup AS dead, n_mod_since_analyze AS modified,
@@ -100,7 +101,7 @@ pub fn plan(conn: &mut PgConnection) -> QueryResult<Vec<Action>> {
 /// Runs one action outside any transaction, waiting for locks at most
 /// `lock_timeout` (a session setting here, reset afterwards: run
 /// maintenance on the direct host, not through a transaction pooler).
-pub fn run(conn: &mut PgConnection, action: &Action, lock_timeout: Duration) -> QueryResult<()> {
+pub fn run(conn: &mut PgConn, action: &Action, lock_timeout: Duration) -> QueryResult<()> {
     diesel::sql_query("SELECT set_config('lock_timeout', $1, false)")
         .bind::<Text, _>(format!("{}ms", lock_timeout.as_millis().max(1)))
         .execute(conn)?;

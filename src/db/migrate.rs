@@ -3,6 +3,7 @@
 //! concurrent runs serialise, also through a transaction pooler) under a
 //! `lock_timeout` (so the web app is never stalled for long).
 
+use crate::db::PgConn;
 use std::time::Duration;
 
 use diesel::migration::MigrationSource;
@@ -161,7 +162,7 @@ impl State {
 
 /// Reads the [`State`]: one round trip, two when the migrations table
 /// exists.
-pub fn state(conn: &mut PgConnection) -> QueryResult<State> {
+pub fn state(conn: &mut PgConn) -> QueryResult<State> {
     #[derive(QueryableByName)]
     struct Row {
         #[diesel(sql_type = Bool)]
@@ -183,12 +184,12 @@ pub fn state(conn: &mut PgConnection) -> QueryResult<State> {
 }
 
 /// Applied versions, oldest first, from an existing migrations table.
-pub fn versions(conn: &mut PgConnection) -> QueryResult<Vec<String>> {
+pub fn versions(conn: &mut PgConn) -> QueryResult<Vec<String>> {
     Ok(applied_rows(conn)?.into_iter().map(|(v, _)| v).collect())
 }
 
 /// Applied versions with when each was applied (UTC), oldest first.
-fn applied_rows(conn: &mut PgConnection) -> QueryResult<Vec<(String, chrono::NaiveDateTime)>> {
+fn applied_rows(conn: &mut PgConn) -> QueryResult<Vec<(String, chrono::NaiveDateTime)>> {
     #[derive(QueryableByName)]
     struct Row {
         #[diesel(sql_type = Text)]
@@ -207,7 +208,7 @@ pub fn unmanaged(applied: &[String], has_tables: bool) -> bool {
 }
 
 /// Whether both tables of the base schema exist.
-pub fn has_both_tables(conn: &mut PgConnection) -> QueryResult<bool> {
+pub fn has_both_tables(conn: &mut PgConn) -> QueryResult<bool> {
     diesel::select(diesel::dsl::sql::<Bool>(
         "to_regclass('users') IS NOT NULL AND to_regclass('tasks') IS NOT NULL",
     ))
@@ -225,9 +226,9 @@ pub fn pending(applied: &[String]) -> Vec<Known> {
 /// Runs `f` in one transaction holding the migration lock, with
 /// `lock_timeout` applying to the lock and to every statement's locks.
 pub(super) fn locked<T>(
-    conn: &mut PgConnection,
+    conn: &mut PgConn,
     lock_timeout: Duration,
-    f: impl FnOnce(&mut PgConnection) -> Result<T, MigrateError>,
+    f: impl FnOnce(&mut PgConn) -> Result<T, MigrateError>,
 ) -> Result<T, MigrateError> {
     conn.transaction(|conn| {
         super::seed::set_lock_timeout(conn, lock_timeout)?;
@@ -244,7 +245,7 @@ pub(super) fn locked<T>(
 /// Nothing pending is the common case, found without a transaction or a
 /// lock ([`state`]: two round trips); otherwise the state is read again
 /// under the migration lock, in the transaction that migrates.
-pub fn run(conn: &mut PgConnection, lock_timeout: Duration) -> Result<Vec<String>, MigrateError> {
+pub fn run(conn: &mut PgConn, lock_timeout: Duration) -> Result<Vec<String>, MigrateError> {
     // Only "nothing pending" is decided without the lock; anything else
     // (an unmanaged schema included) is read again under it, where no
     // other migration can be half-way.
@@ -260,7 +261,7 @@ pub fn run(conn: &mut PgConnection, lock_timeout: Duration) -> Result<Vec<String
     })
 }
 
-fn apply_pending(conn: &mut PgConnection) -> Result<Vec<String>, MigrateError> {
+fn apply_pending(conn: &mut PgConn) -> Result<Vec<String>, MigrateError> {
     let done = conn.run_pending_migrations(MIGRATIONS)?;
     Ok(done.iter().map(|v| v.to_string()).collect())
 }
@@ -269,10 +270,7 @@ fn apply_pending(conn: &mut PgConnection) -> Result<Vec<String>, MigrateError> {
 /// records the base migration as applied, then applies the others (which add
 /// the extras that are missing). Returns the versions applied after the base.
 /// On an already managed database it just applies what is pending.
-pub fn baseline(
-    conn: &mut PgConnection,
-    lock_timeout: Duration,
-) -> Result<Vec<String>, MigrateError> {
+pub fn baseline(conn: &mut PgConn, lock_timeout: Duration) -> Result<Vec<String>, MigrateError> {
     locked(conn, lock_timeout, |conn| {
         let now = state(conn)?;
         if !now.applied().iter().any(|v| v == BASE_VERSION) {

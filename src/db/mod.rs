@@ -8,9 +8,9 @@
 pub mod backup;
 pub mod columns;
 pub mod conformance;
+pub mod conn;
 pub mod health;
 pub mod import;
-pub mod libpq;
 pub mod maintain;
 pub mod migrate;
 pub mod models;
@@ -21,18 +21,17 @@ pub mod revert;
 pub mod rls;
 pub mod schema;
 pub mod seed;
-pub mod setup;
 pub mod stats;
 pub mod tasks;
-pub mod tls;
 pub mod url;
 pub mod users;
 
+pub use conn::PgConn;
 pub use pool::{Conn, Pool, StatementLog};
 
-/// The SQLSTATE (five characters, e.g. `42501`) of a database error,
-/// read from libpq's result as it arrived (diesel's errors do not carry
-/// it; the error's message finds it again). None for an error that came
+/// The SQLSTATE (five characters, e.g. `42501`) of a database error, as
+/// [`PgConn`] noted it (diesel's errors do not carry it; the error's
+/// message finds it again, see [`conn::sqlstate`]). None for an error that came
 /// from no server result (a lost connection). Classify errors by this,
 /// never by the server's message, which follows its `lc_messages` language.
 pub fn sqlstate(err: &diesel::result::Error) -> Option<String> {
@@ -45,7 +44,7 @@ pub fn sqlstate(err: &diesel::result::Error) -> Option<String> {
 /// [`sqlstate`] for an error known only by its message (one boxed by
 /// diesel_migrations, whose text is the server's primary message).
 pub fn sqlstate_of_message(message: &str) -> Option<String> {
-    setup::sqlstate_of(message).map(|c| String::from_utf8_lossy(&c).into_owned())
+    conn::sqlstate::of(message)
 }
 
 /// SQLSTATEs the tool tells apart.

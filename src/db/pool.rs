@@ -6,6 +6,7 @@
 //! unknown database fails at once, with the server's reason) and handed to the
 //! pool on its first `connect()`.
 
+use crate::db::PgConn;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -22,8 +23,8 @@ pub type StatementLog = Arc<dyn Fn(&str) + Send + Sync>;
 
 /// Opens a connection with named prepared statements turned off (they cost a
 /// round trip in a one-shot CLI and break transaction-mode poolers).
-pub fn establish(url: &DbUrl, log: Option<&StatementLog>) -> Result<PgConnection> {
-    let mut conn = PgConnection::establish(url.libpq()).map_err(|e| connect_error(url, &e))?;
+pub fn establish(url: &DbUrl, log: Option<&StatementLog>) -> Result<PgConn> {
+    let mut conn = PgConn::establish(url.libpq()).map_err(|e| connect_error(url, &e))?;
     conn.set_prepared_statement_cache_size(CacheSize::Disabled);
     if let Some(log) = log {
         log(&format!("connected to {}", url.display()));
@@ -101,15 +102,15 @@ fn is_conninfo_error(message: &str) -> bool {
 /// Hands out the pre-established first connection, then opens new ones.
 pub struct Manager {
     url: DbUrl,
-    first: Mutex<Option<PgConnection>>,
+    first: Mutex<Option<PgConn>>,
     log: Option<StatementLog>,
 }
 
 impl ManageConnection for Manager {
-    type Connection = PgConnection;
+    type Connection = PgConn;
     type Error = Error;
 
-    fn connect(&self) -> Result<PgConnection> {
+    fn connect(&self) -> Result<PgConn> {
         let first = self.first.lock().ok().and_then(|mut slot| slot.take());
         match first {
             Some(conn) => Ok(conn),
@@ -117,14 +118,14 @@ impl ManageConnection for Manager {
         }
     }
 
-    fn is_valid(&self, conn: &mut PgConnection) -> Result<()> {
+    fn is_valid(&self, conn: &mut PgConn) -> Result<()> {
         diesel::sql_query("SELECT 1")
             .execute(conn)
             .map(|_| ())
             .map_err(|e| Error::unavailable(self.url.mask(&e.to_string())))
     }
 
-    fn has_broken(&self, _conn: &mut PgConnection) -> bool {
+    fn has_broken(&self, _conn: &mut PgConn) -> bool {
         false
     }
 }
@@ -186,36 +187,4 @@ impl Pool {
             ))
         })
     }
-}
-
-/// Ends a command's pools. Each r2d2 pool has a scheduler thread, which
-/// shuts down when its pool is dropped but is not joined; one still alive
-/// when the process exits must be scheduled once more to die before the
-/// process is reaped, and if the server was just told to end its session,
-/// that waits behind the server's exit work (measured: up to 2 ms on two
-/// cores). So the sessions end last: the connections are held back
-/// (`libpq::defer_finish`) while the pools drop, until their scheduler
-/// threads are gone (at most 5 ms), then finished.
-pub fn close(pools: Vec<Pool>) {
-    if pools.is_empty() {
-        return;
-    }
-    let finish = super::libpq::defer_finish();
-    let target = threads().map(|n| n.saturating_sub(pools.len()));
-    drop(pools);
-    if let Some(target) = target {
-        let deadline = Instant::now() + Duration::from_millis(5);
-        while threads().is_some_and(|n| n > target) && Instant::now() < deadline {
-            std::thread::yield_now();
-        }
-    }
-    drop(finish);
-}
-
-/// This process's thread count (`/proc/self/stat`, field 20), if known.
-fn threads() -> Option<usize> {
-    let stat = std::fs::read_to_string("/proc/self/stat").ok()?;
-    // The command name (field 2) may hold spaces and parentheses.
-    let (_, rest) = stat.rsplit_once(')')?;
-    rest.split_whitespace().nth(17)?.parse().ok()
 }

@@ -5,6 +5,7 @@
 //! LOCKED`) and left for a later run. NULL `completed` is pending and NULL
 //! `updated_at` never matches: such rows are kept.
 
+use crate::db::PgConn;
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
 use diesel::sql_types::{BigInt, Bool, Nullable, Text, Timestamp};
@@ -31,7 +32,7 @@ pub struct Count {
 }
 
 pub fn count(
-    conn: &mut PgConnection,
+    conn: &mut PgConn,
     cutoff: NaiveDateTime,
     user_id: Option<&str>,
 ) -> QueryResult<Count> {
@@ -48,7 +49,7 @@ pub fn count(
 /// Deletes one batch of at most `batch` tasks in one statement
 /// (autocommit: its own transaction); returns how many went.
 pub fn delete_batch(
-    conn: &mut PgConnection,
+    conn: &mut PgConn,
     cutoff: NaiveDateTime,
     user_id: Option<&str>,
     batch: i64,
@@ -75,7 +76,7 @@ pub fn delete_batch(
 /// before COMMIT (the archive writes and syncs them there): if `keep`
 /// fails, the batch is rolled back.
 pub fn delete_batch_keeping<E>(
-    conn: &mut PgConnection,
+    conn: &mut PgConn,
     cutoff: NaiveDateTime,
     user_id: Option<&str>,
     batch: i64,

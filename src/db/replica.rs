@@ -7,6 +7,7 @@
 //! invocation. On a replica, `pg_visible_in_snapshot(xid, pg_current_snapshot())`
 //! is true once that transaction's commit has been replayed there.
 
+use crate::db::PgConn;
 use std::sync::Mutex;
 
 use diesel::prelude::*;
@@ -28,7 +29,7 @@ pub fn last_write() -> Option<String> {
 
 /// Whether the transaction `xid` is visible on this server (a replica has
 /// replayed its commit). One round trip.
-pub fn replayed(conn: &mut PgConnection, xid: &str) -> QueryResult<bool> {
+pub fn replayed(conn: &mut PgConn, xid: &str) -> QueryResult<bool> {
     #[derive(QueryableByName)]
     struct Row {
         #[diesel(sql_type = Bool)]
@@ -45,7 +46,7 @@ pub fn replayed(conn: &mut PgConnection, xid: &str) -> QueryResult<bool> {
 /// The transaction id of the current transaction, assigning one: for a
 /// write inside an explicit transaction (COPY) whose statement cannot
 /// return it.
-pub fn current_xid(conn: &mut PgConnection) -> QueryResult<String> {
+pub fn current_xid(conn: &mut PgConn) -> QueryResult<String> {
     #[derive(QueryableByName)]
     struct Row {
         #[diesel(sql_type = Text)]

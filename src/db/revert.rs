@@ -1,6 +1,7 @@
 //! `db revert` (SPEC §4a): what reverting the last migration drops, shown
 //! before acting, and the revert itself, under the migration lock.
 
+use crate::db::PgConn;
 use std::time::Duration;
 
 use diesel::prelude::*;
@@ -52,7 +53,7 @@ pub struct Plan {
 
 /// The last applied migration and what reverting it drops; `None` when
 /// nothing is applied.
-pub fn plan(conn: &mut PgConnection) -> Result<Option<Plan>, MigrateError> {
+pub fn plan(conn: &mut PgConn) -> Result<Option<Plan>, MigrateError> {
     let Some(version) = state(conn)?.applied().last().cloned() else {
         return Ok(None);
     };
@@ -75,7 +76,7 @@ pub fn plan(conn: &mut PgConnection) -> Result<Option<Plan>, MigrateError> {
     }))
 }
 
-fn row_counts(conn: &mut PgConnection) -> QueryResult<(i64, i64)> {
+fn row_counts(conn: &mut PgConn) -> QueryResult<(i64, i64)> {
     diesel::select((
         diesel::dsl::sql::<BigInt>("(SELECT count(*) FROM users)"),
         diesel::dsl::sql::<BigInt>("(SELECT count(*) FROM tasks)"),
@@ -86,7 +87,7 @@ fn row_counts(conn: &mut PgConnection) -> QueryResult<(i64, i64)> {
 /// Reverts the planned migration, if it is still the last one. The base
 /// migration is reverted only when its tables are empty or `force` is set.
 pub fn run(
-    conn: &mut PgConnection,
+    conn: &mut PgConn,
     lock_timeout: Duration,
     plan: &Plan,
     force: bool,

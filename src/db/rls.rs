@@ -16,6 +16,7 @@
 //!
 //! Role names are quoted by the server (`format('%I')`), never by us.
 
+use crate::db::PgConn;
 use diesel::prelude::*;
 use diesel::sql_types::{Bool, Text};
 
@@ -57,7 +58,7 @@ macro_rules! row_security_tables {
 pub(crate) use row_security_tables;
 
 /// The tables whose rows row-level security filters for this role.
-pub fn row_security_hides(conn: &mut PgConnection) -> QueryResult<Vec<String>> {
+pub fn row_security_hides(conn: &mut PgConn) -> QueryResult<Vec<String>> {
     let tables: String =
         diesel::select(diesel::dsl::sql::<Text>(row_security_tables!())).get_result(conn)?;
     Ok(split_tables(&tables))
@@ -100,7 +101,7 @@ pub struct Policy {
     pub check: String,
 }
 
-pub fn status(conn: &mut PgConnection) -> QueryResult<Status> {
+pub fn status(conn: &mut PgConn) -> QueryResult<Status> {
     #[derive(QueryableByName)]
     struct Flags {
         #[diesel(sql_type = Bool)]
@@ -150,7 +151,7 @@ pub fn status(conn: &mut PgConnection) -> QueryResult<Status> {
 
 /// Enables row-level security with the policy, in one transaction;
 /// returns what changed (nothing when it was already so).
-pub fn enable(conn: &mut PgConnection) -> QueryResult<Vec<String>> {
+pub fn enable(conn: &mut PgConn) -> QueryResult<Vec<String>> {
     conn.transaction(|conn| {
         let before = status(conn)?;
         let mut changed = Vec::new();
@@ -183,7 +184,7 @@ pub fn enable(conn: &mut PgConnection) -> QueryResult<Vec<String>> {
 
 /// Disables row-level security and drops the policy, in one transaction;
 /// returns what changed.
-pub fn disable(conn: &mut PgConnection) -> QueryResult<Vec<String>> {
+pub fn disable(conn: &mut PgConn) -> QueryResult<Vec<String>> {
     conn.transaction(|conn| {
         let before = status(conn)?;
         let mut changed = Vec::new();
@@ -226,7 +227,7 @@ pub struct Role {
 }
 
 /// Looks a role up.
-pub fn role(conn: &mut PgConnection, role: &str) -> QueryResult<Role> {
+pub fn role(conn: &mut PgConn, role: &str) -> QueryResult<Role> {
     diesel::sql_query(
         "SELECT r.oid IS NOT NULL AS exists, coalesce(r.rolsuper, false) AS superuser,
                 coalesce(r.rolbypassrls, false) AS bypassrls, quote_ident($1) AS quoted
@@ -251,7 +252,7 @@ const READONLY_GRANTS: [&str; 3] = [
 /// Grants a role what the web app needs (`app`) or read access, in one
 /// transaction; returns the statements run. Nothing else is granted (no
 /// DDL, no TRUNCATE).
-pub fn grant(conn: &mut PgConnection, role: &str, app: bool) -> QueryResult<Vec<String>> {
+pub fn grant(conn: &mut PgConn, role: &str, app: bool) -> QueryResult<Vec<String>> {
     #[derive(QueryableByName)]
     struct Sql {
         #[diesel(sql_type = Text)]
@@ -283,7 +284,7 @@ pub struct Grant {
     pub privileges: String,
 }
 
-pub fn grants(conn: &mut PgConnection) -> QueryResult<Vec<Grant>> {
+pub fn grants(conn: &mut PgConn) -> QueryResult<Vec<Grant>> {
     diesel::sql_query(
         "SELECT grantee::text AS role, table_name::text AS object,
                 string_agg(privilege_type, ', ' ORDER BY privilege_type) AS privileges

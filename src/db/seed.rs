@@ -10,15 +10,13 @@
 //! locks are taken first with a short `lock_timeout`; if another session
 //! holds them, the plain load runs instead.
 
-use std::cell::Cell;
+use crate::db::PgConn;
 use std::io::{BufWriter, Write};
 use std::time::Duration;
 
-use diesel::pg::CopyFormat;
 use diesel::prelude::*;
 use diesel::sql_types::{BigInt, Text};
 
-use super::schema::{tasks, users};
 use crate::sample;
 
 /// Advisory lock key serialising seeds: the bytes of "todoseed".
@@ -67,7 +65,7 @@ pub struct Ddl {
 }
 
 /// `SET LOCAL lock_timeout` (bound, through `set_config`).
-pub fn set_lock_timeout(conn: &mut PgConnection, timeout: Duration) -> QueryResult<()> {
+pub fn set_lock_timeout(conn: &mut PgConn, timeout: Duration) -> QueryResult<()> {
     diesel::sql_query("SELECT set_config('lock_timeout', $1, true)")
         .bind::<Text, _>(format!("{}ms", timeout.as_millis().max(1)))
         .execute(conn)
@@ -81,7 +79,7 @@ fn io_err(e: std::io::Error) -> diesel::result::Error {
 /// Runs the seed; `progress(tasks_written, tasks_to_write)` is called as
 /// rows stream (the total counts only the seed users that are missing).
 pub fn run(
-    conn: &mut PgConnection,
+    conn: &mut PgConn,
     plan: Plan,
     lock_timeout: Duration,
     progress: &dyn Fn(u64, u64),
@@ -140,7 +138,7 @@ pub fn run(
 
 /// Recreates what [`take_fast_path`] dropped, once, after the load (in
 /// the reverse order of the drops: indexes and keys before the foreign key).
-pub fn rebuild_indexes(conn: &mut PgConnection, ddl: &[Ddl]) -> QueryResult<()> {
+pub fn rebuild_indexes(conn: &mut PgConn, ddl: &[Ddl]) -> QueryResult<()> {
     diesel::sql_query("SET LOCAL maintenance_work_mem = '256MB'").execute(conn)?;
     for d in ddl.iter().rev() {
         diesel::sql_query(&d.create_sql).execute(conn)?;
@@ -165,7 +163,7 @@ pub enum FastPath {
 /// recreate it (for [`rebuild_indexes`]). `None`: load plainly (locks not
 /// granted, or rows present).
 pub fn take_fast_path(
-    conn: &mut PgConnection,
+    conn: &mut PgConn,
     lock_timeout: Duration,
     path: FastPath,
 ) -> QueryResult<Option<Vec<Ddl>>> {
@@ -203,7 +201,7 @@ pub fn take_fast_path(
         }
         Ok(Some(ddl))
     });
-    let restore = |conn: &mut PgConnection| set_lock_timeout(conn, lock_timeout);
+    let restore = |conn: &mut PgConn| set_lock_timeout(conn, lock_timeout);
     match attempt {
         Ok(ddl) => {
             restore(conn)?;
@@ -240,58 +238,49 @@ const FAST_PATH_DDL: &str = "
       AND NOT EXISTS (SELECT 1 FROM pg_constraint k WHERE k.conindid = i.indexrelid)
     ORDER BY ord";
 
-fn copy_users(conn: &mut PgConnection, seed: u64, missing: &[u64]) -> QueryResult<usize> {
-    diesel::copy_from(users::table)
-        .from_raw_data(
-            super::columns::USER_ROW,
-            |sink: &mut dyn Write| -> QueryResult<()> {
-                let mut out = BufWriter::with_capacity(64 * 1024, sink);
-                out.write_all(sample::BINARY_HEADER).map_err(io_err)?;
-                for n in missing {
-                    sample::write_user(&mut out, seed, *n).map_err(io_err)?;
-                }
-                out.write_all(sample::BINARY_TRAILER).map_err(io_err)?;
-                out.flush().map_err(io_err)
-            },
-        )
-        .with_format(CopyFormat::Binary)
-        .execute(conn)
+fn copy_users(conn: &mut PgConn, seed: u64, missing: &[u64]) -> QueryResult<usize> {
+    conn.copy_in(super::columns::USERS_IN_BINARY, |sink: &mut dyn Write| {
+        let mut out = BufWriter::with_capacity(64 * 1024, sink);
+        out.write_all(sample::BINARY_HEADER).map_err(io_err)?;
+        for n in missing {
+            sample::write_user(&mut out, seed, *n).map_err(io_err)?;
+        }
+        out.write_all(sample::BINARY_TRAILER).map_err(io_err)?;
+        out.flush().map_err(io_err)
+    })
 }
 
 fn copy_tasks(
-    conn: &mut PgConnection,
+    conn: &mut PgConn,
     plan: Plan,
     missing: &[u64],
     progress: &dyn Fn(u64),
 ) -> QueryResult<usize> {
-    let written = Cell::new(0u64);
-    diesel::copy_from(tasks::table)
-        .from_raw_data(
-            super::columns::NEW_TASK_ROW,
-            |sink: &mut dyn Write| -> QueryResult<()> {
-                let mut out = BufWriter::with_capacity(256 * 1024, sink);
-                out.write_all(sample::BINARY_HEADER).map_err(io_err)?;
-                for n in missing {
-                    sample::write_tasks(&mut out, plan.seed, *n, plan.tasks_per_user)
-                        .map_err(io_err)?;
-                    written.set(written.get() + plan.tasks_per_user);
-                    if n % 256 == 0 {
-                        progress(written.get());
-                    }
+    let mut written = 0u64;
+    conn.copy_in(
+        super::columns::NEW_TASKS_IN_BINARY,
+        |sink: &mut dyn Write| {
+            let mut out = BufWriter::with_capacity(256 * 1024, sink);
+            out.write_all(sample::BINARY_HEADER).map_err(io_err)?;
+            for n in missing {
+                sample::write_tasks(&mut out, plan.seed, *n, plan.tasks_per_user)
+                    .map_err(io_err)?;
+                written += plan.tasks_per_user;
+                if n % 256 == 0 {
+                    progress(written);
                 }
-                out.write_all(sample::BINARY_TRAILER).map_err(io_err)?;
-                out.flush().map_err(io_err)?;
-                progress(written.get());
-                Ok(())
-            },
-        )
-        .with_format(CopyFormat::Binary)
-        .execute(conn)
+            }
+            out.write_all(sample::BINARY_TRAILER).map_err(io_err)?;
+            out.flush().map_err(io_err)?;
+            progress(written);
+            Ok(())
+        },
+    )
 }
 
 /// Deletes the seed users (by their email pattern) and, by cascade, their
 /// tasks. Returns (users, tasks) deleted.
-pub fn clean(conn: &mut PgConnection, lock_timeout: Duration) -> QueryResult<(i64, i64)> {
+pub fn clean(conn: &mut PgConn, lock_timeout: Duration) -> QueryResult<(i64, i64)> {
     #[derive(QueryableByName)]
     struct Counts {
         #[diesel(sql_type = BigInt)]

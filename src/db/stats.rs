@@ -3,6 +3,7 @@
 //! installed. Read-only: three statements (four with pg_stat_statements),
 //! from statistics views any role may read.
 
+use crate::db::PgConn;
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
 use diesel::sql_types::{BigInt, Double, Nullable, Text, Timestamp};
@@ -88,8 +89,8 @@ pub struct Stats {
 /// How many of the slowest statements are shown.
 pub const SLOWEST: i64 = 5;
 
-pub fn read(conn: &mut PgConnection) -> QueryResult<Stats> {
-    conn.build_transaction().read_only().run(|conn| {
+pub fn read(conn: &mut PgConn) -> QueryResult<Stats> {
+    super::conn::transaction_as(conn, "BEGIN READ ONLY", |conn| {
         let database: Database = diesel::sql_query(
             "SELECT current_database()::text AS name,
                     pg_database_size(current_database()) AS bytes,

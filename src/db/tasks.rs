@@ -6,6 +6,7 @@
 //! Parameters: `$1` is always the USER argument; the others are listed on
 //! each statement.
 
+use crate::db::PgConn;
 use diesel::pg::PgRowByRowLoadingMode;
 use diesel::prelude::*;
 use diesel::sql_types::{Array, BigInt, Bool, Integer, Nullable, Text};
@@ -63,7 +64,7 @@ pub struct Filter {
 
 /// `$2` title, `$3` description.
 pub fn add(
-    conn: &mut PgConnection,
+    conn: &mut PgConn,
     user: &UserRef,
     title: &str,
     description: Option<&str>,
@@ -128,7 +129,7 @@ const LIST_SEARCH: &str = concat!(
 /// user: the planner cannot know how many tasks the looked-up user has, and
 /// would otherwise read and sort all of them (see migration 3).
 pub fn list<'c>(
-    conn: &'c mut PgConnection,
+    conn: &'c mut PgConn,
     user: &UserRef,
     filter: &Filter,
 ) -> QueryResult<Scoped<Box<dyn Iterator<Item = QueryResult<Task>> + 'c>>> {
@@ -173,7 +174,7 @@ fn like_pattern(text: &str) -> String {
 }
 
 /// `$2` the task id.
-pub fn show(conn: &mut PgConnection, user: &UserRef, id: i32) -> QueryResult<Scoped<Option<Task>>> {
+pub fn show(conn: &mut PgConn, user: &UserRef, id: i32) -> QueryResult<Scoped<Option<Task>>> {
     diesel::sql_query(concat!(
         user_cte!(),
         scoped!(read),
@@ -220,7 +221,7 @@ const DELETE: &str = all_or_nothing!("DELETE FROM tasks");
 /// to none: the tasks come back only when all were found; `found` lists the
 /// ids that exist. One statement, so it is atomic without a transaction.
 pub fn change(
-    conn: &mut PgConnection,
+    conn: &mut PgConn,
     user: &UserRef,
     ids: &[i32],
     change: Change,
@@ -240,7 +241,7 @@ pub fn change(
 }
 
 /// Deletes all the user's completed tasks.
-pub fn delete_done(conn: &mut PgConnection, user: &UserRef) -> QueryResult<Scoped<Vec<Task>>> {
+pub fn delete_done(conn: &mut PgConn, user: &UserRef) -> QueryResult<Scoped<Vec<Task>>> {
     diesel::sql_query(concat!(
         user_cte!(),
         ", t AS (DELETE FROM tasks WHERE user_id = (SELECT id FROM u WHERE n = 1) AND completed
@@ -271,7 +272,7 @@ pub struct Edit {
 /// `$2` the id, `$3` title, `$4` description (NULL: keep), `$5` clear
 /// the description.
 pub fn edit(
-    conn: &mut PgConnection,
+    conn: &mut PgConn,
     user: &UserRef,
     id: i32,
     edit: &Edit,
@@ -294,7 +295,7 @@ pub fn edit(
 }
 
 /// Total and done counts (NULL `completed` counts as pending).
-pub fn stats(conn: &mut PgConnection, user: &UserRef) -> QueryResult<Scoped<Counts>> {
+pub fn stats(conn: &mut PgConn, user: &UserRef) -> QueryResult<Scoped<Counts>> {
     diesel::sql_query(concat!(
         user_cte!(),
         " SELECT u.n AS matches, ",
@@ -313,9 +314,9 @@ pub fn stats(conn: &mut PgConnection, user: &UserRef) -> QueryResult<Scoped<Coun
 /// of the user USER names (`set_config(…, true)`: transaction-local, safe
 /// through a transaction pooler), for a role subject to row-level security.
 pub fn in_user_scope<T>(
-    conn: &mut PgConnection,
+    conn: &mut PgConn,
     user: &UserRef,
-    f: impl FnOnce(&mut PgConnection) -> QueryResult<T>,
+    f: impl FnOnce(&mut PgConn) -> QueryResult<T>,
 ) -> QueryResult<T> {
     conn.transaction(|conn| {
         set_user_scope(conn, user)?;
@@ -324,7 +325,7 @@ pub fn in_user_scope<T>(
 }
 
 /// `SET LOCAL app.user_id` to the id of the user USER names (`$1`).
-pub fn set_user_scope(conn: &mut PgConnection, user: &UserRef) -> QueryResult<()> {
+pub fn set_user_scope(conn: &mut PgConn, user: &UserRef) -> QueryResult<()> {
     diesel::sql_query(concat!(
         "SELECT set_config('app.user_id', coalesce((SELECT min(id) FROM users WHERE ",
         super::users::user_matches!(),
@@ -346,9 +347,9 @@ pub fn is_rls_refusal(err: &diesel::result::Error) -> bool {
 /// Runs a scoped statement; when row-level security hid the user's tasks
 /// from it (or refused its write), runs it again in the user's scope.
 pub fn scoped_run<T>(
-    conn: &mut PgConnection,
+    conn: &mut PgConn,
     user: &UserRef,
-    f: impl Fn(&mut PgConnection) -> QueryResult<Scoped<T>>,
+    f: impl Fn(&mut PgConn) -> QueryResult<Scoped<T>>,
 ) -> QueryResult<Scoped<T>> {
     match f(conn) {
         Ok(result) if !result.rls_unscoped => Ok(result),

@@ -1,6 +1,7 @@
 //! User statements. Each function is one constant SQL statement with its
 //! parameters bound.
 
+use crate::db::PgConn;
 use diesel::pg::PgRowByRowLoadingMode;
 use diesel::prelude::*;
 use diesel::sql_types::{BigInt, Bool, Nullable, Text};
@@ -62,12 +63,7 @@ pub enum Added {
 /// name) unless the email in any letter case or the id is taken; says which.
 /// Two concurrent inserts of the same email or id can still both pass the
 /// check: the loser gets a unique violation.
-pub fn add(
-    conn: &mut PgConnection,
-    id: &str,
-    email: &str,
-    name: Option<&str>,
-) -> QueryResult<Added> {
+pub fn add(conn: &mut PgConn, id: &str, email: &str, name: Option<&str>) -> QueryResult<Added> {
     #[derive(QueryableByName)]
     struct Row {
         #[diesel(sql_type = Bool)]
@@ -134,7 +130,7 @@ macro_rules! natural_order {
 /// Users in the natural order of their emails, with task counts, streamed
 /// row by row.
 pub fn list(
-    conn: &mut PgConnection,
+    conn: &mut PgConn,
     limit: Option<i64>,
 ) -> QueryResult<impl Iterator<Item = QueryResult<User>> + '_> {
     diesel::sql_query(concat!(
@@ -166,7 +162,7 @@ macro_rules! find_sql {
 
 /// The user matching USER, with task counts (two are read: more than one
 /// is ambiguous).
-pub fn find(conn: &mut PgConnection, user: &UserRef) -> QueryResult<Scoped<Option<User>>> {
+pub fn find(conn: &mut PgConn, user: &UserRef) -> QueryResult<Scoped<Option<User>>> {
     diesel::sql_query(find_sql!(""))
         .bind::<Text, _>(user.key())
         .load(conn)
@@ -177,7 +173,7 @@ pub fn find(conn: &mut PgConnection, user: &UserRef) -> QueryResult<Scoped<Optio
 /// rows row-level security filters for the connected role (an export must
 /// not be silently shortened, SPEC §17).
 pub fn find_for_export(
-    conn: &mut PgConnection,
+    conn: &mut PgConn,
     user: &UserRef,
 ) -> QueryResult<(Scoped<Option<User>>, Vec<String>)> {
     #[derive(QueryableByName)]
@@ -209,7 +205,7 @@ pub fn find_for_export(
 /// role subject to row-level security on `users` (which may delete only
 /// the row `app.user_id` names), the statement runs again in the user's
 /// scope, as task commands do.
-pub fn delete(conn: &mut PgConnection, user: &UserRef) -> QueryResult<Scoped<Option<DeletedUser>>> {
+pub fn delete(conn: &mut PgConn, user: &UserRef) -> QueryResult<Scoped<Option<DeletedUser>>> {
     super::tasks::scoped_run(conn, user, |conn| {
         diesel::sql_query(concat!(
             user_cte!(),

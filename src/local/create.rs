@@ -1,6 +1,7 @@
 //! Creating the embedded cluster: `initdb` into a private build directory,
 //! the configuration, and the `todo` database.
 
+use crate::db::PgConn;
 use std::fs;
 use std::path::Path;
 
@@ -98,7 +99,7 @@ impl Cluster {
 
     pub(super) fn create_database(&self) -> Result<()> {
         use diesel::prelude::*;
-        let mut conn = PgConnection::establish(&self.url("postgres")).map_err(|e| {
+        let mut conn = PgConn::establish(&self.url("postgres")).map_err(|e| {
             Error::unavailable(format!("cannot connect to the local database: {e}"))
         })?;
         let exists: bool = diesel::select(diesel::dsl::sql::<diesel::sql_types::Bool>(

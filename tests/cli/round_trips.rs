@@ -71,21 +71,66 @@ fn connecting_sends_no_set_and_timestamps_stay_utc() {
                AND query ILIKE 'SET %'",
         )
     };
+    // A server whose time zone is UTC: nothing to set.
     db.psql(reset);
     let out = db
         .cmd()
-        .env("PGTZ", "America/New_York")
         .args(["task", "add", "In UTC", "--user", "tz@example.com", "-q"])
         .output()
         .unwrap();
     expect_code(&out, 0);
     assert_eq!(sets(), "0");
+    // Another zone asked for by the environment (libpq sends PGTZ), and a
+    // server whose default is another zone: one SET, and UTC all the same.
+    db.psql(&format!(
+        "ALTER DATABASE {} SET timezone = 'Asia/Tokyo'",
+        db.name
+    ));
+    db.psql(reset);
+    let out = db
+        .cmd()
+        .env("PGTZ", "America/New_York")
+        .args(["task", "add", "Also UTC", "--user", "tz@example.com", "-q"])
+        .output()
+        .unwrap();
+    expect_code(&out, 0);
+    assert_eq!(sets(), "1");
+    let out = db
+        .cmd()
+        .args(["task", "add", "Still UTC", "--user", "tz@example.com", "-q"])
+        .output()
+        .unwrap();
+    expect_code(&out, 0);
     assert_eq!(
         db.value(
-            "SELECT abs(extract(epoch FROM (now() AT TIME ZONE 'UTC') - created_at)) < 60 FROM tasks"
+            "SELECT bool_and(abs(extract(epoch FROM (now() AT TIME ZONE 'UTC') - created_at)) < 60) FROM tasks"
         ),
         "t"
     );
+    let out = db
+        .cmd()
+        .env("PGTZ", "America/New_York")
+        .args(["task", "list", "--user", "tz@example.com", "--json"])
+        .output()
+        .unwrap();
+    let printed = crate::support::json(&out);
+    let stored = db.value(
+        "SELECT to_char(created_at, 'YYYY-MM-DD\"T\"HH24:MI') FROM tasks WHERE title = 'Still UTC'",
+    );
+    let shown = printed
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|t| t["title"] == "Still UTC")
+        .unwrap()["created_at"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert!(
+        shown.starts_with(&stored),
+        "{shown} is the stored UTC {stored}"
+    );
+    db.psql(&format!("ALTER DATABASE {} RESET timezone", db.name));
     db.psql(reset);
     let out = db
         .cmd()

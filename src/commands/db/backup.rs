@@ -88,7 +88,7 @@ fn spinner(ctx: &Context, what: &'static str) -> indicatif::ProgressBar {
 
 /// A backup's failure as the user sees it: row-level security hiding rows
 /// is exit 2 with what to connect as (SPEC §17).
-fn backup_error(conn: &mut diesel::PgConnection, e: data::BackupError) -> Error {
+fn backup_error(conn: &mut crate::db::PgConn, e: data::BackupError) -> Error {
     match e {
         data::BackupError::RowSecurity(tables) => errors::row_security("back up", &tables),
         data::BackupError::Db(e) => errors::classify(conn, e),
@@ -219,7 +219,7 @@ fn file_error(path: &Path, e: FormatError) -> Error {
 
 /// Migrates an empty database; a database with pending migrations is not
 /// ready for a restore.
-fn ensure_migrated(conn: &mut diesel::PgConnection) -> Result<()> {
+fn ensure_migrated(conn: &mut crate::db::PgConn) -> Result<()> {
     let state = migrate::state(conn).map_err(|e| errors::classify(conn, e))?;
     if state.applied().is_empty() && !state.has_tables {
         migrate::run(conn, Duration::from_secs(10))
@@ -233,7 +233,7 @@ fn ensure_migrated(conn: &mut diesel::PgConnection) -> Result<()> {
     Ok(())
 }
 
-fn restore_error(path: &Path, conn: &mut diesel::PgConnection, e: RestoreError) -> Error {
+fn restore_error(path: &Path, conn: &mut crate::db::PgConn, e: RestoreError) -> Error {
     match e {
         RestoreError::File(e) => file_error(path, e),
         RestoreError::NotEmpty => Error::conflict("the database already holds users or tasks")
@@ -361,7 +361,7 @@ struct Throwaway {
 }
 
 impl Throwaway {
-    fn create(admin: &mut diesel::PgConnection, name: &str) -> Result<Throwaway> {
+    fn create(admin: &mut crate::db::PgConn, name: &str) -> Result<Throwaway> {
         use diesel::RunQueryDsl;
         // CREATE/DROP DATABASE take no parameters: `name` is ours (a fixed
         // prefix and a number), quoted as an identifier.
@@ -376,7 +376,7 @@ impl Throwaway {
         })
     }
 
-    fn drop_it(self, admin: &mut diesel::PgConnection) {
+    fn drop_it(self, admin: &mut crate::db::PgConn) {
         use diesel::RunQueryDsl;
         let _ = diesel::sql_query(format!(
             "DROP DATABASE IF EXISTS \"{}\" WITH (FORCE)",

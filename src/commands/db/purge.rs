@@ -209,9 +209,9 @@ pub fn purge(ctx: &Context, args: PurgeArgs) -> Result<()> {
 /// Runs `f` in the user's row-level security scope when there is one (a
 /// transaction that sets `app.user_id` first), else as it is.
 fn in_scope<T, E: From<diesel::result::Error>>(
-    conn: &mut diesel::PgConnection,
+    conn: &mut crate::db::PgConn,
     scope: Option<&UserRef>,
-    f: impl FnOnce(&mut diesel::PgConnection) -> std::result::Result<T, E>,
+    f: impl FnOnce(&mut crate::db::PgConn) -> std::result::Result<T, E>,
 ) -> std::result::Result<T, E> {
     use diesel::Connection;
     match scope {
@@ -226,7 +226,7 @@ fn in_scope<T, E: From<diesel::result::Error>>(
 /// Creates the archive (SPEC §17: 0600, an existing file only with
 /// --force, a FIFO or device written directly) and writes its header.
 fn open_archive(
-    conn: &mut diesel::PgConnection,
+    conn: &mut crate::db::PgConn,
     path: &std::path::Path,
     force: bool,
 ) -> Result<(PathBuf, Archive)> {

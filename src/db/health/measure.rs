@@ -3,6 +3,7 @@
 //! may read. Only the applied migrations are read apart (the table may be
 //! missing or unreadable, which a single statement cannot survive).
 
+use crate::db::PgConn;
 use diesel::prelude::*;
 use diesel::sql_types::Text;
 
@@ -96,7 +97,7 @@ pub struct Measurements {
 /// catalogs, whose functions (`pg_get_indexdef`, `pg_get_expr`) take a lock
 /// on each table: the second try after a lock wait, so that every other
 /// check is still reported.
-pub fn measure(conn: &mut PgConnection, with_catalog: bool) -> QueryResult<Measurements> {
+pub fn measure(conn: &mut PgConn, with_catalog: bool) -> QueryResult<Measurements> {
     #[derive(QueryableByName)]
     struct Row {
         #[diesel(sql_type = Text)]

@@ -29,6 +29,7 @@
 //! - sessions, locks, size, row-level security, replication: see
 //!   [`activity`].
 
+use crate::db::PgConn;
 use std::time::{Duration, Instant};
 
 use diesel::prelude::*;
@@ -123,7 +124,7 @@ pub fn needs_analyze(live: i64, modified: i64, analyzed: bool) -> bool {
 /// the schema catalogs (one round trip more), and the schema check is the
 /// FAIL that says why.
 pub fn run(
-    conn: &mut PgConnection,
+    conn: &mut PgConn,
     target: &str,
     connected_in: Duration,
     lock_wait: &dyn Fn(&diesel::result::Error) -> Option<String>,
