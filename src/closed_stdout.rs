@@ -1,7 +1,9 @@
 //! A closed stdout (`todo task stats >&-`) must fail, as `echo hi >&-` does.
 //! Rust's runtime reopens a closed fd 1 on `/dev/null` before `main`, so
 //! every write would then succeed into nothing; this constructor looks at
-//! fd 1 first (`.init_array` runs before the runtime's set-up).
+//! fd 1 first (a constructor runs before the runtime's set-up): in
+//! `.init_array` on ELF systems, `__mod_init_func` on Apple's. Elsewhere
+//! there is no constructor and a closed stdout goes unnoticed.
 
 use std::sync::atomic::{AtomicBool, Ordering};
 
@@ -15,7 +17,20 @@ extern "C" fn check() {
 }
 
 #[used]
-#[link_section = ".init_array"]
+#[cfg_attr(
+    any(
+        target_os = "linux",
+        target_os = "android",
+        target_os = "freebsd",
+        target_os = "netbsd",
+        target_os = "openbsd",
+        target_os = "dragonfly",
+        target_os = "illumos",
+        target_os = "solaris"
+    ),
+    link_section = ".init_array"
+)]
+#[cfg_attr(target_vendor = "apple", link_section = "__DATA,__mod_init_func")]
 static CHECK: extern "C" fn() = check;
 
 /// Whether the process started with fd 1 closed.

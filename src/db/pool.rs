@@ -67,6 +67,15 @@ fn connect_error(url: &DbUrl, err: &ConnectionError) -> Error {
              Neon's does); remove it from the URL for older servers",
         );
     }
+    if url.libpq().contains("sslnegotiation") && is_conninfo_error(&reason) {
+        return Error::usage(format!("invalid database URL: {}", url.mask(&reason))).with_hint(
+            format!(
+                "sslnegotiation needs libpq 17 or later, and this todo uses libpq {} \
+                 (build it with the default feature \"bundled\"), or remove it from the URL",
+                crate::db::conn::libpq_version() / 10000
+            ),
+        );
+    }
     if is_conninfo_error(&reason) {
         return Error::usage(format!("invalid database URL: {}", url.mask(&reason)))
             .with_hint("see https://www.postgresql.org/docs/current/libpq-connect.html#LIBPQ-PARAMKEYWORDS for the parameters libpq accepts");

@@ -248,6 +248,12 @@ impl MigrationConnection for PgConn {
     }
 }
 
+/// The version of the libpq linked in (e.g. 180006 for 18.6).
+pub fn libpq_version() -> i32 {
+    // SAFETY: PQlibVersion has no preconditions.
+    unsafe { pq_sys::PQlibVersion() }
+}
+
 /// Runs `f` in a transaction that begins with `begin` (`BEGIN ISOLATION
 /// LEVEL REPEATABLE READ READ ONLY`, …), as diesel's
 /// `PgConnection::build_transaction` does.
