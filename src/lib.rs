@@ -52,7 +52,12 @@ pub fn main() -> ExitCode {
         err.print(&mut std::io::stderr().lock(), json);
         return ExitCode::from(err.kind.exit_code());
     }
-    match commands::run(cli) {
+    let result = commands::run(cli);
+    if signals::interrupted() {
+        // The signal thread reports and ends the process.
+        signals::wait_for_the_end();
+    }
+    match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(err) if err.kind == error::Kind::BrokenPipe => ExitCode::SUCCESS,
         Err(err) => {

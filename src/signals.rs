@@ -1,14 +1,20 @@
 //! Ctrl-C and SIGTERM: the server is asked to cancel the running statement
-//! (see [`crate::db::libpq`]), one `error: interrupted` line (or JSON
-//! object) is written, and the process exits 130 (SIGINT) or 143 (SIGTERM),
-//! as shells report a process killed by those signals. Whatever the
-//! statement was doing is rolled back by the server. Files registered with
-//! [`remove_on_signal`] (a backup's temporary file, the editor's buffer) are
-//! removed first, so an interrupted command leaves no partial output and
-//! no copy of user data behind.
+//! (the connections' cancel tokens, [`crate::db::conn::cancel`]), files
+//! registered with [`remove_on_signal`] (a backup's temporary file, the
+//! editor's buffer) are removed, so an interrupted command leaves no
+//! partial output and no copy of user data behind, one `error:
+//! interrupted` line (or JSON object) is written, and the signal is raised
+//! again with its default action: the process ends killed by SIGINT or
+//! SIGTERM, which shells report as 130 or 143 (and a parent shell's own
+//! loop stops, as it should after Ctrl-C). Whatever the statement was doing
+//! is rolled back by the server.
+//!
+//! The handler itself only writes the signal's number into a pipe (all a
+//! handler may safely do); a thread that waits on the pipe does the rest,
+//! where it may take locks.
 
 use std::io::IsTerminal;
-use std::sync::atomic::{AtomicPtr, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI32, AtomicPtr, AtomicUsize, Ordering};
 
 use crate::error::{Error, Kind};
 
@@ -28,6 +34,21 @@ pub fn install(json: bool) {
     let text: &'static mut [u8] = Box::leak(text.into_boxed_slice());
     MESSAGE_LEN.store(text.len(), Ordering::Release);
     MESSAGE.store(text.as_mut_ptr(), Ordering::Release);
+    let mut fds = [-1 as libc::c_int; 2];
+    // SAFETY: pipe fills two descriptors on success.
+    if unsafe { libc::pipe(fds.as_mut_ptr()) } == 0 {
+        for fd in fds {
+            // SAFETY: fcntl on descriptors just made: close them on exec.
+            unsafe { libc::fcntl(fd, libc::F_SETFD, libc::FD_CLOEXEC) };
+        }
+        let reader = fds[0];
+        let spawned = std::thread::Builder::new()
+            .name("signals".into())
+            .spawn(move || watch(reader));
+        if spawned.is_ok() {
+            WAKE.store(fds[1], Ordering::Release);
+        }
+    }
     for signal in [libc::SIGINT, libc::SIGTERM] {
         // SAFETY: a zeroed sigaction with a handler of the right type and
         // an empty mask is valid; `handler` only calls async-signal-safe code.
@@ -104,8 +125,59 @@ pub fn ignoring_interrupts<T>(f: impl FnOnce() -> T) -> T {
     }
 }
 
+/// The pipe's writing end (-1: no thread; the handler then does the part
+/// it safely can itself).
+static WAKE: AtomicI32 = AtomicI32::new(-1);
+/// Set once a signal arrived: the command's own error (its statement was
+/// cancelled) must not be printed, nor its exit code win.
+static INTERRUPTED: AtomicBool = AtomicBool::new(false);
+
+/// Whether the command was interrupted (the signal thread is ending the
+/// process).
+pub fn interrupted() -> bool {
+    INTERRUPTED.load(Ordering::Acquire)
+}
+
+/// Waits for the signal thread to end the process (after an interrupt).
+pub fn wait_for_the_end() -> ! {
+    loop {
+        std::thread::park();
+    }
+}
+
 extern "C" fn handler(signal: libc::c_int) {
+    INTERRUPTED.store(true, Ordering::Release);
+    let fd = WAKE.load(Ordering::Acquire);
+    let byte = signal as u8;
+    // SAFETY: write is async-signal-safe; one byte from the stack.
+    if fd >= 0 && unsafe { libc::write(fd, (&byte as *const u8).cast(), 1) } == 1 {
+        return;
+    }
+    // No thread: no cancel (it needs a lock); the rest, and exit.
+    finish(signal);
+}
+
+/// The signal thread: waits for a signal, cancels the running statements,
+/// then ends the process as the signal would have.
+fn watch(reader: libc::c_int) {
+    let mut byte = 0u8;
+    loop {
+        // SAFETY: read into one byte of our own.
+        let n = unsafe { libc::read(reader, (&mut byte as *mut u8).cast(), 1) };
+        if n == 1 {
+            break;
+        }
+        if n == 0 || std::io::Error::last_os_error().kind() != std::io::ErrorKind::Interrupted {
+            return;
+        }
+    }
     crate::db::conn::cancel::cancel_all();
+    finish(libc::c_int::from(byte));
+}
+
+/// Removes the registered files, writes the message and raises `signal`
+/// again with its default action (async-signal-safe calls only).
+fn finish(signal: libc::c_int) {
     for slot in &CLEANUP {
         let path = slot.load(Ordering::Acquire);
         // SAFETY: unlink and rmdir are async-signal-safe; `path` is a
@@ -118,17 +190,20 @@ extern "C" fn handler(signal: libc::c_int) {
     }
     let text = MESSAGE.load(Ordering::Acquire);
     let len = MESSAGE_LEN.load(Ordering::Acquire);
-    let code = if signal == libc::SIGINT {
-        i32::from(Kind::Interrupted.exit_code())
-    } else {
-        128 + signal
-    };
-    // SAFETY: write and _exit are async-signal-safe; `text` is a leaked,
-    // never-freed buffer of `len` bytes (or null before install).
+    // SAFETY: write, signal, raise and _exit are async-signal-safe; `text`
+    // is a leaked, never-freed buffer of `len` bytes (or null).
     unsafe {
         if !text.is_null() {
             libc::write(2, text.cast(), len);
         }
-        libc::_exit(code);
+        libc::signal(signal, libc::SIG_DFL);
+        let mut set: libc::sigset_t = std::mem::zeroed();
+        libc::sigemptyset(&mut set);
+        libc::sigaddset(&mut set, signal);
+        libc::pthread_sigmask(libc::SIG_UNBLOCK, &set, std::ptr::null_mut());
+        libc::raise(signal);
+        // Not reached: the default action of SIGINT and SIGTERM ends the
+        // process. Should it not, exit as shells report it.
+        libc::_exit(128 + signal);
     }
 }
