@@ -10,6 +10,7 @@ mod faults;
 mod health;
 mod help;
 mod import;
+mod languages;
 mod local;
 mod local_trust;
 mod migrate;
