@@ -7,19 +7,6 @@ use diesel::result::{DatabaseErrorKind, Error as DieselError};
 use crate::db::{codes, migrate};
 use crate::error::{Error, Kind};
 
-/// libpq's own messages for a connection that is gone (client-side
-/// errors: no server result, so no SQLSTATE; and the server's FATAL when
-/// it reached libpq as the connection's error rather than a result).
-const CONNECTION_LOST: &[&str] = &[
-    "terminating connection",
-    "server closed the connection",
-    "could not receive data from server",
-    "could not send data to server",
-    "no connection to the server",
-    "connection to server was lost",
-    "SSL connection has been closed",
-    "SSL SYSCALL error",
-];
 
 /// Turns a database error into the tool's error. Errors diesel cannot
 /// classify are checked for a missing schema with one extra query (only on
@@ -105,9 +92,11 @@ pub fn lock_wait_error(err: &DieselError) -> Option<Error> {
 }
 
 /// Classifies an error known by its message (the server's primary
-/// message, whose SQLSTATE is looked up; or libpq's own text for a lost
-/// connection): permission refused (exit 8), read-only (5), a lock or
-/// statement timeout (5), a lost connection (5).
+/// message, whose SQLSTATE is looked up: the text itself decides nothing):
+/// permission refused (exit 8), read-only (5), a lock or statement timeout
+/// (5), a lost connection (5). A connection lost without a server error
+/// is diesel's `ClosedConnection` kind, classified by
+/// [`classify_offline`].
 pub fn classify_message(message: &str) -> Option<Error> {
     let code = crate::db::sqlstate_of_message(message);
     let code = code.as_deref();
@@ -133,13 +122,8 @@ pub fn classify_message(message: &str) -> Option<Error> {
                 "lost the connection to the database: {message}"
             )))
         }
-        Some(_) => return None,
-        None => {}
+        _ => None,
     }
-    CONNECTION_LOST
-        .iter()
-        .any(|p| message.contains(p))
-        .then(|| Error::unavailable(format!("lost the connection to the database: {message}")))
 }
 
 /// The error for a database without the tool's tables.
