@@ -7,7 +7,6 @@ use diesel::result::{DatabaseErrorKind, Error as DieselError};
 use crate::db::{codes, migrate};
 use crate::error::{Error, Kind};
 
-
 /// Turns a database error into the tool's error. Errors diesel cannot
 /// classify are checked for a missing schema with one extra query (only on
 /// failure, so successful commands pay nothing).
