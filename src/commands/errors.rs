@@ -103,24 +103,20 @@ pub fn classify_message(message: &str) -> Option<Error> {
         return Some(e);
     }
     match code {
-        Some(codes::INSUFFICIENT_PRIVILEGE) => {
-            return Some(
-                Error::new(Kind::Forbidden, format!("the database refused: {message}")).with_hint(
-                    "the role lacks this privilege; the tables' owner can grant it with \
-                     todo db roles grant --app ROLE (or --readonly ROLE)",
-                ),
-            )
-        }
-        Some(codes::READ_ONLY) => return Some(read_only(message)),
+        Some(codes::INSUFFICIENT_PRIVILEGE) => Some(
+            Error::new(Kind::Forbidden, format!("the database refused: {message}")).with_hint(
+                "the role lacks this privilege; the tables' owner can grant it with \
+                 todo db roles grant --app ROLE (or --readonly ROLE)",
+            ),
+        ),
+        Some(codes::READ_ONLY) => Some(read_only(message)),
         // statement_timeout, or a cancel from elsewhere.
-        Some(codes::QUERY_CANCELED) => return Some(Error::unavailable(message.to_string())),
+        Some(codes::QUERY_CANCELED) => Some(Error::unavailable(message.to_string())),
         // Connection exceptions, and the server shutting down or ending
         // the session (57P01 admin_shutdown, 57P02 crash_shutdown, …).
-        Some(c) if c.starts_with("08") || c.starts_with("57P") => {
-            return Some(Error::unavailable(format!(
-                "lost the connection to the database: {message}"
-            )))
-        }
+        Some(c) if c.starts_with("08") || c.starts_with("57P") => Some(Error::unavailable(
+            format!("lost the connection to the database: {message}"),
+        )),
         _ => None,
     }
 }
