@@ -5,6 +5,7 @@ mod support;
 
 mod backup;
 mod completion;
+mod conn;
 mod connect;
 mod faults;
 mod health;

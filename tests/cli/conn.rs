@@ -1,0 +1,146 @@
+//! The project's own connection (`todo::db::PgConn`, docs/core.md) against
+//! diesel's behaviour the tool relies on: transactions and savepoints,
+//! streamed rows given up early, COPY in and out (a COPY TO that fails
+//! half-way is an error, not a short table), SQLSTATEs, and UTC sessions.
+
+use diesel::connection::Connection;
+use diesel::pg::PgRowByRowLoadingMode;
+use diesel::sql_types::{Integer, Text};
+use diesel::{QueryableByName, RunQueryDsl};
+use std::io::{BufRead, Write};
+use todo::db::PgConn;
+
+use crate::support::TestDb;
+
+#[derive(QueryableByName)]
+struct N {
+    #[diesel(sql_type = Integer)]
+    n: i32,
+}
+
+fn connect(db: &TestDb) -> PgConn {
+    PgConn::establish(&db.url()).unwrap()
+}
+
+fn count(conn: &mut PgConn) -> i32 {
+    diesel::sql_query("SELECT count(*)::int AS n FROM users")
+        .get_result::<N>(conn)
+        .unwrap()
+        .n
+}
+
+#[test]
+fn transactions_roll_back_and_savepoints_nest() {
+    let db = TestDb::migrated();
+    let mut conn = connect(&db);
+    let failed: Result<(), diesel::result::Error> = conn.transaction(|c| {
+        diesel::sql_query("INSERT INTO users (id, email) VALUES ('a', 'a@x.org')").execute(c)?;
+        diesel::sql_query("INSERT INTO users (id, email) VALUES ('a', 'b@x.org')").execute(c)?;
+        Ok(())
+    });
+    let err = failed.unwrap_err();
+    assert_eq!(todo::db::sqlstate(&err).as_deref(), Some("23505"));
+    assert_eq!(count(&mut conn), 0, "rolled back");
+    conn.transaction(|c| {
+        diesel::sql_query("INSERT INTO users (id, email) VALUES ('b', 'b@x.org')").execute(c)?;
+        let inner: Result<(), diesel::result::Error> = c.transaction(|c| {
+            diesel::sql_query("INSERT INTO users (id, email) VALUES ('c', 'c@x.org')")
+                .execute(c)?;
+            Err(diesel::result::Error::RollbackTransaction)
+        });
+        assert!(inner.is_err());
+        Ok::<_, diesel::result::Error>(())
+    })
+    .unwrap();
+    assert_eq!(
+        count(&mut conn),
+        1,
+        "the outer insert kept, the savepoint's not"
+    );
+}
+
+#[test]
+fn streamed_rows_can_be_given_up_and_the_connection_goes_on() {
+    let db = TestDb::migrated();
+    let mut conn = connect(&db);
+    {
+        let mut rows = diesel::sql_query("SELECT i AS n FROM generate_series(1, 100000) i")
+            .load_iter::<N, PgRowByRowLoadingMode>(&mut conn)
+            .unwrap();
+        assert_eq!(rows.next().unwrap().unwrap().n, 1);
+        assert_eq!(rows.next().unwrap().unwrap().n, 2);
+    }
+    assert_eq!(count(&mut conn), 0);
+    // An error after some rows comes as an error, then the end.
+    let rows: Vec<_> = diesel::sql_query(
+        "SELECT CASE WHEN i < 3 THEN i ELSE 1 / (i - i) END AS n FROM generate_series(1, 5) i",
+    )
+    .load_iter::<N, PgRowByRowLoadingMode>(&mut conn)
+    .unwrap()
+    .collect();
+    assert!(rows.iter().take(2).all(|r| r.is_ok()));
+    assert!(rows.last().unwrap().is_err());
+    assert_eq!(count(&mut conn), 0);
+}
+
+#[test]
+fn a_copy_to_that_fails_half_way_is_an_error() {
+    let db = TestDb::migrated();
+    let mut conn = connect(&db);
+    let mut copy = conn
+        .copy_out(
+            "COPY (SELECT CASE WHEN i < 50000 THEN i ELSE 1 / (i - i) END FROM generate_series(1, 100000) i) TO STDOUT",
+        )
+        .unwrap();
+    let mut rows = 0;
+    loop {
+        match copy.fill_buf() {
+            Ok([]) => break,
+            Ok(data) => {
+                rows += data.iter().filter(|b| **b == b'\n').count();
+                let n = data.len();
+                copy.consume(n);
+            }
+            Err(_) => break,
+        }
+    }
+    assert!(rows > 0, "some rows came first");
+    let err = copy.finish().unwrap_err();
+    assert_eq!(todo::db::sqlstate(&err).as_deref(), Some("22012"), "{err}");
+    assert_eq!(count(&mut conn), 0, "the connection is usable after it");
+
+    // COPY IN: a failing producer loads nothing.
+    let failed = conn.copy_in("COPY users (id, email) FROM STDIN", |w| {
+        w.write_all(b"x\tx@x.org\n").unwrap();
+        Err(diesel::result::Error::RollbackTransaction)
+    });
+    assert!(failed.is_err());
+    assert_eq!(count(&mut conn), 0);
+    let loaded = conn
+        .copy_in("COPY users (id, email) FROM STDIN", |w| {
+            w.write_all(b"y\ty@x.org\nz\tz@x.org\n").unwrap();
+            Ok(())
+        })
+        .unwrap();
+    assert_eq!(loaded, 2);
+    assert_eq!(count(&mut conn), 2);
+}
+
+#[test]
+fn sessions_are_utc_whatever_the_server_default() {
+    let db = TestDb::migrated();
+    db.psql(&format!(
+        "ALTER DATABASE {} SET timezone = 'Asia/Tokyo'",
+        db.name
+    ));
+    #[derive(QueryableByName)]
+    struct Zone {
+        #[diesel(sql_type = Text)]
+        zone: String,
+    }
+    let mut conn = connect(&db);
+    let zone: Zone = diesel::sql_query("SELECT current_setting('TimeZone') AS zone")
+        .get_result(&mut conn)
+        .unwrap();
+    assert_eq!(zone.zone, "UTC");
+}
