@@ -7,7 +7,7 @@ use diesel::connection::Connection;
 use diesel::pg::PgRowByRowLoadingMode;
 use diesel::sql_types::{Integer, Text};
 use diesel::{QueryableByName, RunQueryDsl};
-use std::io::{BufRead, Write};
+use std::io::BufRead;
 use todo::db::PgConn;
 
 use crate::support::TestDb;
