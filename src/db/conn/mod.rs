@@ -26,6 +26,7 @@
 pub mod cancel;
 mod copy;
 mod raw;
+mod result;
 mod row;
 pub mod sqlstate;
 
