@@ -19,6 +19,7 @@ pub mod dotenv;
 pub mod error;
 pub mod import;
 pub mod local;
+pub mod model;
 pub mod outfile;
 pub mod output;
 pub mod sample;

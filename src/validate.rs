@@ -1,8 +1,8 @@
 //! Input validation (SPEC §8), done before any query. Each function returns
 //! the normalised value or a usage error (exit 2).
 
-use crate::db::models::UserRef;
 use crate::error::{Error, Result};
+use crate::model::UserRef;
 use crate::text::is_bidi_control;
 
 pub const MAX_EMAIL: usize = 255;

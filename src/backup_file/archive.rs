@@ -36,7 +36,7 @@ impl Archive {
     }
 
     /// Appends rows and makes them durable.
-    pub fn append(&mut self, tasks: &[crate::db::models::Task]) -> io::Result<()> {
+    pub fn append(&mut self, tasks: &[crate::model::Task]) -> io::Result<()> {
         for t in tasks {
             let line = task_line(t);
             self.tasks.add(line.as_bytes());

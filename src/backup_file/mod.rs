@@ -166,7 +166,7 @@ pub fn write_trailer(out: &mut dyn Write, trailer: &Trailer) -> io::Result<()> {
 
 /// The COPY text line of a task, as `COPY tasks (TASKS_COLUMNS) TO` writes
 /// it (used where the rows come from a statement, not from COPY).
-pub fn task_line(t: &crate::db::models::Task) -> String {
+pub fn task_line(t: &crate::model::Task) -> String {
     use crate::text::copy_escape_into as text;
     let ts = |v: Option<chrono::NaiveDateTime>| match v {
         Some(v) => v.format("%Y-%m-%d %H:%M:%S%.f").to_string(),

@@ -5,9 +5,9 @@ use clap::Args;
 
 use super::task::{one, run_scoped, UserArg};
 use super::Context;
-use crate::db::models::UserRef;
 use crate::db::tasks::{self, Edit};
 use crate::error::{Error, Result};
+use crate::model::UserRef;
 use crate::output::TaskRecord;
 use crate::validate;
 

@@ -21,9 +21,9 @@ use std::cell::OnceCell;
 use std::io::{BufRead, BufWriter, IsTerminal, Write};
 
 use crate::cli::{Cli, Command, Global};
-use crate::db::models::{Task, User};
 use crate::db::{Conn, Pool};
 use crate::error::{Error, Result};
+use crate::model::{Task, User};
 use crate::output::Output;
 use connect::ConnectOptions;
 
@@ -152,7 +152,7 @@ impl Context {
     /// Writes a user's export as the task rows arrive (nothing under -q).
     pub fn emit_export(
         &self,
-        account: &crate::db::models::Account,
+        account: &crate::model::Account,
         tasks: &mut dyn Iterator<Item = Result<Task>>,
     ) -> Result<()> {
         if self.out.quiet {

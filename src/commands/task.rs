@@ -8,9 +8,9 @@ use clap::{Args, Subcommand};
 use super::user::scoped;
 use super::{ensure_can_prompt, query, Context};
 use crate::commands::errors;
-use crate::db::models::{Task, UserRef};
 use crate::db::tasks::{self, Change, Filter};
 use crate::error::{Error, Result};
+use crate::model::{Task, UserRef};
 use crate::output::TaskRecord;
 use crate::validate;
 
@@ -287,7 +287,7 @@ fn show(ctx: &Context, args: IdArgs) -> Result<()> {
 pub(super) fn run_scoped<T>(
     conn: &mut crate::db::Conn,
     user: &UserRef,
-    f: impl Fn(&mut crate::db::PgConn) -> diesel::QueryResult<crate::db::models::Scoped<T>>,
+    f: impl Fn(&mut crate::db::PgConn) -> diesel::QueryResult<crate::model::Scoped<T>>,
 ) -> Result<T> {
     let result = query(conn, |c| tasks::scoped_run(c, user, f))?;
     scoped(result, user)

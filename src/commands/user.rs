@@ -5,11 +5,11 @@ use diesel::result::{DatabaseErrorKind, Error as DieselError};
 
 use super::{ensure_can_prompt, query, Context};
 use crate::commands::errors;
-use crate::db::models::{Scoped, User, UserMatch, UserRef};
 use crate::db::tasks;
 use crate::db::users::{self, Added};
 use crate::db::Conn;
 use crate::error::{Error, Result};
+use crate::model::{Scoped, User, UserMatch, UserRef};
 use crate::output::UserRecord;
 use crate::validate;
 

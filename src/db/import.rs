@@ -9,7 +9,7 @@ use std::io::Write;
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
 
-use super::models::NewTask;
+use crate::model::NewTask;
 
 /// Where a producer writes tasks: rows of one COPY, for one user.
 pub struct TaskRows<'a> {

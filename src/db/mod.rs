@@ -13,7 +13,7 @@ pub mod health;
 pub mod import;
 pub mod maintain;
 pub mod migrate;
-pub mod models;
+mod models;
 pub mod pool;
 pub mod purge;
 pub mod replica;

@@ -10,7 +10,7 @@ use chrono::NaiveDateTime;
 use diesel::prelude::*;
 use diesel::sql_types::{BigInt, Bool, Nullable, Text, Timestamp};
 
-use super::models::Task;
+use crate::model::Task;
 
 /// What a purge deletes: `$1` cutoff, `$2` user id (NULL: every user).
 macro_rules! purgeable {

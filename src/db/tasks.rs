@@ -11,8 +11,9 @@ use diesel::pg::PgRowByRowLoadingMode;
 use diesel::prelude::*;
 use diesel::sql_types::{Array, BigInt, Bool, Integer, Nullable, Text};
 
-use super::models::{Changed, Counts, Scoped, ScopedCounts, ScopedRow, Task, UserRef};
+use super::models::{ScopedCounts, ScopedRow};
 use super::users::user_cte;
+use crate::model::{Changed, Counts, Scoped, Task, UserRef};
 
 /// The select list of every scoped statement: the user match count, the ids
 /// found (multi-id commands; `$found` is an SQL expression), the task, and

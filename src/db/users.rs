@@ -6,7 +6,8 @@ use diesel::pg::PgRowByRowLoadingMode;
 use diesel::prelude::*;
 use diesel::sql_types::{BigInt, Bool, Nullable, Text};
 
-use super::models::{scoped_user, DeletedRow, DeletedUser, MaybeUser, Scoped, User, UserRef};
+use super::models::{scoped_user, DeletedRow, MaybeUser};
+use crate::model::{DeletedUser, Scoped, User, UserRef};
 
 /// The condition matching a USER argument bound as `$1`: an email when it
 /// contains `@` (compared as `lower(email) = lower($1)`: the server folds

@@ -11,7 +11,7 @@ use serde_json::Value;
 
 use crate::validate;
 
-pub use crate::db::models::NewTask;
+pub use crate::model::NewTask;
 
 mod json;
 mod lines;

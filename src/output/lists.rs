@@ -9,8 +9,8 @@ use super::records::{
     counts_fields, counts_json, now, status_cell, task_plain, user_json, user_plain, TaskJson,
 };
 use super::{data_cell, relative, table, Format, Output};
-use crate::db::models::{Account, Task, User};
 use crate::error::Result;
+use crate::model::{Account, Task, User};
 
 /// Writes a list of tasks (`task list`, `done`, `undo`, `rm`): a JSON array,
 /// plain lines, or a table. Rows are written as they arrive.

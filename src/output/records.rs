@@ -8,8 +8,8 @@ use comfy_table::{Cell, Color};
 use serde::Serialize;
 
 use super::{data_cell, plain_line, plain_table, relative, rfc3339, table, Render};
-use crate::db::models::{Account, Counts, DeletedUser, Task, User};
 use crate::error::Result;
+use crate::model::{Account, Counts, DeletedUser, Task, User};
 
 #[derive(Serialize)]
 pub(super) struct TaskJson<'a> {

@@ -9,9 +9,9 @@ use clap::Args;
 use crate::backup_file::{Archive, Header, FORMAT_VERSION};
 use crate::commands::user::scoped;
 use crate::commands::{ensure_can_prompt, errors, query, Context};
-use crate::db::models::UserRef;
 use crate::db::{migrate, purge, tasks, users};
 use crate::error::{Error, Result};
+use crate::model::UserRef;
 use crate::outfile;
 use crate::output::ops::Purged;
 use crate::validate;
@@ -175,7 +175,7 @@ pub fn purge(ctx: &Context, args: PurgeArgs) -> Result<()> {
                 })
             })?,
             Some((path, archive)) => {
-                let mut keep = |rows: &[crate::db::models::Task]| -> std::result::Result<(), Keep> {
+                let mut keep = |rows: &[crate::model::Task]| -> std::result::Result<(), Keep> {
                     archive.append(rows).map_err(Keep::File)
                 };
                 match in_scope(&mut conn, scope, |c| {
