@@ -6,6 +6,48 @@ use clap::{Args, Parser, Subcommand};
 use crate::commands;
 use crate::output::{Color, Format};
 
+/// `--format`: how results are written (rendered by [`crate::output`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum FormatArg {
+    /// An aligned table with relative times
+    Table,
+    /// Tab-separated fields, one record per line, no header
+    Plain,
+    /// JSON
+    Json,
+    /// Prometheus text exposition (db health and db stats only)
+    Prometheus,
+}
+
+impl From<FormatArg> for Format {
+    fn from(f: FormatArg) -> Format {
+        match f {
+            FormatArg::Table => Format::Table,
+            FormatArg::Plain => Format::Plain,
+            FormatArg::Json => Format::Json,
+            FormatArg::Prometheus => Format::Prometheus,
+        }
+    }
+}
+
+/// `--color`: when to use colour.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum ColorArg {
+    Auto,
+    Always,
+    Never,
+}
+
+impl From<ColorArg> for Color {
+    fn from(c: ColorArg) -> Color {
+        match c {
+            ColorArg::Auto => Color::Auto,
+            ColorArg::Always => Color::Always,
+            ColorArg::Never => Color::Never,
+        }
+    }
+}
+
 /// Tasks and users in the todo app's PostgreSQL database, from the terminal.
 ///
 /// Connects to the URL given by --database-url, else $TODO_DATABASE_URL,
@@ -68,7 +110,7 @@ pub struct Global {
 
     /// Output format [default: table on a terminal, plain otherwise]
     #[arg(long, global = true, value_enum)]
-    pub format: Option<Format>,
+    pub format: Option<FormatArg>,
 
     /// Same as --format json
     #[arg(long, global = true)]
@@ -88,8 +130,8 @@ pub struct Global {
     pub no_pager: bool,
 
     /// When to use colour
-    #[arg(long, global = true, value_enum, default_value_t = Color::Auto, value_name = "WHEN")]
-    pub color: Color,
+    #[arg(long, global = true, value_enum, default_value_t = ColorArg::Auto, value_name = "WHEN")]
+    pub color: ColorArg,
 }
 
 #[derive(Debug, Subcommand)]
@@ -102,7 +144,7 @@ pub enum Command {
     Task(commands::task::TaskCommand),
     /// Database administration: migrations, seed data, health, the local database
     #[command(subcommand)]
-    Db(commands::db::DbCommand),
+    Db(commands::admin::DbCommand),
     /// Print a shell completion script
     ///
     /// Example: todo completions bash > /etc/bash_completion.d/todo
@@ -199,7 +241,7 @@ fn inherit(mut cmd: clap::Command, globals: &[clap::Arg], footer: &str) -> clap:
 impl Global {
     /// Whether errors should be printed as JSON.
     pub fn json(&self) -> bool {
-        self.json || self.format == Some(Format::Json)
+        self.json || self.format == Some(FormatArg::Json)
     }
 
     /// The output settings these flags ask for.
@@ -207,9 +249,9 @@ impl Global {
         let format = if self.json {
             Some(Format::Json)
         } else {
-            self.format
+            self.format.map(Format::from)
         };
-        crate::output::Output::new(format, self.quiet, self.color)
+        crate::output::Output::new(format, self.quiet, self.color.into())
     }
 }
 

@@ -17,13 +17,13 @@ pub mod commands;
 pub mod db;
 pub mod dotenv;
 pub mod error;
-pub mod import;
 pub mod local;
 pub mod model;
 pub mod outfile;
 pub mod output;
 pub mod sample;
 pub mod signals;
+pub mod taskfile;
 pub mod text;
 pub mod validate;
 

@@ -3,16 +3,14 @@
 //! to `output` through [`Context::emit`]. This layer decides policy (where to
 //! connect, prompts, notices on stderr); nothing below it prints.
 
+pub mod admin;
 pub mod complete;
 pub mod connect;
-pub mod db;
-pub mod edit;
-pub mod editor;
 pub mod errors;
-pub mod import;
 pub mod man;
 pub mod pager;
 pub mod replica;
+pub mod scope;
 pub mod task;
 pub mod user;
 pub mod watchdog;
@@ -218,7 +216,7 @@ pub fn run(cli: Cli) -> Result<()> {
     // Checked before any work: the other commands have no metrics to show.
     let has_metrics = matches!(
         cli.command,
-        Command::Db(db::DbCommand::Health | db::DbCommand::Stats)
+        Command::Db(admin::DbCommand::Health | admin::DbCommand::Stats)
     );
     if ctx.out.format == crate::output::Format::Prometheus && !has_metrics {
         return Err(crate::output::prometheus_unsupported());
@@ -239,7 +237,7 @@ fn dispatch(ctx: &Context, command: Command) -> Result<()> {
             let _watch = watchdog::start(ctx.connect_options(), ctx.lock_timeout(5));
             task::run(ctx, cmd)
         }
-        Command::Db(cmd) => db::run(ctx, cmd),
+        Command::Db(cmd) => admin::run(ctx, cmd),
         Command::Completions { shell } => {
             // The registration script of dynamic completion: the shell
             // calls `todo` back (TODO_COMPLETE=SHELL) for candidates.

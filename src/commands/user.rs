@@ -3,13 +3,14 @@
 use clap::{Args, Subcommand};
 use diesel::result::{DatabaseErrorKind, Error as DieselError};
 
+use super::scope::{scoped, stream_tasks, user_not_found};
 use super::{ensure_can_prompt, query, Context};
 use crate::commands::errors;
 use crate::db::tasks;
 use crate::db::users::{self, Added};
 use crate::db::Conn;
 use crate::error::{Error, Result};
-use crate::model::{Scoped, User, UserMatch, UserRef};
+use crate::model::{User, UserRef};
 use crate::output::UserRecord;
 use crate::validate;
 
@@ -35,7 +36,7 @@ pub enum UserCommand {
     ///
     /// Example: todo user show bob@example.com
     #[command(verbatim_doc_comment)]
-    Show(UserArg),
+    Show(UserIdent),
     /// Delete a user and all their tasks
     ///
     /// Asks for confirmation (showing the number of tasks) on a terminal;
@@ -52,7 +53,7 @@ pub enum UserCommand {
     ///
     /// Example: todo user export bob@example.com > bob.json
     #[command(verbatim_doc_comment)]
-    Export(UserArg),
+    Export(UserIdent),
 }
 
 #[derive(Debug, Args)]
@@ -75,7 +76,7 @@ pub struct ListArgs {
 }
 
 #[derive(Debug, Args)]
-pub struct UserArg {
+pub struct UserIdent {
     /// An email (any letter case) or a user id
     #[arg(value_name = "USER")]
     pub user: String,
@@ -98,30 +99,6 @@ pub fn run(ctx: &Context, cmd: UserCommand) -> Result<()> {
         UserCommand::Show(args) => show(ctx, args),
         UserCommand::Rm(args) => rm(ctx, args),
         UserCommand::Export(args) => export(ctx, args),
-    }
-}
-
-/// The error for a USER that matches no user.
-pub fn user_not_found(user: &UserRef) -> Error {
-    let err = Error::not_found(format!("user {user} not found"));
-    match user {
-        UserRef::Email(email) => {
-            err.with_hint(format!("create the user with: todo user add {email}"))
-        }
-        UserRef::Id(_) => err.with_hint("list users with: todo user list"),
-    }
-}
-
-/// The value of a statement scoped to a USER argument, or the error for
-/// an unknown (exit 3) or ambiguous (exit 4) user.
-pub fn scoped<T>(result: Scoped<T>, user: &UserRef) -> Result<T> {
-    match result.user {
-        UserMatch::One => Ok(result.value),
-        UserMatch::None => Err(user_not_found(user)),
-        UserMatch::Ambiguous => Err(Error::conflict(format!(
-            "user {user} is ambiguous: several accounts have this email in different letter case"
-        ))
-        .with_hint("name the user by id instead (see: todo user list)")),
     }
 }
 
@@ -210,7 +187,7 @@ fn find_one(conn: &mut Conn, user: &UserRef) -> Result<User> {
     Ok(scoped(again, &by_id)?.unwrap_or(found))
 }
 
-fn show(ctx: &Context, args: UserArg) -> Result<()> {
+fn show(ctx: &Context, args: UserIdent) -> Result<()> {
     let user = validate::user_ref(&args.user)?;
     let found = find_one(&mut ctx.read_conn()?, &user)?;
     ctx.emit(&UserRecord {
@@ -249,7 +226,7 @@ fn rm(ctx: &Context, args: RmArgs) -> Result<()> {
 }
 
 /// Round trips: the user (with the row-level security check), the tasks.
-fn export(ctx: &Context, args: UserArg) -> Result<()> {
+fn export(ctx: &Context, args: UserIdent) -> Result<()> {
     let user = validate::user_ref(&args.user)?;
     let mut conn = ctx.read_conn()?;
     let (found, hidden) = query(&mut conn, |c| users::find_for_export(c, &user))?;
@@ -260,7 +237,7 @@ fn export(ctx: &Context, args: UserArg) -> Result<()> {
     }
     let found = scoped(found, &user)?.ok_or_else(|| user_not_found(&user))?;
     let by_id = UserRef::Id(found.account.id.clone());
-    super::task::stream_tasks(&mut conn, &by_id, &tasks::Filter::default(), &mut |rows| {
+    stream_tasks(&mut conn, &by_id, &tasks::Filter::default(), &mut |rows| {
         ctx.emit_export(&found.account, rows)
     })
 }

@@ -18,8 +18,9 @@ pub use time::{relative, rfc3339};
 
 use crate::error::Result;
 
-/// How results are written (SPEC §5).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+/// How results are written (SPEC §5). `--format` is
+/// [`crate::cli::FormatArg`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Format {
     /// An aligned table with relative times
     Table,
@@ -31,8 +32,8 @@ pub enum Format {
     Prometheus,
 }
 
-/// When to use colour.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+/// When to use colour (`--color`, [`crate::cli::ColorArg`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Color {
     Auto,
     Always,

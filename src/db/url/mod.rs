@@ -11,18 +11,18 @@ pub const URL_KEYS: [&str; 2] = ["TODO_DATABASE_URL", "DATABASE_URL"];
 
 /// Where the URL was found, for messages.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Source {
+pub enum UrlOrigin {
     Flag,
     Env(&'static str),
     DotEnv(&'static str),
 }
 
-impl std::fmt::Display for Source {
+impl std::fmt::Display for UrlOrigin {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
-            Source::Flag => f.write_str("--database-url"),
-            Source::Env(key) => write!(f, "${key}"),
-            Source::DotEnv(key) => write!(f, "{key} in ./.env"),
+            UrlOrigin::Flag => f.write_str("--database-url"),
+            UrlOrigin::Env(key) => write!(f, "${key}"),
+            UrlOrigin::DotEnv(key) => write!(f, "{key} in ./.env"),
         }
     }
 }
@@ -31,7 +31,7 @@ impl std::fmt::Display for Source {
 /// lines that could not be parsed (for a warning; their text is never shown).
 #[derive(Debug, Default, PartialEq, Eq)]
 pub struct Configured {
-    pub url: Option<(String, Source)>,
+    pub url: Option<(String, UrlOrigin)>,
     pub dotenv_bad_lines: Vec<usize>,
 }
 
@@ -46,14 +46,14 @@ pub fn configured(
 ) -> Result<Configured> {
     if let Some(url) = flag {
         return Ok(Configured {
-            url: Some((url.to_string(), Source::Flag)),
+            url: Some((url.to_string(), UrlOrigin::Flag)),
             ..Configured::default()
         });
     }
     for key in URL_KEYS {
         if let Some(url) = env(key)?.filter(|v| !v.is_empty()) {
             return Ok(Configured {
-                url: Some((url, Source::Env(key))),
+                url: Some((url, UrlOrigin::Env(key))),
                 ..Configured::default()
             });
         }
@@ -69,7 +69,7 @@ pub fn configured(
         parsed
             .get(key)
             .filter(|v| !v.is_empty())
-            .map(|v| (v.to_string(), Source::DotEnv(key)))
+            .map(|v| (v.to_string(), UrlOrigin::DotEnv(key)))
     });
     Ok(Configured {
         url,

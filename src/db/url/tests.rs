@@ -93,26 +93,29 @@ fn precedence_flag_env_dotenv() {
     let url = |c: Configured| c.url;
 
     let got = configured(Some("postgres://flag/db"), todo_env, &dotenv).unwrap();
-    assert_eq!(url(got), Some(("postgres://flag/db".into(), Source::Flag)));
+    assert_eq!(
+        url(got),
+        Some(("postgres://flag/db".into(), UrlOrigin::Flag))
+    );
     let got = configured(None, todo_env, &dotenv).unwrap();
     assert_eq!(
         url(got),
         Some((
             "postgres://todo/db".into(),
-            Source::Env("TODO_DATABASE_URL")
+            UrlOrigin::Env("TODO_DATABASE_URL")
         ))
     );
     let got = configured(None, env, &dotenv).unwrap();
     assert_eq!(
         url(got),
-        Some(("postgres://env/db".into(), Source::Env("DATABASE_URL")))
+        Some(("postgres://env/db".into(), UrlOrigin::Env("DATABASE_URL")))
     );
     let got = configured(None, none, &dotenv).unwrap();
     assert_eq!(
         url(got),
         Some((
             "postgres://dotenv/db".into(),
-            Source::DotEnv("DATABASE_URL")
+            UrlOrigin::DotEnv("DATABASE_URL")
         ))
     );
     std::fs::write(
@@ -126,7 +129,7 @@ fn precedence_flag_env_dotenv() {
         url(got),
         Some((
             "postgres://b/db".into(),
-            Source::DotEnv("TODO_DATABASE_URL")
+            UrlOrigin::DotEnv("TODO_DATABASE_URL")
         ))
     );
     assert_eq!(

@@ -5,12 +5,15 @@ use std::collections::BTreeSet;
 
 use clap::{Args, Subcommand};
 
-use super::user::scoped;
-use super::{ensure_can_prompt, query, Context};
-use crate::commands::errors;
+mod edit;
+pub mod editor;
+mod import;
+
+use super::scope::{run_scoped, stream_tasks, UserScope};
+use super::{ensure_can_prompt, Context};
 use crate::db::tasks::{self, Change, Filter};
 use crate::error::{Error, Result};
-use crate::model::{Task, UserRef};
+use crate::model::Task;
 use crate::output::TaskRecord;
 use crate::validate;
 
@@ -52,7 +55,7 @@ pub enum TaskCommand {
     ///
     /// Example: todo task edit 42 --title "Buy oat milk" --clear-description
     #[command(verbatim_doc_comment)]
-    Edit(super::edit::EditArgs),
+    Edit(edit::EditArgs),
     /// Delete tasks, or all completed tasks with --done
     ///
     /// With ids: all or none (exit 3 naming the missing ids). With --done:
@@ -75,32 +78,12 @@ pub enum TaskCommand {
     ///   task export | todo task import - --from taskwarrior --user bob@example.com
     ///   todo task list --json --user a@x.org | todo task import - --user b@x.org
     #[command(verbatim_doc_comment)]
-    Import(super::import::ImportArgs),
+    Import(import::ImportArgs),
     /// Count a user's tasks: total, pending, done
     ///
     /// Example: todo task stats --user bob@example.com --json
     #[command(verbatim_doc_comment)]
-    Stats(UserArg),
-}
-
-#[derive(Debug, Clone, Args)]
-pub struct UserArg {
-    /// The user: an email (any letter case) or a user id
-    #[arg(
-        long,
-        short,
-        env = "TODO_USER",
-        value_name = "USER",
-        hide_env_values = true,
-        add = clap_complete::engine::ArgValueCompleter::new(super::complete::users)
-    )]
-    pub user: String,
-}
-
-impl UserArg {
-    pub(super) fn parse(&self) -> Result<UserRef> {
-        validate::user_ref(&self.user)
-    }
+    Stats(UserScope),
 }
 
 #[derive(Debug, Args)]
@@ -109,7 +92,7 @@ pub struct AddArgs {
     #[arg(required = true, value_name = "TITLE", num_args = 1..)]
     pub title: Vec<String>,
     #[command(flatten)]
-    pub user: UserArg,
+    pub user: UserScope,
     /// A longer description (up to 1000 characters, newlines allowed)
     #[arg(long, short)]
     pub description: Option<String>,
@@ -118,7 +101,7 @@ pub struct AddArgs {
 #[derive(Debug, Args)]
 pub struct ListArgs {
     #[command(flatten)]
-    pub user: UserArg,
+    pub user: UserScope,
     /// Only pending tasks
     #[arg(long, conflicts_with = "done")]
     pub pending: bool,
@@ -136,28 +119,28 @@ pub struct ListArgs {
 #[derive(Debug, Args)]
 pub struct IdArgs {
     /// The task id
-    #[arg(value_parser = validate::task_id, add = clap_complete::engine::ArgValueCompleter::new(super::complete::task_ids))]
+    #[arg(value_parser = validate::task_id, add = clap_complete::engine::ArgValueCompleter::new(crate::commands::complete::task_ids))]
     pub id: i32,
     #[command(flatten)]
-    pub user: UserArg,
+    pub user: UserScope,
 }
 
 #[derive(Debug, Args)]
 pub struct IdsArgs {
     /// One or more task ids
-    #[arg(required = true, value_parser = validate::task_id, add = clap_complete::engine::ArgValueCompleter::new(super::complete::task_ids))]
+    #[arg(required = true, value_parser = validate::task_id, add = clap_complete::engine::ArgValueCompleter::new(crate::commands::complete::task_ids))]
     pub ids: Vec<i32>,
     #[command(flatten)]
-    pub user: UserArg,
+    pub user: UserScope,
 }
 
 #[derive(Debug, Args)]
 pub struct RmArgs {
     /// Task ids to delete
-    #[arg(value_parser = validate::task_id, required_unless_present = "done", conflicts_with = "done", add = clap_complete::engine::ArgValueCompleter::new(super::complete::task_ids))]
+    #[arg(value_parser = validate::task_id, required_unless_present = "done", conflicts_with = "done", add = clap_complete::engine::ArgValueCompleter::new(crate::commands::complete::task_ids))]
     pub ids: Vec<i32>,
     #[command(flatten)]
-    pub user: UserArg,
+    pub user: UserScope,
     /// Delete all the user's completed tasks
     #[arg(long)]
     pub done: bool,
@@ -173,7 +156,7 @@ pub fn run(ctx: &Context, cmd: TaskCommand) -> Result<()> {
         TaskCommand::Show(args) => show(ctx, args),
         TaskCommand::Done(args) => change(ctx, args, Change::SetCompleted(true)),
         TaskCommand::Undo(args) => change(ctx, args, Change::SetCompleted(false)),
-        TaskCommand::Edit(args) => super::edit::edit(ctx, args),
+        TaskCommand::Edit(args) => edit::edit(ctx, args),
         TaskCommand::Rm(args) if args.done => rm_done(ctx, args),
         TaskCommand::Rm(args) => change(
             ctx,
@@ -184,11 +167,11 @@ pub fn run(ctx: &Context, cmd: TaskCommand) -> Result<()> {
             Change::Delete,
         ),
         TaskCommand::Stats(args) => stats(ctx, args),
-        TaskCommand::Import(args) => super::import::import(ctx, args),
+        TaskCommand::Import(args) => import::import(ctx, args),
     }
 }
 
-fn task_not_found(ids: &[i32], user: &UserArg) -> Error {
+fn task_not_found(ids: &[i32], user: &UserScope) -> Error {
     let list: Vec<String> = ids.iter().map(i32::to_string).collect();
     let message = match ids {
         [_] => format!("task {} not found", list[0]),
@@ -239,37 +222,6 @@ fn list(ctx: &Context, args: ListArgs) -> Result<()> {
     })
 }
 
-/// A sink for a stream of tasks.
-pub type TaskSink<'a> = dyn FnMut(&mut dyn Iterator<Item = Result<Task>>) -> Result<()> + 'a;
-
-/// Streams the user's tasks to `emit`: errors before the first row are
-/// classified with the connection (schema probe), later ones only by their
-/// message. When row-level security hid the tasks (a role subject to it),
-/// lists again in the user's scope, streaming inside that transaction.
-pub fn stream_tasks(
-    conn: &mut crate::db::Conn,
-    user: &UserRef,
-    filter: &Filter,
-    emit: &mut TaskSink<'_>,
-) -> Result<()> {
-    let failed = match tasks::list(conn, user, filter) {
-        Ok(rows) if !rows.rls_unscoped => {
-            let rows = scoped(rows, user)?;
-            return emit(&mut rows.map(|row| row.map_err(errors::classify_offline)));
-        }
-        Ok(_) => None,
-        Err(e) => Some(e),
-    };
-    match failed {
-        Some(e) => Err(errors::classify(conn, e)),
-        None => diesel::Connection::transaction::<_, Error, _>(&mut **conn, |c| {
-            tasks::set_user_scope(c, user)?;
-            let rows = scoped(tasks::list(c, user, filter)?, user)?;
-            emit(&mut rows.map(|row| row.map_err(errors::classify_offline)))
-        }),
-    }
-}
-
 fn show(ctx: &Context, args: IdArgs) -> Result<()> {
     let user = args.user.parse()?;
     let mut conn = ctx.read_conn()?;
@@ -282,19 +234,8 @@ fn show(ctx: &Context, args: IdArgs) -> Result<()> {
     })
 }
 
-/// Runs a scoped statement (again in the user's row-level-security scope
-/// when needed) and checks the user match.
-pub(super) fn run_scoped<T>(
-    conn: &mut crate::db::Conn,
-    user: &UserRef,
-    f: impl Fn(&mut crate::db::PgConn) -> diesel::QueryResult<crate::model::Scoped<T>>,
-) -> Result<T> {
-    let result = query(conn, |c| tasks::scoped_run(c, user, f))?;
-    scoped(result, user)
-}
-
 /// The task of a single-task statement, or the right error.
-pub(super) fn one(found: Option<Task>, id: i32, arg: &UserArg) -> Result<Task> {
+pub(super) fn one(found: Option<Task>, id: i32, arg: &UserScope) -> Result<Task> {
     found.ok_or_else(|| task_not_found(&[id], arg))
 }
 
@@ -367,7 +308,7 @@ fn rm_done(ctx: &Context, args: RmArgs) -> Result<()> {
     Ok(())
 }
 
-fn stats(ctx: &Context, args: UserArg) -> Result<()> {
+fn stats(ctx: &Context, args: UserScope) -> Result<()> {
     let user = args.parse()?;
     let mut conn = ctx.read_conn()?;
     let counts = run_scoped(&mut conn, &user, |c| tasks::stats(c, &user))?;

@@ -7,7 +7,7 @@ use chrono::{Months, NaiveDate, NaiveDateTime, Utc};
 use clap::Args;
 
 use crate::backup_file::{Archive, Header, FORMAT_VERSION};
-use crate::commands::user::scoped;
+use crate::commands::scope::{scoped, user_not_found};
 use crate::commands::{ensure_can_prompt, errors, query, Context};
 use crate::db::{migrate, purge, tasks, users};
 use crate::error::{Error, Result};
@@ -102,8 +102,7 @@ pub fn purge(ctx: &Context, args: PurgeArgs) -> Result<()> {
         Some(raw) => {
             let user = validate::user_ref(raw)?;
             let found = query(&mut conn, |c| users::find(c, &user))?;
-            let found = scoped(found, &user)?
-                .ok_or_else(|| crate::commands::user::user_not_found(&user))?;
+            let found = scoped(found, &user)?.ok_or_else(|| user_not_found(&user))?;
             Some(found.account.id)
         }
         None => None,

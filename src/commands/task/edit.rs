@@ -3,8 +3,9 @@
 
 use clap::Args;
 
-use super::task::{one, run_scoped, UserArg};
+use super::one;
 use super::Context;
+use crate::commands::scope::{run_scoped, UserScope};
 use crate::db::tasks::{self, Edit};
 use crate::error::{Error, Result};
 use crate::model::UserRef;
@@ -14,10 +15,10 @@ use crate::validate;
 #[derive(Debug, Args)]
 pub struct EditArgs {
     /// The task id
-    #[arg(value_parser = validate::task_id, add = clap_complete::engine::ArgValueCompleter::new(super::complete::task_ids))]
+    #[arg(value_parser = validate::task_id, add = clap_complete::engine::ArgValueCompleter::new(crate::commands::complete::task_ids))]
     pub id: i32,
     #[command(flatten)]
-    pub user: UserArg,
+    pub user: UserScope,
     /// New title
     #[arg(long, short)]
     pub title: Option<String>,

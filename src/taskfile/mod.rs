@@ -17,7 +17,7 @@ mod json;
 mod lines;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
-pub enum Source {
+pub enum ImportFormat {
     /// This tool's task array (`task list --json`)
     Json,
     /// A header row naming any of the JSON fields, `title` included
@@ -28,26 +28,26 @@ pub enum Source {
     Todotxt,
 }
 
-impl Source {
+impl ImportFormat {
     /// What the numbers given with records count: JSON array elements, or
     /// lines (where a record starts) for the line-based formats.
     pub fn counts(self) -> &'static str {
         match self {
-            Source::Json | Source::Taskwarrior => "record",
-            Source::Csv | Source::Todotxt => "line",
+            ImportFormat::Json | ImportFormat::Taskwarrior => "record",
+            ImportFormat::Csv | ImportFormat::Todotxt => "line",
         }
     }
 
     /// From a file name's extension (`-`, stdin, is JSON).
-    pub fn from_name(name: &str) -> Option<Source> {
+    pub fn from_name(name: &str) -> Option<ImportFormat> {
         if name == "-" {
-            return Some(Source::Json);
+            return Some(ImportFormat::Json);
         }
         let ext = name.rsplit_once('.')?.1.to_ascii_lowercase();
         match ext.as_str() {
-            "json" => Some(Source::Json),
-            "csv" => Some(Source::Csv),
-            "txt" => Some(Source::Todotxt),
+            "json" => Some(ImportFormat::Json),
+            "csv" => Some(ImportFormat::Csv),
+            "txt" => Some(ImportFormat::Todotxt),
             _ => None,
         }
     }
@@ -82,16 +82,16 @@ pub type Dropped = std::collections::BTreeMap<String, u64>;
 /// `dropped`.
 pub fn read(
     input: &mut dyn BufRead,
-    from: Source,
+    from: ImportFormat,
     each: &mut Each<'_>,
     dropped: &mut Dropped,
 ) -> Result<(), Stop> {
     skip_bom(input).map_err(|e| unreadable(1, &e))?;
     match from {
-        Source::Json => json::read(input, None, each),
-        Source::Taskwarrior => json::read(input, Some(dropped), each),
-        Source::Csv => lines::csv(input, each),
-        Source::Todotxt => lines::todotxt(input, each),
+        ImportFormat::Json => json::read(input, None, each),
+        ImportFormat::Taskwarrior => json::read(input, Some(dropped), each),
+        ImportFormat::Csv => lines::csv(input, each),
+        ImportFormat::Todotxt => lines::todotxt(input, each),
     }
 }
 
@@ -176,7 +176,7 @@ mod tests {
         stop: Option<(usize, String)>,
     }
 
-    fn parse(text: &str, from: Source) -> Parsed {
+    fn parse(text: &str, from: ImportFormat) -> Parsed {
         let mut p = Parsed::default();
         let mut each = |n, record: Record| {
             match record {
@@ -199,7 +199,7 @@ mod tests {
     fn todotxt_lines() {
         let p = parse(
             "x 2026-01-02 2026-01-01 Pay rent +home\n(A) 2026-01-03 Call mum @phone\n\nPlain task\n",
-            Source::Todotxt,
+            ImportFormat::Todotxt,
         );
         assert!(p.errors.is_empty(), "{:?}", p.errors);
         assert_eq!(p.tasks.len(), 3);
@@ -215,7 +215,7 @@ mod tests {
     fn csv_quotes_and_errors_with_line_numbers() {
         let p = parse(
             "title,completed,description\r\n\"Buy, milk\",true,\"two\nlines\"\r\nok,false,\n\n,false,x\nlast,true,\"a \"\"quote\"\"\"",
-            Source::Csv,
+            ImportFormat::Csv,
         );
         assert_eq!(p.tasks.len(), 3);
         assert_eq!(p.tasks[0].title, "Buy, milk");
@@ -223,9 +223,9 @@ mod tests {
         assert_eq!(p.tasks[2].description.as_deref(), Some("a \"quote\""));
         assert_eq!(p.errors.len(), 1);
         assert_eq!(p.errors[0].0, 6);
-        let unknown = parse("nope\nx\n", Source::Csv).stop.unwrap();
+        let unknown = parse("nope\nx\n", ImportFormat::Csv).stop.unwrap();
         assert!(unknown.1.contains("unknown column"), "{unknown:?}");
-        let open = parse("title\nok\n\"never closed\n", Source::Csv).stop;
+        let open = parse("title\nok\n\"never closed\n", ImportFormat::Csv).stop;
         assert_eq!(open.unwrap().0, 3);
     }
 
@@ -233,24 +233,27 @@ mod tests {
     fn json_streams_records_and_stops_at_bad_syntax() {
         let p = parse(
             r#"[{"title":"a"},{"title":""},{"title":"b","completed":true}]"#,
-            Source::Json,
+            ImportFormat::Json,
         );
         assert_eq!(p.tasks.len(), 2);
         assert_eq!(p.errors, vec![(2, "the title is empty".to_string())]);
         assert!(p.stop.is_none());
-        let p = parse("[{\"title\":\"a\"},\n{\"title\":", Source::Json);
+        let p = parse("[{\"title\":\"a\"},\n{\"title\":", ImportFormat::Json);
         assert_eq!(p.tasks.len(), 1);
         assert_eq!(p.stop.unwrap().0, 2);
-        let p = parse(r#"{"title":"a"}"#, Source::Json);
+        let p = parse(r#"{"title":"a"}"#, ImportFormat::Json);
         assert!(p.stop.unwrap().1.contains("a JSON array of tasks"));
-        assert!(parse("[] x", Source::Json).stop.is_some());
+        assert!(parse("[] x", ImportFormat::Json).stop.is_some());
     }
 
     #[test]
     fn names_choose_the_format() {
-        assert_eq!(Source::from_name("-"), Some(Source::Json));
-        assert_eq!(Source::from_name("a.CSV"), Some(Source::Csv));
-        assert_eq!(Source::from_name("todo.txt"), Some(Source::Todotxt));
-        assert_eq!(Source::from_name("export"), None);
+        assert_eq!(ImportFormat::from_name("-"), Some(ImportFormat::Json));
+        assert_eq!(ImportFormat::from_name("a.CSV"), Some(ImportFormat::Csv));
+        assert_eq!(
+            ImportFormat::from_name("todo.txt"),
+            Some(ImportFormat::Todotxt)
+        );
+        assert_eq!(ImportFormat::from_name("export"), None);
     }
 }

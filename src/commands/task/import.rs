@@ -13,24 +13,23 @@ use std::path::PathBuf;
 
 use clap::Args;
 
-use super::task::UserArg;
-use super::user::{scoped, user_not_found};
-use super::{query, Context};
-use crate::db::import::{insert_stream, TaskRows};
+use crate::commands::scope::{scoped, user_not_found, UserScope};
+use crate::commands::{query, Context};
+use crate::db::task_copy::{insert_stream, TaskRows};
 use crate::db::users;
 use crate::error::{Error, Result};
-use crate::import::{read, Record, Source, Stop};
 use crate::output::ops::Imported;
+use crate::taskfile::{read, ImportFormat, Record, Stop};
 
 #[derive(Debug, Args)]
 pub struct ImportArgs {
     /// The file, or - for stdin
     pub file: PathBuf,
     #[command(flatten)]
-    pub user: UserArg,
+    pub user: UserScope,
     /// The format [default: from the file name: .json, .csv, .txt (todo.txt); json for -]
     #[arg(long, value_enum)]
-    pub from: Option<Source>,
+    pub from: Option<ImportFormat>,
     /// Check the file and count, import nothing
     #[arg(long)]
     pub dry_run: bool,
@@ -40,7 +39,7 @@ pub fn import(ctx: &Context, args: ImportArgs) -> Result<()> {
     let user = crate::validate::user_ref(&args.user.user)?;
     let name = args.file.to_string_lossy().into_owned();
     let shown = if name == "-" { "stdin" } else { &name };
-    let Some(from) = args.from.or_else(|| Source::from_name(&name)) else {
+    let Some(from) = args.from.or_else(|| ImportFormat::from_name(&name)) else {
         return Err(Error::usage(format!("cannot tell the format of {name}"))
             .with_hint("pass --from json, csv, taskwarrior or todotxt"));
     };
@@ -58,7 +57,7 @@ pub fn import(ctx: &Context, args: ImportArgs) -> Result<()> {
         .account;
     let mut tally = Tally::default();
     let mut stop = None;
-    let mut dropped = crate::import::Dropped::new();
+    let mut dropped = crate::taskfile::Dropped::new();
     let mut pass = |rows: Option<&mut TaskRows<'_>>| -> std::io::Result<()> {
         let mut rows = rows;
         let mut each = |n, record| tally.take(from.counts(), n, record, rows.as_deref_mut());
@@ -78,7 +77,7 @@ pub fn import(ctx: &Context, args: ImportArgs) -> Result<()> {
         Ok(0)
     } else {
         let now = chrono::Utc::now().naive_utc();
-        let track = matches!(super::replica::read_url(ctx), Ok(Some(_)));
+        let track = matches!(crate::commands::replica::read_url(ctx), Ok(Some(_)));
         // diesel's COPY callback is `Fn`; the reader is not.
         let pass = RefCell::new(pass);
         query(&mut conn, |c| {
