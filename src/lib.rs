@@ -25,6 +25,7 @@ pub mod sample;
 pub mod signals;
 pub mod taskfile;
 pub mod text;
+pub mod url;
 pub mod validate;
 
 use std::ffi::OsString;

@@ -6,10 +6,10 @@
 use std::path::Path;
 use std::time::Duration;
 
-use crate::db::url::{self, DbUrl};
 use crate::db::{migrate, pool, Pool, StatementLog};
 use crate::error::{Error, Result};
 use crate::local::Cluster;
+use crate::url::DbUrl;
 
 /// Seconds libpq waits for a connection unless told otherwise.
 pub const DEFAULT_CONNECT_TIMEOUT: u64 = 5;
@@ -58,7 +58,7 @@ pub fn resolve(opts: &ConnectOptions, notice: &mut dyn FnMut(&str)) -> Result<Ta
     if opts.local {
         return local_target(opts);
     }
-    let found = url::configured(opts.database_url.as_deref(), url_var, Path::new(".env"))?;
+    let found = configured(opts.database_url.as_deref(), url_var, Path::new(".env"))?;
     for line in &found.dotenv_bad_lines {
         notice(&format!(
             "warning: line {line} of ./.env cannot be parsed and was skipped"
@@ -112,7 +112,7 @@ fn local_target(opts: &ConnectOptions) -> Result<Target> {
 /// database is created, migrated and started on demand; `notice` receives a
 /// line when that happens.
 pub fn open(opts: &ConnectOptions, size: u32, notice: &mut dyn FnMut(&str)) -> Result<Pool> {
-    let open = |url: &DbUrl| Pool::open(url, size, opts.timeout(), opts.log.clone());
+    let open = |url: &DbUrl| Ok(Pool::open(url, size, opts.timeout(), opts.log.clone())?);
     match resolve(opts, notice)? {
         Target::Url(url) => open(&url),
         Target::Local(cluster, url) => match open(&url) {
@@ -135,4 +135,150 @@ pub fn start_local(cluster: &Cluster, notice: &mut dyn FnMut(&str)) -> Result<()
             .map_err(|e| Error::unexpected(format!("cannot migrate the local database: {e}")))
     };
     cluster.ensure_running(notice, &mut migrate)
+}
+
+/// The environment keys read, in order of precedence.
+pub const URL_KEYS: [&str; 2] = ["TODO_DATABASE_URL", "DATABASE_URL"];
+
+/// Where the URL was found, for messages.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum UrlOrigin {
+    Flag,
+    Env(&'static str),
+    DotEnv(&'static str),
+}
+
+impl std::fmt::Display for UrlOrigin {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            UrlOrigin::Flag => f.write_str("--database-url"),
+            UrlOrigin::Env(key) => write!(f, "${key}"),
+            UrlOrigin::DotEnv(key) => write!(f, "{key} in ./.env"),
+        }
+    }
+}
+
+/// The configured URL, where it came from, and the numbers of `./.env`
+/// lines that could not be parsed (for a warning; their text is never shown).
+#[derive(Debug, Default, PartialEq, Eq)]
+pub struct Configured {
+    pub url: Option<(String, UrlOrigin)>,
+    pub dotenv_bad_lines: Vec<usize>,
+}
+
+/// Finds the configured URL: `--database-url`, then the environment, then
+/// `./.env` (only the two keys, never exported, no parent directories, read
+/// as python-dotenv reads it). `env` fails for a variable that is set but
+/// not UTF-8.
+pub fn configured(
+    flag: Option<&str>,
+    env: impl Fn(&str) -> Result<Option<String>>,
+    dotenv: &Path,
+) -> Result<Configured> {
+    if let Some(url) = flag {
+        return Ok(Configured {
+            url: Some((url.to_string(), UrlOrigin::Flag)),
+            ..Configured::default()
+        });
+    }
+    for key in URL_KEYS {
+        if let Some(url) = env(key)?.filter(|v| !v.is_empty()) {
+            return Ok(Configured {
+                url: Some((url, UrlOrigin::Env(key))),
+                ..Configured::default()
+            });
+        }
+    }
+    let text = match std::fs::read(dotenv) {
+        Ok(bytes) => String::from_utf8_lossy(&bytes).into_owned(),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Configured::default()),
+        Err(e) => return Err(Error::usage(format!("cannot read ./.env: {e}"))),
+    };
+    let lookup = |key: &str| env(key).ok().flatten();
+    let parsed = crate::dotenv::parse(&text, &lookup);
+    let url = URL_KEYS.iter().find_map(|key| {
+        parsed
+            .get(key)
+            .filter(|v| !v.is_empty())
+            .map(|v| (v.to_string(), UrlOrigin::DotEnv(key)))
+    });
+    Ok(Configured {
+        url,
+        dotenv_bad_lines: parsed.bad_lines,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::error::Error;
+
+    #[test]
+    fn precedence_flag_env_dotenv() {
+        let dir = std::env::temp_dir().join(format!("todo-url-test-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let dotenv = dir.join(".env");
+        std::fs::write(&dotenv, "OTHER=x\nDATABASE_URL=postgres://dotenv/db\n").unwrap();
+        let none = |_: &str| Ok(None);
+        let env = |k: &str| Ok((k == "DATABASE_URL").then(|| "postgres://env/db".to_string()));
+        let todo_env = |k: &str| {
+            Ok(Some(
+                if k == "TODO_DATABASE_URL" {
+                    "postgres://todo/db"
+                } else {
+                    "postgres://env/db"
+                }
+                .to_string(),
+            ))
+        };
+        let url = |c: Configured| c.url;
+
+        let got = configured(Some("postgres://flag/db"), todo_env, &dotenv).unwrap();
+        assert_eq!(
+            url(got),
+            Some(("postgres://flag/db".into(), UrlOrigin::Flag))
+        );
+        let got = configured(None, todo_env, &dotenv).unwrap();
+        assert_eq!(
+            url(got),
+            Some((
+                "postgres://todo/db".into(),
+                UrlOrigin::Env("TODO_DATABASE_URL")
+            ))
+        );
+        let got = configured(None, env, &dotenv).unwrap();
+        assert_eq!(
+            url(got),
+            Some(("postgres://env/db".into(), UrlOrigin::Env("DATABASE_URL")))
+        );
+        let got = configured(None, none, &dotenv).unwrap();
+        assert_eq!(
+            url(got),
+            Some((
+                "postgres://dotenv/db".into(),
+                UrlOrigin::DotEnv("DATABASE_URL")
+            ))
+        );
+        std::fs::write(
+            &dotenv,
+            "DATABASE_URL=postgres://a/db\nbroken line here\nTODO_DATABASE_URL=postgres://b/db\n",
+        )
+        .unwrap();
+        let got = configured(None, none, &dotenv).unwrap();
+        assert_eq!(got.dotenv_bad_lines, vec![2]);
+        assert_eq!(
+            url(got),
+            Some((
+                "postgres://b/db".into(),
+                UrlOrigin::DotEnv("TODO_DATABASE_URL")
+            ))
+        );
+        assert_eq!(
+            configured(None, none, &dir.join("missing.env")).unwrap(),
+            Configured::default()
+        );
+        let not_utf8 = |_: &str| Err(Error::usage("not UTF-8"));
+        assert!(configured(None, not_utf8, &dotenv).is_err());
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
 }

@@ -145,3 +145,27 @@ pub fn row_security(what: &str, tables: &[String]) -> Error {
         "connect as the tables' owner or a role with BYPASSRLS (ALTER ROLE name BYPASSRLS)",
     )
 }
+
+/// A connection that could not be made, with what to do about it.
+impl From<crate::db::pool::ConnectError> for Error {
+    fn from(e: crate::db::pool::ConnectError) -> Self {
+        use crate::db::pool::ConnectError as C;
+        let message = e.to_string();
+        match e {
+            C::InvalidUrl(_) => Error::usage(message).with_hint(
+                "see https://www.postgresql.org/docs/current/libpq-connect.html#LIBPQ-PARAMKEYWORDS for the parameters libpq accepts",
+            ),
+            C::NoDirectTls { libpq, .. } => Error::usage(message).with_hint(format!(
+                "sslnegotiation needs libpq 17 or later, and this todo uses libpq {libpq} \
+                 (build it with the default feature \"bundled\"), or remove it from the URL"
+            )),
+            C::DirectTlsRefused { .. } => Error::usage(message).with_hint(
+                "sslnegotiation=direct needs PostgreSQL 17 or later (or a proxy that supports it, \
+                 as Neon's does); remove it from the URL for older servers",
+            ),
+            C::Unreachable { .. } => {
+                Error::unavailable(message).with_hint("check the URL, the server and your network")
+            }
+        }
+    }
+}

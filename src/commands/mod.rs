@@ -76,7 +76,7 @@ impl Context {
 
     /// The command's connection.
     pub fn conn(&self) -> Result<Conn> {
-        self.pool()?.get()
+        Ok(self.pool()?.get()?)
     }
 
     /// The connection of a read-only command: the replica's when one is

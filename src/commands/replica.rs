@@ -24,9 +24,9 @@
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
-use crate::db::url::DbUrl;
 use crate::db::{replica, Conn, Pool};
 use crate::error::{Error, Result};
+use crate::url::DbUrl;
 
 use super::Context;
 

@@ -23,7 +23,6 @@ pub mod seed;
 pub mod stats;
 pub mod task_copy;
 pub mod tasks;
-pub mod url;
 pub mod users;
 
 pub use conn::PgConn;

@@ -14,8 +14,7 @@ use diesel::connection::{CacheSize, InstrumentationEvent};
 use diesel::prelude::*;
 use diesel::r2d2::{self, ManageConnection, PooledConnection};
 
-use super::url::DbUrl;
-use crate::error::{Error, Result};
+use crate::url::DbUrl;
 
 /// Where `--verbose` sends a line per connection and per statement (with
 /// its duration; never a connection string).
@@ -23,7 +22,7 @@ pub type StatementLog = Arc<dyn Fn(&str) + Send + Sync>;
 
 /// Opens a connection with named prepared statements turned off (they cost a
 /// round trip in a one-shot CLI and break transaction-mode poolers).
-pub fn establish(url: &DbUrl, log: Option<&StatementLog>) -> Result<PgConn> {
+pub fn establish(url: &DbUrl, log: Option<&StatementLog>) -> Result<PgConn, ConnectError> {
     let mut conn = PgConn::establish(url.libpq()).map_err(|e| connect_error(url, &e))?;
     conn.set_prepared_statement_cache_size(CacheSize::Disabled);
     if let Some(log) = log {
@@ -45,47 +44,68 @@ pub fn establish(url: &DbUrl, log: Option<&StatementLog>) -> Result<PgConn> {
     Ok(conn)
 }
 
-fn connect_error(url: &DbUrl, err: &ConnectionError) -> Error {
+/// Why a connection could not be made. The messages are masked (no
+/// password); what to do about each is the command layer's to say.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ConnectError {
+    /// libpq cannot use the connection string: nothing was sent.
+    InvalidUrl(String),
+    /// The URL asks for `sslnegotiation`, which this libpq (major version
+    /// given) does not know.
+    NoDirectTls { reason: String, libpq: i32 },
+    /// A server (before PostgreSQL 17) hung up on a direct TLS handshake:
+    /// retrying cannot help.
+    DirectTlsRefused { target: String, reason: String },
+    /// The server could not be reached, or refused the session.
+    Unreachable { target: String, reason: String },
+}
+
+impl std::fmt::Display for ConnectError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            ConnectError::InvalidUrl(reason) | ConnectError::NoDirectTls { reason, .. } => {
+                write!(f, "invalid database URL: {reason}")
+            }
+            ConnectError::DirectTlsRefused { target, reason }
+            | ConnectError::Unreachable { target, reason } => {
+                write!(f, "cannot connect to {target}: {reason}")
+            }
+        }
+    }
+}
+
+impl std::error::Error for ConnectError {}
+
+fn connect_error(url: &DbUrl, err: &ConnectionError) -> ConnectError {
     let reason = match err {
         ConnectionError::BadConnection(msg) => msg.trim().to_string(),
         ConnectionError::InvalidConnectionUrl(msg) => {
-            return Error::usage(format!("invalid database URL: {}", url.mask(msg.trim())))
+            return ConnectError::InvalidUrl(url.mask(msg.trim()))
         }
         other => other.to_string(),
     };
+    let (target, masked) = (url.display().to_string(), url.mask(&reason));
+    // libpq's own (client-side) messages: no server was asked, so there is
+    // no SQLSTATE to tell them by.
     if url.libpq().contains("sslnegotiation=direct") && reason.contains("SSL") {
-        // What a server older than PostgreSQL 17 does to a direct TLS
-        // handshake: it reads it as a bad startup packet and hangs up.
-        // Retrying cannot help (`db wait` does not).
-        return Error::usage(format!(
-            "cannot connect to {}: {}",
-            url.display(),
-            url.mask(&reason)
-        ))
-        .with_hint(
-            "sslnegotiation=direct needs PostgreSQL 17 or later (or a proxy that supports it, as \
-             Neon's does); remove it from the URL for older servers",
-        );
-    }
-    if url.libpq().contains("sslnegotiation") && is_conninfo_error(&reason) {
-        return Error::usage(format!("invalid database URL: {}", url.mask(&reason))).with_hint(
-            format!(
-                "sslnegotiation needs libpq 17 or later, and this todo uses libpq {} \
-                 (build it with the default feature \"bundled\"), or remove it from the URL",
-                crate::db::conn::libpq_version() / 10000
-            ),
-        );
+        return ConnectError::DirectTlsRefused {
+            target,
+            reason: masked,
+        };
     }
     if is_conninfo_error(&reason) {
-        return Error::usage(format!("invalid database URL: {}", url.mask(&reason)))
-            .with_hint("see https://www.postgresql.org/docs/current/libpq-connect.html#LIBPQ-PARAMKEYWORDS for the parameters libpq accepts");
+        if url.libpq().contains("sslnegotiation") {
+            return ConnectError::NoDirectTls {
+                reason: masked,
+                libpq: crate::db::conn::libpq_version() / 10000,
+            };
+        }
+        return ConnectError::InvalidUrl(masked);
     }
-    Error::unavailable(format!(
-        "cannot connect to {}: {}",
-        url.display(),
-        url.mask(&reason)
-    ))
-    .with_hint("check the URL, the server and your network")
+    ConnectError::Unreachable {
+        target,
+        reason: masked,
+    }
 }
 
 /// libpq's messages for a connection string it cannot use (a bad parameter
@@ -117,9 +137,9 @@ pub struct Manager {
 
 impl ManageConnection for Manager {
     type Connection = PgConn;
-    type Error = Error;
+    type Error = ConnectError;
 
-    fn connect(&self) -> Result<PgConn> {
+    fn connect(&self) -> Result<PgConn, ConnectError> {
         let first = self.first.lock().ok().and_then(|mut slot| slot.take());
         match first {
             Some(conn) => Ok(conn),
@@ -127,11 +147,14 @@ impl ManageConnection for Manager {
         }
     }
 
-    fn is_valid(&self, conn: &mut PgConn) -> Result<()> {
+    fn is_valid(&self, conn: &mut PgConn) -> Result<(), ConnectError> {
         diesel::sql_query("SELECT 1")
             .execute(conn)
             .map(|_| ())
-            .map_err(|e| Error::unavailable(self.url.mask(&e.to_string())))
+            .map_err(|e| ConnectError::Unreachable {
+                target: self.url.display().to_string(),
+                reason: self.url.mask(&e.to_string()),
+            })
     }
 
     fn has_broken(&self, _conn: &mut PgConn) -> bool {
@@ -160,7 +183,7 @@ impl Pool {
         size: u32,
         timeout: Duration,
         log: Option<StatementLog>,
-    ) -> Result<Pool> {
+    ) -> Result<Pool, ConnectError> {
         let first = establish(url, log.as_ref())?;
         let manager = Manager {
             url: url.clone(),
@@ -187,13 +210,10 @@ impl Pool {
     }
 
     /// Checks out a connection.
-    pub fn get(&self) -> Result<Conn> {
-        self.pool.get().map_err(|e| {
-            Error::unavailable(format!(
-                "cannot connect to {}: {}",
-                self.url.display(),
-                self.url.mask(&e.to_string())
-            ))
+    pub fn get(&self) -> Result<Conn, ConnectError> {
+        self.pool.get().map_err(|e| ConnectError::Unreachable {
+            target: self.url.display().to_string(),
+            reason: self.url.mask(&e.to_string()),
         })
     }
 }

@@ -66,7 +66,7 @@ fn an_interrupted_add_blocked_on_a_lock_never_inserts_later() {
 fn every_connection_the_tool_opens_has_its_cancel_key_recorded() {
     let db = TestDb::migrated();
     let before = todo::db::conn::cancel::recorded();
-    let url = todo::db::url::DbUrl::parse(&db.url(), None, 5).unwrap();
+    let url = todo::url::DbUrl::parse(&db.url(), None, 5).unwrap();
     let conn = todo::db::pool::establish(&url, None).unwrap();
     // Other tests open connections in parallel: at least this one is there.
     assert!(todo::db::conn::cancel::recorded() >= 1, "before: {before}");

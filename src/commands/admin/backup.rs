@@ -13,11 +13,12 @@ use sha2::{Digest, Sha256};
 use crate::backup_file::{self, FormatError, Header, Reader};
 use crate::commands::{connect, ensure_can_prompt, errors, Context};
 use crate::db::backup::{self as data, Counts, RestoreError};
-use crate::db::{conformance, migrate, pool, url::DbUrl};
+use crate::db::{conformance, migrate, pool};
 use crate::error::{Error, Kind, Result};
 use crate::local::Cluster;
 use crate::outfile::{self, OutFile};
 use crate::output::backup::{BackedUp, Restored, Verified};
+use crate::url::DbUrl;
 
 #[derive(Debug, Args)]
 pub struct BackupArgs {

@@ -4,7 +4,7 @@ use std::time::Instant;
 
 use crate::commands::Context;
 use crate::commands::{connect, errors};
-use crate::db::health::{self, Check, Report, Status};
+use crate::db::health::{self, Check, Remedy, Report, Status};
 use crate::error::{Error, Kind, Result};
 
 pub fn health(ctx: &Context) -> Result<()> {
@@ -30,6 +30,7 @@ pub fn health(ctx: &Context) -> Result<()> {
                 status: Status::Fail,
                 // libpq's multi-line text as one line.
                 detail: e.message.split_whitespace().collect::<Vec<_>>().join(" "),
+                remedy: None,
             };
             (
                 Report {
@@ -40,6 +41,7 @@ pub fn health(ctx: &Context) -> Result<()> {
             )
         }
     };
+    let report = worded(report);
     ctx.emit(&report)?;
     if let Some(e) = unreachable {
         return Err(e);
@@ -60,4 +62,17 @@ pub fn health(ctx: &Context) -> Result<()> {
         ));
     }
     Ok(())
+}
+
+/// Each check's remedy in the tool's words (the commands to run).
+fn worded(mut report: Report) -> Report {
+    for check in &mut report.checks {
+        let fix = match check.remedy.take() {
+            Some(Remedy::Migrate) => "run todo db migrate",
+            Some(Remedy::Baseline) => "adopt them with todo db migrate --baseline",
+            None => continue,
+        };
+        check.detail = format!("{}: {fix}", check.detail);
+    }
+    report
 }

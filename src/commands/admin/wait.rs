@@ -6,9 +6,10 @@ use clap::Args;
 
 use crate::commands::connect::{self, Target};
 use crate::commands::{errors, Context};
-use crate::db::{migrate, pool, url::DbUrl};
+use crate::db::{migrate, pool};
 use crate::error::{Error, Kind, Result};
 use crate::output::ops::Ready;
+use crate::url::DbUrl;
 
 #[derive(Debug, Args)]
 pub struct WaitArgs {

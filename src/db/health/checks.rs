@@ -7,7 +7,7 @@ use std::time::Duration;
 use super::super::conformance;
 use super::super::migrate;
 use super::measure::Measurements;
-use super::{needs_vacuum, Check, Status, SEQ_MAX};
+use super::{needs_vacuum, Check, Remedy, Status, SEQ_MAX};
 
 pub(super) fn connection(target: &str, connected_in: Duration, round_trip: Duration) -> Check {
     let ms = |d: Duration| d.as_secs_f64() * 1000.0;
@@ -65,14 +65,11 @@ pub(super) fn migrations(m: &Measurements, applied: &[String]) -> Check {
         return Check::new(name, Status::Warn, grant);
     }
     if applied.is_empty() && !m.any_table {
-        return Check::new(name, Status::Fail, "no schema: run todo db migrate");
+        return Check::new(name, Status::Fail, "no schema").with_remedy(Remedy::Migrate);
     }
     if migrate::unmanaged(applied, m.any_table) {
-        return Check::new(
-            name,
-            Status::Warn,
-            "tables not created by todo: adopt them with todo db migrate --baseline",
-        );
+        return Check::new(name, Status::Warn, "tables without recorded migrations")
+            .with_remedy(Remedy::Baseline);
     }
     let pending = migrate::pending(applied);
     let known = migrate::known();
@@ -85,12 +82,9 @@ pub(super) fn migrations(m: &Measurements, applied: &[String]) -> Check {
         return Check::new(
             name,
             Status::Warn,
-            format!(
-                "{} pending ({}): run todo db migrate",
-                pending.len(),
-                list.join(", ")
-            ),
-        );
+            format!("{} pending ({})", pending.len(), list.join(", ")),
+        )
+        .with_remedy(Remedy::Migrate);
     }
     if unknown > 0 {
         return Check::new(

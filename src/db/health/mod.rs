@@ -67,14 +67,32 @@ pub struct Check {
     pub name: &'static str,
     pub status: Status,
     pub detail: String,
+    /// What would fix it, for the command layer to word (the data layer
+    /// names no command).
+    pub remedy: Option<Remedy>,
+}
+
+/// A fix a check points to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Remedy {
+    /// Apply the pending migrations.
+    Migrate,
+    /// Adopt tables created by other means.
+    Baseline,
 }
 
 impl Check {
+    fn with_remedy(mut self, remedy: Remedy) -> Check {
+        self.remedy = Some(remedy);
+        self
+    }
+
     fn new(name: &'static str, status: Status, detail: impl Into<String>) -> Check {
         Check {
             name,
             status,
             detail: detail.into(),
+            remedy: None,
         }
     }
 }

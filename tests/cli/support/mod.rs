@@ -197,7 +197,7 @@ fn setup(server: &mut Server) {
             &format!("CREATE DATABASE {building} TEMPLATE template0"),
         );
         {
-            let url = todo::db::url::DbUrl::parse(&server.url(&building), None, 5).unwrap();
+            let url = todo::url::DbUrl::parse(&server.url(&building), None, 5).unwrap();
             let mut conn = todo::db::pool::establish(&url, None).unwrap();
             todo::db::migrate::run(&mut conn, std::time::Duration::from_secs(30))
                 .expect("migrating the template database");

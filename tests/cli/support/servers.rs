@@ -172,7 +172,7 @@ pub fn tls_server() -> &'static TlsServer {
         }
         // Always: a server kept from an earlier run gets new migrations.
         let server = TlsServer { port };
-        let url = todo::db::url::DbUrl::parse(&server.good_url(), None, 5).unwrap();
+        let url = todo::url::DbUrl::parse(&server.good_url(), None, 5).unwrap();
         let mut conn = todo::db::pool::establish(&url, None).expect("TLS + SCRAM connection");
         todo::db::migrate::run(&mut conn, Duration::from_secs(30)).expect("migrating tls_app");
         server

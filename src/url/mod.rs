@@ -1,81 +1,10 @@
-//! Connection URLs: where the URL comes from (SPEC §2 precedence), how the
-//! web backend's SQLAlchemy-style URLs become libpq URLs, and how a URL is
-//! shown without its password.
-
-use std::path::Path;
+//! Connection URLs as users give them: how the web backend's
+//! SQLAlchemy-style URLs become libpq URLs, which URLs are refused before
+//! libpq sees them (with what to change), and how a URL is shown without
+//! its password. Where the URL comes from is policy:
+//! [`crate::commands::connect`].
 
 use crate::error::{Error, Result};
-
-/// The environment keys read, in order of precedence.
-pub const URL_KEYS: [&str; 2] = ["TODO_DATABASE_URL", "DATABASE_URL"];
-
-/// Where the URL was found, for messages.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum UrlOrigin {
-    Flag,
-    Env(&'static str),
-    DotEnv(&'static str),
-}
-
-impl std::fmt::Display for UrlOrigin {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            UrlOrigin::Flag => f.write_str("--database-url"),
-            UrlOrigin::Env(key) => write!(f, "${key}"),
-            UrlOrigin::DotEnv(key) => write!(f, "{key} in ./.env"),
-        }
-    }
-}
-
-/// The configured URL, where it came from, and the numbers of `./.env`
-/// lines that could not be parsed (for a warning; their text is never shown).
-#[derive(Debug, Default, PartialEq, Eq)]
-pub struct Configured {
-    pub url: Option<(String, UrlOrigin)>,
-    pub dotenv_bad_lines: Vec<usize>,
-}
-
-/// Finds the configured URL: `--database-url`, then the environment, then
-/// `./.env` (only the two keys, never exported, no parent directories, read
-/// as python-dotenv reads it). `env` fails for a variable that is set but
-/// not UTF-8.
-pub fn configured(
-    flag: Option<&str>,
-    env: impl Fn(&str) -> Result<Option<String>>,
-    dotenv: &Path,
-) -> Result<Configured> {
-    if let Some(url) = flag {
-        return Ok(Configured {
-            url: Some((url.to_string(), UrlOrigin::Flag)),
-            ..Configured::default()
-        });
-    }
-    for key in URL_KEYS {
-        if let Some(url) = env(key)?.filter(|v| !v.is_empty()) {
-            return Ok(Configured {
-                url: Some((url, UrlOrigin::Env(key))),
-                ..Configured::default()
-            });
-        }
-    }
-    let text = match std::fs::read(dotenv) {
-        Ok(bytes) => String::from_utf8_lossy(&bytes).into_owned(),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Configured::default()),
-        Err(e) => return Err(Error::usage(format!("cannot read ./.env: {e}"))),
-    };
-    let lookup = |key: &str| env(key).ok().flatten();
-    let parsed = crate::dotenv::parse(&text, &lookup);
-    let url = URL_KEYS.iter().find_map(|key| {
-        parsed
-            .get(key)
-            .filter(|v| !v.is_empty())
-            .map(|v| (v.to_string(), UrlOrigin::DotEnv(key)))
-    });
-    Ok(Configured {
-        url,
-        dotenv_bad_lines: parsed.bad_lines,
-    })
-}
 
 /// A URL ready for libpq, with what is needed to keep its password secret.
 #[derive(Debug, Clone, PartialEq, Eq)]
