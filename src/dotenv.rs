@@ -295,6 +295,22 @@ mod tests {
         assert!(env.bad_lines.is_empty(), "{:?}", env.bad_lines);
     }
 
+    /// python-dotenv expands only `${VAR}`: a bare `$` stays as it is, so
+    /// a password such as `pa$word` survives (dotenvy would expand `$word`
+    /// to nothing, which is why this parser exists).
+    #[test]
+    fn a_bare_dollar_is_not_expanded() {
+        let env = values(
+            "DATABASE_URL=postgresql://app:pa$word@h/db\n\
+             Q=\"pa$word\"\n",
+        );
+        assert_eq!(
+            env.get("DATABASE_URL"),
+            Some("postgresql://app:pa$word@h/db")
+        );
+        assert_eq!(env.get("Q"), Some("pa$word"));
+    }
+
     #[test]
     fn a_bad_line_is_skipped_and_the_rest_is_read() {
         let env = values(

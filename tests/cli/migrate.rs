@@ -30,6 +30,25 @@ CREATE INDEX idx_tasks_created_at ON tasks(created_at DESC);
 CREATE INDEX idx_tasks_updated_at ON tasks(updated_at);
 "#;
 
+/// The base migration is this same schema (one source of truth, checked):
+/// its statements, without comments and with whitespace folded, are the
+/// statements above.
+#[test]
+fn the_base_migration_is_the_spec_schema() {
+    let fold = |sql: &str| -> String {
+        sql.lines()
+            .map(|l| l.split("--").next().unwrap_or(""))
+            .collect::<Vec<_>>()
+            .join(" ")
+            .split_whitespace()
+            .collect::<Vec<_>>()
+            .join(" ")
+    };
+    let migration =
+        include_str!("../../migrations/2026-11-24-000001_create_users_and_tasks/up.sql");
+    assert_eq!(fold(migration), fold(SPEC_SQL));
+}
+
 /// Everything the catalog says about the two tables: columns (type,
 /// nullability, default), constraints, indexes and triggers, one per line.
 const CATALOG_DUMP: &str = r#"
