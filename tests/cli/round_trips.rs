@@ -63,8 +63,22 @@ fn connecting_sends_no_set_and_timestamps_stay_utc() {
     db.psql("CREATE EXTENSION IF NOT EXISTS pg_stat_statements");
     db.add_user("tz@example.com");
     let reset = "SELECT pg_stat_statements_reset(0, (SELECT oid FROM pg_database WHERE datname = current_database()), 0)";
+    // The command's own statement is counted once it ran: then its SETs
+    // (sent before it) are counted too.
+    let counted = |pattern: &str| {
+        crate::support::wait_for(std::time::Duration::from_secs(10), || {
+            db.value(&format!(
+                "SELECT EXISTS (SELECT FROM pg_stat_statements
+                 WHERE dbid = (SELECT oid FROM pg_database WHERE datname = current_database())
+                   AND query ILIKE '{pattern}')"
+            )) == "t"
+        })
+    };
     let sets = || {
-        std::thread::sleep(std::time::Duration::from_millis(700));
+        assert!(
+            counted("%tasks%"),
+            "the command's statement was never counted"
+        );
         db.value(
             "SELECT coalesce(sum(calls), 0) FROM pg_stat_statements
              WHERE dbid = (SELECT oid FROM pg_database WHERE datname = current_database())

@@ -313,13 +313,7 @@ impl TestDb {
 
     /// Polls `sql` (every 25 ms, for up to 10 s) until it returns `t`.
     pub fn wait_until(&self, sql: &str) -> bool {
-        for _ in 0..400 {
-            if self.psql(sql) == "t" {
-                return true;
-            }
-            std::thread::sleep(std::time::Duration::from_millis(25));
-        }
-        false
+        wait_for(std::time::Duration::from_secs(10), || self.psql(sql) == "t")
     }
 
     /// SQL that is true while a COPY into this database's `tasks` is under way.
@@ -394,6 +388,21 @@ pub fn command_in_test_env(program: impl AsRef<std::ffi::OsStr>, dir: &Path) -> 
     }
     cmd.env("CI", "true").current_dir(dir);
     cmd
+}
+
+/// Polls `condition` every 25 ms until it holds (true) or `timeout` passes
+/// (false): for what happens some time after a command, never a fixed sleep.
+pub fn wait_for(timeout: std::time::Duration, mut condition: impl FnMut() -> bool) -> bool {
+    let until = std::time::Instant::now() + timeout;
+    loop {
+        if condition() {
+            return true;
+        }
+        if std::time::Instant::now() >= until {
+            return false;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(25));
+    }
 }
 
 /// `todo` (assert_cmd) with the test environment, run in `dir`.
