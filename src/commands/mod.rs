@@ -8,7 +8,6 @@ pub mod complete;
 pub mod connect;
 pub mod errors;
 pub mod man;
-pub mod pager;
 pub mod replica;
 pub mod scope;
 pub mod task;
@@ -16,12 +15,11 @@ pub mod user;
 pub mod watchdog;
 
 use std::cell::OnceCell;
-use std::io::{BufRead, BufWriter, IsTerminal, Write};
+use std::io::{BufRead, IsTerminal, Write};
 
 use crate::cli::{Cli, Command, Global};
 use crate::db::{Conn, Pool};
 use crate::error::{Error, Result};
-use crate::model::{Task, User};
 use crate::output::Output;
 use connect::ConnectOptions;
 
@@ -85,90 +83,28 @@ impl Context {
         replica::read_conn(self)
     }
 
-    /// Buffered stdout.
-    pub fn stdout(&self) -> BufWriter<std::io::StdoutLock<'static>> {
-        BufWriter::new(std::io::stdout().lock())
+    /// Where results go: format, -q, notes and paging (see
+    /// [`crate::output::Sink`]).
+    pub fn sink(&self) -> crate::output::Sink {
+        crate::output::Sink {
+            out: self.out,
+            no_pager: self.global.no_pager,
+        }
     }
 
-    /// Writes the command's result in the chosen format (nothing under -q).
+    /// Writes the command's result (see [`crate::output::Sink::emit`]).
     pub fn emit(&self, item: &dyn crate::output::Render) -> Result<()> {
-        crate::output::emit(&mut self.stdout(), self.out, item)
+        self.sink().emit(item)
     }
 
-    /// Writes tasks a command changed as the rows arrive (nothing under -q).
-    pub fn emit_tasks(&self, tasks: &mut dyn Iterator<Item = Result<Task>>) -> Result<()> {
-        if self.out.quiet {
-            return Ok(());
-        }
-        self.emit_task_list(tasks)
-    }
-
-    /// Writes a listing of tasks as the rows arrive (their ids under -q,
-    /// one per line, as `docker ps -q` does).
-    pub fn emit_task_list(&self, tasks: &mut dyn Iterator<Item = Result<Task>>) -> Result<()> {
-        self.emit_list(
-            tasks,
-            |t| t.id.to_string(),
-            |out, tasks| crate::output::write_tasks(out, self.out, tasks).map(|_| ()),
-        )
-    }
-
-    /// A listing: ids one per line under -q, else `write` through the pager
-    /// (on a terminal, see [`pager`]).
-    fn emit_list<T>(
-        &self,
-        items: &mut dyn Iterator<Item = Result<T>>,
-        id: impl Fn(&T) -> String,
-        write: impl FnOnce(&mut pager::ListOut, &mut dyn Iterator<Item = Result<T>>) -> Result<()>,
-    ) -> Result<()> {
-        if self.out.quiet {
-            let mut out = self.stdout();
-            for item in items {
-                writeln!(out, "{}", crate::text::terminal_safe(&id(&item?), false))?;
-            }
-            out.flush()?;
-            return Ok(());
-        }
-        let mut out = pager::list_out(self);
-        write(&mut out, items)?;
-        out.finish()?;
-        Ok(())
-    }
-
-    /// A remark after a result: below the table, on stderr with plain
-    /// output, never in JSON or under -q (as [`crate::output::Render::note`]).
+    /// A remark after a result (see [`crate::output::Sink::note`]).
     pub fn note(&self, text: &str) {
-        use crate::output::Format;
-        match self.out.format {
-            _ if self.out.quiet => {}
-            Format::Table => println!("{text}"),
-            Format::Plain => eprintln!("{text}"),
-            Format::Json | Format::Prometheus => {}
-        }
+        self.sink().note(text)
     }
 
-    /// Writes a user's export as the task rows arrive (nothing under -q).
-    pub fn emit_export(
-        &self,
-        account: &crate::model::Account,
-        tasks: &mut dyn Iterator<Item = Result<Task>>,
-    ) -> Result<()> {
-        if self.out.quiet {
-            return Ok(());
-        }
-        let mut out = self.stdout();
-        crate::output::write_export(&mut out, account, tasks)?;
-        out.flush()?;
-        Ok(())
-    }
-
-    /// Writes a list of users as the rows arrive (their ids under -q).
-    pub fn emit_users(&self, mut users: impl Iterator<Item = Result<User>>) -> Result<()> {
-        self.emit_list(
-            &mut users,
-            |u| u.account.id.clone(),
-            |out, users| crate::output::write_users(out, self.out, users),
-        )
+    /// Buffered stdout.
+    pub fn stdout(&self) -> std::io::BufWriter<std::io::StdoutLock<'static>> {
+        self.sink().stdout()
     }
 }
 

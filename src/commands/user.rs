@@ -155,7 +155,7 @@ fn list(ctx: &Context, args: ListArgs) -> Result<()> {
                         hidden.set(true);
                     }
                 });
-                ctx.emit_users(all)?;
+                ctx.sink().emit_users(all)?;
                 if hidden.get() {
                     eprintln!("{}", ROW_SECURITY_HID_COUNTS);
                 }
@@ -238,6 +238,6 @@ fn export(ctx: &Context, args: UserIdent) -> Result<()> {
     let found = scoped(found, &user)?.ok_or_else(|| user_not_found(&user))?;
     let by_id = UserRef::Id(found.account.id.clone());
     stream_tasks(&mut conn, &by_id, &tasks::Filter::default(), &mut |rows| {
-        ctx.emit_export(&found.account, rows)
+        ctx.sink().emit_export(&found.account, rows)
     })
 }

@@ -6,7 +6,9 @@ pub mod backup;
 mod health;
 mod lists;
 pub mod ops;
+pub mod pager;
 mod records;
+mod sink;
 mod stats;
 mod time;
 
@@ -14,6 +16,7 @@ use std::io::{IsTerminal, Write};
 
 pub use lists::{write_export, write_tasks, write_users};
 pub use records::{TaskRecord, UserRecord};
+pub use sink::Sink;
 pub use time::{relative, rfc3339};
 
 use crate::error::Result;

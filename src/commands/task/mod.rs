@@ -218,7 +218,7 @@ fn list(ctx: &Context, args: ListArgs) -> Result<()> {
     };
     let mut conn = ctx.read_conn()?;
     stream_tasks(&mut conn, &user, &filter, &mut |rows| {
-        ctx.emit_task_list(rows)
+        ctx.sink().emit_task_list(rows)
     })
 }
 
@@ -268,7 +268,8 @@ fn change(ctx: &Context, args: IdsArgs, change: Change) -> Result<()> {
         });
     }
     let n = changed.tasks.len();
-    ctx.emit_tasks(&mut changed.tasks.into_iter().map(Ok))?;
+    ctx.sink()
+        .emit_tasks(&mut changed.tasks.into_iter().map(Ok))?;
     if matches!(change, Change::Delete) {
         ctx.note(&deleted_note(n));
     }
@@ -290,7 +291,7 @@ fn rm_done(ctx: &Context, args: RmArgs) -> Result<()> {
         let counts = run_scoped(&mut conn, &user, |c| tasks::stats(c, &user))?;
         if counts.done == 0 {
             eprintln!("No completed tasks to delete.");
-            return ctx.emit_tasks(&mut std::iter::empty());
+            return ctx.sink().emit_tasks(&mut std::iter::empty());
         }
         ctx.confirm(
             &format!(
@@ -303,7 +304,7 @@ fn rm_done(ctx: &Context, args: RmArgs) -> Result<()> {
     }
     let deleted = run_scoped(&mut conn, &user, |c| tasks::delete_done(c, &user))?;
     let n = deleted.len();
-    ctx.emit_tasks(&mut deleted.into_iter().map(Ok))?;
+    ctx.sink().emit_tasks(&mut deleted.into_iter().map(Ok))?;
     ctx.note(&deleted_note(n));
     Ok(())
 }

@@ -8,9 +8,7 @@
 use std::io::{IsTerminal, Write};
 use std::process::{Child, Command, Stdio};
 
-use crate::output::Format;
-
-use super::Context;
+use super::{Format, Output};
 
 /// Where a list is written: the pager's stdin, or stdout.
 pub struct ListOut {
@@ -48,12 +46,8 @@ impl Drop for ListOut {
 }
 
 /// The pager command, if lists should be paged now.
-fn pager_command(ctx: &Context) -> Option<String> {
-    if ctx.global.no_pager
-        || ctx.out.quiet
-        || ctx.out.format != Format::Table
-        || !std::io::stdout().is_terminal()
-    {
+fn pager_command(out: Output, no_pager: bool) -> Option<String> {
+    if no_pager || out.quiet || out.format != Format::Table || !std::io::stdout().is_terminal() {
         return None;
     }
     let var = |k: &str| std::env::var(k).ok();
@@ -74,8 +68,8 @@ fn on_path(program: &str) -> bool {
 }
 
 /// The output of a list: through the pager when one applies and starts.
-pub fn list_out(ctx: &Context) -> ListOut {
-    if let Some(command) = pager_command(ctx) {
+pub fn list_out(out: Output, no_pager: bool) -> ListOut {
+    if let Some(command) = pager_command(out, no_pager) {
         let child = Command::new("sh")
             .args(["-c", &command])
             .env(
@@ -95,6 +89,6 @@ pub fn list_out(ctx: &Context) -> ListOut {
     }
     ListOut {
         pager: None,
-        out: Box::new(ctx.stdout()),
+        out: Box::new(std::io::BufWriter::new(std::io::stdout().lock())),
     }
 }
