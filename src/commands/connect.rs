@@ -20,8 +20,8 @@ pub struct ConnectOptions {
     pub database_url: Option<String>,
     pub local: bool,
     pub connect_timeout: Option<u64>,
-    /// A person at a terminal (stderr is one and `CI` is unset): with no
-    /// URL configured, the embedded database is used.
+    /// A person at a terminal ([`interactive`]): with no URL configured,
+    /// the embedded database is used.
     pub interactive: bool,
     /// `--verbose`: where each statement is logged.
     pub log: Option<StatementLog>,
@@ -51,9 +51,27 @@ impl Target {
     }
 }
 
-/// Applies SPEC §2: `--local`, else the configured URL, else the embedded
-/// database in interactive use, else an error (exit 5). `notice` receives a
-/// warning for each line of `./.env` that could not be parsed.
+/// libpq's variables that say where to connect: when one is set and no URL
+/// is configured, todo connects the way psql does (SPEC §18).
+const LIBPQ_ENV: [&str; 4] = ["PGHOST", "PGHOSTADDR", "PGSERVICE", "PGDATABASE"];
+
+/// Whether a person is at a terminal: any of stdin, stdout and stderr is
+/// one and `CI` is unset (SPEC §18: redirecting one stream never changes
+/// which database a command uses).
+pub fn interactive() -> bool {
+    use std::io::IsTerminal;
+    (std::io::stdin().is_terminal()
+        || std::io::stdout().is_terminal()
+        || std::io::stderr().is_terminal())
+        && std::env::var_os("CI").is_none()
+}
+
+/// Applies SPEC §2 and §18: `--local`, else the configured URL (or libpq
+/// keyword/value string), else libpq's environment when `PGHOST`,
+/// `PGHOSTADDR`, `PGSERVICE` or `PGDATABASE` is set, else the embedded
+/// database in interactive use ([`interactive`]), else an error (exit 5).
+/// `notice` receives a warning for each line of `./.env` that could not be
+/// parsed.
 pub fn resolve(opts: &ConnectOptions, notice: &mut dyn FnMut(&str)) -> Result<Target> {
     if opts.local {
         return local_target(opts);
@@ -70,6 +88,17 @@ pub fn resolve(opts: &ConnectOptions, notice: &mut dyn FnMut(&str)) -> Result<Ta
             &source.to_string(),
             opts.connect_timeout,
         )?)),
+        // SPEC §18: libpq's own environment, as psql connects.
+        None if LIBPQ_ENV
+            .iter()
+            .any(|k| std::env::var_os(k).is_some_and(|v| !v.is_empty())) =>
+        {
+            Ok(Target::Url(parse_url(
+                "",
+                "the PG* environment",
+                opts.connect_timeout,
+            )?))
+        }
         None if opts.interactive => local_target(opts),
         None => Err(Error::unavailable("no database configured").with_hint(
             "set DATABASE_URL (or TODO_DATABASE_URL, or put it in ./.env), \

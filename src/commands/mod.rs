@@ -43,7 +43,7 @@ impl Context {
             database_url: self.global.database_url.clone(),
             local: self.global.local,
             connect_timeout: self.global.connect_timeout,
-            interactive: std::io::stderr().is_terminal() && std::env::var_os("CI").is_none(),
+            interactive: connect::interactive(),
             log,
         }
     }

@@ -6,6 +6,8 @@
 
 use crate::error::{Error, Result};
 
+mod conninfo;
+
 /// A URL ready for libpq, with what is needed to keep its password secret.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DbUrl {
@@ -37,6 +39,9 @@ impl DbUrl {
     /// bad port or `sslmode` is refused too.
     pub fn parse(raw: &str, timeout: Option<u64>, default_timeout: u64) -> Result<DbUrl> {
         let raw = raw.trim();
+        if !raw.contains("://") && (raw.is_empty() || raw.contains('=')) {
+            return DbUrl::keywords(raw, timeout, default_timeout);
+        }
         let (scheme, rest) = raw.split_once("://").ok_or_else(|| {
             Error::usage("the database URL must start with postgresql:// or postgres://")
         })?;
@@ -189,6 +194,87 @@ impl DbUrl {
             raw: raw.to_string(),
             display,
             secrets,
+        })
+    }
+
+    /// A libpq keyword/value string (SPEC §18: `host=… dbname=… user=…`),
+    /// validated by libpq; the empty string connects with libpq's
+    /// environment, service file and `.pgpass`, as psql does. The same
+    /// additions as for a URL: `connect_timeout` (unless given),
+    /// `fallback_application_name`, `client_encoding=UTF8` (unless given).
+    pub fn keywords(raw: &str, timeout: Option<u64>, default_timeout: u64) -> Result<DbUrl> {
+        let pairs = conninfo::parse(raw).map_err(|why| {
+            // libpq's message may quote the string: never its password.
+            let masked = raw
+                .split_whitespace()
+                .map(|w| {
+                    if w.starts_with("password=") {
+                        "password=****"
+                    } else {
+                        w
+                    }
+                })
+                .collect::<Vec<_>>()
+                .join(" ");
+            let why = if why.contains(raw) {
+                why.replace(raw, &masked)
+            } else {
+                why
+            };
+            Error::usage(format!("invalid connection string: {why}")).with_hint(
+                "write it as keyword=value pairs: host=db.example.com dbname=app user=app",
+            )
+        })?;
+        let get = |k: &str| {
+            pairs
+                .iter()
+                .find(|(key, _)| key == k)
+                .map(|(_, v)| v.clone())
+        };
+        let env = |k: &str| std::env::var(k).ok().filter(|v| !v.is_empty());
+        let mut libpq = raw.to_string();
+        let mut add = |key: &str, value: &str| {
+            libpq.push(' ');
+            libpq.push_str(key);
+            libpq.push('=');
+            libpq.push_str(&conninfo::quote(value));
+        };
+        match timeout {
+            Some(secs) => add("connect_timeout", &secs.to_string()),
+            None if get("connect_timeout").is_none() && env("PGCONNECT_TIMEOUT").is_none() => {
+                add("connect_timeout", &default_timeout.to_string())
+            }
+            None => {}
+        }
+        if get("fallback_application_name").is_none() {
+            add("fallback_application_name", "todo");
+        }
+        if get("client_encoding").is_none() {
+            add("client_encoding", "UTF8");
+        }
+        let user = get("user").or_else(|| env("PGUSER"));
+        let host = get("host")
+            .or_else(|| get("hostaddr"))
+            .or_else(|| env("PGHOST"))
+            .or_else(|| env("PGHOSTADDR"))
+            .unwrap_or_else(|| "localhost".into());
+        let db = get("dbname")
+            .or_else(|| env("PGDATABASE"))
+            .or_else(|| get("service").map(|s| format!("service {s}")))
+            .or_else(|| env("PGSERVICE").map(|s| format!("service {s}")))
+            .unwrap_or_default();
+        let display = match user {
+            Some(u) => format!("{u}@{host}/{db}"),
+            None => format!("{host}/{db}"),
+        };
+        Ok(DbUrl {
+            libpq,
+            raw: raw.to_string(),
+            display,
+            secrets: get("password")
+                .into_iter()
+                .filter(|p| !p.is_empty())
+                .collect(),
         })
     }
 

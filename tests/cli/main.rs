@@ -7,6 +7,7 @@ mod backup;
 mod completion;
 mod conn;
 mod connect;
+mod conventions;
 mod faults;
 mod health;
 mod help;
