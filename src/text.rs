@@ -55,6 +55,12 @@ pub fn copy_escape_into(out: &mut String, value: &str) {
     }
 }
 
+/// `n word` with the word's plural when `n` is not 1 (`1 task`, `2 tasks`).
+pub fn count(n: impl Into<i64>, one: &str, many: &str) -> String {
+    let n = n.into();
+    format!("{n} {}", if n == 1 { one } else { many })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

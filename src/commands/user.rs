@@ -71,7 +71,7 @@ pub struct AddArgs {
 #[derive(Debug, Args)]
 pub struct ListArgs {
     /// Show at most N users
-    #[arg(long, value_name = "N", value_parser = validate::limit)]
+    #[arg(long, short = 'n', value_name = "N", value_parser = validate::limit)]
     pub limit: Option<i64>,
 }
 

@@ -99,7 +99,7 @@ pub fn write_users(
             let now = now();
             let mut blocks = Blocks::new(|| {
                 table(
-                    &["ID", "Email", "Name", "Tasks", "Pending", "Done", "Created"],
+                    &["Email", "Name", "Tasks", "Pending", "Done", "Created", "ID"],
                     fmt.color,
                 )
             });
@@ -110,13 +110,13 @@ pub fn write_users(
                 blocks.push(
                     out,
                     vec![
-                        data_cell(&a.id, false),
                         data_cell(&a.email, false),
                         data_cell(a.name.as_deref().unwrap_or(""), false),
                         Cell::new(total),
                         Cell::new(pending),
                         Cell::new(done),
                         Cell::new(relative(a.created_at, now)),
+                        data_cell(&a.id, false),
                     ],
                 )?;
             }

@@ -77,9 +77,8 @@ impl Render for Purged {
         } else {
             writeln!(
                 out,
-                "Deleted {} completed tasks in {} batch(es){}.",
-                deleted,
-                self.batches,
+                "Deleted {deleted} completed tasks in {}{}.",
+                crate::text::count(self.batches as i64, "batch", "batches"),
                 if self.archived > 0 {
                     format!(", {} archived", self.archived)
                 } else {

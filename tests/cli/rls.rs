@@ -140,7 +140,7 @@ fn the_app_role_reaches_only_the_tasks_of_app_user_id() {
     let out = db.cmd().args(["db", "health", "--json"]).output().unwrap();
     assert!(json(&out)
         .to_string()
-        .contains("enabled on tasks (1 policies)"));
+        .contains("enabled on tasks (1 policy)"));
 
     // Disable restores the previous behaviour.
     let out = db

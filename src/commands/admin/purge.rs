@@ -22,8 +22,9 @@ pub struct PurgeArgs {
     /// 6m, 1y) or a date or time (2026-01-01, 2026-01-01T00:00:00Z)
     #[arg(long, value_name = "WHEN", value_parser = parse_when)]
     pub done_before: NaiveDateTime,
-    /// Only this user's tasks (an email or a user id)
-    #[arg(long, value_name = "USER")]
+    /// Only this user's tasks (an email or a user id; not $TODO_USER:
+    /// a purge of every user must not shrink to one by an exported variable)
+    #[arg(long, short, value_name = "USER")]
     pub user: Option<String>,
     /// First write each batch's rows to FILE (the backup format), synced to
     /// disk before the batch commits; FILE must not exist (see --force)

@@ -70,10 +70,11 @@ fn attempt(url: &DbUrl, left: Duration, migrated: bool) -> Result<()> {
         let state = migrate::state(&mut conn).map_err(|e| errors::classify(&mut conn, e))?;
         let pending = state.pending();
         if !pending.is_empty() {
-            return Err(
-                Error::not_ready(format!("{} migration(s) pending", pending.len()))
-                    .with_hint("apply them with: todo db migrate"),
-            );
+            return Err(Error::not_ready(format!(
+                "{} pending",
+                crate::text::count(pending.len() as i64, "migration", "migrations")
+            ))
+            .with_hint("apply them with: todo db migrate"));
         }
     }
     Ok(())

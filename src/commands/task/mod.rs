@@ -53,7 +53,13 @@ pub enum TaskCommand {
     Undo(IdsArgs),
     /// Change a task's title or description
     ///
+    /// With no --title, --description or --clear-description, on a
+    /// terminal: opens $VISUAL or $EDITOR (else vi) with the title on the
+    /// first line, a blank line, then the description. Saved unchanged,
+    /// nothing changes; an empty title aborts.
+    ///
     /// Example: todo task edit 42 --title "Buy oat milk" --clear-description
+    ///          todo task edit 42      # in $EDITOR
     #[command(verbatim_doc_comment)]
     Edit(edit::EditArgs),
     /// Delete tasks, or all completed tasks with --done

@@ -145,7 +145,10 @@ pub(super) fn checks(r: &Activity) -> Vec<Check> {
         "row_level_security",
         Status::Ok,
         match r.rls {
-            Some(true) => format!("enabled on tasks ({} policies)", r.policies),
+            Some(true) => format!(
+                "enabled on tasks ({})",
+                crate::text::count(r.policies, "policy", "policies")
+            ),
             Some(false) => "not enabled on tasks (informational)".to_string(),
             None => "no tasks table".to_string(),
         },

@@ -90,7 +90,10 @@ pub(super) fn migrations(m: &Measurements, applied: &[String]) -> Check {
         return Check::new(
             name,
             Status::Warn,
-            format!("{unknown} applied migration(s) unknown to this build (a newer todo?)"),
+            format!(
+                "{} unknown to this build (a newer version applied them?)",
+                crate::text::count(unknown as i64, "applied migration", "applied migrations")
+            ),
         );
     }
     Check::new(
