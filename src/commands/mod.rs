@@ -128,7 +128,7 @@ pub fn query<T>(
 
 /// Asks a yes/no question on the terminal. Without a terminal on stdin,
 /// fails with a hint to pass `--yes` (exit 2).
-fn confirm(question: &str, what: &str) -> Result<()> {
+pub fn confirm(question: &str, what: &str) -> Result<()> {
     ensure_can_prompt(what)?;
     eprint!("{} [y/N] ", crate::text::terminal_safe(question, false));
     std::io::stderr().flush()?;

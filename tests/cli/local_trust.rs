@@ -100,3 +100,58 @@ fn a_start_that_fails_says_why_in_one_line() {
     assert!(first.contains("shared_buffers"), "the cause too: {err}");
     assert!(!first.contains("; "), "not the whole log: {first}");
 }
+
+/// `db local destroy` asks (naming the directory) or needs --yes, removes
+/// only what the tool made; `db local reset` gives an empty, migrated
+/// database (issue 27, 8).
+#[test]
+fn destroy_and_reset_the_embedded_database() {
+    let home = LocalHome::new("destroy");
+    home.ok(&["--local", "user", "add", "gone@example.com", "-q"]);
+    std::fs::write(home.path.join("notes.txt"), "mine").unwrap();
+    let out = home
+        .cmd()
+        .args(["db", "local", "destroy"])
+        .output()
+        .unwrap();
+    expect_code(&out, 2);
+    assert!(stderr(&out).contains("--yes"), "{}", stderr(&out));
+    assert!(
+        home.path.join("data").exists(),
+        "nothing removed without --yes"
+    );
+
+    let out = home
+        .cmd()
+        .args(["db", "local", "reset", "--yes", "--json"])
+        .output()
+        .unwrap();
+    expect_code(&out, 0);
+    assert_eq!(json(&out)["state"], "running");
+    let out = home
+        .cmd()
+        .args(["--local", "user", "list", "--json"])
+        .output()
+        .unwrap();
+    assert_eq!(json(&out), serde_json::json!([]), "empty after reset");
+    let out = home
+        .cmd()
+        .args(["--local", "db", "status", "--check"])
+        .output()
+        .unwrap();
+    expect_code(&out, 0);
+
+    let out = home
+        .cmd()
+        .args(["db", "local", "destroy", "--yes", "--json"])
+        .output()
+        .unwrap();
+    expect_code(&out, 0);
+    assert_eq!(json(&out)["state"], "not created");
+    assert!(!home.path.join("data").exists());
+    assert_eq!(
+        std::fs::read_to_string(home.path.join("notes.txt")).unwrap(),
+        "mine",
+        "other files stay"
+    );
+}

@@ -22,6 +22,18 @@ pub enum LocalCommand {
     Stop,
     /// Print its connection URL (psql accepts it)
     Url,
+    /// Stop it and delete it with all its data (asks on a terminal, naming
+    /// the directory; --yes otherwise)
+    Destroy(ConfirmArgs),
+    /// Destroy it, then create it anew, empty and migrated
+    Reset(ConfirmArgs),
+}
+
+#[derive(Debug, Clone, clap::Args)]
+pub struct ConfirmArgs {
+    /// Do not ask for confirmation
+    #[arg(long, short)]
+    pub yes: bool,
 }
 
 pub fn local(ctx: &Context, cmd: LocalCommand) -> Result<()> {
@@ -37,6 +49,26 @@ pub fn local(ctx: &Context, cmd: LocalCommand) -> Result<()> {
         LocalCommand::Start => {
             connect::start_local(&cluster, &mut |msg| eprintln!("todo: {msg}"))?;
             Some("running")
+        }
+        LocalCommand::Destroy(ref args) | LocalCommand::Reset(ref args) => {
+            let reset = matches!(cmd, LocalCommand::Reset(_));
+            if !args.yes {
+                crate::commands::ensure_can_prompt("db local destroy")?;
+                crate::commands::confirm(
+                    &format!(
+                        "Delete the local database in {} and all its data?",
+                        cluster.home().display()
+                    ),
+                    "db local destroy",
+                )?;
+            }
+            cluster.destroy()?;
+            if reset {
+                connect::start_local(&cluster, &mut |msg| eprintln!("todo: {msg}"))?;
+                Some("reset")
+            } else {
+                Some("destroyed")
+            }
         }
         LocalCommand::Stop => Some(if cluster.stop()? {
             "stopped"
