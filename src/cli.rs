@@ -129,9 +129,9 @@ pub struct Global {
     #[arg(long, global = true)]
     pub no_pager: bool,
 
-    /// When to use colour
-    #[arg(long, global = true, value_enum, default_value_t = ColorArg::Auto, value_name = "WHEN")]
-    pub color: ColorArg,
+    /// When to use colour [default: color in the config file, else auto]
+    #[arg(long, global = true, value_enum, value_name = "WHEN")]
+    pub color: Option<ColorArg>,
 }
 
 #[derive(Debug, Subcommand)]
@@ -145,6 +145,11 @@ pub enum Command {
     /// Database administration: migrations, seed data, health, the local database
     #[command(subcommand)]
     Db(commands::admin::DbCommand),
+    /// Settings: the default user, the database, aliases, …
+    ///
+    /// Example: todo config set user bob@example.com
+    #[command(subcommand)]
+    Config(commands::config::ConfigCommand),
     /// Print a shell completion script
     ///
     /// Example: todo completions bash > /etc/bash_completion.d/todo
@@ -251,7 +256,16 @@ impl Global {
         } else {
             self.format.map(Format::from)
         };
-        crate::output::Output::new(format, self.quiet, self.color.into())
+        // --color, else the config file's color, else auto.
+        let color = match self.color {
+            Some(c) => c.into(),
+            None => match crate::config::current().color.as_deref() {
+                Some("always") => Color::Always,
+                Some("never") => Color::Never,
+                _ => Color::Auto,
+            },
+        };
+        crate::output::Output::new(format, self.quiet, color)
     }
 }
 

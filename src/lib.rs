@@ -14,6 +14,7 @@ pub mod bounded;
 pub mod cli;
 mod closed_stdout;
 pub mod commands;
+pub mod config;
 pub mod db;
 pub mod dotenv;
 pub mod error;
@@ -42,6 +43,26 @@ pub fn main() -> ExitCode {
         .var(commands::COMPLETE_VAR)
         .complete();
     let args: Vec<OsString> = std::env::args_os().collect();
+    // The config file (SPEC §18), before anything reads a setting. Broken,
+    // it stops every command but `todo config` (with which to mend it).
+    let fixing = args.get(1).is_some_and(|a| a == "config");
+    let settings = match config::load() {
+        Ok(c) => c,
+        Err(_) if fixing => config::Config::default(),
+        Err(err) => {
+            err.print(&mut std::io::stderr().lock(), cli::wants_json(&args));
+            return ExitCode::from(err.kind.exit_code());
+        }
+    };
+    let args = config::expand_alias(args, &settings);
+    // The default user sits below $TODO_USER (clap reads it from there).
+    // Still one thread: nothing reads the environment concurrently.
+    if let Some(user) = settings.user.as_deref() {
+        if std::env::var_os("TODO_USER").is_none() {
+            std::env::set_var("TODO_USER", user);
+        }
+    }
+    config::install(settings);
     let cli = match cli::parse(&args) {
         Ok(cli) => cli,
         Err(err) => return clap_error(err, &args, cli::wants_json(&args)),

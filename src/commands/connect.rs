@@ -88,7 +88,19 @@ pub fn resolve(opts: &ConnectOptions, notice: &mut dyn FnMut(&str)) -> Result<Ta
             &source.to_string(),
             opts.connect_timeout,
         )?)),
-        // SPEC §18: libpq's own environment, as psql connects.
+        // SPEC §18: the config file's database ("local" or a URL) ...
+        None if crate::config::current().database.is_some() => {
+            match crate::config::current().database.as_deref() {
+                Some("local") => local_target(opts),
+                Some(raw) => Ok(Target::Url(parse_url(
+                    raw,
+                    "database in the config file",
+                    opts.connect_timeout,
+                )?)),
+                None => local_target(opts),
+            }
+        }
+        // ... then libpq's own environment, as psql connects.
         None if LIBPQ_ENV
             .iter()
             .any(|k| std::env::var_os(k).is_some_and(|v| !v.is_empty())) =>

@@ -5,6 +5,7 @@
 
 pub mod admin;
 pub mod complete;
+pub mod config;
 pub mod connect;
 pub mod errors;
 pub mod man;
@@ -185,6 +186,7 @@ fn dispatch(ctx: &Context, command: Command) -> Result<()> {
             Ok(())
         }
         Command::Man { dir } => man::man(ctx, dir),
+        Command::Config(cmd) => config::run(ctx, cmd),
     }
 }
 

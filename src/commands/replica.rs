@@ -40,7 +40,13 @@ pub fn read_url(ctx: &Context) -> Result<Option<DbUrl>> {
         Some(url) => Some((url.clone(), "--read-url")),
         None => url_var("DATABASE_READ_URL")?
             .filter(|url| !url.is_empty())
-            .map(|url| (url, "$DATABASE_READ_URL")),
+            .map(|url| (url, "$DATABASE_READ_URL"))
+            .or_else(|| {
+                crate::config::current()
+                    .read_url
+                    .clone()
+                    .map(|url| (url, "read_url in the config file"))
+            }),
     };
     raw.map(|(raw, source)| parse_url(&raw, source, ctx.global.connect_timeout))
         .transpose()

@@ -1,5 +1,5 @@
 //! Long lists on a terminal go through a pager, as git and gh do:
-//! `$TODO_PAGER`, else `$PAGER`, else `less -FRX` (`-F` quits at once when
+//! `$TODO_PAGER`, else the config file's `pager`, else `$PAGER`, else `less -FRX` (`-F` quits at once when
 //! the list fits on one screen, so short lists look as if printed). Only
 //! table output to a terminal is paged; `--no-pager`, an empty pager or
 //! `cat` turn it off. Quitting the pager early ends the command quietly
@@ -51,7 +51,10 @@ fn pager_command(out: Output, no_pager: bool) -> Option<String> {
         return None;
     }
     let var = |k: &str| std::env::var(k).ok();
-    let command = match var("TODO_PAGER").or_else(|| var("PAGER")) {
+    let command = match var("TODO_PAGER")
+        .or_else(|| crate::config::current().pager.clone())
+        .or_else(|| var("PAGER"))
+    {
         Some(command) => command,
         // The default only where it exists: a missing `less` must not eat
         // the output.

@@ -5,6 +5,7 @@ mod support;
 
 mod backup;
 mod completion;
+mod config;
 mod conn;
 mod connect;
 mod conventions;

@@ -24,8 +24,14 @@ pub enum LocalCommand {
     Url,
     /// Stop it and delete it with all its data (asks on a terminal, naming
     /// the directory; --yes otherwise)
+    ///
+    /// Example: todo db local destroy --yes
+    #[command(verbatim_doc_comment)]
     Destroy(ConfirmArgs),
     /// Destroy it, then create it anew, empty and migrated
+    ///
+    /// Example: todo db local reset --yes && todo --local db seed
+    #[command(verbatim_doc_comment)]
     Reset(ConfirmArgs),
 }
 

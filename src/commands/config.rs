@@ -1,0 +1,170 @@
+//! `todo config get|set|unset|list|path` (SPEC §18): the config file of
+//! [`crate::config`].
+
+use std::io::Write;
+
+use clap::Subcommand;
+
+use super::Context;
+use crate::config::{self, KEYS};
+use crate::error::{Error, Result};
+
+#[derive(Debug, Subcommand)]
+pub enum ConfigCommand {
+    /// Print a setting (user, database, read_url, pager, color, alias.NAME)
+    ///
+    /// Example: todo config get user
+    #[command(verbatim_doc_comment)]
+    Get { key: String },
+    /// Set a setting; the file is created (mode 0600) when missing
+    ///
+    /// Examples:
+    ///   todo config set user bob@example.com
+    ///   todo config set alias.today "task list --pending --limit 20"
+    #[command(verbatim_doc_comment)]
+    Set { key: String, value: String },
+    /// Remove a setting
+    ///
+    /// Example: todo config unset alias.today
+    #[command(verbatim_doc_comment)]
+    Unset { key: String },
+    /// Every setting, one per line (key, tab, value)
+    ///
+    /// Example: todo config list --json
+    #[command(verbatim_doc_comment)]
+    List,
+    /// The config file's path ($TODO_CONFIG, else $XDG_CONFIG_HOME/todo/config.toml,
+    /// else ~/.config/todo/config.toml)
+    ///
+    /// Example: $EDITOR "$(todo config path)"
+    #[command(verbatim_doc_comment)]
+    Path,
+}
+
+fn path() -> Result<std::path::PathBuf> {
+    config::path().ok_or_else(|| {
+        Error::usage("cannot find a place for the config file: set TODO_CONFIG or HOME")
+    })
+}
+
+/// Checks a key: a known setting, or `alias.NAME` where NAME is not a
+/// command of the tool (an alias never shadows one).
+fn check_key(key: &str) -> Result<()> {
+    if KEYS.contains(&key) {
+        return Ok(());
+    }
+    if let Some(name) = key.strip_prefix("alias.") {
+        let builtin = crate::cli::command()
+            .get_subcommands()
+            .any(|c| c.get_name() == name || c.get_all_aliases().any(|a| a == name));
+        if name.is_empty() || name.contains(char::is_whitespace) {
+            return Err(Error::usage(format!("'{name}' cannot be an alias name")));
+        }
+        if builtin {
+            return Err(Error::usage(format!(
+                "'{name}' is a todo command: an alias cannot shadow it"
+            )));
+        }
+        return Ok(());
+    }
+    Err(Error::usage(format!("unknown setting '{key}'"))
+        .with_hint(format!("settings: {}, alias.NAME", KEYS.join(", "))))
+}
+
+fn entries(c: &config::Config) -> Vec<(String, String)> {
+    let mut out: Vec<(String, String)> = [
+        ("user", &c.user),
+        ("database", &c.database),
+        ("read_url", &c.read_url),
+        ("pager", &c.pager),
+        ("color", &c.color),
+    ]
+    .into_iter()
+    .filter_map(|(k, v)| v.clone().map(|v| (k.to_string(), v)))
+    .collect();
+    out.extend(
+        c.alias
+            .iter()
+            .map(|(n, v)| (format!("alias.{n}"), v.clone())),
+    );
+    out
+}
+
+pub fn run(ctx: &Context, cmd: ConfigCommand) -> Result<()> {
+    let mut out = ctx.stdout();
+    match cmd {
+        ConfigCommand::Path => writeln!(out, "{}", path()?.display())?,
+        ConfigCommand::Get { key } => {
+            check_key(&key)?;
+            let found = entries(&config::load()?)
+                .into_iter()
+                .find(|(k, _)| *k == key)
+                .ok_or_else(|| Error::not_found(format!("{key} is not set")))?;
+            writeln!(out, "{}", found.1)?;
+        }
+        ConfigCommand::List => {
+            let all = entries(&config::load()?);
+            if ctx.out.format == crate::output::Format::Json {
+                let map: serde_json::Map<String, serde_json::Value> = all
+                    .into_iter()
+                    .map(|(k, v)| (k, serde_json::Value::String(v)))
+                    .collect();
+                serde_json::to_writer(&mut out, &map)?;
+                writeln!(out)?;
+            } else {
+                for (k, v) in all {
+                    writeln!(out, "{k}\t{}", crate::text::terminal_safe(&v, false))?;
+                }
+            }
+        }
+        ConfigCommand::Set { key, value } => {
+            check_key(&key)?;
+            if key == "color" && !["auto", "always", "never"].contains(&value.as_str()) {
+                return Err(Error::usage("color must be auto, always or never"));
+            }
+            write(&key, Some(&value))?;
+        }
+        ConfigCommand::Unset { key } => {
+            check_key(&key)?;
+            write(&key, None)?;
+        }
+    }
+    out.flush()?;
+    Ok(())
+}
+
+/// Edits the file (created 0600 when missing), keeping its mode; checks
+/// the result parses before it replaces the file.
+fn write(key: &str, value: Option<&str>) -> Result<()> {
+    use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+    let path = path()?;
+    let io = |e: std::io::Error| Error::usage(format!("cannot write {}: {e}", path.display()));
+    let (text, mode) = match std::fs::read_to_string(&path) {
+        Ok(t) => {
+            let mode = std::fs::metadata(&path).map_err(io)?.permissions().mode() & 0o777;
+            (t, mode)
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => (String::new(), 0o600),
+        Err(e) => return Err(io(e)),
+    };
+    let edited = config::edit(&text, key, value);
+    config::parse(&edited, &path)?;
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir).map_err(io)?;
+    }
+    let temp = path.with_extension(format!("toml.new-{}", std::process::id()));
+    let mut file = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(mode)
+        .open(&temp)
+        .map_err(io)?;
+    let written = file
+        .write_all(edited.as_bytes())
+        .and_then(|()| file.sync_all())
+        .and_then(|()| std::fs::rename(&temp, &path));
+    if written.is_err() {
+        let _ = std::fs::remove_file(&temp);
+    }
+    written.map_err(io)
+}

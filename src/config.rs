@@ -1,0 +1,419 @@
+//! The config file (SPEC §18): TOML at `$TODO_CONFIG`, else
+//! `$XDG_CONFIG_HOME/todo/config.toml`, else `~/.config/todo/config.toml`.
+//!
+//! ```toml
+//! user = "bob@example.com"        # default for --user, below $TODO_USER
+//! database = "local"              # or a URL without a password
+//! read_url = "postgresql://…"     # the read replica
+//! pager = "less -FRX"
+//! color = "auto"                  # auto, always, never
+//!
+//! [alias]
+//! today = "task list --pending --limit 20"
+//! ```
+//!
+//! Unknown keys are an error naming the key and its line, never a value
+//! (a value may be a URL). A `database` or `read_url` holding a password
+//! is refused unless the file is private (mode 0600), as libpq treats
+//! `.pgpass`. `todo config set` and `unset` edit the file line by line, so
+//! comments and the order of the rest are kept.
+
+use std::path::{Path, PathBuf};
+
+use crate::error::{Error, Result};
+
+/// The top-level keys, in the order `config list` shows them.
+pub const KEYS: [&str; 5] = ["user", "database", "read_url", "pager", "color"];
+
+/// A parsed config file (empty when there is none).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Config {
+    pub user: Option<String>,
+    pub database: Option<String>,
+    pub read_url: Option<String>,
+    pub pager: Option<String>,
+    pub color: Option<String>,
+    /// `[alias]`: name → command line, in file order.
+    pub alias: Vec<(String, String)>,
+}
+
+static CURRENT: std::sync::OnceLock<Config> = std::sync::OnceLock::new();
+
+/// The config of this invocation (loaded once at the start, see
+/// [`crate::main`]; empty before).
+pub fn current() -> &'static Config {
+    CURRENT.get_or_init(Config::default)
+}
+
+/// Loads the config for this invocation; the first call wins.
+pub fn install(config: Config) {
+    let _ = CURRENT.set(config);
+}
+
+/// Expands an alias (SPEC §18, as git does): when the first argument names
+/// an alias of the config, its command line (split like a shell splits
+/// words, with quotes) replaces it. A built-in command is never shadowed
+/// (`todo config set` refuses such names; one written by hand is ignored).
+pub fn expand_alias(args: Vec<std::ffi::OsString>, config: &Config) -> Vec<std::ffi::OsString> {
+    let Some(first) = args.get(1).and_then(|a| a.to_str()) else {
+        return args;
+    };
+    let Some((_, command)) = config.alias.iter().find(|(name, _)| name == first) else {
+        return args;
+    };
+    let builtin = crate::cli::command()
+        .get_subcommands()
+        .any(|c| c.get_name() == first || c.get_all_aliases().any(|a| a == first));
+    if builtin {
+        return args;
+    }
+    let mut out = vec![args[0].clone()];
+    out.extend(split_words(command).into_iter().map(Into::into));
+    out.extend(args.into_iter().skip(2));
+    out
+}
+
+/// Words as a shell splits them: whitespace separates, single and double
+/// quotes group, a backslash escapes the next character (outside single
+/// quotes). Nothing is expanded.
+pub fn split_words(line: &str) -> Vec<String> {
+    let mut words = Vec::new();
+    let mut word = String::new();
+    let mut in_word = false;
+    let mut chars = line.chars();
+    let mut quote: Option<char> = None;
+    while let Some(c) = chars.next() {
+        match (quote, c) {
+            (Some(q), c) if c == q => quote = None,
+            (Some('"') | None, '\\') => {
+                if let Some(n) = chars.next() {
+                    word.push(n);
+                }
+                in_word = true;
+            }
+            (Some(_), c) => word.push(c),
+            (None, '\'' | '"') => {
+                quote = Some(c);
+                in_word = true;
+            }
+            (None, c) if c.is_whitespace() => {
+                if in_word {
+                    words.push(std::mem::take(&mut word));
+                    in_word = false;
+                }
+            }
+            (None, c) => {
+                word.push(c);
+                in_word = true;
+            }
+        }
+    }
+    if in_word {
+        words.push(word);
+    }
+    words
+}
+
+/// Where the config file is (it need not exist).
+pub fn path() -> Option<PathBuf> {
+    let var = |k: &str| std::env::var_os(k).filter(|v| !v.is_empty());
+    if let Some(p) = var("TODO_CONFIG") {
+        return Some(PathBuf::from(p));
+    }
+    if let Some(xdg) = var("XDG_CONFIG_HOME") {
+        return Some(PathBuf::from(xdg).join("todo/config.toml"));
+    }
+    var("HOME").map(|h| PathBuf::from(h).join(".config/todo/config.toml"))
+}
+
+/// Reads the config file: none is an empty config.
+pub fn load() -> Result<Config> {
+    let Some(path) = path() else {
+        return Ok(Config::default());
+    };
+    let text = match std::fs::read_to_string(&path) {
+        Ok(t) => t,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Config::default()),
+        Err(e) => {
+            return Err(Error::usage(format!(
+                "cannot read the config file {}: {e}",
+                path.display()
+            )))
+        }
+    };
+    let config = parse(&text, &path)?;
+    check_secrets(&config, &path)?;
+    Ok(config)
+}
+
+/// The 1-based line of byte `offset` in `text`.
+fn line_of(text: &str, offset: usize) -> usize {
+    text[..offset.min(text.len())].matches('\n').count() + 1
+}
+
+/// The line where `key` is set (in `table`, or at the top level).
+fn key_line(text: &str, table: Option<&str>, key: &str) -> usize {
+    let mut current: Option<String> = None;
+    for (i, line) in text.lines().enumerate() {
+        let t = line.trim();
+        if let Some(name) = t.strip_prefix('[').and_then(|r| r.strip_suffix(']')) {
+            current = Some(name.trim().to_string());
+            continue;
+        }
+        let k = t.split('=').next().unwrap_or("").trim().trim_matches('"');
+        if current.as_deref() == table && k == key {
+            return i + 1;
+        }
+    }
+    1
+}
+
+/// Parses the file's text; errors name the file and line, never a value.
+pub fn parse(text: &str, path: &Path) -> Result<Config> {
+    let at = |line: usize, what: String| {
+        Error::usage(format!("{}, line {line}: {what}", path.display()))
+    };
+    let table: toml::Table = text.parse().map_err(|e: toml::de::Error| {
+        let line = e.span().map_or(1, |s| line_of(text, s.start));
+        at(line, "not valid TOML".into())
+    })?;
+    let mut config = Config::default();
+    for (key, value) in &table {
+        let line = key_line(text, None, key);
+        if key == "alias" {
+            let toml::Value::Table(aliases) = value else {
+                return Err(at(line, "alias must be a table ([alias])".into()));
+            };
+            for (name, command) in aliases {
+                let toml::Value::String(command) = command else {
+                    return Err(at(
+                        key_line(text, Some("alias"), name),
+                        format!("alias {name} must be a string"),
+                    ));
+                };
+                config.alias.push((name.clone(), command.clone()));
+            }
+            continue;
+        }
+        let toml::Value::String(value) = value else {
+            return Err(at(line, format!("{key} must be a string")));
+        };
+        let slot = match key.as_str() {
+            "user" => &mut config.user,
+            "database" => &mut config.database,
+            "read_url" => &mut config.read_url,
+            "pager" => &mut config.pager,
+            "color" => {
+                if !["auto", "always", "never"].contains(&value.as_str()) {
+                    return Err(at(line, "color must be auto, always or never".into()));
+                }
+                &mut config.color
+            }
+            other => {
+                return Err(at(
+                    line,
+                    format!(
+                        "unknown key '{other}' (known: {}, [alias])",
+                        KEYS.join(", ")
+                    ),
+                ))
+            }
+        };
+        *slot = Some(value.clone());
+    }
+    Ok(config)
+}
+
+/// Whether a URL (or keyword/value string) carries a password.
+pub fn has_password(url: &str) -> bool {
+    if url.contains("password=") {
+        return true;
+    }
+    let Some((_, rest)) = url.split_once("://") else {
+        return false;
+    };
+    let authority = rest.split(['/', '?']).next().unwrap_or("");
+    authority
+        .rsplit_once('@')
+        .is_some_and(|(info, _)| info.contains(':'))
+}
+
+/// A password in the file only when nobody else may read it.
+fn check_secrets(config: &Config, path: &Path) -> Result<()> {
+    use std::os::unix::fs::PermissionsExt;
+    let secret = [&config.database, &config.read_url]
+        .into_iter()
+        .flatten()
+        .any(|u| has_password(u));
+    if !secret {
+        return Ok(());
+    }
+    let mode = std::fs::metadata(path)
+        .map(|m| m.permissions().mode() & 0o777)
+        .unwrap_or(0o777);
+    if mode & 0o077 != 0 {
+        return Err(Error::usage(format!(
+            "{} holds a password but others may read it (mode {mode:o})",
+            path.display()
+        ))
+        .with_hint(format!(
+            "chmod 600 {} (as libpq asks of ~/.pgpass), or keep the password in ~/.pgpass",
+            path.display()
+        )));
+    }
+    Ok(())
+}
+
+/// The file's text with `key` (`user`, …, or `alias.NAME`) set to `value`
+/// (or removed with `None`), every other line kept as it is.
+pub fn edit(text: &str, key: &str, value: Option<&str>) -> String {
+    let (table, name) = match key.split_once('.') {
+        Some((t, n)) => (Some(t), n),
+        None => (None, key),
+    };
+    let new_line = value.map(|v| format!("{name} = {}", toml::Value::String(v.into())));
+    let mut lines: Vec<String> = text.lines().map(String::from).collect();
+    let mut current: Option<String> = None;
+    let mut table_start = None;
+    let mut first_table = None;
+    let mut found = None;
+    for (i, line) in lines.iter().enumerate() {
+        let t = line.trim();
+        if let Some(n) = t.strip_prefix('[').and_then(|r| r.strip_suffix(']')) {
+            current = Some(n.trim().to_string());
+            first_table.get_or_insert(i);
+            if current.as_deref() == table {
+                table_start = Some(i);
+            }
+            continue;
+        }
+        let k = t.split('=').next().unwrap_or("").trim().trim_matches('"');
+        if t.contains('=') && current.as_deref() == table && k == name {
+            found = Some(i);
+            break;
+        }
+    }
+    match (found, new_line) {
+        (Some(i), Some(l)) => lines[i] = l,
+        (Some(i), None) => {
+            lines.remove(i);
+        }
+        (None, None) => {}
+        (None, Some(l)) => match table {
+            None => lines.insert(first_table.unwrap_or(lines.len()), l),
+            Some(t) => match table_start {
+                Some(start) => lines.insert(start + 1, l),
+                None => {
+                    if lines.last().is_some_and(|l| !l.trim().is_empty()) {
+                        lines.push(String::new());
+                    }
+                    lines.push(format!("[{t}]"));
+                    lines.push(l);
+                }
+            },
+        },
+    }
+    let mut out = lines.join("\n");
+    out.push('\n');
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn p() -> &'static Path {
+        Path::new("config.toml")
+    }
+
+    #[test]
+    fn keys_aliases_and_errors_by_line_without_values() {
+        let c = parse(
+            "# mine\nuser = \"bob@example.com\"\ncolor = \"never\"\n\n[alias]\ntoday = \"task list --pending\"\n",
+            p(),
+        )
+        .unwrap();
+        assert_eq!(c.user.as_deref(), Some("bob@example.com"));
+        assert_eq!(
+            c.alias,
+            vec![("today".into(), "task list --pending".into())]
+        );
+        let e = parse(
+            "user = \"a\"\ndatabse = \"postgresql://u:Secr3t@h/db\"\n",
+            p(),
+        )
+        .unwrap_err();
+        assert!(
+            e.message.contains("line 2") && e.message.contains("databse"),
+            "{}",
+            e.message
+        );
+        assert!(!e.message.contains("Secr3t"));
+        let e = parse("user = \"a\"\npassword = = \"Secr3t\"\n", p()).unwrap_err();
+        assert!(
+            e.message.contains("line 2: not valid TOML"),
+            "{}",
+            e.message
+        );
+        assert!(!e.message.contains("Secr3t"));
+        assert!(parse("color = \"pink\"\n", p()).is_err());
+    }
+
+    #[test]
+    fn alias_command_lines_split_like_a_shell() {
+        assert_eq!(
+            split_words(r#"task add "Buy oat milk" -d 'two litres' a\ b"#),
+            ["task", "add", "Buy oat milk", "-d", "two litres", "a b"]
+        );
+        let config = Config {
+            alias: vec![
+                ("today".into(), "task list --pending".into()),
+                ("task".into(), "user list".into()),
+            ],
+            ..Config::default()
+        };
+        let args = |v: &[&str]| v.iter().map(std::ffi::OsString::from).collect::<Vec<_>>();
+        assert_eq!(
+            expand_alias(args(&["todo", "today", "-n", "5"]), &config),
+            args(&["todo", "task", "list", "--pending", "-n", "5"])
+        );
+        // A built-in command is never shadowed.
+        assert_eq!(
+            expand_alias(args(&["todo", "task", "stats"]), &config),
+            args(&["todo", "task", "stats"])
+        );
+    }
+
+    #[test]
+    fn passwords_are_seen_in_urls_and_keyword_strings() {
+        assert!(has_password("postgresql://u:pw@h/db"));
+        assert!(has_password("host=h password=pw"));
+        assert!(!has_password("postgresql://u@h/db?sslmode=require"));
+        assert!(!has_password("local"));
+    }
+
+    #[test]
+    fn edits_keep_comments_and_order() {
+        let text = "# my settings\nuser = \"a@x.org\"\n\n[alias]\nls = \"task list\"\n";
+        let set = edit(text, "user", Some("b@x.org"));
+        assert_eq!(
+            set,
+            "# my settings\nuser = \"b@x.org\"\n\n[alias]\nls = \"task list\"\n"
+        );
+        let added = edit(text, "color", Some("never"));
+        assert!(
+            added.starts_with("# my settings\nuser = \"a@x.org\"\n\ncolor = \"never\"\n[alias]"),
+            "{added}"
+        );
+        let alias = edit(text, "alias.today", Some("task list --pending"));
+        assert!(
+            alias.contains("[alias]\ntoday = \"task list --pending\"\nls ="),
+            "{alias}"
+        );
+        let removed = edit(text, "alias.ls", None);
+        assert!(!removed.contains("ls ="), "{removed}");
+        let fresh = edit("", "alias.x", Some("task stats"));
+        assert_eq!(fresh, "[alias]\nx = \"task stats\"\n");
+        assert!(parse(&added, p()).is_ok());
+    }
+}

@@ -1,0 +1,143 @@
+//! The config file (SPEC §18, issue 27, 2): the default user, the
+//! database, aliases, checks of keys and of passwords.
+
+use std::os::unix::fs::PermissionsExt;
+
+use crate::support::{expect_code, json, stderr, stdout, todo_cmd, TempDir, TestDb};
+
+fn with_config(db: &TestDb, file: &std::path::Path) -> assert_cmd::Command {
+    let mut cmd = db.cmd();
+    cmd.env("TODO_CONFIG", file);
+    cmd
+}
+
+#[test]
+fn the_config_sets_the_user_and_aliases() {
+    let db = TestDb::migrated();
+    db.add_user("cfg@example.com");
+    db.add_task("cfg@example.com", "from the config");
+    let dir = TempDir::new("config");
+    let file = dir.join("todo/config.toml");
+    let set = |args: &[&str]| {
+        let out = with_config(&db, &file)
+            .args(["config", "set"])
+            .args(args)
+            .output()
+            .unwrap();
+        expect_code(&out, 0);
+    };
+    set(&["user", "cfg@example.com"]);
+    assert_eq!(
+        std::fs::metadata(&file).unwrap().permissions().mode() & 0o777,
+        0o600
+    );
+    let out = with_config(&db, &file)
+        .args(["config", "get", "user"])
+        .output()
+        .unwrap();
+    assert_eq!(stdout(&out).trim(), "cfg@example.com");
+    // No --user, no $TODO_USER: the config's user.
+    let out = with_config(&db, &file)
+        .args(["task", "stats", "--json"])
+        .output()
+        .unwrap();
+    expect_code(&out, 0);
+    assert_eq!(json(&out)["total"], 1);
+    // $TODO_USER wins over the config.
+    let out = with_config(&db, &file)
+        .env("TODO_USER", "nobody@example.com")
+        .args(["task", "stats"])
+        .output()
+        .unwrap();
+    expect_code(&out, 3);
+
+    // Aliases expand as git's do, and never shadow a command.
+    set(&["alias.mine", "task list --pending --json"]);
+    let out = with_config(&db, &file).args(["mine"]).output().unwrap();
+    expect_code(&out, 0);
+    assert_eq!(json(&out)[0]["title"], "from the config");
+    let out = with_config(&db, &file)
+        .args(["config", "set", "alias.task", "user list"])
+        .output()
+        .unwrap();
+    expect_code(&out, 2);
+    assert!(stderr(&out).contains("cannot shadow"), "{}", stderr(&out));
+
+    // A comment written by hand survives set and unset.
+    let text = std::fs::read_to_string(&file).unwrap();
+    std::fs::write(&file, format!("# mine, keep\n{text}")).unwrap();
+    set(&["color", "never"]);
+    let out = with_config(&db, &file)
+        .args(["config", "unset", "color"])
+        .output()
+        .unwrap();
+    expect_code(&out, 0);
+    let text = std::fs::read_to_string(&file).unwrap();
+    assert!(text.starts_with("# mine, keep\n"), "{text}");
+    assert!(!text.contains("color"), "{text}");
+    let out = with_config(&db, &file)
+        .args(["config", "list", "--json"])
+        .output()
+        .unwrap();
+    assert_eq!(
+        json(&out),
+        serde_json::json!({"user": "cfg@example.com", "alias.mine": "task list --pending --json"})
+    );
+}
+
+#[test]
+fn the_config_database_and_its_checks() {
+    let db = TestDb::migrated();
+    db.add_user("where@example.com");
+    let dir = TempDir::new("config-db");
+    let file = dir.join("config.toml");
+    // The database from the config alone (no URL in the environment).
+    std::fs::write(&file, format!("database = \"{}\"\n", db.url())).unwrap();
+    let out = todo_cmd(&dir)
+        .env("TODO_CONFIG", &file)
+        .args(["user", "list", "-q"])
+        .output()
+        .unwrap();
+    expect_code(&out, 0);
+    assert_eq!(stdout(&out).lines().count(), 1);
+
+    // A password in a file others may read is refused.
+    std::fs::write(
+        &file,
+        "database = \"postgresql://app:Secr3tPW@db.example.com/app\"\n",
+    )
+    .unwrap();
+    std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o644)).unwrap();
+    let out = todo_cmd(&dir)
+        .env("TODO_CONFIG", &file)
+        .args(["user", "list"])
+        .output()
+        .unwrap();
+    expect_code(&out, 2);
+    assert!(stderr(&out).contains("chmod 600"), "{}", stderr(&out));
+    assert!(!stderr(&out).contains("Secr3tPW"));
+
+    // An unknown key: its name and line, never a value; `todo config`
+    // still works to mend it.
+    std::fs::write(
+        &file,
+        "user = \"a@example.com\"\ndatabse = \"postgresql://u:Secr3tPW@h/db\"\n",
+    )
+    .unwrap();
+    let out = todo_cmd(&dir)
+        .env("TODO_CONFIG", &file)
+        .args(["user", "list"])
+        .output()
+        .unwrap();
+    expect_code(&out, 2);
+    let err = stderr(&out);
+    assert!(err.contains("line 2") && err.contains("'databse'"), "{err}");
+    assert!(!err.contains("Secr3tPW"), "{err}");
+    let out = todo_cmd(&dir)
+        .env("TODO_CONFIG", &file)
+        .args(["config", "path"])
+        .output()
+        .unwrap();
+    expect_code(&out, 0);
+    assert_eq!(stdout(&out).trim(), file.display().to_string());
+}
