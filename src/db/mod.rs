@@ -19,6 +19,7 @@ pub mod replica;
 pub mod revert;
 pub mod rls;
 pub mod schema;
+pub mod scratch;
 pub mod seed;
 pub mod stats;
 pub mod task_copy;

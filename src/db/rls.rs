@@ -23,26 +23,31 @@ use diesel::sql_types::{Bool, Text};
 /// The policy's name.
 pub const POLICY: &str = "todo_user_isolation";
 
-/// The policies `enable` creates on `users`: (name, statement).
-const USERS_POLICIES: [(&str, &str); 4] = [
+/// The policies `enable` creates on `users` and `disable` drops:
+/// (name, create statement, drop statement).
+const USERS_POLICIES: [(&str, &str, &str); 4] = [
     (
         "todo_users_select",
         "CREATE POLICY todo_users_select ON users FOR SELECT USING (true)",
+        "DROP POLICY todo_users_select ON users",
     ),
     (
         "todo_users_insert",
         "CREATE POLICY todo_users_insert ON users FOR INSERT WITH CHECK (true)",
+        "DROP POLICY todo_users_insert ON users",
     ),
     (
         "todo_users_update",
         "CREATE POLICY todo_users_update ON users FOR UPDATE
            USING (id = (SELECT current_setting('app.user_id', true)))
            WITH CHECK (id = (SELECT current_setting('app.user_id', true)))",
+        "DROP POLICY todo_users_update ON users",
     ),
     (
         "todo_users_delete",
         "CREATE POLICY todo_users_delete ON users FOR DELETE
            USING (id = (SELECT current_setting('app.user_id', true)))",
+        "DROP POLICY todo_users_delete ON users",
     ),
 ];
 
@@ -168,7 +173,7 @@ pub fn enable(conn: &mut PgConn) -> QueryResult<Vec<String>> {
             diesel::sql_query("ALTER TABLE tasks ENABLE ROW LEVEL SECURITY").execute(conn)?;
             changed.push("enabled row-level security on tasks".to_string());
         }
-        for (name, create) in USERS_POLICIES {
+        for (name, create, _) in USERS_POLICIES {
             if !before.policies.iter().any(|p| p.name == name) {
                 diesel::sql_query(create).execute(conn)?;
                 changed.push(format!("created policy {name} on users"));
@@ -200,10 +205,9 @@ pub fn disable(conn: &mut PgConn) -> QueryResult<Vec<String>> {
             diesel::sql_query("ALTER TABLE users DISABLE ROW LEVEL SECURITY").execute(conn)?;
             changed.push("disabled row-level security on users".to_string());
         }
-        for (name, _) in USERS_POLICIES {
+        for (name, _, drop) in USERS_POLICIES {
             if before.policies.iter().any(|p| p.name == name) {
-                // `name` is one of our constants, not input.
-                diesel::sql_query(format!("DROP POLICY {name} ON users")).execute(conn)?;
+                diesel::sql_query(drop).execute(conn)?;
                 changed.push(format!("dropped policy {name}"));
             }
         }

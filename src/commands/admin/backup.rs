@@ -13,7 +13,7 @@ use sha2::{Digest, Sha256};
 use crate::backup_file::{self, FormatError, Header, Reader};
 use crate::commands::{connect, ensure_can_prompt, errors, Context};
 use crate::db::backup::{self as data, Counts, RestoreError};
-use crate::db::{conformance, migrate, pool};
+use crate::db::{conformance, migrate, pool, scratch};
 use crate::error::{Error, Kind, Result};
 use crate::local::Cluster;
 use crate::outfile::{self, OutFile};
@@ -312,9 +312,13 @@ fn verify_file(path: &Path) -> Result<std::result::Result<Counts, String>> {
         connect::DEFAULT_CONNECT_TIMEOUT,
     )?;
     let mut admin = pool::establish(&admin_url, None)?;
-    let name = format!("todo_verify_{}", std::process::id());
-    let throwaway = Throwaway::create(&mut admin, &name)?;
-    let url = DbUrl::parse(&cluster.url(&name), None, connect::DEFAULT_CONNECT_TIMEOUT)?;
+    let throwaway = scratch::create(&mut admin, std::process::id())
+        .map_err(|e| Error::unexpected(format!("cannot create a database to verify in: {e}")))?;
+    let url = DbUrl::parse(
+        &cluster.url(throwaway.name()),
+        None,
+        connect::DEFAULT_CONNECT_TIMEOUT,
+    )?;
     let result = (|| -> Result<std::result::Result<Counts, String>> {
         let mut conn = pool::establish(&url, None)?;
         ensure_migrated(&mut conn)?;
@@ -344,7 +348,8 @@ fn verify_file(path: &Path) -> Result<std::result::Result<Counts, String>> {
         }
         Ok(Ok(counts))
     })();
-    throwaway.drop_it(&mut admin);
+    // Best effort: a leftover is dropped by the next verification.
+    let _ = scratch::drop(&mut admin, throwaway);
     result
 }
 
@@ -354,35 +359,4 @@ fn mismatch(path: &Path, why: String) -> Error {
         Kind::VerifyFailed,
         format!("{} does not verify: {why}", path.display()),
     )
-}
-
-/// A database made for one verification, dropped afterwards.
-struct Throwaway {
-    name: String,
-}
-
-impl Throwaway {
-    fn create(admin: &mut crate::db::PgConn, name: &str) -> Result<Throwaway> {
-        use diesel::RunQueryDsl;
-        // CREATE/DROP DATABASE take no parameters: `name` is ours (a fixed
-        // prefix and a number), quoted as an identifier.
-        diesel::sql_query(format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)"))
-            .execute(admin)
-            .and_then(|_| diesel::sql_query(format!("CREATE DATABASE \"{name}\"")).execute(admin))
-            .map_err(|e| {
-                Error::unexpected(format!("cannot create a database to verify in: {e}"))
-            })?;
-        Ok(Throwaway {
-            name: name.to_string(),
-        })
-    }
-
-    fn drop_it(self, admin: &mut crate::db::PgConn) {
-        use diesel::RunQueryDsl;
-        let _ = diesel::sql_query(format!(
-            "DROP DATABASE IF EXISTS \"{}\" WITH (FORCE)",
-            self.name
-        ))
-        .execute(admin);
-    }
 }
