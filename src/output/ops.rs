@@ -263,7 +263,11 @@ impl Render for Grants {
             .0
             .iter()
             .map(|g| json!({
-                "role": g.role, "object": g.object, "privileges": g.privileges,
+                "role": g.role,
+                "object": g.object,
+                // An array in JSON (issue 27); one ", "-joined field in
+                // plain output and tables.
+                "privileges": g.privileges.split(", ").filter(|p| !p.is_empty()).collect::<Vec<_>>(),
             }))
             .collect::<Vec<_>>())
     }

@@ -20,6 +20,7 @@ mod migrate;
 mod ops;
 mod pooler;
 mod readme;
+mod reference;
 mod replica;
 mod rls;
 mod round_trips;

@@ -185,7 +185,7 @@ fn the_readonly_role_reads_and_cannot_write() {
             .iter()
             .any(|g| g["role"] == ro.as_str()
                 && g["object"] == "users"
-                && g["privileges"] == "SELECT"),
+                && g["privileges"] == serde_json::json!(["SELECT"])),
         "{grants}"
     );
     // An unknown role is not found; nothing is granted.
