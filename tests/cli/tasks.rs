@@ -664,6 +664,23 @@ fn edit_without_flags_on_a_terminal_opens_the_editor() {
         )),
         "New title|First line\nsecond line"
     );
+    // The buffer explains itself below a scissors line, which is dropped
+    // (the description keeps its own lines, also one starting with `#`).
+    let (code, screen) = with_editor(
+        &db,
+        &edit,
+        &format!(
+            r#"grep -q '^# Task {id}: the first line is its title' "$1" || exit 9
+sed -i '1s/.*/Via sed/; 3s/^/# /' "$1""#
+        ),
+    );
+    assert_eq!(code, Some(0), "{screen}");
+    assert_eq!(
+        db.value(&format!(
+            "SELECT title || '|' || description FROM tasks WHERE id = {id}"
+        )),
+        "Via sed|# First line\nsecond line"
+    );
     // Saved unchanged: nothing is written.
     let before = db.value(&format!("SELECT updated_at FROM tasks WHERE id = {id}"));
     let (code, screen) = with_editor(&db, &edit, "true");
@@ -678,7 +695,7 @@ fn edit_without_flags_on_a_terminal_opens_the_editor() {
     assert_eq!(code, Some(2), "{screen}");
     assert_eq!(
         db.value(&format!("SELECT title FROM tasks WHERE id = {id}")),
-        "New title"
+        "Via sed"
     );
     // Off a terminal it stays a usage error.
     let out = db

@@ -72,7 +72,7 @@ fn edit_in_editor(ctx: &Context, args: &EditArgs, user: &UserRef) -> Result<()> 
     let mut conn = ctx.conn()?;
     let found = run_scoped(&mut conn, user, |c| tasks::show(c, user, args.id))?;
     let task = one(found, args.id, &args.user)?;
-    let before = super::editor::template(&task.title, task.description.as_deref());
+    let before = super::editor::template(task.id, &task.title, task.description.as_deref());
     let after = super::editor::edit(&before)?;
     let (title, description) = super::editor::parse(&after);
     if title.is_empty() {

@@ -1,5 +1,9 @@
 //! Editing a task in `$VISUAL` / `$EDITOR` (else `vi`), as `git commit`
-//! does: the title on the first line, a blank line, then the description.
+//! does: the title on the first line, a blank line, then the description,
+//! and below a scissors line (git's `commit --cleanup=scissors`) a comment
+//! saying so. Everything from the scissors line on is dropped; lines
+//! starting with `#` above it are kept, since a description may hold a
+//! Markdown heading.
 
 use std::io::{IsTerminal, Write};
 use std::os::unix::fs::OpenOptionsExt;
@@ -12,17 +16,31 @@ pub fn available() -> bool {
     std::io::stdin().is_terminal() && std::io::stdout().is_terminal()
 }
 
-/// The text the editor shows for a task.
-pub fn template(title: &str, description: Option<&str>) -> String {
-    match description {
+/// The line below which the buffer is a comment.
+const SCISSORS: &str = "# ------------------------ >8 ------------------------";
+
+/// The text the editor shows for task `id`.
+pub fn template(id: i32, title: &str, description: Option<&str>) -> String {
+    let body = match description {
         Some(d) => format!("{title}\n\n{d}\n"),
         None => format!("{title}\n\n"),
-    }
+    };
+    format!(
+        "{body}\n{SCISSORS}\n\
+         # Do not modify or remove the line above: everything below it is ignored.\n\
+         # Task {id}: the first line is its title; after a blank line, its description\n\
+         # (none when left empty). An empty title aborts; saving it unchanged changes nothing.\n"
+    )
 }
 
 /// Title and description from the edited text: the first line, and what
-/// follows the blank line (trailing newlines dropped; empty is none).
+/// follows the blank line, up to the scissors line (trailing newlines
+/// dropped; empty is none).
 pub fn parse(text: &str) -> (String, Option<String>) {
+    let text = match text.find(SCISSORS) {
+        Some(at) if at == 0 || text[..at].ends_with('\n') => &text[..at],
+        _ => text,
+    };
     let (title, rest) = text.split_once('\n').unwrap_or((text, ""));
     let description = rest
         .strip_prefix('\n')
@@ -112,9 +130,16 @@ mod tests {
 
     #[test]
     fn templates_parse_back() {
-        let t = template("Buy milk", Some("2 litres\noat"));
-        assert_eq!(parse(&t), ("Buy milk".into(), Some("2 litres\noat".into())));
-        assert_eq!(parse(&template("x", None)), ("x".into(), None));
+        let t = template(7, "Buy milk", Some("2 litres\n# oat"));
+        assert!(t.contains("Task 7: the first line is its title"), "{t}");
+        assert_eq!(parse(&t), ("Buy milk".into(), Some("2 litres\n# oat".into())));
+        assert_eq!(parse(&template(7, "x", None)), ("x".into(), None));
+        // The comment is dropped also when the editor left no blank line.
+        assert_eq!(
+            parse(&format!("T\n\nD\n{SCISSORS}\n# note\n")),
+            ("T".into(), Some("D".into()))
+        );
+        assert_eq!(parse(&format!("{SCISSORS}\nT\n")), ("".into(), None));
         assert_eq!(parse("New\n\n\n"), ("New".into(), None));
         assert_eq!(parse(""), ("".into(), None));
     }
