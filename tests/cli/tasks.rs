@@ -845,3 +845,38 @@ fn long_tables_are_written_in_blocks() {
         .count();
     assert_eq!(rows, 2500);
 }
+
+/// `task rm` of several ids asks on a terminal (as Taskwarrior's bulk
+/// deletes); one id, `--yes` and scripts are not asked.
+#[test]
+fn rm_of_several_tasks_asks_on_a_terminal() {
+    let db = TestDb::migrated();
+    let u = "bulk@example.com";
+    db.add_user(u);
+    let a = db.add_task(u, "one");
+    let b = db.add_task(u, "two");
+    let c = db.add_task(u, "three");
+    let count = || db.value("SELECT count(*) FROM tasks");
+    let rm = format!("task rm {a} {b} --user {u}");
+    let (code, screen) = crate::support::on_a_terminal(&db, &rm, "n\n");
+    assert!(
+        screen.contains(&format!("Delete 2 tasks ({a}, {b}) of {u}? [database ")),
+        "{screen}"
+    );
+    assert_eq!(code, Some(2), "declined: {screen}");
+    assert_eq!(count(), "3");
+    let (code, screen) = crate::support::on_a_terminal(&db, &rm, "y\n");
+    assert_eq!(code, Some(0), "{screen}");
+    assert_eq!(count(), "1");
+    // One id on a terminal: deleted at once (no prompt to answer).
+    let (code, screen) = on_terminal(&db, &format!("task rm {c} --user {u}"), &[]);
+    assert_eq!(code, Some(0), "{screen}");
+    assert!(!screen.contains("[y/N]"), "{screen}");
+    assert_eq!(count(), "0");
+    // Scripts (no terminal) are not asked.
+    let d = db.add_task(u, "four").to_string();
+    let e = db.add_task(u, "five").to_string();
+    let out = db.as_user(u).args(["task", "rm", &d, &e]).output().unwrap();
+    expect_code(&out, 0);
+    assert_eq!(count(), "0");
+}

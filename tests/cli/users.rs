@@ -257,50 +257,6 @@ fn rm_needs_yes_without_a_terminal_and_cascades() {
     assert_eq!(db.value("SELECT count(*) FROM tasks"), "0");
 }
 
-/// Runs `todo ARGS` on a pseudo-terminal (util-linux `script`), typing
-/// `answer` once the prompt shows; returns (exit code, everything the
-/// terminal showed).
-fn on_a_terminal(db: &TestDb, args: &str, answer: &str) -> (Option<i32>, String) {
-    use std::io::{Read, Write};
-    let bin = assert_cmd::cargo::cargo_bin("todo");
-    let mut child = crate::support::command_in_test_env("script", &db.dir)
-        .args(["-qec", &format!("{} {args}", bin.display()), "/dev/null"])
-        .env("TODO_DATABASE_URL", db.url())
-        .stdin(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::piped())
-        .spawn()
-        .expect("util-linux script");
-    let mut stdout = child.stdout.take().unwrap();
-    let (tx, rx) = std::sync::mpsc::channel::<Vec<u8>>();
-    let reader = std::thread::spawn(move || {
-        let mut buf = [0u8; 4096];
-        while let Ok(n) = stdout.read(&mut buf) {
-            if n == 0 || tx.send(buf[..n].to_vec()).is_err() {
-                break;
-            }
-        }
-    });
-    let mut screen = Vec::new();
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
-    while !String::from_utf8_lossy(&screen).contains("[y/N]") {
-        let left = deadline.saturating_duration_since(std::time::Instant::now());
-        match rx.recv_timeout(left) {
-            Ok(bytes) => screen.extend(bytes),
-            Err(_) => break,
-        }
-    }
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(answer.as_bytes())
-        .unwrap();
-    let status = child.wait().unwrap();
-    reader.join().unwrap();
-    screen.extend(rx.try_iter().flatten());
-    (status.code(), String::from_utf8_lossy(&screen).into_owned())
-}
-
 #[test]
 fn rm_on_a_terminal_asks_showing_the_task_count() {
     let db = TestDb::migrated();
@@ -308,7 +264,7 @@ fn rm_on_a_terminal_asks_showing_the_task_count() {
     db.add_task("a@example.com", "one");
     db.add_task("a@example.com", "two");
 
-    let (code, screen) = on_a_terminal(&db, "user rm a@example.com", "n\n");
+    let (code, screen) = crate::support::on_a_terminal(&db, "user rm a@example.com", "n\n");
     // The prompt names the database, as `dropdb -i` does (issue 24, 19).
     assert!(
         screen.contains(&format!(
@@ -320,7 +276,7 @@ fn rm_on_a_terminal_asks_showing_the_task_count() {
     assert_eq!(code, Some(2), "declined: {screen}");
     assert_eq!(db.value("SELECT count(*) FROM users"), "1");
 
-    let (code, screen) = on_a_terminal(&db, "user rm a@example.com", "y\n");
+    let (code, screen) = crate::support::on_a_terminal(&db, "user rm a@example.com", "y\n");
     assert_eq!(code, Some(0), "{screen}");
     assert_eq!(db.value("SELECT count(*) FROM users"), "0");
     assert_eq!(db.value("SELECT count(*) FROM tasks"), "0");

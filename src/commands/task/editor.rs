@@ -132,7 +132,10 @@ mod tests {
     fn templates_parse_back() {
         let t = template(7, "Buy milk", Some("2 litres\n# oat"));
         assert!(t.contains("Task 7: the first line is its title"), "{t}");
-        assert_eq!(parse(&t), ("Buy milk".into(), Some("2 litres\n# oat".into())));
+        assert_eq!(
+            parse(&t),
+            ("Buy milk".into(), Some("2 litres\n# oat".into()))
+        );
         assert_eq!(parse(&template(7, "x", None)), ("x".into(), None));
         // The comment is dropped also when the editor left no blank line.
         assert_eq!(

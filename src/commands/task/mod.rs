@@ -2,6 +2,7 @@
 //! `$TODO_USER`).
 
 use std::collections::BTreeSet;
+use std::io::IsTerminal;
 
 use clap::{Args, Subcommand};
 
@@ -64,8 +65,9 @@ pub enum TaskCommand {
     Edit(edit::EditArgs),
     /// Delete tasks, or all completed tasks with --done
     ///
-    /// With ids: all or none (exit 3 naming the missing ids). With --done:
-    /// asks for confirmation on a terminal, otherwise needs --yes.
+    /// With ids: all or none (exit 3 naming the missing ids); more than one
+    /// id asks for confirmation on a terminal (--yes skips it; scripts are
+    /// not asked). With --done: asks on a terminal, otherwise needs --yes.
     ///
     /// Examples:
     ///   todo task rm 3 4 --user bob@example.com
@@ -150,7 +152,7 @@ pub struct RmArgs {
     /// Delete all the user's completed tasks
     #[arg(long)]
     pub done: bool,
-    /// Do not ask for confirmation (with --done)
+    /// Do not ask for confirmation
     #[arg(long, short)]
     pub yes: bool,
 }
@@ -164,14 +166,17 @@ pub fn run(ctx: &Context, cmd: TaskCommand) -> Result<()> {
         TaskCommand::Undo(args) => change(ctx, args, Change::SetCompleted(false)),
         TaskCommand::Edit(args) => edit::edit(ctx, args),
         TaskCommand::Rm(args) if args.done => rm_done(ctx, args),
-        TaskCommand::Rm(args) => change(
-            ctx,
-            IdsArgs {
-                ids: args.ids,
-                user: args.user,
-            },
-            Change::Delete,
-        ),
+        TaskCommand::Rm(args) => {
+            confirm_bulk_rm(ctx, &args)?;
+            change(
+                ctx,
+                IdsArgs {
+                    ids: args.ids,
+                    user: args.user,
+                },
+                Change::Delete,
+            )
+        }
         TaskCommand::Stats(args) => stats(ctx, args),
         TaskCommand::Import(args) => import::import(ctx, args),
     }
@@ -280,6 +285,26 @@ fn change(ctx: &Context, args: IdsArgs, change: Change) -> Result<()> {
         ctx.note(&deleted_note(n));
     }
     Ok(())
+}
+
+/// `task rm` of more than one task asks first on a terminal, as
+/// Taskwarrior does for bulk deletes; one id is deleted at once, and
+/// scripts (no terminal on stdin) are never asked. `--yes` skips it.
+fn confirm_bulk_rm(ctx: &Context, args: &RmArgs) -> Result<()> {
+    let distinct: BTreeSet<i32> = args.ids.iter().copied().collect();
+    if args.yes || distinct.len() < 2 || !std::io::stdin().is_terminal() {
+        return Ok(());
+    }
+    let user = args.user.parse()?;
+    let list: Vec<String> = distinct.iter().map(i32::to_string).collect();
+    ctx.confirm(
+        &format!(
+            "Delete {} tasks ({}) of {user}?",
+            list.len(),
+            list.join(", ")
+        ),
+        "task rm",
+    )
 }
 
 /// "Deleted 2 tasks.", as `user rm` says what it deleted.

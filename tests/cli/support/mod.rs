@@ -643,3 +643,53 @@ impl Drop for LocalHome {
         }
     }
 }
+
+/// Runs `todo ARGS` on a pseudo-terminal (util-linux `script`), typing
+/// `answer` once the prompt shows; returns (exit code, everything the
+/// terminal showed).
+pub fn on_a_terminal(db: &TestDb, args: &str, answer: &str) -> (Option<i32>, String) {
+    use std::io::{Read, Write};
+    let bin = assert_cmd::cargo::cargo_bin("todo");
+    let mut child = crate::support::command_in_test_env("script", &db.dir)
+        // A pseudo-terminal starts with no size; give it one, as a window
+        // has (a pager such as `less -F` needs it to quit on a short list).
+        .args([
+            "-qec",
+            &format!("stty cols 120 rows 40; {} {args}", bin.display()),
+            "/dev/null",
+        ])
+        .env("TODO_DATABASE_URL", db.url())
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .expect("util-linux script");
+    let mut stdout = child.stdout.take().unwrap();
+    let (tx, rx) = std::sync::mpsc::channel::<Vec<u8>>();
+    let reader = std::thread::spawn(move || {
+        let mut buf = [0u8; 4096];
+        while let Ok(n) = stdout.read(&mut buf) {
+            if n == 0 || tx.send(buf[..n].to_vec()).is_err() {
+                break;
+            }
+        }
+    });
+    let mut screen = Vec::new();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    while !String::from_utf8_lossy(&screen).contains("[y/N]") {
+        let left = deadline.saturating_duration_since(std::time::Instant::now());
+        match rx.recv_timeout(left) {
+            Ok(bytes) => screen.extend(bytes),
+            Err(_) => break,
+        }
+    }
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(answer.as_bytes())
+        .unwrap();
+    let status = child.wait().unwrap();
+    reader.join().unwrap();
+    screen.extend(rx.try_iter().flatten());
+    (status.code(), String::from_utf8_lossy(&screen).into_owned())
+}
