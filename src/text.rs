@@ -61,9 +61,33 @@ pub fn count(n: impl Into<i64>, one: &str, many: &str) -> String {
     format!("{n} {}", if n == 1 { one } else { many })
 }
 
+/// A size as people read it: `512 bytes`, `7.8 MB` (units of 1024, as
+/// PostgreSQL's `pg_size_pretty`), for `db health` and `db stats` alike.
+pub fn human_bytes(bytes: i64) -> String {
+    let units = ["bytes", "kB", "MB", "GB", "TB"];
+    let mut value = bytes as f64;
+    let mut unit = 0;
+    while value >= 1024.0 && unit < units.len() - 1 {
+        value /= 1024.0;
+        unit += 1;
+    }
+    if unit == 0 {
+        format!("{bytes} bytes")
+    } else {
+        format!("{value:.1} {}", units[unit])
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn sizes_read_as_people_read_them() {
+        assert_eq!(human_bytes(512), "512 bytes");
+        assert_eq!(human_bytes(8 * 1024 * 1024), "8.0 MB");
+        assert_eq!(human_bytes(8_174_951), "7.8 MB");
+    }
 
     #[test]
     fn escapes_what_drives_a_terminal_and_nothing_else() {

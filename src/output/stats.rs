@@ -122,11 +122,19 @@ impl Render for Stats {
 
     fn table(&self, out: &mut dyn Write, color: bool) -> Result<()> {
         let d = &self.database;
+        let size = crate::text::human_bytes;
         writeln!(
             out,
-            "Database {}: {} bytes, {} deadlocks since the statistics reset",
-            d.name, d.bytes, d.deadlocks
+            "Database {}: {}, {} since the statistics reset",
+            d.name,
+            size(d.bytes),
+            crate::text::count(d.deadlocks, "deadlock", "deadlocks")
         )?;
+        let now = super::records::now();
+        let age = |ts| match ts {
+            None => "never".to_string(),
+            ts => super::time::relative(ts, now),
+        };
         let mut t = table(
             &[
                 "Table",
@@ -134,19 +142,20 @@ impl Render for Stats {
                 "Live",
                 "Dead",
                 "Last (auto)vacuum",
+                "Last (auto)analyze",
                 "Seq scans",
                 "Index scans",
             ],
             color,
         );
         for s in &self.tables {
-            let last = s.last_vacuum.max(s.last_autovacuum);
             t.add_row(vec![
                 s.name.clone(),
-                s.bytes.to_string(),
+                size(s.bytes),
                 s.live_rows.to_string(),
                 s.dead_rows.to_string(),
-                rfc3339(last).unwrap_or_else(|| "never".into()),
+                age(s.last_vacuum.max(s.last_autovacuum)),
+                age(s.last_analyze.max(s.last_autoanalyze)),
                 s.seq_scans.to_string(),
                 s.index_scans.to_string(),
             ]);
@@ -157,7 +166,7 @@ impl Render for Stats {
             t.add_row(vec![
                 i.name.clone(),
                 i.table.clone(),
-                i.bytes.to_string(),
+                size(i.bytes),
                 i.scans.to_string(),
             ]);
         }

@@ -3,7 +3,7 @@
 
 use std::time::{Duration, Instant};
 
-use crate::support::{expect_code, json, server, stderr, todo_cmd, TempDir, TestDb};
+use crate::support::{expect_code, json, server, stderr, stdout, todo_cmd, TempDir, TestDb};
 
 #[test]
 fn wait_succeeds_when_the_server_comes_late_and_gives_up_when_none_does() {
@@ -129,6 +129,25 @@ fn stats_report_sizes_scans_and_the_slowest_statements() {
         .expect("pg_stat_statements is loaded");
     assert!(!statements.is_empty(), "{v}");
     assert!(statements[0]["mean_ms"].as_f64().is_some());
+
+    // Tables read as `db health` does: sizes in kB/MB, ages, and the last
+    // analyze beside the last vacuum (issue 27).
+    db.psql("ANALYZE tasks");
+    let out = db
+        .cmd()
+        .args(["db", "stats", "--format", "table"])
+        .output()
+        .unwrap();
+    expect_code(&out, 0);
+    let text = stdout(&out);
+    assert!(text.contains("Last (auto)analyze"), "{text}");
+    let tasks_row = text
+        .lines()
+        .find(|l| l.contains(" tasks "))
+        .unwrap_or_else(|| panic!("no tasks row in:\n{text}"));
+    assert!(tasks_row.contains(" kB "), "{tasks_row}");
+    assert!(tasks_row.contains("just now"), "{tasks_row}");
+    assert!(text.contains(" deadlocks since"), "{text}");
 
     let out = db
         .cmd()

@@ -139,7 +139,11 @@ pub(super) fn checks(r: &Activity) -> Vec<Check> {
     out.push(Check::new(
         "database_size",
         Status::Ok,
-        format!("{} ({} bytes)", human_bytes(r.db_bytes), r.db_bytes),
+        format!(
+            "{} ({} bytes)",
+            crate::text::human_bytes(r.db_bytes),
+            r.db_bytes
+        ),
     ));
     out.push(Check::new(
         "row_level_security",
@@ -212,21 +216,6 @@ fn duration(seconds: f64) -> String {
     }
 }
 
-fn human_bytes(bytes: i64) -> String {
-    let units = ["bytes", "kB", "MB", "GB", "TB"];
-    let mut value = bytes as f64;
-    let mut unit = 0;
-    while value >= 1024.0 && unit < units.len() - 1 {
-        value /= 1024.0;
-        unit += 1;
-    }
-    if unit == 0 {
-        format!("{bytes} bytes")
-    } else {
-        format!("{value:.1} {}", units[unit])
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -239,8 +228,6 @@ mod tests {
         assert_eq!(duration(42.4), "42 s");
         assert_eq!(duration(420.0), "7 min");
         assert_eq!(duration(3.2 * 3600.0), "3.2 h");
-        assert_eq!(human_bytes(512), "512 bytes");
-        assert_eq!(human_bytes(8 * 1024 * 1024), "8.0 MB");
     }
 
     /// A replica whose last replayed transaction is old: a lag only when
