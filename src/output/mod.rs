@@ -7,6 +7,7 @@ mod health;
 mod lists;
 pub mod ops;
 pub mod pager;
+pub mod progress;
 mod records;
 mod sink;
 mod stats;

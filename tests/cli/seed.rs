@@ -272,3 +272,35 @@ fn growing_the_seed_reports_what_it_added() {
         "{text}"
     );
 }
+
+/// On a terminal a large seed shows a progress bar whose rate is a whole
+/// number with thousands separators (`81,233/s`, not `81233.1526/s`).
+#[test]
+fn the_progress_bar_shows_a_readable_rate() {
+    let db = TestDb::migrated();
+    let bin = assert_cmd::cargo::cargo_bin("todo");
+    let command = format!(
+        "stty cols 120 rows 40; {} db seed --users 1000 --tasks-per-user 100",
+        bin.display()
+    );
+    let out = crate::support::command_in_test_env("script", &db.dir)
+        .args(["-qec", &command, "/dev/null"])
+        .env("TODO_DATABASE_URL", db.url())
+        .stdin(std::process::Stdio::piped())
+        .output()
+        .expect("util-linux script");
+    let screen = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert_eq!(out.status.code(), Some(0), "{screen}");
+    let rates: Vec<&str> = screen
+        .split("/s")
+        .filter_map(|before| before.rsplit(' ').next())
+        .filter(|r| r.chars().next().is_some_and(|c| c.is_ascii_digit()))
+        .collect();
+    assert!(!rates.is_empty(), "no rate shown:\n{screen}");
+    assert!(
+        rates
+            .iter()
+            .all(|r| r.chars().all(|c| c.is_ascii_digit() || c == ',')),
+        "a rate that is not a whole number: {rates:?}"
+    );
+}

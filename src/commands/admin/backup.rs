@@ -79,9 +79,9 @@ fn spinner(ctx: &Context, what: &'static str) -> indicatif::ProgressBar {
         return indicatif::ProgressBar::hidden();
     }
     let bar = indicatif::ProgressBar::new_spinner();
-    if let Ok(style) = indicatif::ProgressStyle::with_template(&format!(
-        "{{spinner}} {what} {{human_pos}} rows  {{per_sec}}"
-    )) {
+    if let Some(style) =
+        crate::output::progress::style(&format!("{{spinner}} {what} {{human_pos}} rows  {{rate}}"))
+    {
         bar.set_style(style);
     }
     bar

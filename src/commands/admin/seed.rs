@@ -41,8 +41,8 @@ pub fn seed(ctx: &Context, args: SeedArgs) -> Result<()> {
     };
     // Shown once the work is known: the tasks of the missing seed users.
     let bar = indicatif::ProgressBar::hidden();
-    if let Ok(style) = indicatif::ProgressStyle::with_template(
-        "{spinner} seeding {bar:40} {human_pos}/{human_len} tasks  {per_sec}  eta {eta}",
+    if let Some(style) = crate::output::progress::style(
+        "{spinner} seeding {bar:40} {human_pos}/{human_len} tasks  {rate}  eta {eta}",
     ) {
         bar.set_style(style);
     }
