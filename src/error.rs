@@ -158,7 +158,7 @@ impl Error {
 }
 
 /// Server and libpq messages may span lines; the error line stays one line.
-fn one_line(text: &str) -> String {
+pub fn one_line(text: &str) -> String {
     text.split(['\n', '\r'])
         .map(str::trim)
         .filter(|part| !part.is_empty())

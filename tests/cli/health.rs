@@ -145,6 +145,15 @@ fn an_unreachable_server_still_gets_a_report_and_exits_5() {
     let report = json(&out);
     assert_eq!(report["status"], "fail");
     assert_eq!(check(&report, "connection")["status"], "fail");
+    // libpq's two lines joined as the error line joins them (issue 27).
+    let detail = check(&report, "connection")["detail"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert!(
+        detail.contains("Connection refused; Is the server running"),
+        "{detail}"
+    );
     let all = format!("{}{}", stdout(&out), stderr(&out));
     assert!(!all.contains("Secret-pw-9"), "{all}");
     assert!(all.contains("u@127.0.0.1:1/db"), "{all}");

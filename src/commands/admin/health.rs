@@ -28,8 +28,8 @@ pub fn health(ctx: &Context) -> Result<()> {
             let check = Check {
                 name: "connection",
                 status: Status::Fail,
-                // libpq's multi-line text as one line.
-                detail: e.message.split_whitespace().collect::<Vec<_>>().join(" "),
+                // libpq's multi-line text as one line, as error lines show it.
+                detail: crate::error::one_line(&e.message),
                 remedy: None,
             };
             (
