@@ -228,13 +228,18 @@ pub struct Role {
     /// The name quoted as an SQL identifier by the server (for hints).
     #[diesel(sql_type = Text)]
     pub quoted: String,
+    /// It owns `tasks` (revoking from the owner is refused).
+    #[diesel(sql_type = Bool)]
+    pub owner: bool,
 }
 
 /// Looks a role up.
 pub fn role(conn: &mut PgConn, role: &str) -> QueryResult<Role> {
     diesel::sql_query(
         "SELECT r.oid IS NOT NULL AS exists, coalesce(r.rolsuper, false) AS superuser,
-                coalesce(r.rolbypassrls, false) AS bypassrls, quote_ident($1) AS quoted
+                coalesce(r.rolbypassrls, false) AS bypassrls, quote_ident($1) AS quoted,
+                coalesce(r.oid = (SELECT relowner FROM pg_class
+                                  WHERE oid = to_regclass('tasks')), false) AS owner
          FROM (SELECT 1) one LEFT JOIN pg_roles r ON r.rolname = $1",
     )
     .bind::<Text, _>(role)
@@ -253,28 +258,59 @@ const READONLY_GRANTS: [&str; 3] = [
     "GRANT SELECT ON __diesel_schema_migrations TO %I",
 ];
 
+/// `db roles grant --create`: a login role without a password (the DBA
+/// sets one with `ALTER ROLE … PASSWORD` or psql's `\password`).
+const CREATE_ROLE: &str = "CREATE ROLE %I LOGIN";
+
+/// `db roles revoke`: everything on the tool's objects, whatever granted it.
+const REVOKES: [&str; 2] = [
+    "REVOKE ALL ON users, tasks, __diesel_schema_migrations FROM %I",
+    "REVOKE ALL ON SEQUENCE tasks_id_seq FROM %I",
+];
+
 /// Grants a role what the web app needs (`app`) or read access, in one
-/// transaction; returns the statements run. Nothing else is granted (no
-/// DDL, no TRUNCATE).
-pub fn grant(conn: &mut PgConn, role: &str, app: bool) -> QueryResult<Vec<String>> {
+/// transaction, creating it first when `create` (and it does not exist);
+/// returns the statements run. Nothing else is granted (no DDL, no
+/// TRUNCATE).
+pub fn grant(conn: &mut PgConn, role: &str, app: bool, create: bool) -> QueryResult<Vec<String>> {
+    let templates = if app { APP_GRANTS } else { READONLY_GRANTS };
+    conn.transaction(|conn| {
+        let mut done = Vec::new();
+        if create {
+            done.push(run_for_role(conn, CREATE_ROLE, role)?);
+        }
+        for template in templates {
+            done.push(run_for_role(conn, template, role)?);
+        }
+        Ok(done)
+    })
+}
+
+/// Revokes every privilege on the tool's tables and sequence from a role,
+/// in one transaction; returns the statements run.
+pub fn revoke(conn: &mut PgConn, role: &str) -> QueryResult<Vec<String>> {
+    conn.transaction(|conn| {
+        REVOKES
+            .iter()
+            .map(|template| run_for_role(conn, template, role))
+            .collect()
+    })
+}
+
+/// Runs `template` with `%I` the role, quoted by the server's `format()`
+/// (DDL takes no bind parameters); returns the statement.
+fn run_for_role(conn: &mut PgConn, template: &str, role: &str) -> QueryResult<String> {
     #[derive(QueryableByName)]
     struct Sql {
         #[diesel(sql_type = Text)]
         sql: String,
     }
-    let templates = if app { APP_GRANTS } else { READONLY_GRANTS };
-    conn.transaction(|conn| {
-        let mut done = Vec::new();
-        for template in templates {
-            let stmt: Sql = diesel::sql_query("SELECT format($1, $2) AS sql")
-                .bind::<Text, _>(template)
-                .bind::<Text, _>(role)
-                .get_result(conn)?;
-            diesel::sql_query(&stmt.sql).execute(conn)?;
-            done.push(stmt.sql);
-        }
-        Ok(done)
-    })
+    let stmt: Sql = diesel::sql_query("SELECT format($1, $2) AS sql")
+        .bind::<Text, _>(template)
+        .bind::<Text, _>(role)
+        .get_result(conn)?;
+    diesel::sql_query(&stmt.sql).execute(conn)?;
+    Ok(stmt.sql)
 }
 
 /// Each role's privileges on the tool's tables and sequence.

@@ -251,6 +251,10 @@ fn every_documented_json_shape_is_what_the_command_prints() {
         run(&["db", "roles", "grant", "--readonly", "pg_monitor"], None),
     );
     record("db roles status", run(&["db", "roles", "status"], None));
+    record(
+        "db roles revoke",
+        run(&["db", "roles", "revoke", "pg_monitor"], None),
+    );
     record("db revert", run(&["db", "revert", "--yes"], None));
     run(&["db", "migrate"], None);
     record("task rm", run(&["task", "rm", id, "--user", user], None));

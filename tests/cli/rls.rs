@@ -336,3 +336,87 @@ fn task_commands_work_as_the_app_role_through_a_transaction_pooler() {
     let out = run(&["task", "stats", "--json"]);
     assert_eq!(json(&out)["total"], 2);
 }
+
+/// `db roles grant --create` makes the role (LOGIN, no password) and grants
+/// in one transaction; `db roles revoke` takes every privilege back, keeps
+/// the role, refuses the owner and a missing role (issue 27).
+#[test]
+fn roles_are_created_on_request_and_revoked() {
+    let db = TestDb::migrated();
+    let name = format!("todo_created_{}", std::process::id());
+    let admin = server().url("postgres");
+    psql(&admin, &format!("DROP ROLE IF EXISTS {name}"));
+    let out = db
+        .cmd()
+        .args(["db", "roles", "grant", "--app", &name, "--create", "--json"])
+        .output()
+        .unwrap();
+    expect_code(&out, 0);
+    let changed = json(&out)["changed"].clone();
+    assert_eq!(changed[0], format!("CREATE ROLE {name} LOGIN"), "{changed}");
+    assert!(
+        crate::support::stderr(&out).contains(&format!("ALTER ROLE {name} PASSWORD")),
+        "the note says how to set a password"
+    );
+    assert_eq!(
+        psql(
+            &admin,
+            &format!(
+                "SELECT rolcanlogin, rolpassword IS NULL FROM pg_authid WHERE rolname = '{name}'"
+            )
+        )
+        .trim(),
+        "t|t"
+    );
+    // The role works at once: it reads tasks.
+    assert!(sql_as(&db, &name, "SELECT count(*) FROM tasks").is_ok());
+    // Granting again (the role now exists) creates nothing.
+    let out = db
+        .cmd()
+        .args(["db", "roles", "grant", "--app", &name, "--create", "--json"])
+        .output()
+        .unwrap();
+    expect_code(&out, 0);
+    assert!(!json(&out)["changed"][0]
+        .as_str()
+        .unwrap()
+        .starts_with("CREATE ROLE"));
+
+    let out = db
+        .cmd()
+        .args(["db", "roles", "revoke", &name, "--json"])
+        .output()
+        .unwrap();
+    expect_code(&out, 0);
+    assert_eq!(json(&out)["changed"].as_array().unwrap().len(), 2);
+    let err = sql_as(&db, &name, "SELECT count(*) FROM tasks").unwrap_err();
+    assert!(err.contains("permission denied"), "{err}");
+    let status = db
+        .cmd()
+        .args(["db", "roles", "status", "--json"])
+        .output()
+        .unwrap();
+    assert!(
+        !json(&status)
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|g| g["role"] == name.as_str()),
+        "revoked privileges still listed"
+    );
+    // The owner is refused; a missing role is not found.
+    let owner = db.value("SELECT tableowner FROM pg_tables WHERE tablename = 'tasks'");
+    let out = db
+        .cmd()
+        .args(["db", "roles", "revoke", &owner])
+        .output()
+        .unwrap();
+    expect_code(&out, 2);
+    let out = db
+        .cmd()
+        .args(["db", "roles", "revoke", "no_such_role_x"])
+        .output()
+        .unwrap();
+    expect_code(&out, 3);
+    psql(&admin, &format!("DROP OWNED BY {name}; DROP ROLE {name}"));
+}

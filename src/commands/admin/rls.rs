@@ -1,4 +1,9 @@
-//! `db rls enable|disable|status` and `db roles grant|status` (SPEC §13).
+//! `db rls enable|disable|status` and `db roles grant|revoke|status`
+//! (SPEC §13).
+//!
+//! Round trips: `grant` 2 (the role's lookup, then one transaction of the
+//! grants, each statement quoted by the server: 2 + 2 × 3 statements),
+//! `revoke` likewise, `status` 1.
 
 use clap::{Args, Subcommand};
 
@@ -19,16 +24,26 @@ pub enum RlsCommand {
 
 #[derive(Debug, Subcommand)]
 pub enum RolesCommand {
-    /// Grant an existing role least privileges on users and tasks
+    /// Grant a role least privileges on users and tasks
     ///
     /// --app: SELECT, INSERT, UPDATE, DELETE on users and tasks and USAGE on
-    /// tasks_id_seq (no DDL, no TRUNCATE). --readonly: SELECT.
+    /// tasks_id_seq (no DDL, no TRUNCATE). --readonly: SELECT. The role must
+    /// exist unless --create (a LOGIN role without a password: set one with
+    /// ALTER ROLE … PASSWORD or psql's \password).
     ///
     /// Examples:
-    ///   todo db roles grant --app todo_app
+    ///   todo db roles grant --app todo_app --create
     ///   todo db roles grant --readonly todo_reporting
     #[command(verbatim_doc_comment)]
     Grant(GrantArgs),
+    /// Revoke every privilege a role has on users, tasks and tasks_id_seq
+    ///
+    /// The role itself is kept (DROP ROLE it in psql). The tables' owner is
+    /// refused.
+    ///
+    /// Example: todo db roles revoke todo_reporting
+    #[command(verbatim_doc_comment)]
+    Revoke(RevokeArgs),
     /// Each role's privileges on users, tasks and tasks_id_seq
     Status,
 }
@@ -41,6 +56,15 @@ pub struct GrantArgs {
     /// security does not apply to it)
     #[arg(long)]
     pub force: bool,
+    /// Create the role (LOGIN, no password) when it does not exist
+    #[arg(long)]
+    pub create: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct RevokeArgs {
+    /// The role
+    pub role: String,
 }
 
 #[derive(Debug, Args)]
@@ -82,13 +106,8 @@ pub fn roles(ctx: &Context, cmd: RolesCommand) -> Result<()> {
                 (None, None) => return Err(Error::usage("pass --app ROLE or --readonly ROLE")),
             };
             let found = query(&mut conn, |c| rls::role(c, &role))?;
-            if !found.exists {
-                return Err(
-                    Error::not_found(format!("role {role} does not exist")).with_hint(format!(
-                        "create it first: CREATE ROLE {} LOGIN PASSWORD '…'",
-                        found.quoted
-                    )),
-                );
+            if !found.exists && !args.create {
+                return Err(missing_role(&role, &found.quoted));
             }
             if app && (found.superuser || found.bypassrls) && !args.force {
                 let what = if found.superuser {
@@ -104,7 +123,30 @@ pub fn roles(ctx: &Context, cmd: RolesCommand) -> Result<()> {
                     found.quoted
                 )));
             }
-            let done = query(&mut conn, |c| rls::grant(c, &role, app))?;
+            let create = !found.exists;
+            let done = query(&mut conn, |c| rls::grant(c, &role, app, create))?;
+            if create {
+                // On stderr in every format: the role cannot log in yet.
+                eprintln!(
+                    "note: created role {role} without a password: set one with \
+                     ALTER ROLE {} PASSWORD '…' (or psql's \\password)",
+                    found.quoted
+                );
+            }
+            ctx.emit(&Changes(done))
+        }
+        RolesCommand::Revoke(args) => {
+            let found = query(&mut conn, |c| rls::role(c, &args.role))?;
+            if !found.exists {
+                return Err(missing_role(&args.role, &found.quoted));
+            }
+            if found.owner {
+                return Err(Error::usage(format!(
+                    "role {} owns the tables: revoking would lock the owner out",
+                    args.role
+                )));
+            }
+            let done = query(&mut conn, |c| rls::revoke(c, &args.role))?;
             ctx.emit(&Changes(done))
         }
         RolesCommand::Status => {
@@ -112,4 +154,11 @@ pub fn roles(ctx: &Context, cmd: RolesCommand) -> Result<()> {
             ctx.emit(&Grants(grants))
         }
     }
+}
+
+/// A role that does not exist (exit 3), with how to create it.
+fn missing_role(role: &str, quoted: &str) -> Error {
+    Error::not_found(format!("role {role} does not exist")).with_hint(format!(
+        "create it: CREATE ROLE {quoted} LOGIN PASSWORD '…', or pass --create to db roles grant"
+    ))
 }
