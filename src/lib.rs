@@ -38,7 +38,12 @@ use crate::error::Error;
 /// documented exit code.
 pub fn main() -> ExitCode {
     // A shell asking for completions (TODO_COMPLETE=bash todo -- …):
-    // answer and exit before anything else.
+    // answer and exit before anything else, with the config's user and
+    // database (a broken config file offers nothing from it, never fails).
+    if std::env::var_os(commands::COMPLETE_VAR).is_some() {
+        config::install(config::load().unwrap_or_default());
+        commands::complete::note_shell();
+    }
     clap_complete::CompleteEnv::with_factory(<cli::Cli as clap::CommandFactory>::command)
         .var(commands::COMPLETE_VAR)
         .complete();

@@ -2,6 +2,14 @@
 //! user emails for `--user`. Completion must never get in the way: it
 //! answers within 300 ms or offers nothing, never prompts, never starts the
 //! embedded database, and uses a 1 s connect timeout.
+//!
+//! It works in the setup the README teaches: the user from `--user`,
+//! `$TODO_USER` or the config file, the database as a command would choose
+//! it in interactive use (someone pressed TAB), so with nothing configured
+//! the embedded database when it already runs. Bash shows no help beside a
+//! candidate, so there a list of several ids is offered as `12 -- Buy milk`
+//! (bash lists them and inserts their common prefix) and a single match as
+//! the bare id, which bash inserts.
 
 use crate::db::PgConn;
 use std::ffi::OsStr;
@@ -28,6 +36,7 @@ fn within_budget(
         let opts = ConnectOptions {
             local: std::env::var_os("TODO_LOCAL").is_some_and(|v| !v.is_empty() && v != "0"),
             connect_timeout: Some(1),
+            interactive: true,
             ..ConnectOptions::default()
         };
         let url = match connect::resolve(&opts, &mut |_| {}) {
@@ -60,6 +69,24 @@ fn user_on_the_line() -> Option<String> {
     }
     user.filter(|u| !u.is_empty())
         .or_else(|| std::env::var("TODO_USER").ok())
+        .or_else(|| crate::config::current().user.clone())
+}
+
+/// The shell asking, noted before clap_complete removes its variable.
+static SHELL: std::sync::OnceLock<Option<std::ffi::OsString>> = std::sync::OnceLock::new();
+
+/// Notes which shell asks for completions (`$TODO_COMPLETE`), if any; call
+/// before clap_complete answers.
+pub fn note_shell() {
+    let _ = SHELL.set(std::env::var_os(super::COMPLETE_VAR));
+}
+
+/// Whether bash asks (it shows values only, no help).
+fn for_bash() -> bool {
+    SHELL
+        .get()
+        .and_then(|shell| shell.as_deref())
+        .is_some_and(|shell| shell == "bash")
 }
 
 /// Emails starting with what is typed.
@@ -119,14 +146,16 @@ pub fn task_ids(current: &OsStr) -> Vec<CompletionCandidate> {
         .bind::<Text, _>(user.trim())
         .bind::<Text, _>(prefix)
         .load(conn)?;
+        let several = rows.len() > 1;
         Ok(rows
             .into_iter()
             .map(|r| {
-                CompletionCandidate::new(r.id.to_string()).help(Some(
-                    crate::text::terminal_safe(&r.title, false)
-                        .into_owned()
-                        .into(),
-                ))
+                let title = crate::text::terminal_safe(&r.title, false).into_owned();
+                if for_bash() && several {
+                    CompletionCandidate::new(format!("{} -- {title}", r.id))
+                } else {
+                    CompletionCandidate::new(r.id.to_string()).help(Some(title.into()))
+                }
             })
             .collect())
     })

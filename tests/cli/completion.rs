@@ -52,6 +52,17 @@ fn task_ids_come_with_titles_and_emails_for_user() {
         .output()
         .unwrap();
     assert_eq!(stdout(&out).trim(), two.to_string());
+    // bash shows no help: several ids come as `ID -- title` (listed, and
+    // only their common prefix is inserted).
+    let got = complete(
+        &db,
+        "bash",
+        &["todo", "task", "done", "--user", "comp@example.com", ""],
+    );
+    assert_eq!(
+        got[..2],
+        [format!("{two} -- Call mum"), format!("{one} -- Buy milk")]
+    );
     // Emails for --user.
     let got = complete(&db, "bash", &["todo", "task", "list", "--user", "co"]);
     assert_eq!(got, ["comp@example.com"]);
@@ -114,4 +125,52 @@ fn emails_that_could_inject_are_not_offered() {
         assert!(!text.contains('\u{1b}'), "{shell}: {text:?}");
         assert!(!text.contains("touch"), "{shell}: {text:?}");
     }
+}
+
+/// The setup the README teaches: nothing configured but the config file's
+/// user, the embedded database running. Completion finds both; with the
+/// cluster stopped it offers nothing and leaves it stopped (issue 27).
+#[test]
+fn completion_works_in_the_default_setup_and_never_starts_the_database() {
+    let home = crate::support::LocalHome::new("complete");
+    let config = home.path.with_extension("toml");
+    std::fs::write(&config, "user = \"def@example.com\"\n").unwrap();
+    home.ok(&["--local", "user", "add", "def@example.com"]);
+    let out = home
+        .cmd()
+        .args([
+            "--local",
+            "task",
+            "add",
+            "Water plants",
+            "-q",
+            "--user",
+            "def@example.com",
+        ])
+        .output()
+        .unwrap();
+    expect_code(&out, 0);
+    let id = stdout(&out).trim().to_string();
+    let ask = || {
+        let out = home
+            .cmd()
+            .env("TODO_CONFIG", &config)
+            .env("TODO_COMPLETE", "fish")
+            .env("_CLAP_COMPLETE_INDEX", "3")
+            .args(["--", "todo", "task", "done", ""])
+            .output()
+            .unwrap();
+        expect_code(&out, 0);
+        stdout(&out)
+    };
+    assert_eq!(
+        ask().lines().next(),
+        Some(format!("{id}\tWater plants").as_str())
+    );
+    home.ok(&["db", "local", "stop"]);
+    let stopped = ask();
+    assert!(!stopped.contains("Water plants"), "{stopped}");
+    let status = home.cmd().args(["db", "local", "status"]).output().unwrap();
+    expect_code(&status, 3);
+    let _ = std::fs::remove_file(&config);
 }
