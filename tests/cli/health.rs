@@ -269,11 +269,11 @@ fn sessions_idle_in_a_transaction_and_lock_waits_are_reported() {
     let report = json(&out);
     let detail = |name: &str| check(&report, name)["detail"].as_str().unwrap().to_string();
     assert!(
-        detail("idle_in_transaction").starts_with("1 session(s) idle in a transaction"),
+        detail("idle_in_transaction").starts_with("1 session idle in a transaction"),
         "{report}"
     );
     assert!(
-        detail("lock_waits").starts_with("1 session(s) waiting for a lock"),
+        detail("lock_waits").starts_with("1 session waiting for a lock"),
         "{report}"
     );
     assert!(detail("oldest_transaction").starts_with("the oldest open transaction started"));

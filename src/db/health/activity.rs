@@ -113,8 +113,8 @@ pub(super) fn checks(r: &Activity) -> Vec<Check> {
         transaction_status(r.idle_in_xact_s.unwrap_or(0.0)),
         match r.idle_in_xact_s {
             Some(s) => format!(
-                "{} session(s) idle in a transaction, the longest for {}",
-                r.idle_in_xact,
+                "{} idle in a transaction, the longest for {}",
+                crate::text::count(r.idle_in_xact, "session", "sessions"),
                 duration(s)
             ),
             None => "no session idle in a transaction".to_string(),
@@ -129,8 +129,8 @@ pub(super) fn checks(r: &Activity) -> Vec<Check> {
         },
         match r.lock_wait_s {
             Some(s) => format!(
-                "{} session(s) waiting for a lock, the longest for {}",
-                r.lock_waiters,
+                "{} waiting for a lock, the longest for {}",
+                crate::text::count(r.lock_waiters, "session", "sessions"),
                 duration(s)
             ),
             None => "no session waiting for a lock".to_string(),
