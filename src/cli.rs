@@ -280,6 +280,14 @@ pub fn wants_json(args: &[std::ffi::OsString]) -> bool {
     })
 }
 
+/// Whether `name` is a top-level command or one of its aliases (an alias
+/// of the config file never shadows one).
+pub fn is_command(name: &str) -> bool {
+    command()
+        .get_subcommands()
+        .any(|c| c.get_name() == name || c.get_all_aliases().any(|a| a == name))
+}
+
 /// A clap parse error as the tool's usage error (exit 2): the message
 /// built from the error's kind and context, the usage (or the help to read)
 /// and any suggestion as the hint.

@@ -59,7 +59,7 @@ pub fn main() -> ExitCode {
             return ExitCode::from(err.kind.exit_code());
         }
     };
-    let args = config::expand_alias(args, &settings);
+    let args = config::expand_alias(args, &settings, cli::is_command);
     // The default user sits below $TODO_USER (clap reads it from there).
     // Still one thread: nothing reads the environment concurrently.
     if let Some(user) = settings.user.as_deref() {

@@ -54,13 +54,10 @@ fn check_key(key: &str) -> Result<()> {
         return Ok(());
     }
     if let Some(name) = key.strip_prefix("alias.") {
-        let builtin = crate::cli::command()
-            .get_subcommands()
-            .any(|c| c.get_name() == name || c.get_all_aliases().any(|a| a == name));
         if name.is_empty() || name.contains(char::is_whitespace) {
             return Err(Error::usage(format!("'{name}' cannot be an alias name")));
         }
-        if builtin {
+        if crate::cli::is_command(name) {
             return Err(Error::usage(format!(
                 "'{name}' is a todo command: an alias cannot shadow it"
             )));
