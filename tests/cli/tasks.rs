@@ -1,7 +1,7 @@
 //! `task …` commands (SPEC §4, §5): the everyday session, ownership,
 //! all-or-nothing multi-id commands, filters, output formats.
 
-use crate::support::{assert_key_order, expect_code, json, stderr, stdout, TestDb};
+use crate::support::{assert_key_order, expect_code, Outcome, TestDb};
 
 fn ids_of(v: &serde_json::Value) -> Vec<i64> {
     v.as_array()
@@ -14,39 +14,31 @@ fn ids_of(v: &serde_json::Value) -> Vec<i64> {
 #[test]
 fn readme_session_for_a_script() {
     let db = TestDb::migrated();
-    db.cmd()
-        .args(["user", "add", "bob@example.com", "-q"])
-        .assert()
-        .success();
+    db.run(["user", "add", "bob@example.com", "-q"]).ok();
     let add = |title: &str| -> String {
         let out = db
+            .run(["task", "add", title, "-q"])
             .as_user("bob@example.com")
-            .args(["task", "add", title, "-q"])
-            .output()
-            .unwrap();
-        expect_code(&out, 0);
-        stdout(&out).trim().to_string()
+            .expect(0);
+        out.stdout().trim().to_string()
     };
     let milk = add("Buy milk");
     let report = add("Write report");
     let mum = add("Call mum");
 
     let out = db
+        .run(["task", "done", &milk, "--json"])
         .as_user("bob@example.com")
-        .args(["task", "done", &milk, "--json"])
-        .output()
-        .unwrap();
-    expect_code(&out, 0);
-    let done = json(&out);
+        .expect(0);
+    let done = out.value();
     assert_eq!(done.as_array().unwrap().len(), 1, "always an array");
     assert_eq!(done[0]["completed"], true);
 
     let out = db
+        .run(["task", "list", "--pending", "--json"])
         .as_user("bob@example.com")
-        .args(["task", "list", "--pending", "--json"])
-        .output()
-        .unwrap();
-    let pending = json(&out);
+        .output();
+    let pending = out.value();
     assert_eq!(
         ids_of(&pending),
         [mum.parse::<i64>().unwrap(), report.parse::<i64>().unwrap()],
@@ -54,28 +46,24 @@ fn readme_session_for_a_script() {
     );
 
     let out = db
+        .run(["task", "rm", &report, "--json"])
         .as_user("bob@example.com")
-        .args(["task", "rm", &report, "--json"])
-        .output()
-        .unwrap();
-    expect_code(&out, 0);
-    assert_eq!(json(&out)[0]["title"], "Write report");
+        .expect(0);
+    assert_eq!(out.value()[0]["title"], "Write report");
 
     let out = db
+        .run(["task", "stats", "--json"])
         .as_user("bob@example.com")
-        .args(["task", "stats", "--json"])
-        .output()
-        .unwrap();
+        .output();
     assert_eq!(
-        json(&out),
+        out.value(),
         serde_json::json!({"total": 2, "pending": 1, "done": 1})
     );
     let out = db
+        .run(["task", "stats"])
         .as_user("bob@example.com")
-        .args(["task", "stats"])
-        .output()
-        .unwrap();
-    assert_eq!(stdout(&out), "2\t1\t1\n");
+        .output();
+    assert_eq!(out.stdout(), "2\t1\t1\n");
 }
 
 #[test]
@@ -83,8 +71,7 @@ fn task_json_has_the_documented_fields_in_order() {
     let db = TestDb::migrated();
     let uid = db.add_user("a@example.com");
     let out = db
-        .cmd()
-        .args([
+        .run([
             "task",
             "add",
             " Title ",
@@ -94,12 +81,10 @@ fn task_json_has_the_documented_fields_in_order() {
             "line1\nline2",
             "--json",
         ])
-        .output()
-        .unwrap();
-    expect_code(&out, 0);
-    let v = json(&out);
+        .expect(0);
+    let v = out.value();
     assert_key_order(
-        &stdout(&out),
+        &out.stdout(),
         &[
             "id",
             "title",
@@ -117,11 +102,9 @@ fn task_json_has_the_documented_fields_in_order() {
 
     let id = v["id"].to_string();
     let out = db
-        .cmd()
-        .args(["task", "show", &id, "--user", &uid, "--json"])
-        .output()
-        .unwrap();
-    assert_eq!(json(&out), v);
+        .run(["task", "show", &id, "--user", &uid, "--json"])
+        .output();
+    assert_eq!(out.value(), v);
 }
 
 #[test]
@@ -148,37 +131,34 @@ fn another_users_task_is_indistinguishable_from_a_missing_one() {
             if cmd[1] == "edit" {
                 args.extend(["--title", "hacked"]);
             }
-            db.as_user("bob@example.com").args(&args).output().unwrap()
+            db.run(&args).as_user("bob@example.com").output()
         };
         let theirs = run(&t);
         let nothing = run(missing);
-        assert_eq!(theirs.status.code(), Some(3), "{cmd:?}");
-        assert_eq!(nothing.status.code(), Some(3), "{cmd:?}");
+        assert_eq!(theirs.code(), Some(3), "{cmd:?}");
+        assert_eq!(nothing.code(), Some(3), "{cmd:?}");
         assert_eq!(
-            stderr(&theirs).replace(&t, "N"),
-            stderr(&nothing).replace(missing, "N"),
+            theirs.stderr().replace(&t, "N"),
+            nothing.stderr().replace(missing, "N"),
             "{cmd:?}"
         );
-        assert_eq!(stdout(&theirs), "");
+        assert_eq!(theirs.stdout(), "");
     }
     let out = db
+        .run(["task", "list", "--json"])
         .as_user("bob@example.com")
-        .args(["task", "list", "--json"])
-        .output()
-        .unwrap();
-    assert_eq!(json(&out), serde_json::json!([]));
+        .output();
+    assert_eq!(out.value(), serde_json::json!([]));
     let out = db
+        .run(["task", "stats", "--json"])
         .as_user("bob@example.com")
-        .args(["task", "stats", "--json"])
-        .output()
-        .unwrap();
-    assert_eq!(json(&out)["total"], 0);
+        .output();
+    assert_eq!(out.value()["total"], 0);
     let out = db
+        .run(["task", "rm", "--done", "--yes", "--json"])
         .as_user("bob@example.com")
-        .args(["task", "rm", "--done", "--yes", "--json"])
-        .output()
-        .unwrap();
-    assert_eq!(json(&out), serde_json::json!([]));
+        .output();
+    assert_eq!(out.value(), serde_json::json!([]));
     assert_eq!(
         db.value("SELECT title || ' ' || coalesce(completed::text, 'null') FROM tasks"),
         "alice's secret false"
@@ -194,54 +174,43 @@ fn multi_id_commands_are_all_or_nothing() {
     let t2 = db.add_task(u, "two").to_string();
 
     let out = db
+        .run(["task", "done", &t1, "99999", &t2, "88888"])
         .as_user(u)
-        .args(["task", "done", &t1, "99999", &t2, "88888"])
-        .output()
-        .unwrap();
-    expect_code(&out, 3);
+        .expect(3);
     assert!(
-        stderr(&out).starts_with("error: tasks 99999, 88888 not found; nothing was changed\n"),
+        out.stderr()
+            .starts_with("error: tasks 99999, 88888 not found; nothing was changed\n"),
         "{}",
-        stderr(&out)
+        out.stderr()
     );
     assert_eq!(db.value("SELECT count(*) FROM tasks WHERE completed"), "0");
 
-    let out = db
-        .as_user(u)
-        .args(["task", "rm", &t1, "99999"])
-        .output()
-        .unwrap();
-    expect_code(&out, 3);
+    db.run(["task", "rm", &t1, "99999"]).as_user(u).expect(3);
     assert_eq!(db.value("SELECT count(*) FROM tasks"), "2");
 
     // Repeated ids count once; results come in the order given.
     let out = db
+        .run(["task", "done", &t2, &t1, &t2, "--json"])
         .as_user(u)
-        .args(["task", "done", &t2, &t1, &t2, "--json"])
-        .output()
-        .unwrap();
-    expect_code(&out, 0);
+        .expect(0);
     assert_eq!(
-        ids_of(&json(&out)),
+        ids_of(&out.value()),
         [t2.parse::<i64>().unwrap(), t1.parse().unwrap()]
     );
     // Idempotent.
-    db.as_user(u).args(["task", "done", &t1]).assert().success();
+    db.run(["task", "done", &t1]).as_user(u).ok();
     let out = db
+        .run(["task", "undo", &t1, &t2, "-q"])
         .as_user(u)
-        .args(["task", "undo", &t1, &t2, "-q"])
-        .output()
-        .unwrap();
-    expect_code(&out, 0);
-    assert_eq!(stdout(&out), "");
+        .expect(0);
+    assert_eq!(out.stdout(), "");
     assert_eq!(db.value("SELECT count(*) FROM tasks WHERE completed"), "0");
 
     let out = db
+        .run(["task", "rm", &t1, &t2, "--json"])
         .as_user(u)
-        .args(["task", "rm", &t1, &t2, "--json"])
-        .output()
-        .unwrap();
-    assert_eq!(ids_of(&json(&out)).len(), 2);
+        .output();
+    assert_eq!(ids_of(&out.value()).len(), 2);
     assert_eq!(db.value("SELECT count(*) FROM tasks"), "0");
 }
 
@@ -265,7 +234,7 @@ fn list_filters_search_limit_and_order() {
             .output()
             .unwrap();
         expect_code(&out, 0);
-        ids_of(&json(&out))
+        ids_of(&out.value())
     };
     // created_at DESC, id DESC; NULL created_at last.
     assert_eq!(list(&[]), [13, 12, 11, 15, 14]);
@@ -279,19 +248,15 @@ fn list_filters_search_limit_and_order() {
     assert_eq!(list(&["--search", "_"]), [15]);
     assert_eq!(list(&["--limit", "2"]), [13, 12]);
 
-    let out = db
+    db.run(["task", "list", "--pending", "--done"])
         .as_user("a@example.com")
-        .args(["task", "list", "--pending", "--done"])
-        .output()
-        .unwrap();
-    expect_code(&out, 2);
+        .expect(2);
     // NULL completed shows as false in JSON.
     let out = db
+        .run(["task", "show", "13", "--json"])
         .as_user("a@example.com")
-        .args(["task", "show", "13", "--json"])
-        .output()
-        .unwrap();
-    assert_eq!(json(&out)["completed"], false);
+        .output();
+    assert_eq!(out.value()["completed"], false);
 }
 
 #[test]
@@ -303,40 +268,32 @@ fn plain_output_survives_tabs_newlines_and_nulls_from_other_writers() {
            (7, E'tab\\there', E'multi\\nline\\r\\nand \\\\ slash', NULL, '{uid}', NULL, NULL),
            (8, 'plain', NULL, true, '{uid}', '2026-11-24 11:15:00.123456', '2026-11-24 11:15:00')"
     ));
-    let out = db
-        .as_user("a@example.com")
-        .args(["task", "list"])
-        .output()
-        .unwrap();
-    expect_code(&out, 0);
+    let out = db.run(["task", "list"]).as_user("a@example.com").expect(0);
     assert_eq!(
-        stdout(&out),
+        out.stdout(),
         format!(
             "8\tplain\t\ttrue\t{uid}\t2026-11-24T11:15:00.123456Z\t2026-11-24T11:15:00.000000Z\n\
              7\ttab\\there\tmulti\\nline\\r\\nand \\\\ slash\tfalse\t{uid}\t\t\n"
         )
     );
     let out = db
+        .run(["task", "show", "7", "--json"])
         .as_user("a@example.com")
-        .args(["task", "show", "7", "--json"])
-        .output()
-        .unwrap();
-    let v = json(&out);
+        .output();
+    let v = out.value();
     assert_eq!(v["title"], "tab\there");
     assert_eq!(v["created_at"], serde_json::Value::Null);
     for format in ["table", "plain", "json"] {
         let out = db
+            .run(["task", "list", "--format", format])
             .as_user("a@example.com")
-            .args(["task", "list", "--format", format])
-            .output()
-            .unwrap();
-        assert_eq!(out.status.code(), Some(0), "{format}");
+            .output();
+        assert_eq!(out.code(), Some(0), "{format}");
         let out = db
+            .run(["task", "show", "7", "--format", format])
             .as_user("a@example.com")
-            .args(["task", "show", "7", "--format", format])
-            .output()
-            .unwrap();
-        assert_eq!(out.status.code(), Some(0), "{format}");
+            .output();
+        assert_eq!(out.code(), Some(0), "{format}");
     }
 }
 
@@ -362,8 +319,7 @@ fn edit_changes_fields_and_updated_at_moves() {
 
     age();
     let out = db
-        .as_user(u)
-        .args([
+        .run([
             "task",
             "edit",
             &id,
@@ -373,44 +329,38 @@ fn edit_changes_fields_and_updated_at_moves() {
             "d",
             "--json",
         ])
-        .output()
-        .unwrap();
-    expect_code(&out, 0);
-    assert_eq!(json(&out)["title"], "new");
-    assert_eq!(json(&out)["description"], "d");
+        .as_user(u)
+        .expect(0);
+    assert_eq!(out.value()["title"], "new");
+    assert_eq!(out.value()["description"], "d");
     assert_ne!(stamp(), "2000-01-01 00:00:00", "edit moves updated_at");
 
     age();
-    db.as_user(u).args(["task", "done", &id]).assert().success();
+    db.run(["task", "done", &id]).as_user(u).ok();
     assert_ne!(stamp(), "2000-01-01 00:00:00", "done moves updated_at");
     age();
-    db.as_user(u).args(["task", "undo", &id]).assert().success();
+    db.run(["task", "undo", &id]).as_user(u).ok();
     assert_ne!(stamp(), "2000-01-01 00:00:00", "undo moves updated_at");
 
     let out = db
+        .run(["task", "edit", &id, "--clear-description", "--json"])
         .as_user(u)
-        .args(["task", "edit", &id, "--clear-description", "--json"])
-        .output()
-        .unwrap();
-    assert_eq!(json(&out)["description"], serde_json::Value::Null);
-    assert_eq!(json(&out)["title"], "new");
+        .output();
+    assert_eq!(out.value()["description"], serde_json::Value::Null);
+    assert_eq!(out.value()["title"], "new");
 
-    let out = db.as_user(u).args(["task", "edit", &id]).output().unwrap();
-    expect_code(&out, 2);
-    assert!(stderr(&out).contains("nothing to change"));
-    let out = db
-        .as_user(u)
-        .args([
-            "task",
-            "edit",
-            &id,
-            "--description",
-            "x",
-            "--clear-description",
-        ])
-        .output()
-        .unwrap();
-    expect_code(&out, 2);
+    let out = db.run(["task", "edit", &id]).as_user(u).expect(2);
+    assert!(out.stderr().contains("nothing to change"));
+    db.run([
+        "task",
+        "edit",
+        &id,
+        "--description",
+        "x",
+        "--clear-description",
+    ])
+    .as_user(u)
+    .expect(2);
 }
 
 #[test]
@@ -421,39 +371,25 @@ fn rm_done_needs_yes_and_removes_only_completed_tasks() {
     let a = db.add_task(u, "a").to_string();
     db.add_task(u, "b");
     let c = db.add_task(u, "c").to_string();
-    db.as_user(u)
-        .args(["task", "done", &a, &c])
-        .assert()
-        .success();
+    db.run(["task", "done", &a, &c]).as_user(u).ok();
 
-    let out = db
-        .as_user(u)
-        .args(["task", "rm", "--done"])
-        .output()
-        .unwrap();
-    expect_code(&out, 2);
-    assert!(stderr(&out).contains("hint: pass --yes"));
+    let out = db.run(["task", "rm", "--done"]).as_user(u).expect(2);
+    assert!(out.stderr().contains("hint: pass --yes"));
     assert_eq!(db.value("SELECT count(*) FROM tasks"), "3");
 
     let out = db
+        .run(["task", "rm", "--done", "--yes", "--json"])
         .as_user(u)
-        .args(["task", "rm", "--done", "--yes", "--json"])
-        .output()
-        .unwrap();
-    expect_code(&out, 0);
-    let mut gone = ids_of(&json(&out));
+        .expect(0);
+    let mut gone = ids_of(&out.value());
     gone.sort();
     assert_eq!(gone, [a.parse::<i64>().unwrap(), c.parse().unwrap()]);
     assert_eq!(db.value("SELECT string_agg(title, ',') FROM tasks"), "b");
 
-    let out = db
-        .as_user(u)
-        .args(["task", "rm", "--done", &a])
-        .output()
-        .unwrap();
-    assert_eq!(out.status.code(), Some(2), "ids and --done together");
-    let out = db.as_user(u).args(["task", "rm"]).output().unwrap();
-    assert_eq!(out.status.code(), Some(2), "neither ids nor --done");
+    let out = db.run(["task", "rm", "--done", &a]).as_user(u).output();
+    assert_eq!(out.code(), Some(2), "ids and --done together");
+    let out = db.run(["task", "rm"]).as_user(u).output();
+    assert_eq!(out.code(), Some(2), "neither ids nor --done");
 }
 
 #[test]
@@ -463,12 +399,8 @@ fn input_is_stored_verbatim_and_lengths_count_characters() {
     let u = "a@example.com";
     let sql = "'); DROP TABLE tasks; --";
     let id = db.add_task(u, sql).to_string();
-    let out = db
-        .as_user(u)
-        .args(["task", "show", &id, "--json"])
-        .output()
-        .unwrap();
-    assert_eq!(json(&out)["title"], sql);
+    let out = db.run(["task", "show", &id, "--json"]).as_user(u).output();
+    assert_eq!(out.value()["title"], sql);
 
     let emoji255 = "🦀".repeat(255);
     let id = db.add_task(u, &emoji255).to_string();
@@ -478,20 +410,16 @@ fn input_is_stored_verbatim_and_lengths_count_characters() {
         )),
         "255"
     );
-    let out = db
+    db.run(["task", "add", &"🦀".repeat(256)])
         .as_user(u)
-        .args(["task", "add", &"🦀".repeat(256)])
-        .output()
-        .unwrap();
-    expect_code(&out, 2);
+        .expect(2);
     assert_eq!(db.value("SELECT count(*) FROM tasks"), "2");
 
     let out = db
+        .run(["task", "list", "--search", "DROP TABLE", "--json"])
         .as_user(u)
-        .args(["task", "list", "--search", "DROP TABLE", "--json"])
-        .output()
-        .unwrap();
-    assert_eq!(json(&out)[0]["title"], sql);
+        .output();
+    assert_eq!(out.value()[0]["title"], sql);
 }
 
 #[test]
@@ -506,7 +434,7 @@ fn timestamps_are_utc_whatever_the_client_time_zone() {
         .output()
         .unwrap();
     expect_code(&out, 0);
-    let created = json(&out)["created_at"].as_str().unwrap().to_string();
+    let created = out.value()["created_at"].as_str().unwrap().to_string();
     let skew = db.value(&format!(
         "SELECT abs(extract(epoch FROM (now() AT TIME ZONE 'UTC') - '{}'::timestamp)) < 120",
         created.trim_end_matches('Z')
@@ -522,12 +450,13 @@ fn missing_schema_exits_6_with_a_hint() {
         vec!["user", "list"],
         vec!["user", "add", "a@example.com"],
     ] {
-        let out = db.cmd().args(&args).output().unwrap();
-        assert_eq!(out.status.code(), Some(6), "{args:?}: {}", stderr(&out));
+        let out = db.run(&args).output();
+        assert_eq!(out.code(), Some(6), "{args:?}: {}", out.stderr());
         assert!(
-            stderr(&out).contains("hint: create it with: todo db migrate"),
+            out.stderr()
+                .contains("hint: create it with: todo db migrate"),
             "{}",
-            stderr(&out)
+            out.stderr()
         );
     }
 }
@@ -537,13 +466,11 @@ fn errors_under_json_are_objects_on_stderr() {
     let db = TestDb::migrated();
     db.add_user("a@example.com");
     let out = db
+        .run(["task", "show", "5", "--json"])
         .as_user("a@example.com")
-        .args(["task", "show", "5", "--json"])
-        .output()
-        .unwrap();
-    expect_code(&out, 3);
-    assert_eq!(stdout(&out), "");
-    let v: serde_json::Value = serde_json::from_slice(&out.stderr).unwrap();
+        .expect(3);
+    assert_eq!(out.stdout(), "");
+    let v: serde_json::Value = serde_json::from_slice(out.stderr().as_bytes()).unwrap();
     assert_eq!(
         v,
         serde_json::json!({"error": {
@@ -557,20 +484,13 @@ fn errors_under_json_are_objects_on_stderr() {
 fn user_comes_from_todo_user_or_is_required() {
     let db = TestDb::migrated();
     db.add_user("a@example.com");
-    let out = db.cmd().args(["task", "list"]).output().unwrap();
-    expect_code(&out, 2);
-    assert!(stderr(&out).contains("--user"), "{}", stderr(&out));
-    db.as_user("a@example.com")
-        .args(["task", "list"])
-        .assert()
-        .success();
+    let out = db.run(["task", "list"]).expect(2);
+    assert!(out.stderr().contains("--user"), "{}", out.stderr());
+    db.run(["task", "list"]).as_user("a@example.com").ok();
     // --user beats $TODO_USER.
-    let out = db
+    db.run(["task", "list", "--user", "a@example.com"])
         .as_user("nobody@example.com")
-        .args(["task", "list", "--user", "a@example.com"])
-        .output()
-        .unwrap();
-    expect_code(&out, 0);
+        .expect(0);
 }
 
 #[test]
@@ -579,22 +499,20 @@ fn table_output_uses_relative_times_and_no_colour_without_a_terminal() {
     db.add_user("a@example.com");
     db.add_task("a@example.com", "fresh");
     let out = db
+        .run(["task", "list", "--format", "table"])
         .as_user("a@example.com")
-        .args(["task", "list", "--format", "table"])
-        .output()
-        .unwrap();
-    let text = stdout(&out);
+        .output();
+    let text = out.stdout();
     assert!(
         text.contains("fresh") && text.contains("just now"),
         "{text}"
     );
     assert!(!text.contains('\u{1b}'), "no escape codes: {text}");
     let out = db
+        .run(["task", "list", "--format", "table", "--color", "always"])
         .as_user("a@example.com")
-        .args(["task", "list", "--format", "table", "--color", "always"])
-        .output()
-        .unwrap();
-    assert!(stdout(&out).contains('\u{1b}'), "--color always colours");
+        .output();
+    assert!(out.stdout().contains('\u{1b}'), "--color always colours");
 }
 
 #[test]
@@ -602,16 +520,14 @@ fn unquoted_words_join_into_one_title() {
     let db = TestDb::migrated();
     db.add_user("w@example.com");
     let out = db
+        .run(["task", "add", "Buy", "oat", "milk", "--json"])
         .as_user("w@example.com")
-        .args(["task", "add", "Buy", "oat", "milk", "--json"])
-        .output()
-        .unwrap();
+        .output();
     crate::support::expect_code(&out, 0);
-    assert_eq!(crate::support::json(&out)["title"], "Buy oat milk");
+    assert_eq!(out.value()["title"], "Buy oat milk");
     // Flags may come between the words; a quoted title stays as it is.
     let out = db
-        .as_user("w@example.com")
-        .args([
+        .run([
             "task",
             "add",
             "Call",
@@ -620,17 +536,13 @@ fn unquoted_words_join_into_one_title() {
             "mum",
             "--json",
         ])
-        .output()
-        .unwrap();
+        .as_user("w@example.com")
+        .output();
     crate::support::expect_code(&out, 0);
-    let v = crate::support::json(&out);
+    let v = out.value();
     assert_eq!(v["title"], "Call mum");
     assert_eq!(v["description"], "about the party");
-    let out = db
-        .as_user("w@example.com")
-        .args(["task", "add"])
-        .output()
-        .unwrap();
+    let out = db.run(["task", "add"]).as_user("w@example.com").output();
     crate::support::expect_code(&out, 2);
 }
 
@@ -699,10 +611,8 @@ sed -i '1s/.*/Via sed/; 3s/^/# /' "$1""#
     );
     // Off a terminal it stays a usage error.
     let out = db
-        .cmd()
-        .args(["task", "edit", &id.to_string(), "--user", "e@example.com"])
-        .output()
-        .unwrap();
+        .run(["task", "edit", &id.to_string(), "--user", "e@example.com"])
+        .output();
     crate::support::expect_code(&out, 2);
 }
 
@@ -716,16 +626,13 @@ fn quiet_lists_print_ids_and_common_names_work() {
     let user_id = db.add_user(u);
     let a = db.add_task(u, "first").to_string();
     let b = db.add_task(u, "second").to_string();
-    let out = db.as_user(u).args(["task", "ls", "-q"]).output().unwrap();
-    expect_code(&out, 0);
-    assert_eq!(stdout(&out), format!("{b}\n{a}\n"));
-    let out = db.cmd().args(["user", "ls", "-q"]).output().unwrap();
-    expect_code(&out, 0);
-    assert_eq!(stdout(&out), format!("{user_id}\n"));
+    let out = db.run(["task", "ls", "-q"]).as_user(u).expect(0);
+    assert_eq!(out.stdout(), format!("{b}\n{a}\n"));
+    let out = db.run(["user", "ls", "-q"]).expect(0);
+    assert_eq!(out.stdout(), format!("{user_id}\n"));
     // Tables name the owner by the email people know, beside the id.
     let out = db
-        .cmd()
-        .args([
+        .run([
             "task",
             "show",
             &a,
@@ -734,27 +641,19 @@ fn quiet_lists_print_ids_and_common_names_work() {
             "--format",
             "table",
         ])
-        .output()
-        .unwrap();
-    expect_code(&out, 0);
+        .expect(0);
     assert!(
-        stdout(&out).contains(&format!("q@example.com ({user_id})")),
+        out.stdout().contains(&format!("q@example.com ({user_id})")),
         "{}",
-        stdout(&out)
+        out.stdout()
     );
-    db.as_user(u)
-        .args(["task", "complete", &a, "-q"])
-        .assert()
-        .success()
-        .stdout("");
-    let out = db
+    db.run(["task", "complete", &a, "-q"])
         .as_user(u)
-        .args(["task", "delete", &a, &b])
-        .output()
-        .unwrap();
-    expect_code(&out, 0);
-    assert_eq!(stdout(&out).lines().count(), 2);
-    assert_eq!(stderr(&out), "Deleted 2 tasks.\n");
+        .ok()
+        .stdout_is("");
+    let out = db.run(["task", "delete", &a, &b]).as_user(u).expect(0);
+    assert_eq!(out.stdout().lines().count(), 2);
+    assert_eq!(out.stderr(), "Deleted 2 tasks.\n");
     assert_eq!(db.value("SELECT count(*) FROM tasks"), "0");
 }
 
@@ -773,7 +672,7 @@ fn on_terminal(db: &TestDb, args: &str, env: &[(&str, &str)]) -> (Option<i32>, S
     }
     let out = cmd.output().expect("util-linux script");
     (
-        out.status.code(),
+        out.code(),
         String::from_utf8_lossy(&out.stdout).into_owned(),
     )
 }
@@ -811,21 +710,18 @@ fn lists_on_a_terminal_are_paged_unless_told_not_to() {
 #[test]
 fn long_tables_are_written_in_blocks() {
     let db = TestDb::migrated();
-    db.cmd()
-        .args([
-            "db",
-            "seed",
-            "--users",
-            "1",
-            "--tasks-per-user",
-            "2500",
-            "-q",
-        ])
-        .assert()
-        .success();
+    db.run([
+        "db",
+        "seed",
+        "--users",
+        "1",
+        "--tasks-per-user",
+        "2500",
+        "-q",
+    ])
+    .ok();
     let out = db
-        .cmd()
-        .args([
+        .run([
             "task",
             "list",
             "--user",
@@ -833,10 +729,8 @@ fn long_tables_are_written_in_blocks() {
             "--format",
             "table",
         ])
-        .output()
-        .unwrap();
-    expect_code(&out, 0);
-    let text = stdout(&out);
+        .expect(0);
+    let text = out.stdout();
     let headers = text.lines().filter(|l| l.contains("Status")).count();
     assert_eq!(headers, 3, "{}", &text[..500.min(text.len())]);
     let rows = text
@@ -876,7 +770,6 @@ fn rm_of_several_tasks_asks_on_a_terminal() {
     // Scripts (no terminal) are not asked.
     let d = db.add_task(u, "four").to_string();
     let e = db.add_task(u, "five").to_string();
-    let out = db.as_user(u).args(["task", "rm", &d, &e]).output().unwrap();
-    expect_code(&out, 0);
+    db.run(["task", "rm", &d, &e]).as_user(u).expect(0);
     assert_eq!(count(), "0");
 }

@@ -1,6 +1,6 @@
 //! `user add|list|show|rm` (SPEC §4, §5).
 
-use crate::support::{assert_key_order, expect_code, json, stderr, stdout, TestDb};
+use crate::support::{assert_key_order, Outcome, TestDb};
 
 fn is_rfc3339_utc(v: &serde_json::Value) -> bool {
     let s = v.as_str().unwrap_or_default();
@@ -12,8 +12,7 @@ fn is_rfc3339_utc(v: &serde_json::Value) -> bool {
 fn add_prints_the_user_object_with_counts() {
     let db = TestDb::migrated();
     let out = db
-        .cmd()
-        .args([
+        .run([
             "user",
             "add",
             "  Bob@Example.COM ",
@@ -21,12 +20,10 @@ fn add_prints_the_user_object_with_counts() {
             "Bob Smith",
             "--json",
         ])
-        .output()
-        .unwrap();
-    expect_code(&out, 0);
-    let v = json(&out);
+        .expect(0);
+    let v = out.value();
     assert_key_order(
-        &stdout(&out),
+        &out.stdout(),
         &["id", "email", "name", "created_at", "updated_at", "tasks"],
     );
     assert_eq!(v["email"], "bob@example.com");
@@ -49,22 +46,16 @@ fn add_prints_the_user_object_with_counts() {
 fn add_with_id_and_quiet_prints_only_the_id() {
     let db = TestDb::migrated();
     let out = db
-        .cmd()
-        .args(["user", "add", "a@example.com", "--id", "auth0|123", "-q"])
-        .output()
-        .unwrap();
-    expect_code(&out, 0);
-    assert_eq!(stdout(&out), "auth0|123\n");
+        .run(["user", "add", "a@example.com", "--id", "auth0|123", "-q"])
+        .expect(0);
+    assert_eq!(out.stdout(), "auth0|123\n");
     let out = db
-        .cmd()
-        .args(["user", "add", "b@example.com", "--id", "auth0|123"])
-        .output()
-        .unwrap();
-    expect_code(&out, 4);
+        .run(["user", "add", "b@example.com", "--id", "auth0|123"])
+        .expect(4);
     assert!(
-        stderr(&out).contains("user id auth0|123 is already taken"),
+        out.stderr().contains("user id auth0|123 is already taken"),
         "{}",
-        stderr(&out)
+        out.stderr()
     );
 }
 
@@ -73,21 +64,15 @@ fn duplicate_email_in_any_case_is_a_conflict() {
     let db = TestDb::migrated();
     db.add_user("bob@example.com");
     for email in ["bob@example.com", "BOB@example.com"] {
-        let out = db.cmd().args(["user", "add", email]).output().unwrap();
-        expect_code(&out, 4);
+        let out = db.run(["user", "add", email]).expect(4);
         assert_eq!(
-            stderr(&out),
+            out.stderr(),
             format!("error: email {email} is already registered\nhint: see the account with: todo user show {email}\n")
         );
     }
     // A mixed-case row written by another program is found too.
     db.psql("INSERT INTO users (id, email) VALUES ('x', 'Carol@Example.com')");
-    let out = db
-        .cmd()
-        .args(["user", "add", "carol@example.com"])
-        .output()
-        .unwrap();
-    expect_code(&out, 4);
+    db.run(["user", "add", "carol@example.com"]).expect(4);
     assert_eq!(db.value("SELECT count(*) FROM users"), "2");
 }
 
@@ -101,17 +86,14 @@ fn case_variants_written_by_others_are_ambiguous() {
         vec!["task", "list", "--user", "dan@x.com"],
         vec!["user", "rm", "dan@x.com", "--yes"],
     ] {
-        let out = db.cmd().args(&args).output().unwrap();
-        assert_eq!(out.status.code(), Some(4), "{args:?}");
-        assert!(stderr(&out).contains("ambiguous"), "{}", stderr(&out));
+        let out = db.run(&args).output();
+        assert_eq!(out.code(), Some(4), "{args:?}");
+        assert!(out.stderr().contains("ambiguous"), "{}", out.stderr());
     }
     assert_eq!(db.value("SELECT count(*) FROM tasks"), "0");
     assert_eq!(db.value("SELECT count(*) FROM users"), "2");
     // By id each is reachable.
-    db.cmd()
-        .args(["task", "add", "t", "--user", "u2"])
-        .assert()
-        .success();
+    db.run(["task", "add", "t", "--user", "u2"]).ok();
     assert_eq!(db.value("SELECT user_id FROM tasks"), "u2");
 }
 
@@ -122,16 +104,13 @@ fn list_and_show_include_task_counts() {
     db.add_user("b@example.com");
     let t = db.add_task("a@example.com", "one");
     db.add_task("a@example.com", "two");
-    db.cmd()
-        .args(["task", "done", &t.to_string(), "--user", &a])
-        .assert()
-        .success();
+    db.run(["task", "done", &t.to_string(), "--user", &a]).ok();
     db.psql(&format!(
         "INSERT INTO tasks (title, user_id, completed) VALUES ('null', '{a}', NULL)"
     ));
 
-    let out = db.cmd().args(["user", "list", "--json"]).output().unwrap();
-    let v = json(&out);
+    let out = db.run(["user", "list", "--json"]).output();
+    let v = out.value();
     assert_eq!(v.as_array().unwrap().len(), 2);
     assert_eq!(v[0]["email"], "a@example.com");
     assert_eq!(
@@ -143,29 +122,16 @@ fn list_and_show_include_task_counts() {
         serde_json::json!({"total": 0, "pending": 0, "done": 0})
     );
 
-    let out = db
-        .cmd()
-        .args(["user", "list", "--limit", "1", "--json"])
-        .output()
-        .unwrap();
-    assert_eq!(json(&out).as_array().unwrap().len(), 1);
+    let out = db.run(["user", "list", "--limit", "1", "--json"]).output();
+    assert_eq!(out.value().as_array().unwrap().len(), 1);
 
     for who in ["A@EXAMPLE.com", a.as_str()] {
-        let out = db
-            .cmd()
-            .args(["user", "show", who, "--json"])
-            .output()
-            .unwrap();
-        expect_code(&out, 0);
-        assert_eq!(json(&out)["id"], a.as_str());
-        assert_eq!(json(&out)["tasks"]["done"], 1);
+        let out = db.run(["user", "show", who, "--json"]).expect(0);
+        assert_eq!(out.value()["id"], a.as_str());
+        assert_eq!(out.value()["tasks"]["done"], 1);
     }
-    let out = db
-        .cmd()
-        .args(["user", "show", "a@example.com"])
-        .output()
-        .unwrap();
-    let line = stdout(&out);
+    let out = db.run(["user", "show", "a@example.com"]).output();
+    let line = out.stdout();
     assert!(
         line.starts_with(&format!("{a}\ta@example.com\t\t")),
         "{line}"
@@ -176,29 +142,18 @@ fn list_and_show_include_task_counts() {
 #[test]
 fn unknown_users_exit_3_with_a_hint() {
     let db = TestDb::migrated();
-    let out = db
-        .cmd()
-        .args(["user", "show", "nobody@example.com"])
-        .output()
-        .unwrap();
-    expect_code(&out, 3);
+    let out = db.run(["user", "show", "nobody@example.com"]).expect(3);
     assert_eq!(
-        stderr(&out),
+        out.stderr(),
         "error: user nobody@example.com not found\nhint: create the user with: todo user add nobody@example.com\n"
     );
+    db.run(["user", "rm", "no-such-id", "--yes"]).expect(3);
     let out = db
-        .cmd()
-        .args(["user", "rm", "no-such-id", "--yes"])
-        .output()
-        .unwrap();
-    expect_code(&out, 3);
-    let out = db
-        .cmd()
-        .args(["task", "list", "--user", "ghost@example.com"])
-        .output()
-        .unwrap();
-    expect_code(&out, 3);
-    assert!(stderr(&out).contains("hint: create the user with: todo user add ghost@example.com"));
+        .run(["task", "list", "--user", "ghost@example.com"])
+        .expect(3);
+    assert!(out
+        .stderr()
+        .contains("hint: create the user with: todo user add ghost@example.com"));
 }
 
 #[test]
@@ -210,28 +165,20 @@ fn rm_needs_yes_without_a_terminal_and_cascades() {
     let other = db.add_user("b@example.com");
     db.add_task(&other, "kept");
 
-    let out = db
-        .cmd()
-        .args(["user", "rm", "a@example.com"])
-        .output()
-        .unwrap();
-    expect_code(&out, 2);
+    let out = db.run(["user", "rm", "a@example.com"]).expect(2);
     assert!(
-        stderr(&out).contains("hint: pass --yes"),
+        out.stderr().contains("hint: pass --yes"),
         "{}",
-        stderr(&out)
+        out.stderr()
     );
     assert_eq!(db.value("SELECT count(*) FROM users"), "2");
 
     let out = db
-        .cmd()
-        .args(["user", "rm", "A@example.com", "--yes", "--json"])
-        .output()
-        .unwrap();
-    expect_code(&out, 0);
-    let v = json(&out);
+        .run(["user", "rm", "A@example.com", "--yes", "--json"])
+        .expect(0);
+    let v = out.value();
     assert_key_order(
-        &stdout(&out),
+        &out.stdout(),
         &[
             "id",
             "email",
@@ -249,11 +196,7 @@ fn rm_needs_yes_without_a_terminal_and_cascades() {
         "b@example.com"
     );
 
-    db.cmd()
-        .args(["user", "rm", &other, "-y", "-q"])
-        .assert()
-        .success()
-        .stdout("");
+    db.run(["user", "rm", &other, "-y", "-q"]).ok().stdout_is("");
     assert_eq!(db.value("SELECT count(*) FROM tasks"), "0");
 }
 
@@ -286,23 +229,13 @@ fn rm_on_a_terminal_asks_showing_the_task_count() {
 fn ids_written_by_other_programs_may_contain_an_at_sign() {
     let db = TestDb::migrated();
     db.psql("INSERT INTO users (id, email) VALUES ('auth0@legacy', 'l@example.com')");
+    let out = db.run(["user", "show", "auth0@legacy", "--json"]).expect(0);
+    assert_eq!(out.value()["email"], "l@example.com");
+    db.run(["task", "add", "t", "--user", "auth0@legacy"]).ok();
     let out = db
-        .cmd()
-        .args(["user", "show", "auth0@legacy", "--json"])
-        .output()
-        .unwrap();
-    expect_code(&out, 0);
-    assert_eq!(json(&out)["email"], "l@example.com");
-    db.cmd()
-        .args(["task", "add", "t", "--user", "auth0@legacy"])
-        .assert()
-        .success();
-    let out = db
-        .cmd()
-        .args(["user", "rm", "auth0@legacy", "--yes", "--json"])
-        .output()
-        .unwrap();
-    assert_eq!(json(&out)["tasks_deleted"], 1);
+        .run(["user", "rm", "auth0@legacy", "--yes", "--json"])
+        .output();
+    assert_eq!(out.value()["tasks_deleted"], 1);
 }
 
 /// `user list` is in the natural order of emails: seed-user-2 before
@@ -310,20 +243,13 @@ fn ids_written_by_other_programs_may_contain_an_at_sign() {
 #[test]
 fn user_list_is_in_natural_order() {
     let db = TestDb::migrated();
-    db.cmd()
-        .args(["db", "seed", "--users", "12", "--tasks-per-user", "0", "-q"])
-        .assert()
-        .success();
-    let out = db.cmd().args(["user", "list", "-q"]).output().unwrap();
-    expect_code(&out, 0);
+    db.run(["db", "seed", "--users", "12", "--tasks-per-user", "0", "-q"])
+        .ok();
+    let out = db.run(["user", "list", "-q"]).expect(0);
     let expected: Vec<String> = (1..=12).map(|n| format!("seed-user-{n}")).collect();
-    let text = stdout(&out);
+    let text = out.stdout();
     let got: Vec<&str> = text.lines().collect();
     assert_eq!(got, expected);
-    let out = db
-        .cmd()
-        .args(["user", "list", "--limit", "3", "-q"])
-        .output()
-        .unwrap();
-    assert_eq!(stdout(&out), "seed-user-1\nseed-user-2\nseed-user-3\n");
+    let out = db.run(["user", "list", "--limit", "3", "-q"]).output();
+    assert_eq!(out.stdout(), "seed-user-1\nseed-user-2\nseed-user-3\n");
 }

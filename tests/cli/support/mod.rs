@@ -15,7 +15,9 @@
 
 #![allow(dead_code)]
 
+pub mod run;
 pub mod servers;
+pub use run::{Outcome, Run};
 
 use std::collections::hash_map::DefaultHasher;
 use std::hash::{Hash, Hasher};
@@ -272,6 +274,16 @@ impl TestDb {
         cmd
     }
 
+    /// `todo ARGS` on this database, to be run by [`Run::expect`] (the
+    /// fluent runner: `db.run(["task", "list"]).user(u).ok()`).
+    pub fn run<I, S>(&self, args: I) -> Run
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<std::ffi::OsString>,
+    {
+        Run::new(self.cmd(), args)
+    }
+
     /// Runs SQL through psql; returns its unaligned, tuples-only output.
     pub fn psql(&self, sql: &str) -> String {
         psql(&self.url(), sql)
@@ -279,24 +291,17 @@ impl TestDb {
 
     /// Creates a user with the real binary; returns its id.
     pub fn add_user(&self, email: &str) -> String {
-        let out = self
-            .cmd()
-            .args(["user", "add", email, "-q"])
-            .output()
-            .unwrap();
-        assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
-        stdout(&out).trim().to_string()
+        self.run(["user", "add", email, "-q"])
+            .ok()
+            .stdout()
+            .trim()
+            .to_string()
     }
 
     /// Adds a task for `user` with the real binary; returns its id.
     pub fn add_task(&self, user: &str, title: &str) -> i32 {
-        let out = self
-            .cmd()
-            .args(["task", "add", title, "--user", user, "-q"])
-            .output()
-            .unwrap();
-        assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
-        stdout(&out).trim().parse().unwrap()
+        let done = self.run(["task", "add", title, "-q"]).user(user).ok();
+        done.stdout().trim().parse().expect("a task id")
     }
 
     /// `todo` acting as `user` through `$TODO_USER`.
@@ -435,13 +440,13 @@ pub fn todo_in_shell(dir: &Path, script: &str) -> StdCommand {
 /// Asserts a finished command's exit code; a failure shows its stdout and
 /// stderr.
 #[track_caller]
-pub fn expect_code(out: &std::process::Output, code: i32) {
+pub fn expect_code(out: &impl Outcome, code: i32) {
     assert_eq!(
-        out.status.code(),
+        out.output().status.code(),
         Some(code),
         "exit code\n--- stdout:\n{}\n--- stderr:\n{}",
-        stdout(out),
-        stderr(out)
+        out.stdout(),
+        out.stderr()
     );
 }
 
@@ -520,24 +525,19 @@ pub fn psql_path() -> PathBuf {
 }
 
 /// stdout of a finished command as a string.
-pub fn stdout(out: &std::process::Output) -> String {
-    String::from_utf8_lossy(&out.stdout).into_owned()
+pub fn stdout(out: &impl Outcome) -> String {
+    out.stdout()
 }
 
 /// stderr of a finished command as a string.
-pub fn stderr(out: &std::process::Output) -> String {
-    String::from_utf8_lossy(&out.stderr).into_owned()
+pub fn stderr(out: &impl Outcome) -> String {
+    out.stderr()
 }
 
 /// Parses stdout as JSON.
-pub fn json(out: &std::process::Output) -> serde_json::Value {
-    serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
-        panic!(
-            "stdout is not JSON ({e}): {}\nstderr: {}",
-            stdout(out),
-            stderr(out)
-        )
-    })
+#[track_caller]
+pub fn json(out: &impl Outcome) -> serde_json::Value {
+    out.value()
 }
 
 /// Asserts that a JSON object's text lists these keys first, in this order,
@@ -622,7 +622,16 @@ impl LocalHome {
 
     /// Runs `todo ARGS` in this home and asserts it succeeds.
     pub fn ok(&self, args: &[&str]) {
-        self.cmd().args(args).assert().success();
+        self.run(args.iter().copied()).ok();
+    }
+
+    /// `todo ARGS` in this home, for the fluent runner.
+    pub fn run<I, S>(&self, args: I) -> Run
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<std::ffi::OsString>,
+    {
+        Run::new(self.cmd(), args)
     }
 
     pub fn url(&self) -> String {
