@@ -6,9 +6,8 @@ use std::io::Write;
 use std::path::Path;
 
 use crate::support::servers::pgbouncer;
-use crate::support::{
-    expect_code, json, server, stderr, todo_cmd, todo_process, TempDir, TestDb, RO_ROLE,
-};
+use crate::support::Outcome;
+use crate::support::{expect_code, server, todo_cmd, todo_process, TempDir, TestDb, RO_ROLE};
 
 /// Every row of both tables as text, in id order (to compare databases).
 fn rows(db: &TestDb) -> String {
@@ -22,18 +21,16 @@ fn rows(db: &TestDb) -> String {
 /// `completed` and timestamps, unicode, tabs, newlines, backslashes.
 fn populated() -> TestDb {
     let db = TestDb::migrated();
-    db.cmd()
-        .args([
-            "db",
-            "seed",
-            "--users",
-            "30",
-            "--tasks-per-user",
-            "20",
-            "-q",
-        ])
-        .assert()
-        .success();
+    db.run([
+        "db",
+        "seed",
+        "--users",
+        "30",
+        "--tasks-per-user",
+        "20",
+        "-q",
+    ])
+    .ok();
     db.psql(
         "INSERT INTO users (id, email, name, created_at, updated_at)
          VALUES ('odd', 'odd@example.com', E'Zoë \\\\ \"Q\"', NULL, NULL);
@@ -53,7 +50,7 @@ fn backup(db: &TestDb, file: &Path) -> serde_json::Value {
         .output()
         .unwrap();
     expect_code(&out, 0);
-    json(&out)
+    out.value()
 }
 
 fn restore(db: &TestDb, file: &Path, extra: &[&str]) -> std::process::Output {
@@ -83,19 +80,15 @@ fn backup_then_restore_gives_identical_rows_and_the_sequence_continues() {
     let target = TestDb::empty();
     let out = restore(&target, &file, &["--json"]);
     expect_code(&out, 0);
-    assert_eq!(json(&out)["tasks"], 602);
+    assert_eq!(out.value()["tasks"], 602);
     assert_eq!(rows(&target), rows(&source));
     // Ids are kept and new ones continue after the largest.
     let max: i32 = source.value("SELECT max(id) FROM tasks").parse().unwrap();
     let id = target.add_task("odd@example.com", "after the restore");
     assert_eq!(id, max + 1);
     // The schema is whole again (indexes and foreign key rebuilt or kept).
-    let out = target
-        .cmd()
-        .args(["db", "health", "--json"])
-        .output()
-        .unwrap();
-    let health = json(&out);
+    let out = target.run(["db", "health", "--json"]).output();
+    let health = out.value();
     let schema = health["checks"]
         .as_array()
         .unwrap()
@@ -117,10 +110,10 @@ fn a_non_empty_target_needs_replace_and_replace_needs_yes() {
 
     let out = restore(&target, &file, &[]);
     expect_code(&out, 4);
-    assert!(stderr(&out).contains("--replace"), "{}", stderr(&out));
+    assert!(out.stderr().contains("--replace"), "{}", out.stderr());
     let out = restore(&target, &file, &["--replace"]);
     expect_code(&out, 2);
-    assert!(stderr(&out).contains("--yes"), "{}", stderr(&out));
+    assert!(out.stderr().contains("--yes"), "{}", out.stderr());
     assert_eq!(
         target.value("SELECT string_agg(email, ',') FROM users"),
         "keep@example.com"
@@ -164,7 +157,7 @@ fn damaged_foreign_and_newer_files_are_refused_and_change_nothing() {
     ] {
         let out = restore(&target, file, &["--replace", "--yes"]);
         expect_code(&out, 2);
-        assert!(stderr(&out).contains(why), "{why}: {}", stderr(&out));
+        assert!(out.stderr().contains(why), "{why}: {}", out.stderr());
         assert_eq!(rows(&target), before, "{why}: the target changed");
     }
 
@@ -198,7 +191,7 @@ fn verify_restores_into_a_throwaway_local_database() {
     };
     let out = verify(&file);
     expect_code(&out, 0);
-    let report = json(&out);
+    let report = out.value();
     assert_eq!(report["ok"], true);
     assert_eq!(report["users"], 31);
     assert_eq!(report["tasks"], 602);
@@ -208,7 +201,7 @@ fn verify_restores_into_a_throwaway_local_database() {
     std::fs::write(&tampered, gzip(&text)).unwrap();
     let out = verify(&tampered);
     expect_code(&out, 7);
-    assert_eq!(json(&out)["ok"], false);
+    assert_eq!(out.value()["ok"], false);
 
     let truncated = dir.join("truncated.todo");
     let bytes = std::fs::read(&file).unwrap();
@@ -225,7 +218,7 @@ fn verify_restores_into_a_throwaway_local_database() {
         .output()
         .unwrap();
     expect_code(&out, 0);
-    assert_eq!(json(&out)["verified"], true);
+    assert_eq!(out.value()["verified"], true);
     let _ = todo_cmd(&dir)
         .args(["db", "local", "stop"])
         .env("TODO_HOME", home.path())
@@ -322,7 +315,7 @@ fn backup_works_through_a_pooler_and_as_a_read_only_role() {
             .output()
             .unwrap();
         expect_code(&out, 0);
-        assert_eq!(json(&out)["tasks"], 602, "{how}");
+        assert_eq!(out.value()["tasks"], 602, "{how}");
         let target = TestDb::empty();
         expect_code(&restore(&target, &file, &[]), 0);
         assert_eq!(rows(&target), rows(&source), "{how}");
@@ -333,16 +326,11 @@ fn backup_works_through_a_pooler_and_as_a_read_only_role() {
 fn backup_to_stdout_restores_too() {
     let source = populated();
     let dir = TempDir::new("backup");
-    let out = source
-        .cmd()
-        .args(["db", "backup", "-o", "-"])
-        .output()
-        .unwrap();
-    expect_code(&out, 0);
+    let out = source.run(["db", "backup", "-o", "-"]).expect(0);
     // stdout holds the backup alone; the report goes to stderr.
-    assert!(stderr(&out).starts_with("-\t"), "{}", stderr(&out));
+    assert!(out.stderr().starts_with("-\t"), "{}", out.stderr());
     let file = dir.join("piped.todo");
-    std::fs::write(&file, &out.stdout).unwrap();
+    std::fs::write(&file, &out.out.stdout).unwrap();
     let target = TestDb::migrated();
     expect_code(&restore(&target, &file, &[]), 0);
     assert_eq!(rows(&target), rows(&source));
@@ -351,13 +339,8 @@ fn backup_to_stdout_restores_too() {
 #[test]
 fn user_export_has_the_user_and_every_task() {
     let db = populated();
-    let out = db
-        .cmd()
-        .args(["user", "export", "ODD@example.com"])
-        .output()
-        .unwrap();
-    expect_code(&out, 0);
-    let v = json(&out);
+    let out = db.run(["user", "export", "ODD@example.com"]).expect(0);
+    let v = out.value();
     assert_eq!(v["user"]["id"], "odd");
     assert_eq!(v["user"]["name"], "Zoë \\ \"Q\"");
     let tasks = v["tasks"].as_array().unwrap();
@@ -366,12 +349,7 @@ fn user_export_has_the_user_and_every_task() {
     assert!(tasks
         .iter()
         .any(|t| t["description"] == "line 1\nline 2\r\n🦀 back\\slash"));
-    let out = db
-        .cmd()
-        .args(["user", "export", "nobody@example.com"])
-        .output()
-        .unwrap();
-    expect_code(&out, 3);
+    let _out = db.run(["user", "export", "nobody@example.com"]).expect(3);
 }
 
 fn gunzip(bytes: &[u8]) -> String {

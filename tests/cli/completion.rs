@@ -3,7 +3,8 @@
 
 use std::time::{Duration, Instant};
 
-use crate::support::{expect_code, stdout, TestDb};
+use crate::support::Outcome;
+use crate::support::{expect_code, TestDb};
 
 /// The candidates for the last word of `words`, as `shell` asks.
 fn complete(db: &TestDb, shell: &str, words: &[&str]) -> Vec<String> {
@@ -16,7 +17,7 @@ fn complete(db: &TestDb, shell: &str, words: &[&str]) -> Vec<String> {
         .output()
         .unwrap();
     expect_code(&out, 0);
-    stdout(&out)
+    out.stdout()
         .split(['\n', '\u{b}'])
         .filter(|l| !l.is_empty())
         .map(String::from)
@@ -51,7 +52,7 @@ fn task_ids_come_with_titles_and_emails_for_user() {
         .args(["--", "todo", "task", "show", &two.to_string()])
         .output()
         .unwrap();
-    assert_eq!(stdout(&out).trim(), two.to_string());
+    assert_eq!(out.stdout().trim(), two.to_string());
     // bash shows no help: several ids come as `ID -- title` (listed, and
     // only their common prefix is inserted).
     let got = complete(
@@ -88,7 +89,7 @@ fn completion_offers_nothing_quickly_when_the_database_is_away() {
         .output()
         .unwrap();
     expect_code(&out, 0);
-    assert_eq!(stdout(&out).trim(), "");
+    assert_eq!(out.stdout().trim(), "");
     // The 300 ms budget, plus the process itself.
     assert!(
         started.elapsed() < Duration::from_secs(2),
@@ -120,7 +121,7 @@ fn emails_that_could_inject_are_not_offered() {
             .output()
             .unwrap();
         expect_code(&out, 0);
-        let text = stdout(&out);
+        let text = out.stdout();
         assert!(text.contains("safe@example.com"), "{shell}: {text:?}");
         assert!(!text.contains('\u{1b}'), "{shell}: {text:?}");
         assert!(!text.contains("touch"), "{shell}: {text:?}");
@@ -137,8 +138,7 @@ fn completion_works_in_the_default_setup_and_never_starts_the_database() {
     std::fs::write(&config, "user = \"def@example.com\"\n").unwrap();
     home.ok(&["--local", "user", "add", "def@example.com"]);
     let out = home
-        .cmd()
-        .args([
+        .run([
             "--local",
             "task",
             "add",
@@ -147,10 +147,8 @@ fn completion_works_in_the_default_setup_and_never_starts_the_database() {
             "--user",
             "def@example.com",
         ])
-        .output()
-        .unwrap();
-    expect_code(&out, 0);
-    let id = stdout(&out).trim().to_string();
+        .expect(0);
+    let id = out.stdout().trim().to_string();
     let ask = || {
         let out = home
             .cmd()
@@ -161,7 +159,7 @@ fn completion_works_in_the_default_setup_and_never_starts_the_database() {
             .output()
             .unwrap();
         expect_code(&out, 0);
-        stdout(&out)
+        out.stdout()
     };
     assert_eq!(
         ask().lines().next(),
@@ -170,7 +168,6 @@ fn completion_works_in_the_default_setup_and_never_starts_the_database() {
     home.ok(&["db", "local", "stop"]);
     let stopped = ask();
     assert!(!stopped.contains("Water plants"), "{stopped}");
-    let status = home.cmd().args(["db", "local", "status"]).output().unwrap();
-    expect_code(&status, 3);
+    let _status = home.run(["db", "local", "status"]).expect(3);
     let _ = std::fs::remove_file(&config);
 }

@@ -3,7 +3,8 @@
 
 use std::os::unix::fs::PermissionsExt;
 
-use crate::support::{expect_code, json, stderr, stdout, todo_cmd, TempDir, TestDb};
+use crate::support::Outcome;
+use crate::support::{expect_code, todo_cmd, TempDir, TestDb};
 
 fn with_config(db: &TestDb, file: &std::path::Path) -> assert_cmd::Command {
     let mut cmd = db.cmd();
@@ -35,14 +36,14 @@ fn the_config_sets_the_user_and_aliases() {
         .args(["config", "get", "user"])
         .output()
         .unwrap();
-    assert_eq!(stdout(&out).trim(), "cfg@example.com");
+    assert_eq!(out.stdout().trim(), "cfg@example.com");
     // No --user, no $TODO_USER: the config's user.
     let out = with_config(&db, &file)
         .args(["task", "stats", "--json"])
         .output()
         .unwrap();
     expect_code(&out, 0);
-    assert_eq!(json(&out)["total"], 1);
+    assert_eq!(out.value()["total"], 1);
     // $TODO_USER wins over the config.
     let out = with_config(&db, &file)
         .env("TODO_USER", "nobody@example.com")
@@ -55,13 +56,13 @@ fn the_config_sets_the_user_and_aliases() {
     set(&["alias.mine", "task list --pending --json"]);
     let out = with_config(&db, &file).args(["mine"]).output().unwrap();
     expect_code(&out, 0);
-    assert_eq!(json(&out)[0]["title"], "from the config");
+    assert_eq!(out.value()[0]["title"], "from the config");
     let out = with_config(&db, &file)
         .args(["config", "set", "alias.task", "user list"])
         .output()
         .unwrap();
     expect_code(&out, 2);
-    assert!(stderr(&out).contains("cannot shadow"), "{}", stderr(&out));
+    assert!(out.stderr().contains("cannot shadow"), "{}", out.stderr());
 
     // A comment written by hand survives set and unset.
     let text = std::fs::read_to_string(&file).unwrap();
@@ -80,7 +81,7 @@ fn the_config_sets_the_user_and_aliases() {
         .output()
         .unwrap();
     assert_eq!(
-        json(&out),
+        out.value(),
         serde_json::json!({"user": "cfg@example.com", "alias.mine": "task list --pending --json"})
     );
 }
@@ -99,7 +100,7 @@ fn the_config_database_and_its_checks() {
         .output()
         .unwrap();
     expect_code(&out, 0);
-    assert_eq!(stdout(&out).lines().count(), 1);
+    assert_eq!(out.stdout().lines().count(), 1);
 
     // A password in a file others may read is refused.
     std::fs::write(
@@ -114,8 +115,8 @@ fn the_config_database_and_its_checks() {
         .output()
         .unwrap();
     expect_code(&out, 2);
-    assert!(stderr(&out).contains("chmod 600"), "{}", stderr(&out));
-    assert!(!stderr(&out).contains("Secr3tPW"));
+    assert!(out.stderr().contains("chmod 600"), "{}", out.stderr());
+    assert!(!out.stderr().contains("Secr3tPW"));
 
     // An unknown key: its name and line, never a value; `todo config`
     // still works to mend it.
@@ -130,7 +131,7 @@ fn the_config_database_and_its_checks() {
         .output()
         .unwrap();
     expect_code(&out, 2);
-    let err = stderr(&out);
+    let err = out.stderr();
     assert!(err.contains("line 2") && err.contains("'databse'"), "{err}");
     assert!(!err.contains("Secr3tPW"), "{err}");
     let out = todo_cmd(&dir)
@@ -139,5 +140,5 @@ fn the_config_database_and_its_checks() {
         .output()
         .unwrap();
     expect_code(&out, 0);
-    assert_eq!(stdout(&out).trim(), file.display().to_string());
+    assert_eq!(out.stdout().trim(), file.display().to_string());
 }

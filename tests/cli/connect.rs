@@ -3,8 +3,9 @@
 
 use std::time::{Duration, Instant};
 
+use crate::support::Outcome;
 use crate::support::{
-    expect_code, json, server, stderr, stdout, todo_cmd, TempDir, TestDb, PW_ROLE, PW_ROLE_PASSWORD,
+    expect_code, server, stdout, todo_cmd, TempDir, TestDb, PW_ROLE, PW_ROLE_PASSWORD,
 };
 
 /// A URL for the private server's socket with the given credentials.
@@ -29,7 +30,7 @@ fn refused_port_exits_5() {
         .output()
         .unwrap();
     expect_code(&out, 5);
-    let err = stderr(&out);
+    let err = out.stderr();
     assert!(
         err.starts_with("error: cannot connect to nobody@127.0.0.1:1/none"),
         "{err}"
@@ -57,7 +58,7 @@ fn wrong_password_fails_at_once_with_the_reason_and_without_the_password() {
         start.elapsed()
     );
     expect_code(&out, 5);
-    let all = format!("{}{}", stdout(&out), stderr(&out));
+    let all = format!("{}{}", out.stdout(), out.stderr());
     assert!(all.contains("password authentication failed"), "{all}");
     assert!(!all.contains(secret), "{all}");
 
@@ -87,7 +88,7 @@ fn unknown_database_fails_at_once_with_the_reason() {
         .output()
         .unwrap();
     expect_code(&out, 5);
-    let err = stderr(&out);
+    let err = out.stderr();
     assert!(
         err.contains("database \"no_such_db\" does not exist"),
         "{err}"
@@ -100,7 +101,7 @@ fn url_precedence_flag_then_env_then_dotenv() {
     let db = TestDb::migrated();
     let bad = "postgresql://nobody@127.0.0.1:1/none";
     let has_status = |out: &std::process::Output| {
-        out.status.code() == Some(0) && stdout(out).contains("20261124000001")
+        out.code() == Some(0) && stdout(out).contains("20261124000001")
     };
 
     // --database-url beats both variables.
@@ -110,7 +111,7 @@ fn url_precedence_flag_then_env_then_dotenv() {
         .env("DATABASE_URL", bad)
         .output()
         .unwrap();
-    assert!(has_status(&out), "{}", stderr(&out));
+    assert!(has_status(&out), "{}", out.stderr());
 
     // TODO_DATABASE_URL beats DATABASE_URL.
     let out = todo_cmd(&db.dir)
@@ -119,7 +120,7 @@ fn url_precedence_flag_then_env_then_dotenv() {
         .env("DATABASE_URL", bad)
         .output()
         .unwrap();
-    assert!(has_status(&out), "{}", stderr(&out));
+    assert!(has_status(&out), "{}", out.stderr());
     let out = todo_cmd(&db.dir)
         .args(["db", "status"])
         .env("TODO_DATABASE_URL", bad)
@@ -135,7 +136,7 @@ fn url_precedence_flag_then_env_then_dotenv() {
         .env("DATABASE_URL", db.url())
         .output()
         .unwrap();
-    assert!(has_status(&out), "{}", stderr(&out));
+    assert!(has_status(&out), "{}", out.stderr());
 
     // ./.env alone; its TODO_DATABASE_URL beats its DATABASE_URL.
     std::fs::write(
@@ -144,7 +145,7 @@ fn url_precedence_flag_then_env_then_dotenv() {
     )
     .unwrap();
     let out = todo_cmd(&db.dir).args(["db", "status"]).output().unwrap();
-    assert!(has_status(&out), "{}", stderr(&out));
+    assert!(has_status(&out), "{}", out.stderr());
 
     // Only ./.env: not one in a parent directory.
     let child = db.dir.join("sub");
@@ -152,9 +153,9 @@ fn url_precedence_flag_then_env_then_dotenv() {
     let out = todo_cmd(&child).args(["db", "status"]).output().unwrap();
     expect_code(&out, 5);
     assert!(
-        stderr(&out).contains("no database configured"),
+        out.stderr().contains("no database configured"),
         "{}",
-        stderr(&out)
+        out.stderr()
     );
 }
 
@@ -175,7 +176,7 @@ fn sqlalchemy_urls_are_normalised() {
             .env("DATABASE_URL", &url)
             .output()
             .unwrap();
-        assert_eq!(out.status.code(), Some(0), "{url}: {}", stderr(&out));
+        assert_eq!(out.code(), Some(0), "{url}: {}", out.stderr());
     }
     let out = todo_cmd(&db.dir)
         .args(["db", "status"])
@@ -184,9 +185,9 @@ fn sqlalchemy_urls_are_normalised() {
         .unwrap();
     expect_code(&out, 2);
     assert!(
-        stderr(&out).contains("unsupported database URL scheme"),
+        out.stderr().contains("unsupported database URL scheme"),
         "{}",
-        stderr(&out)
+        out.stderr()
     );
 }
 
@@ -195,7 +196,7 @@ fn no_url_without_a_terminal_exits_5_with_a_hint() {
     let dir = tempdir();
     let out = todo_cmd(&dir).args(["db", "status"]).output().unwrap();
     expect_code(&out, 5);
-    let err = stderr(&out);
+    let err = out.stderr();
     assert!(err.starts_with("error: no database configured\n"), "{err}");
     assert!(err.contains("hint: set DATABASE_URL"), "{err}");
     assert!(err.contains("--local"), "{err}");
@@ -237,8 +238,8 @@ fn errors_are_one_json_object_under_json() {
         .output()
         .unwrap();
     expect_code(&out, 5);
-    assert_eq!(stdout(&out), "");
-    let err = stderr(&out);
+    assert_eq!(out.stdout(), "");
+    let err = out.stderr();
     assert_eq!(err.lines().count(), 1, "{err}");
     assert!(!err.contains("pw123456"));
     let v: serde_json::Value = serde_json::from_str(&err).unwrap();
@@ -267,9 +268,9 @@ fn global_flags_work_before_and_after_the_subcommand() {
         vec!["db", "--format", "json", "status"],
         vec!["db", "status", "--format=json"],
     ] {
-        let out = db.cmd().args(&args).output().unwrap();
-        assert_eq!(out.status.code(), Some(0), "{args:?}");
-        assert_eq!(json(&out)["pending"], serde_json::json!([]), "{args:?}");
+        let out = db.run(&args).output();
+        assert_eq!(out.code(), Some(0), "{args:?}");
+        assert_eq!(out.value()["pending"], serde_json::json!([]), "{args:?}");
     }
 }
 
@@ -282,12 +283,12 @@ fn usage_errors_exit_2() {
         vec![],
     ] {
         let out = todo_cmd(&dir).args(&args).output().unwrap();
-        assert_eq!(out.status.code(), Some(2), "{args:?}");
+        assert_eq!(out.code(), Some(2), "{args:?}");
     }
     // Like every error: one `error:` line and a `hint:` line.
     let out = todo_cmd(&dir).args(["task", "list"]).output().unwrap();
     assert_eq!(
-        stderr(&out),
+        out.stderr(),
         "error: the following required arguments were not provided: --user <USER>\n\
          hint: usage: todo task list --user <USER> (or set TODO_USER)\n"
     );
@@ -315,7 +316,7 @@ fn verbose_logs_statements_but_never_the_password() {
         .output()
         .unwrap();
     expect_code(&out, 0);
-    let err = stderr(&out);
+    let err = out.stderr();
     assert!(
         err.contains(&format!("todo: connected to {PW_ROLE}@")),
         "{err}"
@@ -333,18 +334,12 @@ fn verbose_logs_statements_but_never_the_password() {
 fn commands_end_their_sessions_with_a_terminate() {
     let db = TestDb::migrated();
     db.add_user("bye@example.com");
-    let listed = db
-        .cmd()
-        .args(["task", "list", "--user", "bye@example.com"])
-        .output()
-        .unwrap();
-    expect_code(&listed, 0);
-    let failed = db
-        .cmd()
-        .args(["task", "show", "999", "--user", "bye@example.com"])
-        .output()
-        .unwrap();
-    expect_code(&failed, 3);
+    let _listed = db
+        .run(["task", "list", "--user", "bye@example.com"])
+        .expect(0);
+    let _failed = db
+        .run(["task", "show", "999", "--user", "bye@example.com"])
+        .expect(3);
     // Statistics arrive when each session has ended.
     assert!(db.wait_until(
         "SELECT sessions >= 3 FROM pg_stat_database WHERE datname = current_database()"

@@ -2,7 +2,8 @@
 //! not depend on a redirected stream; psql's environment and libpq
 //! keyword/value strings work; passwords stay masked (issue 27, 1/3).
 
-use crate::support::{expect_code, server, stderr, todo_cmd, LocalHome, TempDir, TestDb};
+use crate::support::Outcome;
+use crate::support::{expect_code, server, todo_cmd, LocalHome, TempDir, TestDb};
 
 #[test]
 fn redirecting_output_never_changes_the_database() {
@@ -64,11 +65,11 @@ fn psql_environment_and_keyword_strings_connect() {
         .unwrap();
     expect_code(&out, 2);
     assert!(
-        stderr(&out).contains("invalid connection string"),
+        out.stderr().contains("invalid connection string"),
         "{}",
-        stderr(&out)
+        out.stderr()
     );
-    assert!(!stderr(&out).contains("Secr3tPW"), "{}", stderr(&out));
+    assert!(!out.stderr().contains("Secr3tPW"), "{}", out.stderr());
     // Unreachable, with a password: masked in libpq's error too.
     let out = todo_cmd(&dir)
         .env(
@@ -79,10 +80,10 @@ fn psql_environment_and_keyword_strings_connect() {
         .output()
         .unwrap();
     expect_code(&out, 5);
-    assert!(!stderr(&out).contains("Secr3tPW"), "{}", stderr(&out));
+    assert!(!out.stderr().contains("Secr3tPW"), "{}", out.stderr());
     assert!(
-        stderr(&out).contains("u@/nonexistent-todo-dir/x"),
+        out.stderr().contains("u@/nonexistent-todo-dir/x"),
         "{}",
-        stderr(&out)
+        out.stderr()
     );
 }

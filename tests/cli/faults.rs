@@ -4,7 +4,8 @@
 use std::net::TcpListener;
 use std::time::{Duration, Instant};
 
-use crate::support::{expect_code, spawn_todo, stderr, todo_cmd, todo_in_shell, TestDb};
+use crate::support::Outcome;
+use crate::support::{expect_code, spawn_todo, todo_cmd, todo_in_shell, TestDb};
 
 #[test]
 fn an_unresponsive_server_times_out_with_exit_5() {
@@ -33,8 +34,8 @@ fn an_unresponsive_server_times_out_with_exit_5() {
         elapsed < Duration::from_secs(30),
         "bounded by the timeout: {elapsed:?}"
     );
-    assert!(stderr(&out).contains("timeout"), "{}", stderr(&out));
-    assert!(!stderr(&out).contains("hidden-pw"));
+    assert!(out.stderr().contains("timeout"), "{}", out.stderr());
+    assert!(!out.stderr().contains("hidden-pw"));
 }
 
 #[test]
@@ -55,9 +56,9 @@ fn a_connection_killed_mid_seed_exits_5_and_commits_nothing() {
     assert!(copying, "the seed never reached the tasks COPY");
     expect_code(&out, 5);
     assert!(
-        stderr(&out).contains("lost the connection"),
+        out.stderr().contains("lost the connection"),
         "{}",
-        stderr(&out)
+        out.stderr()
     );
     assert_eq!(db.value("SELECT count(*) FROM users"), "0");
     assert_eq!(db.value("SELECT count(*) FROM tasks"), "0");
@@ -98,18 +99,13 @@ fn a_restart_between_commands_is_invisible() {
         .assert()
         .success();
     let down = with_url(&["user", "list"]);
-    assert_eq!(
-        down.status.code(),
-        Some(5),
-        "server down: {}",
-        stderr(&down)
-    );
+    assert_eq!(down.code(), Some(5), "server down: {}", down.stderr());
     todo()
         .args(["db", "local", "start", "-q"])
         .assert()
         .success();
     let up = with_url(&["user", "show", "r@example.com"]);
-    assert_eq!(up.status.code(), Some(0), "{}", stderr(&up));
+    assert_eq!(up.code(), Some(0), "{}", up.stderr());
 
     let _ = todo().args(["db", "local", "stop"]).output();
     let _ = std::fs::remove_dir_all(&home);
@@ -120,7 +116,7 @@ fn migrate_blocked_by_a_table_lock_ends_at_its_lock_timeout() {
     let db = TestDb::migrated();
     // Back to before migration 3 (an index on tasks); 4 and 5 go with it.
     for _ in 0..3 {
-        db.cmd().args(["db", "revert", "--yes"]).assert().success();
+        db.run(["db", "revert", "--yes"]).ok();
     }
     // The web app (say) is writing to tasks, in a transaction that stays
     // open: CREATE INDEX must wait for it.
@@ -129,18 +125,14 @@ fn migrate_blocked_by_a_table_lock_ends_at_its_lock_timeout() {
         &db.locked("tasks"),
     );
     let start = Instant::now();
-    let out = db
-        .cmd()
-        .args(["db", "migrate", "--lock-timeout", "1"])
-        .output()
-        .unwrap();
+    let out = db.run(["db", "migrate", "--lock-timeout", "1"]).output();
     let elapsed = start.elapsed();
     drop(holder);
     expect_code(&out, 5);
     assert!(
-        stderr(&out).contains("gave up waiting for a lock"),
+        out.stderr().contains("gave up waiting for a lock"),
         "{}",
-        stderr(&out)
+        out.stderr()
     );
     assert!(
         elapsed < Duration::from_secs(25),
@@ -186,7 +178,7 @@ fn a_task_added_while_its_user_is_deleted_is_not_found() {
     let out = child.wait_with_output().unwrap();
     drop((a, b));
     expect_code(&out, 3);
-    assert!(stderr(&out).contains("deleted"), "{}", stderr(&out));
+    assert!(out.stderr().contains("deleted"), "{}", out.stderr());
     assert_eq!(db.value("SELECT count(*) FROM tasks"), "0");
 }
 
@@ -203,7 +195,7 @@ fn a_closed_stdout_fails_before_anything_is_done() {
     };
     let out = run("task stats");
     expect_code(&out, 2);
-    assert!(stderr(&out).contains("standard output is closed"));
+    assert!(out.stderr().contains("standard output is closed"));
     let out = run("task add Lost");
     expect_code(&out, 2);
     assert_eq!(db.value("SELECT count(*) FROM tasks"), "0");
@@ -227,8 +219,7 @@ fn a_command_blocked_by_a_lock_gives_up_and_names_the_blocker() {
     );
     let started = Instant::now();
     let out = db
-        .cmd()
-        .args([
+        .run([
             "task",
             "add",
             "Blocked",
@@ -237,12 +228,11 @@ fn a_command_blocked_by_a_lock_gives_up_and_names_the_blocker() {
             "--lock-timeout",
             "1",
         ])
-        .output()
-        .unwrap();
+        .output();
     let elapsed = started.elapsed();
     expect_code(&out, 5);
     assert!(elapsed < Duration::from_secs(15), "{elapsed:?}");
-    let err = stderr(&out);
+    let err = out.stderr();
     assert!(err.contains("gave up waiting for a lock"), "{err}");
     assert!(err.contains(&format!("pid {holder_pid} (psql")), "{err}");
     assert!(err.contains("LOCK TABLE tasks"), "{err}");
@@ -252,18 +242,16 @@ fn a_command_blocked_by_a_lock_gives_up_and_names_the_blocker() {
     assert_eq!(db.value("SELECT count(*) FROM tasks"), "0");
     // Unblocked, the same command works.
     expect_code(
-        &db.cmd()
-            .args([
-                "task",
-                "add",
-                "Free",
-                "--user",
-                "w@example.com",
-                "--lock-timeout",
-                "1",
-            ])
-            .output()
-            .unwrap(),
+        &db.run([
+            "task",
+            "add",
+            "Free",
+            "--user",
+            "w@example.com",
+            "--lock-timeout",
+            "1",
+        ])
+        .output(),
         0,
     );
 }

@@ -1,10 +1,11 @@
 //! `db health` (SPEC §7).
 
-use crate::support::{expect_code, json, server, stderr, stdout, todo_cmd, TestDb, RO_ROLE};
+use crate::support::Outcome;
+use crate::support::{expect_code, server, todo_cmd, TestDb, RO_ROLE};
 
 fn health(db: &TestDb) -> (Option<i32>, serde_json::Value) {
-    let out = db.cmd().args(["db", "health", "--json"]).output().unwrap();
-    (out.status.code(), json(&out))
+    let out = db.run(["db", "health", "--json"]).output();
+    (out.code(), out.value())
 }
 
 fn check<'a>(report: &'a serde_json::Value, name: &str) -> &'a serde_json::Value {
@@ -43,18 +44,14 @@ fn a_fresh_migrated_database_is_healthy() {
         .unwrap()
         .starts_with("PostgreSQL "));
 
-    let out = db.cmd().args(["db", "health"]).output().unwrap();
+    let out = db.run(["db", "health"]).output();
     assert!(
-        stdout(&out).starts_with("connection\tok\t"),
+        out.stdout().starts_with("connection\tok\t"),
         "{}",
-        stdout(&out)
+        out.stdout()
     );
-    let out = db
-        .cmd()
-        .args(["db", "health", "--format", "table"])
-        .output()
-        .unwrap();
-    assert!(stdout(&out).contains("Overall: OK"));
+    let out = db.run(["db", "health", "--format", "table"]).output();
+    assert!(out.stdout().contains("Overall: OK"));
 }
 
 #[test]
@@ -73,8 +70,8 @@ fn a_dropped_documented_index_fails() {
             .contains("idx_tasks_user_completed"),
         "{schema}"
     );
-    let out = db.cmd().args(["db", "health"]).output().unwrap();
-    assert_eq!(stderr(&out), "error: health check failed: schema\n");
+    let out = db.run(["db", "health"]).output();
+    assert_eq!(out.stderr(), "error: health check failed: schema\n");
 }
 
 #[test]
@@ -104,7 +101,7 @@ fn sequence_headroom_warns_then_fails() {
 fn pending_migrations_warn() {
     let db = TestDb::migrated();
     for _ in 0..4 {
-        db.cmd().args(["db", "revert", "--yes"]).assert().success();
+        db.run(["db", "revert", "--yes"]).ok();
     }
     let (code, report) = health(&db);
     assert_eq!(code, Some(0));
@@ -142,7 +139,7 @@ fn an_unreachable_server_still_gets_a_report_and_exits_5() {
         .output()
         .unwrap();
     expect_code(&out, 5);
-    let report = json(&out);
+    let report = out.value();
     assert_eq!(report["status"], "fail");
     assert_eq!(check(&report, "connection")["status"], "fail");
     // libpq's two lines joined as the error line joins them (issue 27).
@@ -154,7 +151,7 @@ fn an_unreachable_server_still_gets_a_report_and_exits_5() {
         detail.contains("Connection refused; Is the server running"),
         "{detail}"
     );
-    let all = format!("{}{}", stdout(&out), stderr(&out));
+    let all = format!("{}{}", out.stdout(), out.stderr());
     assert!(!all.contains("Secret-pw-9"), "{all}");
     assert!(all.contains("u@127.0.0.1:1/db"), "{all}");
 }
@@ -174,14 +171,8 @@ fn works_for_a_read_only_role_that_owns_nothing() {
         .env("DATABASE_URL", &url)
         .output()
         .unwrap();
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "{}{}",
-        stdout(&out),
-        stderr(&out)
-    );
-    let report = json(&out);
+    assert_eq!(out.code(), Some(0), "{}{}", out.stdout(), out.stderr());
+    let report = out.value();
     assert_eq!(report["status"], "ok", "{report}");
     assert!(
         check(&report, "tasks_id_seq")["detail"]
@@ -206,14 +197,8 @@ fn a_role_without_grants_gets_warnings_naming_them_not_failures() {
             .env("DATABASE_URL", &url)
             .output()
             .unwrap();
-        assert_eq!(
-            out.status.code(),
-            Some(0),
-            "{}{}",
-            stdout(&out),
-            stderr(&out)
-        );
-        json(&out)
+        assert_eq!(out.code(), Some(0), "{}{}", out.stdout(), out.stderr());
+        out.value()
     };
     let report = run();
     assert_eq!(report["status"], "warn", "{report}");
@@ -264,9 +249,8 @@ fn sessions_idle_in_a_transaction_and_lock_waits_are_reported() {
         "SELECT EXISTS (SELECT FROM pg_stat_activity WHERE wait_event_type = 'Lock'
          AND datname = current_database())",
     );
-    let out = db.cmd().args(["db", "health", "--json"]).output().unwrap();
-    expect_code(&out, 0);
-    let report = json(&out);
+    let out = db.run(["db", "health", "--json"]).expect(0);
+    let report = out.value();
     let detail = |name: &str| check(&report, name)["detail"].as_str().unwrap().to_string();
     assert!(
         detail("idle_in_transaction").starts_with("1 session idle in a transaction"),

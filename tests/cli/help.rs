@@ -3,7 +3,8 @@
 
 use std::path::PathBuf;
 
-use crate::support::{expect_code, stderr, stdout, todo_cmd};
+use crate::support::Outcome;
+use crate::support::{expect_code, todo_cmd};
 
 /// Every command of the tree (hidden ones and `help` aside), so a new
 /// command gets a snapshot without anyone remembering to list it.
@@ -38,14 +39,14 @@ fn help_matches_snapshots() {
             .env("COLUMNS", "100")
             .output()
             .unwrap();
-        assert_eq!(out.status.code(), Some(0), "{cmd:?}: {}", stderr(&out));
+        assert_eq!(out.code(), Some(0), "{cmd:?}: {}", out.stderr());
         let name = if cmd.is_empty() {
             "todo".to_string()
         } else {
             format!("todo-{}", cmd.join("-"))
         };
         let path = snapshots.join(format!("{name}.txt"));
-        let text = stdout(&out);
+        let text = out.stdout();
         if update {
             std::fs::write(&path, &text).unwrap();
         } else if std::fs::read_to_string(&path).ok().as_deref() != Some(text.as_str()) {
@@ -67,7 +68,7 @@ fn every_command_has_an_example() {
         }
         let out = todo_cmd(&dir).args(cmd).arg("--help").output().unwrap();
         assert!(
-            stdout(&out).contains("Example"),
+            out.stdout().contains("Example"),
             "{cmd:?} --help has no example"
         );
     }
@@ -84,7 +85,7 @@ fn completions_are_generated() {
             .output()
             .unwrap();
         expect_code(&out, 0);
-        let text = stdout(&out);
+        let text = out.stdout();
         assert!(
             text.contains("TODO_COMPLETE") && text.contains("todo"),
             "{shell}: {text}"
@@ -101,7 +102,7 @@ fn completions_are_generated() {
 fn man_pages_are_generated_for_every_command_with_environment_and_exit_status() {
     let out = todo_cmd(&std::env::temp_dir()).arg("man").output().unwrap();
     expect_code(&out, 0);
-    let text = stdout(&out);
+    let text = out.stdout();
     assert!(
         text.contains(".TH todo"),
         "{}",

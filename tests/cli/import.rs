@@ -1,7 +1,8 @@
 //! `task import` (SPEC §15): each format from realistic files, all or
 //! nothing, and a copy of one user's tasks to another through a pipe.
 
-use crate::support::{expect_code, json, stderr, TempDir, TestDb};
+use crate::support::Outcome;
+use crate::support::{expect_code, TempDir, TestDb};
 
 /// `task export` of Taskwarrior 2.6, written by hand: pending, completed,
 /// deleted, annotated, unicode.
@@ -44,7 +45,10 @@ fn each_format_imports_with_completion_and_times() {
     std::fs::write(&tw, TASKWARRIOR).unwrap();
     let out = import(&db, &tw, &["--from", "taskwarrior"]);
     expect_code(&out, 0);
-    assert_eq!(json(&out), serde_json::json!({"imported": 3, "skipped": 1}));
+    assert_eq!(
+        out.value(),
+        serde_json::json!({"imported": 3, "skipped": 1})
+    );
     assert_eq!(
         db.value("SELECT description FROM tasks WHERE title = 'File the tax return' AND completed"),
         "forms in the blue folder\nask about the deduction"
@@ -64,7 +68,7 @@ fn each_format_imports_with_completion_and_times() {
     std::fs::write(&txt, TODOTXT).unwrap();
     let out = import(&db, &txt, &[]);
     expect_code(&out, 0);
-    assert_eq!(json(&out)["imported"], 4);
+    assert_eq!(out.value()["imported"], 4);
     assert_eq!(
         db.value("SELECT completed::text || ' ' || created_at::date || ' ' || updated_at::date FROM tasks WHERE title = 'Renew passport +admin'"),
         "true 2026-01-02 2026-01-05"
@@ -78,7 +82,7 @@ fn each_format_imports_with_completion_and_times() {
     std::fs::write(&csv, CSV).unwrap();
     let out = import(&db, &csv, &[]);
     expect_code(&out, 0);
-    assert_eq!(json(&out)["imported"], 2);
+    assert_eq!(out.value()["imported"], 2);
     assert_eq!(
         db.value("SELECT description FROM tasks WHERE title = 'Plan trip, summer'"),
         "Flights\nthen hotel"
@@ -102,7 +106,7 @@ fn bad_records_are_all_reported_and_nothing_is_imported() {
     .unwrap();
     let out = import(&db, &csv, &[]);
     expect_code(&out, 2);
-    let err = stderr(&out);
+    let err = out.stderr();
     assert!(err.contains("3 invalid records"), "{err}");
     for n in ["line 3:", "line 4:", "line 5:"] {
         assert!(err.contains(n), "{n}: {err}");
@@ -117,16 +121,16 @@ fn bad_records_are_all_reported_and_nothing_is_imported() {
         .unwrap();
     expect_code(&out, 2);
     assert!(
-        stderr(&out).contains("stdin, line 2: not valid JSON"),
+        out.stderr().contains("stdin, line 2: not valid JSON"),
         "{}",
-        stderr(&out)
+        out.stderr()
     );
     // A dry run counts and imports nothing.
     let txt = dir.join("todo.txt");
     std::fs::write(&txt, TODOTXT).unwrap();
     let out = import(&db, &txt, &["--dry-run"]);
     expect_code(&out, 0);
-    assert_eq!(json(&out)["imported"], 4);
+    assert_eq!(out.value()["imported"], 4);
     assert_eq!(db.value("SELECT count(*) FROM tasks"), "0");
     // An unknown extension needs --from.
     let odd = dir.join("tasks.dat");
@@ -142,24 +146,19 @@ fn list_json_piped_into_import_copies_tasks_to_another_user() {
     for t in ["one", "two", "three"] {
         db.add_task("from@example.com", t);
     }
-    db.cmd()
-        .args(["task", "done", "1", "--user", "from@example.com", "-q"])
-        .assert()
-        .success();
+    db.run(["task", "done", "1", "--user", "from@example.com", "-q"])
+        .ok();
     let listed = db
-        .cmd()
-        .args(["task", "list", "--json", "--user", "from@example.com"])
-        .output()
-        .unwrap();
-    expect_code(&listed, 0);
+        .run(["task", "list", "--json", "--user", "from@example.com"])
+        .expect(0);
     let out = db
         .cmd()
         .args(["task", "import", "-", "--user", "i@example.com", "--json"])
-        .write_stdin(listed.stdout)
+        .write_stdin(listed.out.stdout)
         .output()
         .unwrap();
     expect_code(&out, 0);
-    assert_eq!(json(&out)["imported"], 3);
+    assert_eq!(out.value()["imported"], 3);
     let copy = |email: &str| {
         db.value(&format!(
             "SELECT string_agg(t.title || ':' || t.completed || ':' || t.created_at || ':' || t.updated_at, ',' ORDER BY t.title)
@@ -199,7 +198,7 @@ fn a_hundred_thousand_tasks_import_in_one_transaction_with_bounded_memory() {
 
     let (out, peak_kib) = run_measured(&db, &path);
     expect_code(&out, 0);
-    assert_eq!(json(&out)["imported"], 100_000);
+    assert_eq!(out.value()["imported"], 100_000);
     assert!(
         peak_kib > 1024 && peak_kib < 32 * 1024,
         "peak RSS {peak_kib} KiB"
@@ -217,7 +216,7 @@ fn a_hundred_thousand_tasks_import_in_one_transaction_with_bounded_memory() {
     db.psql("DELETE FROM tasks");
     let (out, _) = run_measured(&db, &path);
     expect_code(&out, 2);
-    let err = stderr(&out);
+    let err = out.stderr();
     assert!(err.contains("record 3001: the title is empty"), "{err}");
     assert!(err.contains("1 invalid record in"), "{err}");
     assert_eq!(db.value("SELECT count(*) FROM tasks"), "0");

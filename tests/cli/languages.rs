@@ -3,11 +3,11 @@
 //! `scripts/test` makes), every error case keeps its exit code and kind.
 
 use crate::rls::{as_role, role};
-use crate::support::{expect_code, todo_cmd, TempDir, TestDb};
+use crate::support::{expect_code, todo_cmd, Outcome, TempDir, TestDb};
 
-fn kind(out: &std::process::Output) -> String {
-    let err: serde_json::Value = serde_json::from_slice(&out.stderr)
-        .unwrap_or_else(|_| panic!("{}", String::from_utf8_lossy(&out.stderr)));
+fn kind(out: &impl Outcome) -> String {
+    let err: serde_json::Value =
+        serde_json::from_str(&out.stderr()).unwrap_or_else(|_| panic!("{}", out.stderr()));
     err["error"]["kind"].as_str().unwrap().to_string()
 }
 
@@ -28,10 +28,8 @@ fn errors_keep_their_exit_codes_when_the_server_speaks_german() {
     // Forbidden (42501): a read-only role writing.
     let reader = role("de_ro");
     expect_code(
-        &db.cmd()
-            .args(["db", "roles", "grant", "--readonly", &reader])
-            .output()
-            .unwrap(),
+        &db.run(["db", "roles", "grant", "--readonly", &reader])
+            .output(),
         0,
     );
     let out = todo_cmd(&dir)
@@ -44,13 +42,7 @@ fn errors_keep_their_exit_codes_when_the_server_speaks_german() {
 
     // Read-only session (25006).
     let app = role("de_app");
-    expect_code(
-        &db.cmd()
-            .args(["db", "roles", "grant", "--app", &app])
-            .output()
-            .unwrap(),
-        0,
-    );
+    expect_code(&db.run(["db", "roles", "grant", "--app", &app]).output(), 0);
     db.psql(&format!(
         "ALTER ROLE {app} IN DATABASE {} SET default_transaction_read_only = on",
         db.name
@@ -66,32 +58,28 @@ fn errors_keep_their_exit_codes_when_the_server_speaks_german() {
     // Lock waits: the server's lock_timeout (55P03) and the watchdog's
     // cancel (57014), both exit 5.
     for _ in 0..3 {
-        db.cmd().args(["db", "revert", "--yes"]).assert().success();
+        db.run(["db", "revert", "--yes"]).ok();
     }
     let holder = db.hold(
         "BEGIN; LOCK TABLE tasks IN ROW EXCLUSIVE MODE; SELECT pg_sleep(30);",
         &db.locked("tasks"),
     );
     let out = db
-        .cmd()
-        .args(["db", "migrate", "--lock-timeout", "1", "--json"])
-        .output()
-        .unwrap();
-    expect_code(&out, 5);
+        .run(["db", "migrate", "--lock-timeout", "1", "--json"])
+        .expect(5);
     assert_eq!(kind(&out), "unavailable");
     db.psql(
         "SELECT pg_terminate_backend(pid) FROM pg_stat_activity
          WHERE datname = current_database() AND pid <> pg_backend_pid()",
     );
     drop(holder);
-    db.cmd().args(["db", "migrate"]).assert().success();
+    db.run(["db", "migrate"]).ok();
     let _holder = db.hold(
         "BEGIN; LOCK TABLE tasks IN ACCESS EXCLUSIVE MODE; SELECT pg_sleep(30);",
         &db.locked("tasks"),
     );
     let out = db
-        .cmd()
-        .args([
+        .run([
             "task",
             "list",
             "--user",
@@ -100,9 +88,7 @@ fn errors_keep_their_exit_codes_when_the_server_speaks_german() {
             "1",
             "--json",
         ])
-        .output()
-        .unwrap();
-    expect_code(&out, 5);
-    let err = String::from_utf8_lossy(&out.stderr);
+        .expect(5);
+    let err = String::from_utf8_lossy(&out.out.stderr);
     assert!(err.contains("lock held by another session: pid "), "{err}");
 }

@@ -4,27 +4,25 @@
 use std::os::unix::fs::PermissionsExt;
 use std::process::Command;
 
-use crate::support::{expect_code, json, psql, stderr, stdout, todo_process, LocalHome};
+use crate::support::Outcome;
+use crate::support::{expect_code, psql, todo_process, LocalHome};
 
 #[test]
 fn a_fresh_home_works_at_once_with_local() {
     let home = LocalHome::new("fresh");
     let out = home
-        .cmd()
-        .args(["--local", "user", "add", "me@example.com", "-q"])
-        .output()
-        .unwrap();
-    expect_code(&out, 0);
+        .run(["--local", "user", "add", "me@example.com", "-q"])
+        .expect(0);
     assert!(
-        stderr(&out).contains("creating the local database"),
+        out.stderr().contains("creating the local database"),
         "{}",
-        stderr(&out)
+        out.stderr()
     );
     assert_eq!(
-        stderr(&out).lines().count(),
+        out.stderr().lines().count(),
         1,
         "one notice: {}",
-        stderr(&out)
+        out.stderr()
     );
 
     let out = home
@@ -34,10 +32,9 @@ fn a_fresh_home_works_at_once_with_local() {
         .output()
         .unwrap();
     expect_code(&out, 0);
-    assert_eq!(stderr(&out), "", "no notice once it runs");
+    assert_eq!(out.stderr(), "", "no notice once it runs");
     let out = home
-        .cmd()
-        .args([
+        .run([
             "--local",
             "task",
             "list",
@@ -45,16 +42,11 @@ fn a_fresh_home_works_at_once_with_local() {
             "me@example.com",
             "--json",
         ])
-        .output()
-        .unwrap();
-    assert_eq!(json(&out)[0]["title"], "Try todo");
+        .output();
+    assert_eq!(out.value()[0]["title"], "Try todo");
 
-    let out = home
-        .cmd()
-        .args(["db", "local", "status", "--json"])
-        .output()
-        .unwrap();
-    let v = json(&out);
+    let out = home.run(["db", "local", "status", "--json"]).output();
+    let v = out.value();
     assert_eq!(v["state"], "running");
     assert_eq!(v["home"], home.path.to_str().unwrap());
     // The URL is one psql accepts, and the cluster is migrated and UTF-8
@@ -75,29 +67,19 @@ fn a_fresh_home_works_at_once_with_local() {
 fn stop_then_any_command_starts_it_again() {
     let home = LocalHome::new("restart");
     home.ok(&["db", "local", "start", "-q"]);
-    let out = home
-        .cmd()
-        .args(["db", "local", "stop", "--json"])
-        .output()
-        .unwrap();
-    assert_eq!(json(&out)["state"], "stopped");
+    let out = home.run(["db", "local", "stop", "--json"]).output();
+    assert_eq!(out.value()["state"], "stopped");
     // `status` says it in its exit code too, as `pg_ctl status` does.
-    let out = home.cmd().args(["db", "local", "status"]).output().unwrap();
-    expect_code(&out, 3);
-    assert!(stdout(&out).starts_with("stopped\t"), "{}", stdout(&out));
-    let out = home
-        .cmd()
-        .args(["--local", "user", "list", "--json"])
-        .output()
-        .unwrap();
-    expect_code(&out, 0);
+    let out = home.run(["db", "local", "status"]).expect(3);
+    assert!(out.stdout().starts_with("stopped\t"), "{}", out.stdout());
+    let out = home.run(["--local", "user", "list", "--json"]).expect(0);
     assert!(
-        stderr(&out).contains("starting the local database"),
+        out.stderr().contains("starting the local database"),
         "{}",
-        stderr(&out)
+        out.stderr()
     );
-    let out = home.cmd().args(["db", "local", "status"]).output().unwrap();
-    assert!(stdout(&out).starts_with("running\t"), "{}", stdout(&out));
+    let out = home.run(["db", "local", "status"]).output();
+    assert!(out.stdout().starts_with("running\t"), "{}", out.stdout());
 }
 
 #[test]
@@ -117,7 +99,7 @@ fn two_commands_racing_on_a_fresh_home_both_succeed() {
     for child in children {
         let out = child.wait_with_output().unwrap();
         expect_code(&out, 0);
-        notices.push_str(&stderr(&out));
+        notices.push_str(&out.stderr());
     }
     assert_eq!(
         notices.matches("creating the local database").count(),
@@ -147,9 +129,9 @@ fn only_its_owner_can_reach_the_socket() {
             .unwrap();
         assert!(!out.status.success());
         assert!(
-            stderr(&out).contains("Permission denied"),
+            out.stderr().contains("Permission denied"),
             "{}",
-            stderr(&out)
+            out.stderr()
         );
     }
 }
@@ -166,7 +148,7 @@ fn missing_server_binaries_name_what_to_install() {
         .output()
         .unwrap();
     expect_code(&out, 5);
-    let err = stderr(&out);
+    let err = out.stderr();
     assert!(err.contains("PostgreSQL server binaries"), "{err}");
     assert!(err.contains("apt-get install postgresql"), "{err}");
     assert!(err.contains("DATABASE_URL"), "{err}");
@@ -260,7 +242,7 @@ fn a_stale_postmaster_pid_is_detected_and_the_server_started() {
                 .args(["-P", &other.id().to_string(), "sleep"])
                 .output()
                 .unwrap();
-            if let Some(p) = stdout(&out).lines().next() {
+            if let Some(p) = out.stdout().lines().next() {
                 found = Some(p.to_string());
                 break;
             }
@@ -273,25 +255,12 @@ fn a_stale_postmaster_pid_is_detected_and_the_server_started() {
     let stale = text.replacen(&pid, &other_pid, 1);
     std::fs::write(&pid_file, stale).unwrap();
 
-    let out = home
-        .cmd()
-        .args(["db", "local", "status", "--json"])
-        .output()
-        .unwrap();
-    assert_eq!(json(&out)["state"], "stopped", "{}", stdout(&out));
-    let out = home
-        .cmd()
-        .args(["--local", "user", "list", "--json"])
-        .output()
-        .unwrap();
-    expect_code(&out, 0);
-    assert!(stderr(&out).contains("starting the local database"));
-    let out = home
-        .cmd()
-        .args(["db", "local", "status", "--json"])
-        .output()
-        .unwrap();
-    assert_eq!(json(&out)["state"], "running");
+    let out = home.run(["db", "local", "status", "--json"]).output();
+    assert_eq!(out.value()["state"], "stopped", "{}", out.stdout());
+    let out = home.run(["--local", "user", "list", "--json"]).expect(0);
+    assert!(out.stderr().contains("starting the local database"));
+    let out = home.run(["db", "local", "status", "--json"]).output();
+    assert_eq!(out.value()["state"], "running");
     let _ = other.kill();
     let _ = other.wait();
 }
@@ -302,14 +271,9 @@ fn a_home_or_socket_directory_others_control_is_refused() {
     let home = LocalHome::new("open");
     std::fs::create_dir_all(&home.path).unwrap();
     std::fs::set_permissions(&home.path, std::fs::Permissions::from_mode(0o777)).unwrap();
-    let out = home
-        .cmd()
-        .args(["--local", "user", "list"])
-        .output()
-        .unwrap();
-    expect_code(&out, 5);
-    assert!(stderr(&out).contains("refusing to use"), "{}", stderr(&out));
-    assert!(stderr(&out).contains("mode 777"), "{}", stderr(&out));
+    let out = home.run(["--local", "user", "list"]).expect(5);
+    assert!(out.stderr().contains("refusing to use"), "{}", out.stderr());
+    assert!(out.stderr().contains("mode 777"), "{}", out.stderr());
     assert!(!home.path.join("data").exists());
 
     // The /tmp socket directory of a long home, made first by someone else.
@@ -319,16 +283,11 @@ fn a_home_or_socket_directory_others_control_is_refused() {
     let _ = std::fs::remove_dir_all(&socket_dir);
     std::fs::create_dir(&socket_dir).unwrap();
     std::fs::set_permissions(&socket_dir, std::fs::Permissions::from_mode(0o777)).unwrap();
-    let out = long
-        .cmd()
-        .args(["--local", "user", "list"])
-        .output()
-        .unwrap();
-    expect_code(&out, 5);
+    let out = long.run(["--local", "user", "list"]).expect(5);
     assert!(
-        stderr(&out).contains(&socket_dir.display().to_string()),
+        out.stderr().contains(&socket_dir.display().to_string()),
         "{}",
-        stderr(&out)
+        out.stderr()
     );
 
     // A home that belongs to another user (needs root to arrange).
@@ -340,16 +299,11 @@ fn a_home_or_socket_directory_others_control_is_refused() {
             .status()
             .unwrap();
         assert!(status.success());
-        let out = long
-            .cmd()
-            .args(["--local", "user", "list"])
-            .output()
-            .unwrap();
-        expect_code(&out, 5);
+        let out = long.run(["--local", "user", "list"]).expect(5);
         assert!(
-            stderr(&out).contains("belongs to another user"),
+            out.stderr().contains("belongs to another user"),
             "{}",
-            stderr(&out)
+            out.stderr()
         );
     }
     let _ = std::fs::remove_dir_all(&socket_dir);
@@ -360,23 +314,16 @@ fn a_home_with_quotes_dollars_and_backslashes_works_and_runs_nothing() {
     let base = LocalHome::new("odd");
     let path = base.path.join("it's $(id>pwned) a\\b");
     let home = LocalHome { path: path.clone() };
-    let out = home
-        .cmd()
-        .args(["--local", "user", "add", "odd@example.com", "-q"])
-        .output()
-        .unwrap();
-    expect_code(&out, 0);
-    let out = home
-        .cmd()
-        .args(["--local", "user", "list", "--json"])
-        .output()
-        .unwrap();
-    assert_eq!(json(&out)[0]["email"], "odd@example.com");
+    let _out = home
+        .run(["--local", "user", "add", "odd@example.com", "-q"])
+        .expect(0);
+    let out = home.run(["--local", "user", "list", "--json"]).output();
+    assert_eq!(out.value()[0]["email"], "odd@example.com");
     let found = Command::new("find")
         .arg(&base.path)
         .args(["-name", "pwned"])
         .output()
         .unwrap();
-    assert_eq!(stdout(&found), "", "a shell ran part of TODO_HOME");
+    assert_eq!(found.stdout(), "", "a shell ran part of TODO_HOME");
     drop(home);
 }

@@ -4,7 +4,8 @@
 
 use std::process::Command;
 
-use crate::support::{expect_code, json, stderr, LocalHome};
+use crate::support::Outcome;
+use crate::support::{expect_code, LocalHome};
 
 fn postmaster_pid(home: &LocalHome) -> String {
     let text = std::fs::read_to_string(home.path.join("data/postmaster.pid")).unwrap();
@@ -12,12 +13,8 @@ fn postmaster_pid(home: &LocalHome) -> String {
 }
 
 fn state(home: &LocalHome) -> String {
-    let out = home
-        .cmd()
-        .args(["db", "local", "status", "--json"])
-        .output()
-        .unwrap();
-    json(&out)["state"].as_str().unwrap().to_string()
+    let out = home.run(["db", "local", "status", "--json"]).output();
+    out.value()["state"].as_str().unwrap().to_string()
 }
 
 #[test]
@@ -66,13 +63,8 @@ fn a_killed_postmaster_is_dead_even_as_a_zombie() {
     let pid = postmaster_pid(&home);
     Command::new("kill").args(["-9", &pid]).status().unwrap();
     // At once: its children may still be exiting.
-    let out = home
-        .cmd()
-        .args(["--local", "user", "list", "--json"])
-        .output()
-        .unwrap();
-    expect_code(&out, 0);
-    let err = stderr(&out);
+    let out = home.run(["--local", "user", "list", "--json"]).expect(0);
+    let err = out.stderr();
     assert!(err.contains("starting the local database"), "{err}");
     assert_eq!(err.lines().count(), 1, "one clear line: {err}");
     assert_eq!(state(&home), "running");
@@ -88,13 +80,8 @@ fn a_start_that_fails_says_why_in_one_line() {
     let mut text = std::fs::read_to_string(&conf).unwrap();
     text.push_str("\nshared_buffers = 'lots'\n");
     std::fs::write(&conf, text).unwrap();
-    let out = home
-        .cmd()
-        .args(["--local", "user", "list"])
-        .output()
-        .unwrap();
-    expect_code(&out, 5);
-    let err = stderr(&out);
+    let out = home.run(["--local", "user", "list"]).expect(5);
+    let err = out.stderr();
     let first = err.lines().find(|l| l.starts_with("error:")).unwrap();
     assert!(first.contains("contains errors"), "{err}");
     assert!(first.contains("shared_buffers"), "the cause too: {err}");
@@ -109,45 +96,25 @@ fn destroy_and_reset_the_embedded_database() {
     let home = LocalHome::new("destroy");
     home.ok(&["--local", "user", "add", "gone@example.com", "-q"]);
     std::fs::write(home.path.join("notes.txt"), "mine").unwrap();
-    let out = home
-        .cmd()
-        .args(["db", "local", "destroy"])
-        .output()
-        .unwrap();
-    expect_code(&out, 2);
-    assert!(stderr(&out).contains("--yes"), "{}", stderr(&out));
+    let out = home.run(["db", "local", "destroy"]).expect(2);
+    assert!(out.stderr().contains("--yes"), "{}", out.stderr());
     assert!(
         home.path.join("data").exists(),
         "nothing removed without --yes"
     );
 
     let out = home
-        .cmd()
-        .args(["db", "local", "reset", "--yes", "--json"])
-        .output()
-        .unwrap();
-    expect_code(&out, 0);
-    assert_eq!(json(&out)["state"], "running");
-    let out = home
-        .cmd()
-        .args(["--local", "user", "list", "--json"])
-        .output()
-        .unwrap();
-    assert_eq!(json(&out), serde_json::json!([]), "empty after reset");
-    let out = home
-        .cmd()
-        .args(["--local", "db", "status", "--check"])
-        .output()
-        .unwrap();
-    expect_code(&out, 0);
+        .run(["db", "local", "reset", "--yes", "--json"])
+        .expect(0);
+    assert_eq!(out.value()["state"], "running");
+    let out = home.run(["--local", "user", "list", "--json"]).output();
+    assert_eq!(out.value(), serde_json::json!([]), "empty after reset");
+    let _out = home.run(["--local", "db", "status", "--check"]).expect(0);
 
     let out = home
-        .cmd()
-        .args(["db", "local", "destroy", "--yes", "--json"])
-        .output()
-        .unwrap();
-    expect_code(&out, 0);
-    assert_eq!(json(&out)["state"], "not created");
+        .run(["db", "local", "destroy", "--yes", "--json"])
+        .expect(0);
+    assert_eq!(out.value()["state"], "not created");
     assert!(!home.path.join("data").exists());
     assert_eq!(
         std::fs::read_to_string(home.path.join("notes.txt")).unwrap(),

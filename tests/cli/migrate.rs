@@ -1,6 +1,7 @@
 //! `db migrate`, `db migrate --baseline`, `db status`, `db revert` (SPEC §1, §4a).
 
-use crate::support::{expect_code, json, run_concurrently, stderr, stdout, TestDb};
+use crate::support::Outcome;
+use crate::support::{expect_code, run_concurrently, TestDb};
 
 /// The schema of SPEC §1, verbatim, as the web backend would create it.
 pub const SPEC_SQL: &str = r#"
@@ -114,10 +115,9 @@ fn migrate_creates_exactly_the_spec_schema_plus_extras() {
     }
 
     let db = TestDb::empty();
-    let out = db.cmd().args(["db", "migrate", "--json"]).output().unwrap();
-    expect_code(&out, 0);
+    let out = db.run(["db", "migrate", "--json"]).expect(0);
     assert_eq!(
-        json(&out),
+        out.value(),
         serde_json::json!({"applied": ["20261124000001", "20261124000002", "20261124000003", "20261201000004", "20261201000005"]})
     );
     let migrated = dump(&db);
@@ -143,22 +143,17 @@ fn trigger_sets_updated_at_in_utc_whatever_the_session_time_zone() {
 #[test]
 fn migrate_twice_applies_nothing_the_second_time() {
     let db = TestDb::empty();
-    db.cmd().args(["db", "migrate"]).assert().success();
-    let out = db.cmd().args(["db", "migrate", "--json"]).output().unwrap();
-    expect_code(&out, 0);
-    assert_eq!(json(&out), serde_json::json!({"applied": []}));
-    let out = db
-        .cmd()
-        .args(["db", "migrate", "--format", "table"])
-        .output()
-        .unwrap();
-    assert!(stdout(&out).contains("up to date"), "{}", stdout(&out));
+    db.run(["db", "migrate"]).ok();
+    let out = db.run(["db", "migrate", "--json"]).expect(0);
+    assert_eq!(out.value(), serde_json::json!({"applied": []}));
+    let out = db.run(["db", "migrate", "--format", "table"]).output();
+    assert!(out.stdout().contains("up to date"), "{}", out.stdout());
 }
 
 #[test]
 fn revert_all_then_migrate_round_trips() {
     let db = TestDb::empty();
-    db.cmd().args(["db", "migrate"]).assert().success();
+    db.run(["db", "migrate"]).ok();
     let first = dump(&db);
 
     for version in [
@@ -167,22 +162,12 @@ fn revert_all_then_migrate_round_trips() {
         "20261124000003",
         "20261124000002",
     ] {
-        let out = db
-            .cmd()
-            .args(["db", "revert", "--yes", "--json"])
-            .output()
-            .unwrap();
-        expect_code(&out, 0);
-        assert_eq!(json(&out), serde_json::json!({ "reverted": version }));
+        let out = db.run(["db", "revert", "--yes", "--json"]).expect(0);
+        assert_eq!(out.value(), serde_json::json!({ "reverted": version }));
     }
-    let out = db
-        .cmd()
-        .args(["db", "revert", "--yes", "--json"])
-        .output()
-        .unwrap();
-    expect_code(&out, 0);
+    let out = db.run(["db", "revert", "--yes", "--json"]).expect(0);
     assert_eq!(
-        json(&out),
+        out.value(),
         serde_json::json!({"reverted": "20261124000001"})
     );
     assert_eq!(
@@ -192,10 +177,10 @@ fn revert_all_then_migrate_round_trips() {
         ),
         "t"
     );
-    let out = db.cmd().args(["db", "revert", "--yes"]).output().unwrap();
-    assert_eq!(out.status.code(), Some(6), "nothing left to revert");
+    let out = db.run(["db", "revert", "--yes"]).output();
+    assert_eq!(out.code(), Some(6), "nothing left to revert");
 
-    db.cmd().args(["db", "migrate"]).assert().success();
+    db.run(["db", "migrate"]).ok();
     assert_eq!(dump(&db), first);
 }
 
@@ -205,7 +190,7 @@ fn concurrent_migrates_all_succeed_and_apply_each_migration_once() {
     let mut applied = Vec::new();
     for out in run_concurrently(&db.dir, 8, &db.url(), &["db", "migrate", "--json"]) {
         expect_code(&out, 0);
-        for v in json(&out)["applied"].as_array().unwrap() {
+        for v in out.value()["applied"].as_array().unwrap() {
             applied.push(v.as_str().unwrap().to_string());
         }
     }
@@ -234,29 +219,24 @@ fn migrate_refuses_a_schema_it_did_not_create_and_baseline_adopts_it() {
              INSERT INTO tasks (title, user_id) VALUES ('kept', 'u1')",
     );
 
-    let out = db.cmd().args(["db", "migrate"]).output().unwrap();
-    expect_code(&out, 6);
+    let out = db.run(["db", "migrate"]).expect(6);
     assert!(
-        stderr(&out).contains("hint: adopt them with: todo db migrate --baseline"),
+        out.stderr()
+            .contains("hint: adopt them with: todo db migrate --baseline"),
         "{}",
-        stderr(&out)
+        out.stderr()
     );
 
-    let out = db.cmd().args(["db", "status", "--json"]).output().unwrap();
-    assert!(stderr(&out).contains("--baseline"));
+    let out = db.run(["db", "status", "--json"]).output();
+    assert!(out.stderr().contains("--baseline"));
     assert_eq!(
-        json(&out),
+        out.value(),
         serde_json::json!({"applied": [], "pending": ["20261124000001", "20261124000002", "20261124000003", "20261201000004", "20261201000005"], "run_on": {}})
     );
 
-    let out = db
-        .cmd()
-        .args(["db", "migrate", "--baseline", "--json"])
-        .output()
-        .unwrap();
-    expect_code(&out, 0);
+    let out = db.run(["db", "migrate", "--baseline", "--json"]).expect(0);
     assert_eq!(
-        json(&out),
+        out.value(),
         serde_json::json!({"applied": ["20261124000002", "20261124000003", "20261201000004", "20261201000005"]})
     );
 
@@ -267,10 +247,7 @@ fn migrate_refuses_a_schema_it_did_not_create_and_baseline_adopts_it() {
         "baselined schema equals a migrated one"
     );
     assert_eq!(db.psql("SELECT title FROM tasks"), "kept");
-    db.cmd()
-        .args(["db", "status", "--check"])
-        .assert()
-        .success();
+    db.run(["db", "status", "--check"]).ok();
 }
 
 #[test]
@@ -284,13 +261,8 @@ fn baseline_lists_every_difference_of_a_drifted_schema_and_changes_nothing() {
         .replace(" ON DELETE CASCADE", "");
     let db = TestDb::empty();
     db.psql(&drifted);
-    let out = db
-        .cmd()
-        .args(["db", "migrate", "--baseline"])
-        .output()
-        .unwrap();
-    expect_code(&out, 6);
-    let err = stderr(&out);
+    let out = db.run(["db", "migrate", "--baseline"]).expect(6);
+    let err = out.stderr();
     assert!(err.contains("3 differences"), "{err}");
     assert!(
         err.contains(
@@ -317,52 +289,42 @@ fn baseline_lists_every_difference_of_a_drifted_schema_and_changes_nothing() {
         .output()
         .unwrap();
     assert_eq!(
-        out.status.code(),
+        out.code(),
         Some(6),
         "nothing to baseline on an empty database"
     );
-    assert!(stderr(&out).contains("todo db migrate"));
+    assert!(out.stderr().contains("todo db migrate"));
 }
 
 #[test]
 fn status_check_exits_6_while_migrations_are_pending() {
     let db = TestDb::empty();
-    let out = db
-        .cmd()
-        .args(["db", "status", "--check", "--json"])
-        .output()
-        .unwrap();
-    expect_code(&out, 6);
+    let out = db.run(["db", "status", "--check", "--json"]).expect(6);
     assert_eq!(
-        json(&out),
+        out.value(),
         serde_json::json!({"applied": [], "pending": ["20261124000001", "20261124000002", "20261124000003", "20261201000004", "20261201000005"], "run_on": {}})
     );
-    let err: serde_json::Value = serde_json::from_slice(&out.stderr).unwrap();
+    let err: serde_json::Value = serde_json::from_slice(&out.out.stderr).unwrap();
     assert_eq!(err["error"]["code"], 6);
     assert_eq!(err["error"]["kind"], "not_ready");
 
-    let out = db.cmd().args(["db", "status"]).output().unwrap();
+    let out = db.run(["db", "status"]).output();
     assert_eq!(
-        out.status.code(),
+        out.code(),
         Some(0),
         "without --check pending is not an error"
     );
     assert_eq!(
-        stdout(&out),
+        out.stdout(),
         "20261124000001\tcreate_users_and_tasks\tpending\t\n20261124000002\tconstraints_and_triggers\tpending\t\n\
          20261124000003\tindex_tasks_user_created\tpending\t\n\
          20261201000004\tusers_natural_order\tpending\t\n\
          20261201000005\tusers_natural_key\tpending\t\n"
     );
 
-    db.cmd()
-        .args(["db", "migrate", "-q"])
-        .assert()
-        .success()
-        .stdout("");
-    let out = db.cmd().args(["db", "status", "--check"]).output().unwrap();
-    expect_code(&out, 0);
-    let text = stdout(&out);
+    db.run(["db", "migrate", "-q"]).ok().stdout_is("");
+    let out = db.run(["db", "status", "--check"]).expect(0);
+    let text = out.stdout();
     let fields: Vec<Vec<&str>> = text.lines().map(|l| l.split('\t').collect()).collect();
     let names: Vec<&str> = fields.iter().map(|f| f[1]).collect();
     assert_eq!(
@@ -389,17 +351,16 @@ fn revert_shows_what_it_drops_and_guards_the_base_migration() {
     );
 
     // No terminal and no --yes: refuse, change nothing.
-    let out = db.cmd().args(["db", "revert"]).output().unwrap();
-    expect_code(&out, 2);
+    let out = db.run(["db", "revert"]).expect(2);
     assert!(
-        stderr(&out).contains("idx_users_email_natural_key"),
+        out.stderr().contains("idx_users_email_natural_key"),
         "{}",
-        stderr(&out)
+        out.stderr()
     );
     assert!(
-        stderr(&out).contains("hint: pass --yes"),
+        out.stderr().contains("hint: pass --yes"),
         "{}",
-        stderr(&out)
+        out.stderr()
     );
     assert_eq!(
         db.psql("SELECT count(*) FROM __diesel_schema_migrations"),
@@ -407,28 +368,23 @@ fn revert_shows_what_it_drops_and_guards_the_base_migration() {
     );
 
     for _ in 0..3 {
-        db.cmd().args(["db", "revert", "--yes"]).assert().success();
+        db.run(["db", "revert", "--yes"]).ok();
     }
-    let out = db.cmd().args(["db", "revert", "--yes"]).output().unwrap();
-    expect_code(&out, 0);
+    let out = db.run(["db", "revert", "--yes"]).expect(0);
     assert!(
-        stderr(&out).contains("idx_users_email_lower"),
+        out.stderr().contains("idx_users_email_lower"),
         "{}",
-        stderr(&out)
+        out.stderr()
     );
 
     // The base migration with rows needs --force too.
-    let out = db.cmd().args(["db", "revert", "--yes"]).output().unwrap();
-    expect_code(&out, 2);
-    let err = stderr(&out);
+    let out = db.run(["db", "revert", "--yes"]).expect(2);
+    let err = out.stderr();
     assert!(err.contains("users: 1 rows, tasks: 2 rows"), "{err}");
     assert!(err.contains("--force"), "{err}");
     assert_eq!(db.psql("SELECT count(*) FROM tasks"), "2");
 
-    db.cmd()
-        .args(["db", "revert", "--yes", "--force"])
-        .assert()
-        .success();
+    db.run(["db", "revert", "--yes", "--force"]).ok();
     assert_eq!(db.psql("SELECT to_regclass('tasks') IS NULL"), "t");
 }
 
@@ -443,16 +399,11 @@ fn migrate_gives_up_at_its_lock_timeout() {
         ),
         "SELECT EXISTS (SELECT FROM pg_locks WHERE locktype = 'advisory' AND granted)",
     );
-    let out = db
-        .cmd()
-        .args(["db", "migrate", "--lock-timeout", "1"])
-        .output()
-        .unwrap();
-    expect_code(&out, 5);
+    let out = db.run(["db", "migrate", "--lock-timeout", "1"]).expect(5);
     assert!(
-        stderr(&out).contains("gave up waiting for a lock"),
+        out.stderr().contains("gave up waiting for a lock"),
         "{}",
-        stderr(&out)
+        out.stderr()
     );
     assert_eq!(db.psql("SELECT to_regclass('users') IS NULL"), "t");
 }
@@ -462,17 +413,16 @@ fn migrate_gives_up_at_its_lock_timeout() {
 fn status_shows_when_each_migration_was_applied() {
     let db = TestDb::migrated();
     db.psql("UPDATE __diesel_schema_migrations SET run_on = '2026-01-02 03:04:05' WHERE version = '20261124000001'");
-    let out = db.cmd().args(["db", "status", "--json"]).output().unwrap();
-    expect_code(&out, 0);
-    let v = json(&out);
+    let out = db.run(["db", "status", "--json"]).expect(0);
+    let v = out.value();
     assert_eq!(v["run_on"]["20261124000001"], "2026-01-02T03:04:05.000000Z");
     assert_eq!(v["run_on"].as_object().unwrap().len(), 5);
-    let out = db.cmd().args(["db", "status"]).output().unwrap();
+    let out = db.run(["db", "status"]).output();
     assert!(
-        stdout(&out).starts_with(
+        out.stdout().starts_with(
             "20261124000001\tcreate_users_and_tasks\tapplied\t2026-01-02T03:04:05.000000Z\n"
         ),
         "{}",
-        stdout(&out)
+        out.stdout()
     );
 }

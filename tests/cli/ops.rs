@@ -3,7 +3,8 @@
 
 use std::time::{Duration, Instant};
 
-use crate::support::{expect_code, json, server, stderr, stdout, todo_cmd, TempDir, TestDb};
+use crate::support::Outcome;
+use crate::support::{expect_code, server, todo_cmd, TempDir, TestDb};
 
 #[test]
 fn wait_succeeds_when_the_server_comes_late_and_gives_up_when_none_does() {
@@ -29,7 +30,7 @@ fn wait_succeeds_when_the_server_comes_late_and_gives_up_when_none_does() {
         .unwrap();
     expect_code(&out, 0);
     appear.join().unwrap();
-    assert_eq!(json(&out)["ready"], true);
+    assert_eq!(out.value()["ready"], true);
     assert!(started.elapsed() >= Duration::from_millis(1400));
 
     let started = Instant::now();
@@ -40,9 +41,9 @@ fn wait_succeeds_when_the_server_comes_late_and_gives_up_when_none_does() {
         .unwrap();
     expect_code(&out, 5);
     assert!(
-        stderr(&out).contains("gave up after 2 s"),
+        out.stderr().contains("gave up after 2 s"),
         "{}",
-        stderr(&out)
+        out.stderr()
     );
     assert!(started.elapsed() < Duration::from_secs(10));
 }
@@ -50,19 +51,13 @@ fn wait_succeeds_when_the_server_comes_late_and_gives_up_when_none_does() {
 #[test]
 fn wait_migrated_waits_for_pending_migrations() {
     let db = TestDb::empty();
-    let out = db
-        .cmd()
-        .args(["db", "wait", "--timeout", "1", "--migrated"])
-        .output()
-        .unwrap();
-    expect_code(&out, 6);
-    db.cmd().args(["db", "migrate", "-q"]).assert().success();
-    let out = db
-        .cmd()
-        .args(["db", "wait", "--timeout", "5", "--migrated", "--json"])
-        .output()
-        .unwrap();
-    expect_code(&out, 0);
+    let _out = db
+        .run(["db", "wait", "--timeout", "1", "--migrated"])
+        .expect(6);
+    db.run(["db", "migrate", "-q"]).ok();
+    let _out = db
+        .run(["db", "wait", "--timeout", "5", "--migrated", "--json"])
+        .expect(0);
 }
 
 /// Checks the Prometheus text exposition format line by line: comments
@@ -107,9 +102,8 @@ fn stats_report_sizes_scans_and_the_slowest_statements() {
     db.psql("CREATE EXTENSION IF NOT EXISTS pg_stat_statements");
     db.add_user("s@example.com");
     db.add_task("s@example.com", "one");
-    let out = db.cmd().args(["db", "stats", "--json"]).output().unwrap();
-    expect_code(&out, 0);
-    let v = json(&out);
+    let out = db.run(["db", "stats", "--json"]).expect(0);
+    let v = out.value();
     assert_eq!(v["database"]["name"], db.name.as_str());
     let tables: Vec<&str> = v["tables"]
         .as_array()
@@ -133,13 +127,8 @@ fn stats_report_sizes_scans_and_the_slowest_statements() {
     // Tables read as `db health` does: sizes in kB/MB, ages, and the last
     // analyze beside the last vacuum (issue 27).
     db.psql("ANALYZE tasks");
-    let out = db
-        .cmd()
-        .args(["db", "stats", "--format", "table"])
-        .output()
-        .unwrap();
-    expect_code(&out, 0);
-    let text = stdout(&out);
+    let out = db.run(["db", "stats", "--format", "table"]).expect(0);
+    let text = out.stdout();
     assert!(text.contains("Last (auto)analyze"), "{text}");
     let tasks_row = text
         .lines()
@@ -149,13 +138,8 @@ fn stats_report_sizes_scans_and_the_slowest_statements() {
     assert!(tasks_row.contains("just now"), "{tasks_row}");
     assert!(text.contains(" deadlocks since"), "{text}");
 
-    let out = db
-        .cmd()
-        .args(["db", "stats", "--format", "prometheus"])
-        .output()
-        .unwrap();
-    expect_code(&out, 0);
-    let text = String::from_utf8(out.stdout).unwrap();
+    let out = db.run(["db", "stats", "--format", "prometheus"]).expect(0);
+    let text = out.stdout();
     assert!(assert_prometheus(&text) >= 10, "{text}");
     assert!(
         text.contains("todo_table_live_rows{table=\"tasks\"}"),
@@ -166,13 +150,8 @@ fn stats_report_sizes_scans_and_the_slowest_statements() {
 #[test]
 fn health_in_prometheus_format_and_other_commands_refuse_it() {
     let db = TestDb::migrated();
-    let out = db
-        .cmd()
-        .args(["db", "health", "--format", "prometheus"])
-        .output()
-        .unwrap();
-    expect_code(&out, 0);
-    let text = String::from_utf8(out.stdout).unwrap();
+    let out = db.run(["db", "health", "--format", "prometheus"]).expect(0);
+    let text = out.stdout();
     assert!(assert_prometheus(&text) >= 10, "{text}");
     assert!(
         text.contains("todo_health_check_status{check=\"schema\"} 0"),
@@ -181,8 +160,7 @@ fn health_in_prometheus_format_and_other_commands_refuse_it() {
     assert!(text.contains("todo_health_status 0"), "{text}");
 
     let out = db
-        .cmd()
-        .args([
+        .run([
             "task",
             "add",
             "x",
@@ -191,10 +169,8 @@ fn health_in_prometheus_format_and_other_commands_refuse_it() {
             "--format",
             "prometheus",
         ])
-        .output()
-        .unwrap();
-    expect_code(&out, 2);
-    assert!(stderr(&out).contains("only for db health and db stats"));
+        .expect(2);
+    assert!(out.stderr().contains("only for db health and db stats"));
     assert_eq!(db.value("SELECT count(*) FROM tasks"), "0");
 }
 
@@ -221,12 +197,9 @@ fn purgeable_db() -> TestDb {
 fn purge_deletes_exactly_the_old_completed_tasks() {
     let db = purgeable_db();
     let out = db
-        .cmd()
-        .args(["db", "purge", "--done-before", "90d", "--dry-run", "--json"])
-        .output()
-        .unwrap();
-    expect_code(&out, 0);
-    assert_eq!(json(&out)["deleted"], 60);
+        .run(["db", "purge", "--done-before", "90d", "--dry-run", "--json"])
+        .expect(0);
+    assert_eq!(out.value()["deleted"], 60);
     assert_eq!(
         db.value("SELECT count(*) FROM tasks"),
         "68",
@@ -234,12 +207,7 @@ fn purge_deletes_exactly_the_old_completed_tasks() {
     );
 
     // Off a terminal without --yes: refused.
-    let out = db
-        .cmd()
-        .args(["db", "purge", "--done-before", "90d"])
-        .output()
-        .unwrap();
-    expect_code(&out, 2);
+    let _out = db.run(["db", "purge", "--done-before", "90d"]).expect(2);
 
     // Only one user's.
     let out = db
@@ -256,7 +224,7 @@ fn purge_deletes_exactly_the_old_completed_tasks() {
         .output()
         .unwrap();
     expect_code(&out, 0);
-    let v = json(&out);
+    let v = out.value();
     assert_eq!(v["deleted"], 30);
     assert_eq!(v["batches"], 5);
     assert_eq!(
@@ -264,12 +232,9 @@ fn purge_deletes_exactly_the_old_completed_tasks() {
         "30"
     );
     let out = db
-        .cmd()
-        .args(["db", "purge", "--done-before", "90d", "--yes", "--json"])
-        .output()
-        .unwrap();
-    expect_code(&out, 0);
-    assert_eq!(json(&out)["deleted"], 30);
+        .run(["db", "purge", "--done-before", "90d", "--yes", "--json"])
+        .expect(0);
+    assert_eq!(out.value()["deleted"], 30);
     // Pending, unknown (NULL), recent and undated tasks all stay.
     assert_eq!(
         db.value("SELECT string_agg(DISTINCT title, ',' ORDER BY title) FROM tasks"),
@@ -361,7 +326,7 @@ fn an_interrupted_archived_purge_loses_nothing_and_a_rerun_finishes() {
     archived.dedup();
     assert_eq!(archived.len(), 60, "{archived:?}");
     assert!(archived.iter().all(|t| t.starts_with("old done")));
-    assert_eq!(json(&out)["archived"], json(&out)["deleted"]);
+    assert_eq!(out.value()["archived"], out.value()["deleted"]);
 
     // An archive name is never reused.
     let out = db
@@ -393,13 +358,8 @@ fn maintain_vacuums_a_bloated_table_and_rebuilds_an_invalid_index() {
         "UPDATE pg_index SET indisvalid = false WHERE indexrelid = 'idx_tasks_completed'::regclass",
     );
 
-    let out = db
-        .cmd()
-        .args(["db", "maintain", "--dry-run", "--json"])
-        .output()
-        .unwrap();
-    expect_code(&out, 0);
-    let plan = json(&out);
+    let out = db.run(["db", "maintain", "--dry-run", "--json"]).expect(0);
+    let plan = out.value();
     let actions: Vec<&str> = plan["actions"]
         .as_array()
         .unwrap()
@@ -418,15 +378,10 @@ fn maintain_vacuums_a_bloated_table_and_rebuilds_an_invalid_index() {
         .all(|a| a["result"] == "planned"));
 
     // Off a terminal it needs --yes.
-    expect_code(&db.cmd().args(["db", "maintain"]).output().unwrap(), 2);
+    expect_code(&db.run(["db", "maintain"]).output(), 2);
 
-    let out = db
-        .cmd()
-        .args(["db", "maintain", "--yes", "--json"])
-        .output()
-        .unwrap();
-    expect_code(&out, 0);
-    let done = json(&out);
+    let out = db.run(["db", "maintain", "--yes", "--json"]).expect(0);
+    let done = out.value();
     assert!(
         done["actions"]
             .as_array()
@@ -467,13 +422,10 @@ fn maintain_skips_instead_of_waiting_behind_a_lock() {
     );
     let started = Instant::now();
     let out = db
-        .cmd()
-        .args(["db", "maintain", "--yes", "--json", "--lock-timeout", "1"])
-        .output()
-        .unwrap();
-    expect_code(&out, 0);
+        .run(["db", "maintain", "--yes", "--json", "--lock-timeout", "1"])
+        .expect(0);
     assert!(started.elapsed() < Duration::from_secs(20));
-    let v = json(&out);
+    let v = out.value();
     let vacuum = v["actions"]
         .as_array()
         .unwrap()

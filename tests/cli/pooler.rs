@@ -2,6 +2,7 @@
 //! configuration of the tool.
 
 use crate::support::servers::pgbouncer;
+use crate::support::Outcome;
 use crate::support::{json, run_concurrently, stderr, todo_cmd, TestDb};
 
 fn via_bouncer(db: &TestDb) -> assert_cmd::Command {
@@ -15,7 +16,7 @@ fn every_command_works_through_a_transaction_pooler() {
     let db = TestDb::empty();
     let run = |args: &[&str]| -> std::process::Output {
         let out = via_bouncer(&db).args(args).output().unwrap();
-        assert_eq!(out.status.code(), Some(0), "{args:?}: {}", stderr(&out));
+        assert_eq!(out.code(), Some(0), "{args:?}: {}", out.stderr());
         out
     };
     run(&["db", "migrate"]);
@@ -69,7 +70,7 @@ fn two_hundred_concurrent_adds_through_five_server_connections() {
         ],
     );
     for out in &outs {
-        assert_eq!(out.status.code(), Some(0), "{}", stderr(out));
+        assert_eq!(out.code(), Some(0), "{}", stderr(out));
     }
     assert_eq!(db.value("SELECT count(DISTINCT title) FROM tasks"), "200");
 }
@@ -85,7 +86,7 @@ fn concurrent_migrates_through_the_pooler() {
     );
     let mut applied = Vec::new();
     for out in &outs {
-        assert_eq!(out.status.code(), Some(0), "{}", stderr(out));
+        assert_eq!(out.code(), Some(0), "{}", stderr(out));
         applied.extend(
             json(out)["applied"]
                 .as_array()
@@ -110,15 +111,15 @@ fn fifty_concurrent_adds_of_one_email_give_one_user() {
         &pgbouncer().url(&db.name),
         &["user", "add", "same@example.com"],
     );
-    let ok = outs.iter().filter(|o| o.status.code() == Some(0)).count();
-    let conflict = outs.iter().filter(|o| o.status.code() == Some(4)).count();
+    let ok = outs.iter().filter(|o| o.code() == Some(0)).count();
+    let conflict = outs.iter().filter(|o| o.code() == Some(4)).count();
     assert_eq!(
         (ok, conflict),
         (1, 49),
         "{:?}",
-        outs.iter().map(|o| o.status.code()).collect::<Vec<_>>()
+        outs.iter().map(|o| o.code()).collect::<Vec<_>>()
     );
-    for out in outs.iter().filter(|o| o.status.code() == Some(4)) {
+    for out in outs.iter().filter(|o| o.code() == Some(4)) {
         assert!(
             stderr(out).starts_with("error: email same@example.com is already registered"),
             "{}",

@@ -7,7 +7,8 @@
 
 use std::path::{Path, PathBuf};
 
-use crate::support::{command_in_test_env, expect_code, stdout, LocalHome};
+use crate::support::Outcome;
+use crate::support::{command_in_test_env, expect_code, LocalHome};
 
 const README: &str = include_str!("../../README.md");
 
@@ -79,7 +80,7 @@ fn run_script(tag: &str, lines: &[String]) -> String {
         .unwrap();
     expect_code(&out, 0);
     let _ = std::fs::remove_dir_all(&dir);
-    stdout(&out)
+    out.stdout()
 }
 
 #[test]

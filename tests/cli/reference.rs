@@ -5,7 +5,8 @@
 
 use std::collections::BTreeSet;
 
-use crate::support::{expect_code, json, stderr, LocalHome, TempDir};
+use crate::support::Outcome;
+use crate::support::{expect_code, LocalHome, TempDir};
 
 const REFERENCE: &str = include_str!("../../docs/reference.md");
 
@@ -170,9 +171,9 @@ fn every_documented_json_shape_is_what_the_command_prints() {
         assert!(
             out.status.success(),
             "todo {args:?} failed: {}",
-            stderr(&out)
+            out.stderr()
         );
-        json(&out)
+        out.value()
     };
     let mut printed: Vec<(&str, serde_json::Value)> = Vec::new();
     let mut record = |command: &'static str, value: serde_json::Value| {

@@ -1,7 +1,8 @@
 //! Row-level security and least-privilege roles (SPEC §13), with real
 //! roles connecting through the private server's socket.
 
-use crate::support::{expect_code, json, psql, server, TestDb};
+use crate::support::Outcome;
+use crate::support::{expect_code, psql, server, TestDb};
 
 /// A login role of this test run (roles are per server, tests run in
 /// parallel: the name is unique to the test).
@@ -40,29 +41,14 @@ fn the_app_role_reaches_only_the_tasks_of_app_user_id() {
     }
     db.add_task("bob@example.com", "b1");
 
-    let out = db
-        .cmd()
-        .args(["db", "rls", "enable", "--json"])
-        .output()
-        .unwrap();
-    expect_code(&out, 0);
+    let out = db.run(["db", "rls", "enable", "--json"]).expect(0);
     // tasks: its policy and RLS on; users: four policies and RLS on.
-    assert_eq!(json(&out)["changed"].as_array().unwrap().len(), 7);
-    let out = db
-        .cmd()
-        .args(["db", "rls", "enable", "--json"])
-        .output()
-        .unwrap();
-    assert_eq!(json(&out)["changed"], serde_json::json!([]), "idempotent");
+    assert_eq!(out.value()["changed"].as_array().unwrap().len(), 7);
+    let out = db.run(["db", "rls", "enable", "--json"]).output();
+    assert_eq!(out.value()["changed"], serde_json::json!([]), "idempotent");
 
     let app = role("app");
-    expect_code(
-        &db.cmd()
-            .args(["db", "roles", "grant", "--app", &app])
-            .output()
-            .unwrap(),
-        0,
-    );
+    expect_code(&db.run(["db", "roles", "grant", "--app", &app]).output(), 0);
     let set = format!("SET app.user_id = '{alice}';");
     assert_eq!(
         sql_as(
@@ -124,12 +110,8 @@ fn the_app_role_reaches_only_the_tasks_of_app_user_id() {
     assert!(sql_as(&db, &app, "TRUNCATE tasks").is_err());
 
     // Status and health show it.
-    let out = db
-        .cmd()
-        .args(["db", "rls", "status", "--json"])
-        .output()
-        .unwrap();
-    let status = json(&out);
+    let out = db.run(["db", "rls", "status", "--json"]).output();
+    let status = out.value();
     assert_eq!(status["enabled"], true);
     assert_eq!(status["policies"][0]["name"], "todo_user_isolation");
     assert!(status["bypass"]
@@ -137,19 +119,15 @@ fn the_app_role_reaches_only_the_tasks_of_app_user_id() {
         .unwrap()
         .iter()
         .any(|b| b.as_str().unwrap().ends_with("(owner)")));
-    let out = db.cmd().args(["db", "health", "--json"]).output().unwrap();
-    assert!(json(&out)
+    let out = db.run(["db", "health", "--json"]).output();
+    assert!(out
+        .value()
         .to_string()
         .contains("enabled on tasks (1 policy)"));
 
     // Disable restores the previous behaviour.
-    let out = db
-        .cmd()
-        .args(["db", "rls", "disable", "--json"])
-        .output()
-        .unwrap();
-    expect_code(&out, 0);
-    assert_eq!(json(&out)["changed"].as_array().unwrap().len(), 7);
+    let out = db.run(["db", "rls", "disable", "--json"]).expect(0);
+    assert_eq!(out.value()["changed"].as_array().unwrap().len(), 7);
     assert_eq!(
         sql_as(&db, &app, "SELECT count(*) FROM tasks").unwrap(),
         "1"
@@ -162,22 +140,14 @@ fn the_readonly_role_reads_and_cannot_write() {
     db.add_user("r@example.com");
     let ro = role("reader");
     expect_code(
-        &db.cmd()
-            .args(["db", "roles", "grant", "--readonly", &ro])
-            .output()
-            .unwrap(),
+        &db.run(["db", "roles", "grant", "--readonly", &ro]).output(),
         0,
     );
     assert_eq!(sql_as(&db, &ro, "SELECT count(*) FROM users").unwrap(), "1");
     let err = sql_as(&db, &ro, "DELETE FROM users").unwrap_err();
     assert!(err.contains("permission denied"), "{err}");
-    let out = db
-        .cmd()
-        .args(["db", "roles", "status", "--json"])
-        .output()
-        .unwrap();
-    expect_code(&out, 0);
-    let grants = json(&out);
+    let out = db.run(["db", "roles", "status", "--json"]).expect(0);
+    let grants = out.value();
     assert!(
         grants
             .as_array()
@@ -189,17 +159,11 @@ fn the_readonly_role_reads_and_cannot_write() {
         "{grants}"
     );
     // An unknown role is not found; nothing is granted.
-    let out = db
-        .cmd()
-        .args(["db", "roles", "grant", "--app", "no_such_role_x"])
-        .output()
-        .unwrap();
-    expect_code(&out, 3);
+    let _out = db
+        .run(["db", "roles", "grant", "--app", "no_such_role_x"])
+        .expect(3);
     // One of --app / --readonly is required.
-    expect_code(
-        &db.cmd().args(["db", "roles", "grant"]).output().unwrap(),
-        2,
-    );
+    expect_code(&db.run(["db", "roles", "grant"]).output(), 2);
 }
 
 #[test]
@@ -208,15 +172,9 @@ fn task_commands_work_and_stay_isolated_as_the_app_role() {
     db.add_user("alice@example.com");
     db.add_user("bob@example.com");
     let bobs = db.add_task("bob@example.com", "bob's");
-    expect_code(&db.cmd().args(["db", "rls", "enable"]).output().unwrap(), 0);
+    expect_code(&db.run(["db", "rls", "enable"]).output(), 0);
     let app = role("cli");
-    expect_code(
-        &db.cmd()
-            .args(["db", "roles", "grant", "--app", &app])
-            .output()
-            .unwrap(),
-        0,
-    );
+    expect_code(&db.run(["db", "roles", "grant", "--app", &app]).output(), 0);
     let as_app = || {
         let mut cmd = crate::support::todo_cmd(&db.dir);
         cmd.env("DATABASE_URL", as_role(&db, &app));
@@ -244,7 +202,8 @@ fn task_commands_work_and_stay_isolated_as_the_app_role() {
         .output()
         .unwrap();
     expect_code(&out, 0);
-    let titles: Vec<String> = json(&out)
+    let titles: Vec<String> = out
+        .value()
         .as_array()
         .unwrap()
         .iter()
@@ -265,7 +224,7 @@ fn task_commands_work_and_stay_isolated_as_the_app_role() {
         .output()
         .unwrap();
     assert_eq!(
-        json(&out),
+        out.value(),
         serde_json::json!({"total": 2, "pending": 1, "done": 1})
     );
     // Bob's task does not exist for alice, whatever the command.
@@ -288,7 +247,7 @@ fn task_commands_work_and_stay_isolated_as_the_app_role() {
         .args(["task", "list", "--json", "--user", "bob@example.com"])
         .output()
         .unwrap();
-    assert_eq!(json(&out)[0]["title"], "bob's");
+    assert_eq!(out.value()[0]["title"], "bob's");
     assert_eq!(
         db.value("SELECT string_agg(title, ',' ORDER BY title) FROM tasks"),
         "Also mine,bob's"
@@ -304,12 +263,10 @@ fn task_commands_work_as_the_app_role_through_a_transaction_pooler() {
     db.add_task("alice@example.com", "seen");
     db.add_user("bob@example.com");
     db.add_task("bob@example.com", "hidden");
-    expect_code(&db.cmd().args(["db", "rls", "enable"]).output().unwrap(), 0);
+    expect_code(&db.run(["db", "rls", "enable"]).output(), 0);
     expect_code(
-        &db.cmd()
-            .args(["db", "roles", "grant", "--app", POOLED_APP_ROLE])
-            .output()
-            .unwrap(),
+        &db.run(["db", "roles", "grant", "--app", POOLED_APP_ROLE])
+            .output(),
         0,
     );
     let url = pgbouncer().url_as(POOLED_APP_ROLE, &db.name);
@@ -325,7 +282,8 @@ fn task_commands_work_as_the_app_role_through_a_transaction_pooler() {
     };
     run(&["task", "add", "through the pooler"]);
     let out = run(&["task", "list", "--json"]);
-    let mut titles: Vec<String> = json(&out)
+    let mut titles: Vec<String> = out
+        .value()
         .as_array()
         .unwrap()
         .iter()
@@ -334,7 +292,7 @@ fn task_commands_work_as_the_app_role_through_a_transaction_pooler() {
     titles.sort();
     assert_eq!(titles, ["seen", "through the pooler"]);
     let out = run(&["task", "stats", "--json"]);
-    assert_eq!(json(&out)["total"], 2);
+    assert_eq!(out.value()["total"], 2);
 }
 
 /// `db roles grant --create` makes the role (LOGIN, no password) and grants
@@ -347,15 +305,13 @@ fn roles_are_created_on_request_and_revoked() {
     let admin = server().url("postgres");
     psql(&admin, &format!("DROP ROLE IF EXISTS {name}"));
     let out = db
-        .cmd()
-        .args(["db", "roles", "grant", "--app", &name, "--create", "--json"])
-        .output()
-        .unwrap();
-    expect_code(&out, 0);
-    let changed = json(&out)["changed"].clone();
+        .run(["db", "roles", "grant", "--app", &name, "--create", "--json"])
+        .expect(0);
+    let changed = out.value()["changed"].clone();
     assert_eq!(changed[0], format!("CREATE ROLE {name} LOGIN"), "{changed}");
     assert!(
-        crate::support::stderr(&out).contains(&format!("ALTER ROLE {name} PASSWORD")),
+        out.stderr()
+            .contains(&format!("ALTER ROLE {name} PASSWORD")),
         "the note says how to set a password"
     );
     assert_eq!(
@@ -372,32 +328,21 @@ fn roles_are_created_on_request_and_revoked() {
     assert!(sql_as(&db, &name, "SELECT count(*) FROM tasks").is_ok());
     // Granting again (the role now exists) creates nothing.
     let out = db
-        .cmd()
-        .args(["db", "roles", "grant", "--app", &name, "--create", "--json"])
-        .output()
-        .unwrap();
-    expect_code(&out, 0);
-    assert!(!json(&out)["changed"][0]
+        .run(["db", "roles", "grant", "--app", &name, "--create", "--json"])
+        .expect(0);
+    assert!(!out.value()["changed"][0]
         .as_str()
         .unwrap()
         .starts_with("CREATE ROLE"));
 
-    let out = db
-        .cmd()
-        .args(["db", "roles", "revoke", &name, "--json"])
-        .output()
-        .unwrap();
-    expect_code(&out, 0);
-    assert_eq!(json(&out)["changed"].as_array().unwrap().len(), 2);
+    let out = db.run(["db", "roles", "revoke", &name, "--json"]).expect(0);
+    assert_eq!(out.value()["changed"].as_array().unwrap().len(), 2);
     let err = sql_as(&db, &name, "SELECT count(*) FROM tasks").unwrap_err();
     assert!(err.contains("permission denied"), "{err}");
-    let status = db
-        .cmd()
-        .args(["db", "roles", "status", "--json"])
-        .output()
-        .unwrap();
+    let status = db.run(["db", "roles", "status", "--json"]).output();
     assert!(
-        !json(&status)
+        !status
+            .value()
             .as_array()
             .unwrap()
             .iter()
@@ -406,17 +351,9 @@ fn roles_are_created_on_request_and_revoked() {
     );
     // The owner is refused; a missing role is not found.
     let owner = db.value("SELECT tableowner FROM pg_tables WHERE tablename = 'tasks'");
-    let out = db
-        .cmd()
-        .args(["db", "roles", "revoke", &owner])
-        .output()
-        .unwrap();
-    expect_code(&out, 2);
-    let out = db
-        .cmd()
-        .args(["db", "roles", "revoke", "no_such_role_x"])
-        .output()
-        .unwrap();
-    expect_code(&out, 3);
+    let _out = db.run(["db", "roles", "revoke", &owner]).expect(2);
+    let _out = db
+        .run(["db", "roles", "revoke", "no_such_role_x"])
+        .expect(3);
     psql(&admin, &format!("DROP OWNED BY {name}; DROP ROLE {name}"));
 }

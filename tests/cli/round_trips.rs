@@ -87,12 +87,9 @@ fn connecting_sends_no_set_and_timestamps_stay_utc() {
     };
     // A server whose time zone is UTC: nothing to set.
     db.psql(reset);
-    let out = db
-        .cmd()
-        .args(["task", "add", "In UTC", "--user", "tz@example.com", "-q"])
-        .output()
-        .unwrap();
-    expect_code(&out, 0);
+    let _out = db
+        .run(["task", "add", "In UTC", "--user", "tz@example.com", "-q"])
+        .expect(0);
     assert_eq!(sets(), "0");
     // Another zone asked for by the environment (libpq sends PGTZ), and a
     // server whose default is another zone: one SET, and UTC all the same.
@@ -109,12 +106,9 @@ fn connecting_sends_no_set_and_timestamps_stay_utc() {
         .unwrap();
     expect_code(&out, 0);
     assert_eq!(sets(), "1");
-    let out = db
-        .cmd()
-        .args(["task", "add", "Still UTC", "--user", "tz@example.com", "-q"])
-        .output()
-        .unwrap();
-    expect_code(&out, 0);
+    let _out = db
+        .run(["task", "add", "Still UTC", "--user", "tz@example.com", "-q"])
+        .expect(0);
     assert_eq!(
         db.value(
             "SELECT bool_and(abs(extract(epoch FROM (now() AT TIME ZONE 'UTC') - created_at)) < 60) FROM tasks"
@@ -182,9 +176,8 @@ fn plan_of(db: &TestDb, args: &[&str], binds: &str) -> String {
 #[test]
 fn task_list_fetches_its_page_by_primary_key_on_a_small_table() {
     let db = TestDb::migrated();
-    let seeded = db
-        .cmd()
-        .args([
+    let _seeded = db
+        .run([
             "db",
             "seed",
             "--users",
@@ -193,9 +186,7 @@ fn task_list_fetches_its_page_by_primary_key_on_a_small_table() {
             "50",
             "-q",
         ])
-        .output()
-        .unwrap();
-    expect_code(&seeded, 0);
+        .expect(0);
     db.psql("ANALYZE");
     let user = "seed-user-1@seed.example";
     let plan = plan_of(

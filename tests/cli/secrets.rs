@@ -6,6 +6,7 @@
 use std::os::unix::ffi::OsStrExt;
 
 use crate::connect::tempdir;
+use crate::support::Outcome;
 use crate::support::{expect_code, stderr, stdout, todo_cmd, TestDb};
 
 /// Everything a command printed.
@@ -63,7 +64,7 @@ fn passwords_with_unencoded_separators_never_print_and_exit_2() {
                 assert!(!text.contains(secret), "{how} {url}: {text}");
             }
             if how != "health" {
-                assert_eq!(out.status.code(), Some(2), "{how} {url}: {text}");
+                assert_eq!(out.code(), Some(2), "{how} {url}: {text}");
                 assert!(text.contains("percent-encode"), "{how} {url}: {text}");
             }
         }
@@ -79,7 +80,7 @@ fn a_short_password_does_not_mangle_the_message() {
         .output()
         .unwrap();
     expect_code(&out, 5);
-    let err = stderr(&out);
+    let err = out.stderr();
     assert!(err.contains("Connection refused"), "{err}");
     assert!(err.contains("server"), "{err}");
     assert!(!err.contains("****"), "{err}");
@@ -98,7 +99,7 @@ fn a_bad_dotenv_line_is_skipped_with_a_warning_that_shows_no_content() {
     .unwrap();
     let out = todo_cmd(&db.dir).args(["db", "status"]).output().unwrap();
     expect_code(&out, 0);
-    let err = stderr(&out);
+    let err = out.stderr();
     assert!(err.contains("line 1 of ./.env"), "{err}");
     assert!(!err.contains("Secr3t"), "{err}");
 
@@ -132,7 +133,7 @@ fn bad_connection_parameters_are_usage_errors() {
             .env("DATABASE_URL", &url)
             .output()
             .unwrap();
-        assert_eq!(out.status.code(), Some(2), "{query}: {}", stderr(&out));
+        assert_eq!(out.code(), Some(2), "{query}: {}", out.stderr());
     }
     let out = todo_cmd(&db.dir)
         .args(["db", "status"])
@@ -151,7 +152,7 @@ fn connect_timeouts_out_of_range_are_usage_errors() {
             .env("DATABASE_URL", "postgresql://u@127.0.0.1:1/db")
             .output()
             .unwrap();
-        assert_eq!(out.status.code(), Some(2), "{value}: {}", stderr(&out));
+        assert_eq!(out.code(), Some(2), "{value}: {}", out.stderr());
     }
 }
 
@@ -168,9 +169,9 @@ fn a_url_variable_that_is_not_utf8_is_an_error_not_ignored() {
         .unwrap();
     expect_code(&out, 2);
     assert!(
-        stderr(&out).contains("$DATABASE_URL is not valid UTF-8"),
+        out.stderr().contains("$DATABASE_URL is not valid UTF-8"),
         "{}",
-        stderr(&out)
+        out.stderr()
     );
 }
 
@@ -256,7 +257,7 @@ fn no_fragment_of_a_password_appears_on_any_failing_connection_path() {
                 .env("DATABASE_URL", &url)
                 .output()
                 .unwrap();
-            assert_ne!(out.status.code(), Some(0), "{name}: it connected");
+            assert_ne!(out.code(), Some(0), "{name}: it connected");
             let text = all(&out);
             for fragment in fragments(secret).iter().chain(fragments(encoded).iter()) {
                 assert!(

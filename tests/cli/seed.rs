@@ -1,7 +1,8 @@
 //! `db seed` (SPEC §6).
 
 use crate::migrate::dump;
-use crate::support::{expect_code, json, run_concurrently, spawn_todo, stderr, stdout, TestDb};
+use crate::support::Outcome;
+use crate::support::{expect_code, run_concurrently, spawn_todo, TestDb};
 
 const ROWS: &str = "SELECT md5(string_agg(row_text, '|' ORDER BY row_text)) FROM (
     SELECT concat_ws(',', u.id, u.email, u.name, u.created_at, u.updated_at) AS row_text FROM users u
@@ -17,7 +18,7 @@ fn seed(db: &TestDb, args: &[&str]) -> serde_json::Value {
         .output()
         .unwrap();
     expect_code(&out, 0);
-    json(&out)
+    out.value()
 }
 
 #[test]
@@ -79,15 +80,11 @@ fn defaults_rerun_and_growth() {
         (v["users_created"].as_u64(), v["tasks_created"].as_u64()),
         (Some(0), Some(0))
     );
-    let out = db
-        .cmd()
-        .args(["db", "seed", "--format", "table"])
-        .output()
-        .unwrap();
-    assert!(stdout(&out).contains("Nothing to seed"), "{}", stdout(&out));
-    let out = db.cmd().args(["db", "seed"]).output().unwrap();
-    assert!(stdout(&out).starts_with("0\t0\t"), "{}", stdout(&out));
-    assert!(stderr(&out).contains("Nothing to seed"));
+    let out = db.run(["db", "seed", "--format", "table"]).output();
+    assert!(out.stdout().contains("Nothing to seed"), "{}", out.stdout());
+    let out = db.run(["db", "seed"]).output();
+    assert!(out.stdout().starts_with("0\t0\t"), "{}", out.stdout());
+    assert!(out.stderr().contains("Nothing to seed"));
 
     // Growing keeps the first users' rows and adds only the missing ones.
     let before =
@@ -114,13 +111,8 @@ fn clean_removes_only_seed_rows() {
     db.psql("INSERT INTO users (id, email) VALUES ('lookalike', 'seed-user-1@seed.example.org')");
     seed(&db, &["--users", "4", "--tasks-per-user", "3"]);
 
-    let out = db
-        .cmd()
-        .args(["db", "seed", "--clean", "--json"])
-        .output()
-        .unwrap();
-    expect_code(&out, 0);
-    let v = json(&out);
+    let out = db.run(["db", "seed", "--clean", "--json"]).expect(0);
+    let v = out.value();
     assert_eq!(
         (v["users_deleted"].as_i64(), v["tasks_deleted"].as_i64()),
         (Some(4), Some(12))
@@ -133,12 +125,8 @@ fn clean_removes_only_seed_rows() {
         db.value("SELECT string_agg(title, ',') FROM tasks"),
         "keep me"
     );
-    let out = db
-        .cmd()
-        .args(["db", "seed", "--clean", "--users", "3"])
-        .output()
-        .unwrap();
-    assert_eq!(out.status.code(), Some(2), "--clean takes no sizes");
+    let out = db.run(["db", "seed", "--clean", "--users", "3"]).output();
+    assert_eq!(out.code(), Some(2), "--clean takes no sizes");
 }
 
 #[test]
@@ -155,11 +143,9 @@ fn a_large_seed_into_empty_tasks_rebuilds_the_exact_schema() {
     assert_eq!(db.value("SELECT count(*) FROM tasks"), "25000");
     // The foreign key is enforced again.
     let out = db
-        .cmd()
-        .args(["user", "rm", "seed-user-1@seed.example", "--yes", "--json"])
-        .output()
-        .unwrap();
-    assert_eq!(json(&out)["tasks_deleted"], 250);
+        .run(["user", "rm", "seed-user-1@seed.example", "--yes", "--json"])
+        .output();
+    assert_eq!(out.value()["tasks_deleted"], 250);
 }
 
 #[test]
@@ -172,8 +158,7 @@ fn falls_back_to_the_plain_load_when_tasks_is_locked() {
         &db.locked("tasks"),
     );
     let out = db
-        .cmd()
-        .args([
+        .run([
             "db",
             "seed",
             "--users",
@@ -182,11 +167,10 @@ fn falls_back_to_the_plain_load_when_tasks_is_locked() {
             "250",
             "--json",
         ])
-        .output()
-        .unwrap();
+        .output();
     drop(holder);
     expect_code(&out, 0);
-    assert_eq!(json(&out)["tasks_created"], 25_000);
+    assert_eq!(out.value()["tasks_created"], 25_000);
     assert_eq!(dump(&db), reference);
 }
 
@@ -205,7 +189,7 @@ fn concurrent_seeds_serialise() {
     let mut created = 0;
     for out in run_concurrently(&db.dir, 3, &db.url(), &args) {
         expect_code(&out, 0);
-        created += json(&out)["users_created"].as_u64().unwrap();
+        created += out.value()["users_created"].as_u64().unwrap();
     }
     assert_eq!(created, 30);
     assert_eq!(db.value("SELECT count(*) FROM users"), "30");
@@ -242,13 +226,10 @@ fn a_killed_seed_leaves_nothing() {
 #[test]
 fn growing_the_seed_reports_what_it_added() {
     let db = TestDb::migrated();
-    db.cmd()
-        .args(["db", "seed", "--users", "3", "--tasks-per-user", "2", "-q"])
-        .assert()
-        .success();
+    db.run(["db", "seed", "--users", "3", "--tasks-per-user", "2", "-q"])
+        .ok();
     let out = db
-        .cmd()
-        .args([
+        .run([
             "db",
             "seed",
             "--users",
@@ -258,10 +239,8 @@ fn growing_the_seed_reports_what_it_added() {
             "--format",
             "table",
         ])
-        .output()
-        .unwrap();
-    expect_code(&out, 0);
-    let text = stdout(&out);
+        .expect(0);
+    let text = out.stdout();
     assert!(
         text.contains("Seeded 1 user and 5 tasks in ")
             && text.contains("3 seed users already existed"),
@@ -290,7 +269,7 @@ fn the_progress_bar_shows_a_readable_rate() {
         .output()
         .expect("util-linux script");
     let screen = String::from_utf8_lossy(&out.stdout).into_owned();
-    assert_eq!(out.status.code(), Some(0), "{screen}");
+    assert_eq!(out.code(), Some(0), "{screen}");
     let rates: Vec<&str> = screen
         .split("/s")
         .filter_map(|before| before.rsplit(' ').next())

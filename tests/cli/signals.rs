@@ -7,7 +7,8 @@ use std::os::unix::process::ExitStatusExt;
 
 use std::process::Command;
 
-use crate::support::{spawn_todo, stderr, TestDb};
+use crate::support::Outcome;
+use crate::support::{spawn_todo, TestDb};
 
 /// SQL: a `todo` session of this database waits for a lock.
 const TODO_WAITS: &str = "SELECT EXISTS (SELECT FROM pg_stat_activity
@@ -43,9 +44,9 @@ fn an_interrupted_add_blocked_on_a_lock_never_inserts_later() {
             out.status.signal(),
             Some(number),
             "{signal}: {}",
-            stderr(&out)
+            out.stderr()
         );
-        assert_eq!(stderr(&out).trim(), "error: interrupted");
+        assert_eq!(out.stderr().trim(), "error: interrupted");
         // Cancelled on the server: its session ends although the lock is
         // still held ...
         assert!(

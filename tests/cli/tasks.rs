@@ -18,7 +18,7 @@ fn readme_session_for_a_script() {
     let add = |title: &str| -> String {
         let out = db
             .run(["task", "add", title, "-q"])
-            .as_user("bob@example.com")
+            .env_user("bob@example.com")
             .expect(0);
         out.stdout().trim().to_string()
     };
@@ -28,7 +28,7 @@ fn readme_session_for_a_script() {
 
     let out = db
         .run(["task", "done", &milk, "--json"])
-        .as_user("bob@example.com")
+        .env_user("bob@example.com")
         .expect(0);
     let done = out.value();
     assert_eq!(done.as_array().unwrap().len(), 1, "always an array");
@@ -36,7 +36,7 @@ fn readme_session_for_a_script() {
 
     let out = db
         .run(["task", "list", "--pending", "--json"])
-        .as_user("bob@example.com")
+        .env_user("bob@example.com")
         .output();
     let pending = out.value();
     assert_eq!(
@@ -47,13 +47,13 @@ fn readme_session_for_a_script() {
 
     let out = db
         .run(["task", "rm", &report, "--json"])
-        .as_user("bob@example.com")
+        .env_user("bob@example.com")
         .expect(0);
     assert_eq!(out.value()[0]["title"], "Write report");
 
     let out = db
         .run(["task", "stats", "--json"])
-        .as_user("bob@example.com")
+        .env_user("bob@example.com")
         .output();
     assert_eq!(
         out.value(),
@@ -61,7 +61,7 @@ fn readme_session_for_a_script() {
     );
     let out = db
         .run(["task", "stats"])
-        .as_user("bob@example.com")
+        .env_user("bob@example.com")
         .output();
     assert_eq!(out.stdout(), "2\t1\t1\n");
 }
@@ -131,7 +131,7 @@ fn another_users_task_is_indistinguishable_from_a_missing_one() {
             if cmd[1] == "edit" {
                 args.extend(["--title", "hacked"]);
             }
-            db.run(&args).as_user("bob@example.com").output()
+            db.run(&args).env_user("bob@example.com").output()
         };
         let theirs = run(&t);
         let nothing = run(missing);
@@ -146,17 +146,17 @@ fn another_users_task_is_indistinguishable_from_a_missing_one() {
     }
     let out = db
         .run(["task", "list", "--json"])
-        .as_user("bob@example.com")
+        .env_user("bob@example.com")
         .output();
     assert_eq!(out.value(), serde_json::json!([]));
     let out = db
         .run(["task", "stats", "--json"])
-        .as_user("bob@example.com")
+        .env_user("bob@example.com")
         .output();
     assert_eq!(out.value()["total"], 0);
     let out = db
         .run(["task", "rm", "--done", "--yes", "--json"])
-        .as_user("bob@example.com")
+        .env_user("bob@example.com")
         .output();
     assert_eq!(out.value(), serde_json::json!([]));
     assert_eq!(
@@ -175,7 +175,7 @@ fn multi_id_commands_are_all_or_nothing() {
 
     let out = db
         .run(["task", "done", &t1, "99999", &t2, "88888"])
-        .as_user(u)
+        .env_user(u)
         .expect(3);
     assert!(
         out.stderr()
@@ -185,30 +185,30 @@ fn multi_id_commands_are_all_or_nothing() {
     );
     assert_eq!(db.value("SELECT count(*) FROM tasks WHERE completed"), "0");
 
-    db.run(["task", "rm", &t1, "99999"]).as_user(u).expect(3);
+    db.run(["task", "rm", &t1, "99999"]).env_user(u).expect(3);
     assert_eq!(db.value("SELECT count(*) FROM tasks"), "2");
 
     // Repeated ids count once; results come in the order given.
     let out = db
         .run(["task", "done", &t2, &t1, &t2, "--json"])
-        .as_user(u)
+        .env_user(u)
         .expect(0);
     assert_eq!(
         ids_of(&out.value()),
         [t2.parse::<i64>().unwrap(), t1.parse().unwrap()]
     );
     // Idempotent.
-    db.run(["task", "done", &t1]).as_user(u).ok();
+    db.run(["task", "done", &t1]).env_user(u).ok();
     let out = db
         .run(["task", "undo", &t1, &t2, "-q"])
-        .as_user(u)
+        .env_user(u)
         .expect(0);
     assert_eq!(out.stdout(), "");
     assert_eq!(db.value("SELECT count(*) FROM tasks WHERE completed"), "0");
 
     let out = db
         .run(["task", "rm", &t1, &t2, "--json"])
-        .as_user(u)
+        .env_user(u)
         .output();
     assert_eq!(ids_of(&out.value()).len(), 2);
     assert_eq!(db.value("SELECT count(*) FROM tasks"), "0");
@@ -249,12 +249,12 @@ fn list_filters_search_limit_and_order() {
     assert_eq!(list(&["--limit", "2"]), [13, 12]);
 
     db.run(["task", "list", "--pending", "--done"])
-        .as_user("a@example.com")
+        .env_user("a@example.com")
         .expect(2);
     // NULL completed shows as false in JSON.
     let out = db
         .run(["task", "show", "13", "--json"])
-        .as_user("a@example.com")
+        .env_user("a@example.com")
         .output();
     assert_eq!(out.value()["completed"], false);
 }
@@ -268,7 +268,7 @@ fn plain_output_survives_tabs_newlines_and_nulls_from_other_writers() {
            (7, E'tab\\there', E'multi\\nline\\r\\nand \\\\ slash', NULL, '{uid}', NULL, NULL),
            (8, 'plain', NULL, true, '{uid}', '2026-11-24 11:15:00.123456', '2026-11-24 11:15:00')"
     ));
-    let out = db.run(["task", "list"]).as_user("a@example.com").expect(0);
+    let out = db.run(["task", "list"]).env_user("a@example.com").expect(0);
     assert_eq!(
         out.stdout(),
         format!(
@@ -278,7 +278,7 @@ fn plain_output_survives_tabs_newlines_and_nulls_from_other_writers() {
     );
     let out = db
         .run(["task", "show", "7", "--json"])
-        .as_user("a@example.com")
+        .env_user("a@example.com")
         .output();
     let v = out.value();
     assert_eq!(v["title"], "tab\there");
@@ -286,12 +286,12 @@ fn plain_output_survives_tabs_newlines_and_nulls_from_other_writers() {
     for format in ["table", "plain", "json"] {
         let out = db
             .run(["task", "list", "--format", format])
-            .as_user("a@example.com")
+            .env_user("a@example.com")
             .output();
         assert_eq!(out.code(), Some(0), "{format}");
         let out = db
             .run(["task", "show", "7", "--format", format])
-            .as_user("a@example.com")
+            .env_user("a@example.com")
             .output();
         assert_eq!(out.code(), Some(0), "{format}");
     }
@@ -329,27 +329,27 @@ fn edit_changes_fields_and_updated_at_moves() {
             "d",
             "--json",
         ])
-        .as_user(u)
+        .env_user(u)
         .expect(0);
     assert_eq!(out.value()["title"], "new");
     assert_eq!(out.value()["description"], "d");
     assert_ne!(stamp(), "2000-01-01 00:00:00", "edit moves updated_at");
 
     age();
-    db.run(["task", "done", &id]).as_user(u).ok();
+    db.run(["task", "done", &id]).env_user(u).ok();
     assert_ne!(stamp(), "2000-01-01 00:00:00", "done moves updated_at");
     age();
-    db.run(["task", "undo", &id]).as_user(u).ok();
+    db.run(["task", "undo", &id]).env_user(u).ok();
     assert_ne!(stamp(), "2000-01-01 00:00:00", "undo moves updated_at");
 
     let out = db
         .run(["task", "edit", &id, "--clear-description", "--json"])
-        .as_user(u)
+        .env_user(u)
         .output();
     assert_eq!(out.value()["description"], serde_json::Value::Null);
     assert_eq!(out.value()["title"], "new");
 
-    let out = db.run(["task", "edit", &id]).as_user(u).expect(2);
+    let out = db.run(["task", "edit", &id]).env_user(u).expect(2);
     assert!(out.stderr().contains("nothing to change"));
     db.run([
         "task",
@@ -359,7 +359,7 @@ fn edit_changes_fields_and_updated_at_moves() {
         "x",
         "--clear-description",
     ])
-    .as_user(u)
+    .env_user(u)
     .expect(2);
 }
 
@@ -371,24 +371,24 @@ fn rm_done_needs_yes_and_removes_only_completed_tasks() {
     let a = db.add_task(u, "a").to_string();
     db.add_task(u, "b");
     let c = db.add_task(u, "c").to_string();
-    db.run(["task", "done", &a, &c]).as_user(u).ok();
+    db.run(["task", "done", &a, &c]).env_user(u).ok();
 
-    let out = db.run(["task", "rm", "--done"]).as_user(u).expect(2);
+    let out = db.run(["task", "rm", "--done"]).env_user(u).expect(2);
     assert!(out.stderr().contains("hint: pass --yes"));
     assert_eq!(db.value("SELECT count(*) FROM tasks"), "3");
 
     let out = db
         .run(["task", "rm", "--done", "--yes", "--json"])
-        .as_user(u)
+        .env_user(u)
         .expect(0);
     let mut gone = ids_of(&out.value());
     gone.sort();
     assert_eq!(gone, [a.parse::<i64>().unwrap(), c.parse().unwrap()]);
     assert_eq!(db.value("SELECT string_agg(title, ',') FROM tasks"), "b");
 
-    let out = db.run(["task", "rm", "--done", &a]).as_user(u).output();
+    let out = db.run(["task", "rm", "--done", &a]).env_user(u).output();
     assert_eq!(out.code(), Some(2), "ids and --done together");
-    let out = db.run(["task", "rm"]).as_user(u).output();
+    let out = db.run(["task", "rm"]).env_user(u).output();
     assert_eq!(out.code(), Some(2), "neither ids nor --done");
 }
 
@@ -399,7 +399,7 @@ fn input_is_stored_verbatim_and_lengths_count_characters() {
     let u = "a@example.com";
     let sql = "'); DROP TABLE tasks; --";
     let id = db.add_task(u, sql).to_string();
-    let out = db.run(["task", "show", &id, "--json"]).as_user(u).output();
+    let out = db.run(["task", "show", &id, "--json"]).env_user(u).output();
     assert_eq!(out.value()["title"], sql);
 
     let emoji255 = "🦀".repeat(255);
@@ -411,13 +411,13 @@ fn input_is_stored_verbatim_and_lengths_count_characters() {
         "255"
     );
     db.run(["task", "add", &"🦀".repeat(256)])
-        .as_user(u)
+        .env_user(u)
         .expect(2);
     assert_eq!(db.value("SELECT count(*) FROM tasks"), "2");
 
     let out = db
         .run(["task", "list", "--search", "DROP TABLE", "--json"])
-        .as_user(u)
+        .env_user(u)
         .output();
     assert_eq!(out.value()[0]["title"], sql);
 }
@@ -467,7 +467,7 @@ fn errors_under_json_are_objects_on_stderr() {
     db.add_user("a@example.com");
     let out = db
         .run(["task", "show", "5", "--json"])
-        .as_user("a@example.com")
+        .env_user("a@example.com")
         .expect(3);
     assert_eq!(out.stdout(), "");
     let v: serde_json::Value = serde_json::from_slice(out.stderr().as_bytes()).unwrap();
@@ -486,10 +486,10 @@ fn user_comes_from_todo_user_or_is_required() {
     db.add_user("a@example.com");
     let out = db.run(["task", "list"]).expect(2);
     assert!(out.stderr().contains("--user"), "{}", out.stderr());
-    db.run(["task", "list"]).as_user("a@example.com").ok();
+    db.run(["task", "list"]).env_user("a@example.com").ok();
     // --user beats $TODO_USER.
     db.run(["task", "list", "--user", "a@example.com"])
-        .as_user("nobody@example.com")
+        .env_user("nobody@example.com")
         .expect(0);
 }
 
@@ -500,7 +500,7 @@ fn table_output_uses_relative_times_and_no_colour_without_a_terminal() {
     db.add_task("a@example.com", "fresh");
     let out = db
         .run(["task", "list", "--format", "table"])
-        .as_user("a@example.com")
+        .env_user("a@example.com")
         .output();
     let text = out.stdout();
     assert!(
@@ -510,7 +510,7 @@ fn table_output_uses_relative_times_and_no_colour_without_a_terminal() {
     assert!(!text.contains('\u{1b}'), "no escape codes: {text}");
     let out = db
         .run(["task", "list", "--format", "table", "--color", "always"])
-        .as_user("a@example.com")
+        .env_user("a@example.com")
         .output();
     assert!(out.stdout().contains('\u{1b}'), "--color always colours");
 }
@@ -521,7 +521,7 @@ fn unquoted_words_join_into_one_title() {
     db.add_user("w@example.com");
     let out = db
         .run(["task", "add", "Buy", "oat", "milk", "--json"])
-        .as_user("w@example.com")
+        .env_user("w@example.com")
         .output();
     crate::support::expect_code(&out, 0);
     assert_eq!(out.value()["title"], "Buy oat milk");
@@ -536,13 +536,13 @@ fn unquoted_words_join_into_one_title() {
             "mum",
             "--json",
         ])
-        .as_user("w@example.com")
+        .env_user("w@example.com")
         .output();
     crate::support::expect_code(&out, 0);
     let v = out.value();
     assert_eq!(v["title"], "Call mum");
     assert_eq!(v["description"], "about the party");
-    let out = db.run(["task", "add"]).as_user("w@example.com").output();
+    let out = db.run(["task", "add"]).env_user("w@example.com").output();
     crate::support::expect_code(&out, 2);
 }
 
@@ -626,7 +626,7 @@ fn quiet_lists_print_ids_and_common_names_work() {
     let user_id = db.add_user(u);
     let a = db.add_task(u, "first").to_string();
     let b = db.add_task(u, "second").to_string();
-    let out = db.run(["task", "ls", "-q"]).as_user(u).expect(0);
+    let out = db.run(["task", "ls", "-q"]).env_user(u).expect(0);
     assert_eq!(out.stdout(), format!("{b}\n{a}\n"));
     let out = db.run(["user", "ls", "-q"]).expect(0);
     assert_eq!(out.stdout(), format!("{user_id}\n"));
@@ -648,10 +648,10 @@ fn quiet_lists_print_ids_and_common_names_work() {
         out.stdout()
     );
     db.run(["task", "complete", &a, "-q"])
-        .as_user(u)
+        .env_user(u)
         .ok()
         .stdout_is("");
-    let out = db.run(["task", "delete", &a, &b]).as_user(u).expect(0);
+    let out = db.run(["task", "delete", &a, &b]).env_user(u).expect(0);
     assert_eq!(out.stdout().lines().count(), 2);
     assert_eq!(out.stderr(), "Deleted 2 tasks.\n");
     assert_eq!(db.value("SELECT count(*) FROM tasks"), "0");
@@ -770,6 +770,6 @@ fn rm_of_several_tasks_asks_on_a_terminal() {
     // Scripts (no terminal) are not asked.
     let d = db.add_task(u, "four").to_string();
     let e = db.add_task(u, "five").to_string();
-    db.run(["task", "rm", &d, &e]).as_user(u).expect(0);
+    db.run(["task", "rm", &d, &e]).env_user(u).expect(0);
     assert_eq!(count(), "0");
 }

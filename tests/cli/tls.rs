@@ -4,7 +4,8 @@
 use std::time::{Duration, Instant};
 
 use crate::support::servers::tls_server;
-use crate::support::{expect_code, json, stderr, stdout, todo_cmd, PW_ROLE_PASSWORD};
+use crate::support::Outcome;
+use crate::support::{expect_code, todo_cmd, PW_ROLE_PASSWORD};
 
 /// A working directory of its own, removed at the end.
 fn dir(tag: &str) -> crate::support::TempDir {
@@ -33,7 +34,7 @@ fn sslmode_require_with_channel_binding_works() {
         .env("DATABASE_URL", tls.good_url())
         .output()
         .unwrap();
-    assert_eq!(json(&out)["tasks_deleted"], 1);
+    assert_eq!(out.value()["tasks_deleted"], 1);
 }
 
 #[test]
@@ -54,7 +55,7 @@ fn the_backends_url_forms_work_from_env_and_dotenv() {
             .env("DATABASE_URL", url)
             .output()
             .unwrap();
-        assert_eq!(out.status.code(), Some(0), "{url}: {}", stderr(&out));
+        assert_eq!(out.code(), Some(0), "{url}: {}", out.stderr());
         std::fs::write(
             d.join(".env"),
             format!("# the backend's .env\nSECRET_KEY=abc\nDATABASE_URL={url}\n"),
@@ -64,7 +65,7 @@ fn the_backends_url_forms_work_from_env_and_dotenv() {
             .args(["db", "status", "--check"])
             .output()
             .unwrap();
-        assert_eq!(out.status.code(), Some(0), ".env {url}: {}", stderr(&out));
+        assert_eq!(out.code(), Some(0), ".env {url}: {}", out.stderr());
     }
 }
 
@@ -88,7 +89,7 @@ fn a_wrong_password_fails_at_once_without_showing_it() {
         start.elapsed()
     );
     expect_code(&out, 5);
-    let all = format!("{}{}", stdout(&out), stderr(&out));
+    let all = format!("{}{}", out.stdout(), out.stderr());
     assert!(all.contains("password authentication failed"), "{all}");
     assert!(!all.contains(secret), "{all}");
 }
@@ -103,7 +104,7 @@ fn a_plaintext_connection_is_refused_with_the_servers_reason() {
         .output()
         .unwrap();
     expect_code(&out, 5);
-    let err = stderr(&out);
+    let err = out.stderr();
     assert!(
         err.contains("rejects connection") || err.contains("no encryption"),
         "{err}"
@@ -126,7 +127,7 @@ fn direct_ssl_negotiation_against_an_older_server_says_so_at_once() {
     expect_code(&out, 2);
     // libpq 17+ (the bundled one) tries and the server hangs up; an older
     // system libpq does not know the parameter: each says what to change.
-    let err = stderr(&out);
+    let err = out.stderr();
     assert!(
         err.contains("sslnegotiation=direct needs PostgreSQL 17")
             || err.contains("sslnegotiation needs libpq 17 or later"),

@@ -6,14 +6,13 @@
 use std::os::unix::fs::{FileTypeExt, MetadataExt, PermissionsExt};
 use std::path::Path;
 
-use crate::support::{expect_code, json, stderr, todo_process, TempDir, TestDb};
+use crate::support::Outcome;
+use crate::support::{expect_code, todo_process, TempDir, TestDb};
 
 fn seeded() -> TestDb {
     let db = TestDb::migrated();
-    db.cmd()
-        .args(["db", "seed", "--users", "3", "--tasks-per-user", "4", "-q"])
-        .assert()
-        .success();
+    db.run(["db", "seed", "--users", "3", "--tasks-per-user", "4", "-q"])
+        .ok();
     db
 }
 
@@ -49,7 +48,7 @@ fn a_device_is_written_directly_and_disk_full_names_the_file() {
     std::os::unix::fs::symlink("/dev/full", &link).unwrap();
     let out = backup_to(&db, &link, &[]);
     expect_code(&out, 2);
-    let err = stderr(&out);
+    let err = out.stderr();
     assert!(err.contains(&link.display().to_string()), "{err}");
     assert!(err.contains("No space left on device"), "{err}");
     assert!(std::fs::symlink_metadata(&link)
@@ -80,7 +79,7 @@ fn a_fifo_is_written_directly() {
     let out = backup_to(&db, &fifo, &["--json"]);
     expect_code(&out, 0);
     let bytes = reader.join().unwrap();
-    assert_eq!(json(&out)["bytes"].as_u64().unwrap(), bytes.len() as u64);
+    assert_eq!(out.value()["bytes"].as_u64().unwrap(), bytes.len() as u64);
     assert_eq!(&bytes[..2], &[0x1f, 0x8b], "a gzip stream came through");
     assert!(std::fs::metadata(&fifo).unwrap().file_type().is_fifo());
     assert_eq!(names(&dir), ["pipe"]);
@@ -97,8 +96,8 @@ fn backups_are_private_and_never_overwrite_without_force() {
 
     let out = backup_to(&db, &file, &[]);
     expect_code(&out, 4);
-    assert!(stderr(&out).contains("already exists"), "{}", stderr(&out));
-    assert!(stderr(&out).contains("--force"));
+    assert!(out.stderr().contains("already exists"), "{}", out.stderr());
+    assert!(out.stderr().contains("--force"));
     assert_eq!(std::fs::metadata(&file).unwrap().ino(), inode, "untouched");
 
     expect_code(&backup_to(&db, &file, &["--force"]), 0);
@@ -122,7 +121,7 @@ fn backups_are_private_and_never_overwrite_without_force() {
     std::fs::set_permissions(&archive, std::fs::Permissions::from_mode(0o644)).unwrap();
     let out = purge(&["--force", "--json"]);
     expect_code(&out, 0);
-    assert!(json(&out)["archived"].as_u64().unwrap() > 0);
+    assert!(out.value()["archived"].as_u64().unwrap() > 0);
     assert_eq!(mode(&archive), 0o600, "created anew, private");
 }
 
@@ -207,7 +206,7 @@ fn a_backup_into_a_closed_pipe_fails_naming_stdout() {
     drop(child.stdout.take());
     let out = child.wait_with_output().unwrap();
     assert_eq!(
-        out.status.code(),
+        out.code(),
         Some(2),
         "{}",
         String::from_utf8_lossy(&out.stderr)

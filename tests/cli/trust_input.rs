@@ -5,7 +5,8 @@
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
-use crate::support::{expect_code, json, stderr, TempDir, TestDb};
+use crate::support::Outcome;
+use crate::support::{expect_code, TempDir, TestDb};
 
 fn backup(db: &TestDb, dir: &Path, name: &str) -> PathBuf {
     let file = dir.join(name);
@@ -37,7 +38,7 @@ fn restore_and_verify(file: &Path, expect: &str) {
         .output()
         .unwrap();
     expect_code(&out, 2);
-    assert!(stderr(&out).contains(expect), "{}", stderr(&out));
+    assert!(out.stderr().contains(expect), "{}", out.stderr());
     assert_eq!(
         target.value("SELECT count(*) FROM users"),
         "0",
@@ -50,7 +51,7 @@ fn restore_and_verify(file: &Path, expect: &str) {
         .output()
         .unwrap();
     expect_code(&out, 2);
-    assert!(stderr(&out).contains(expect), "{}", stderr(&out));
+    assert!(out.stderr().contains(expect), "{}", out.stderr());
 }
 
 #[test]
@@ -115,9 +116,9 @@ fn overlong_lines_are_refused_before_they_are_buffered() {
             .unwrap();
         expect_code(&out, 2);
         assert!(
-            stderr(&out).contains("longer than 1 MiB"),
+            out.stderr().contains("longer than 1 MiB"),
             "{}",
-            stderr(&out)
+            out.stderr()
         );
     }
     assert_eq!(db.value("SELECT count(*) FROM tasks"), "0");
@@ -126,10 +127,8 @@ fn overlong_lines_are_refused_before_they_are_buffered() {
 #[test]
 fn a_purge_archive_verifies() {
     let db = TestDb::migrated();
-    db.cmd()
-        .args(["db", "seed", "--users", "4", "--tasks-per-user", "10", "-q"])
-        .assert()
-        .success();
+    db.run(["db", "seed", "--users", "4", "--tasks-per-user", "10", "-q"])
+        .ok();
     let dir = TempDir::new("archive");
     let archive = dir.join("purged.todo");
     let out = db
@@ -147,7 +146,7 @@ fn a_purge_archive_verifies() {
         .output()
         .unwrap();
     expect_code(&out, 0);
-    let archived = json(&out)["archived"].as_u64().unwrap();
+    let archived = out.value()["archived"].as_u64().unwrap();
     assert!(archived > 0);
     let out = db
         .cmd()
@@ -156,7 +155,7 @@ fn a_purge_archive_verifies() {
         .output()
         .unwrap();
     expect_code(&out, 0);
-    let report = json(&out);
+    let report = out.value();
     assert_eq!(report["ok"], true);
     assert_eq!(report["tasks"].as_u64().unwrap(), archived);
     assert_eq!(report["users"], 0);
@@ -185,9 +184,10 @@ fn taskwarrior_imports_check_statuses_and_say_what_they_drop() {
     let out = import(&db, &bogus, &["--from", "taskwarrior"]);
     expect_code(&out, 2);
     assert!(
-        stderr(&out).contains("record 2: status 'bogus' is not a Taskwarrior status"),
+        out.stderr()
+            .contains("record 2: status 'bogus' is not a Taskwarrior status"),
         "{}",
-        stderr(&out)
+        out.stderr()
     );
 
     // Exported by Taskwarrior with a byte order mark, and fields this tool
@@ -202,8 +202,8 @@ fn taskwarrior_imports_check_statuses_and_say_what_they_drop() {
     std::fs::write(&export, text).unwrap();
     let out = import(&db, &export, &["--from", "taskwarrior", "--json"]);
     expect_code(&out, 0);
-    assert_eq!(json(&out)["imported"], 3);
-    let err = stderr(&out);
+    assert_eq!(out.value()["imported"], 3);
+    let err = out.stderr();
     assert!(
         err.contains("due (1), priority (1), project (1), tags (2)"),
         "{err}"

@@ -1,7 +1,8 @@
 //! SPEC §17 for the admin commands: lock waits bounded and named, the
 //! figures and checks that other servers need (issue 24, 4/22 and others).
 
-use crate::support::{expect_code, json, stderr, stdout, TestDb};
+use crate::support::Outcome;
+use crate::support::{expect_code, TestDb};
 
 #[test]
 fn admin_commands_behind_a_lock_give_up_naming_the_blocker() {
@@ -29,7 +30,7 @@ fn admin_commands_behind_a_lock_give_up_naming_the_blocker() {
             .output()
             .unwrap();
         expect_code(&out, 5);
-        let err = stderr(&out);
+        let err = out.stderr();
         assert!(
             err.contains("gave up waiting for a lock held by another session: pid "),
             "{args:?}: {err}"
@@ -40,12 +41,9 @@ fn admin_commands_behind_a_lock_give_up_naming_the_blocker() {
 
     // Health says which check it could not make, and still makes the rest.
     let out = db
-        .cmd()
-        .args(["db", "health", "--json", "--lock-timeout", "1"])
-        .output()
-        .unwrap();
-    expect_code(&out, 7);
-    let report = json(&out);
+        .run(["db", "health", "--json", "--lock-timeout", "1"])
+        .expect(7);
+    let report = out.value();
     let checks = report["checks"].as_array().unwrap();
     let schema = checks.iter().find(|c| c["name"] == "schema").unwrap();
     assert_eq!(schema["status"], "fail");
@@ -62,12 +60,8 @@ fn admin_commands_behind_a_lock_give_up_naming_the_blocker() {
 #[test]
 fn health_counts_the_connections_ordinary_roles_can_use() {
     let db = TestDb::migrated();
-    let out = db
-        .cmd()
-        .args(["db", "health", "--format", "plain"])
-        .output()
-        .unwrap();
-    let text = stdout(&out);
+    let out = db.run(["db", "health", "--format", "plain"]).output();
+    let text = out.stdout();
     let line = text
         .lines()
         .find(|l| l.starts_with("connections\t"))
@@ -91,20 +85,16 @@ fn a_purge_cut_off_in_the_future_is_warned_about() {
     let db = TestDb::migrated();
     db.add_user("f@example.com");
     let out = db
-        .cmd()
-        .args(["db", "purge", "--done-before", "2999-01-01", "--dry-run"])
-        .output()
-        .unwrap();
-    expect_code(&out, 0);
+        .run(["db", "purge", "--done-before", "2999-01-01", "--dry-run"])
+        .expect(0);
     assert!(
-        stderr(&out).contains("--done-before 2999-01-01 00:00:00 UTC is in the future"),
+        out.stderr()
+            .contains("--done-before 2999-01-01 00:00:00 UTC is in the future"),
         "{}",
-        stderr(&out)
+        out.stderr()
     );
     let out = db
-        .cmd()
-        .args(["db", "purge", "--done-before", "30d", "--dry-run"])
-        .output()
-        .unwrap();
-    assert!(!stderr(&out).contains("future"));
+        .run(["db", "purge", "--done-before", "30d", "--dry-run"])
+        .output();
+    assert!(!out.stderr().contains("future"));
 }

@@ -3,7 +3,8 @@
 //! app role may not reach other users through `users` (issue 24, 2/5/6/17).
 
 use crate::rls::{as_role, role, sql_as};
-use crate::support::{expect_code, json, stderr, todo_cmd, TempDir, TestDb};
+use crate::support::Outcome;
+use crate::support::{expect_code, todo_cmd, TempDir, TestDb};
 
 /// A database with two users and tasks, RLS enabled, and `role` granted
 /// (`--app` or `--readonly`).
@@ -21,14 +22,8 @@ fn secured(grant: &str, tag: &str) -> (TestDb, String, String, String) {
          VALUES ('b1', true, '{bob}', '2020-01-01')"
     ));
     let role = role(tag);
-    expect_code(
-        &db.cmd()
-            .args(["db", "roles", "grant", grant, &role])
-            .output()
-            .unwrap(),
-        0,
-    );
-    expect_code(&db.cmd().args(["db", "rls", "enable"]).output().unwrap(), 0);
+    expect_code(&db.run(["db", "roles", "grant", grant, &role]).output(), 0);
+    expect_code(&db.run(["db", "rls", "enable"]).output(), 0);
     (db, role, alice, bob)
 }
 
@@ -49,7 +44,7 @@ fn backup_and_export_refuse_when_row_level_security_hides_rows() {
         .output()
         .unwrap();
     expect_code(&out, 2);
-    let err = stderr(&out);
+    let err = out.stderr();
     assert!(
         err.contains("row-level security applies to this role on users and tasks"),
         "{err}"
@@ -68,7 +63,7 @@ fn backup_and_export_refuse_when_row_level_security_hides_rows() {
         .unwrap();
     expect_code(&out, 2);
     assert!(out.stdout.is_empty());
-    assert!(stderr(&out).contains("cannot export the user completely"));
+    assert!(out.stderr().contains("cannot export the user completely"));
 
     // A role that bypasses it backs up everything.
     db.psql(&format!("ALTER ROLE {ro} BYPASSRLS"));
@@ -79,7 +74,7 @@ fn backup_and_export_refuse_when_row_level_security_hides_rows() {
         .unwrap();
     db.psql(&format!("ALTER ROLE {ro} NOBYPASSRLS"));
     expect_code(&out, 0);
-    assert_eq!(json(&out)["tasks"], 3);
+    assert_eq!(out.value()["tasks"], 3);
 }
 
 #[test]
@@ -91,7 +86,7 @@ fn counts_hidden_by_row_level_security_are_null_not_zero() {
         .output()
         .unwrap();
     expect_code(&out, 0);
-    let users = json(&out);
+    let users = out.value();
     assert_eq!(users.as_array().unwrap().len(), 2);
     for u in users.as_array().unwrap() {
         assert_eq!(
@@ -100,7 +95,7 @@ fn counts_hidden_by_row_level_security_are_null_not_zero() {
             "{u}"
         );
     }
-    assert!(stderr(&out).contains("row-level security hides"));
+    assert!(out.stderr().contains("row-level security hides"));
     // Plain output: empty fields, not 0.
     let out = todo_as(&db, &ro, &dir)
         .args(["user", "list", "--format", "plain"])
@@ -119,14 +114,14 @@ fn counts_hidden_by_row_level_security_are_null_not_zero() {
         .unwrap();
     expect_code(&out, 0);
     assert_eq!(
-        json(&out)["tasks"],
+        out.value()["tasks"],
         serde_json::json!({"total": 2, "pending": 2, "done": 0})
     );
 
     // The owner sees true figures everywhere.
-    let out = db.cmd().args(["user", "list", "--json"]).output().unwrap();
-    assert_eq!(json(&out)[0]["tasks"]["total"], 2);
-    assert!(!stderr(&out).contains("row-level security"));
+    let out = db.run(["user", "list", "--json"]).output();
+    assert_eq!(out.value()[0]["tasks"]["total"], 2);
+    assert!(!out.stderr().contains("row-level security"));
 }
 
 #[test]
@@ -138,11 +133,11 @@ fn purge_under_row_level_security_reports_no_false_zero() {
         .output()
         .unwrap();
     expect_code(&out, 0);
-    assert_eq!(json(&out)["deleted"], serde_json::Value::Null);
+    assert_eq!(out.value()["deleted"], serde_json::Value::Null);
     assert!(
-        stderr(&out).contains("row-level security"),
+        out.stderr().contains("row-level security"),
         "{}",
-        stderr(&out)
+        out.stderr()
     );
     // Deleting cannot do its whole job: refused, nothing deleted.
     let out = todo_as(&db, &app, &dir)
@@ -166,7 +161,7 @@ fn purge_under_row_level_security_reports_no_false_zero() {
         .output()
         .unwrap();
     expect_code(&out, 0);
-    assert_eq!(json(&out)["deleted"], 1);
+    assert_eq!(out.value()["deleted"], 1);
 }
 
 #[test]
@@ -227,22 +222,15 @@ fn the_app_role_cannot_delete_or_take_over_another_user_through_users() {
         .output()
         .unwrap();
     expect_code(&out, 0);
-    assert_eq!(json(&out)["tasks_deleted"], 1);
+    assert_eq!(out.value()["tasks_deleted"], 1);
     assert_eq!(db.value("SELECT count(*) FROM users"), "2");
 
     // Status shows both tables; disable removes everything enable made.
-    let out = db
-        .cmd()
-        .args(["db", "rls", "status", "--json"])
-        .output()
-        .unwrap();
-    let status = json(&out);
+    let out = db.run(["db", "rls", "status", "--json"]).output();
+    let status = out.value();
     assert_eq!(status["users_enabled"], true);
     assert_eq!(status["policies"].as_array().unwrap().len(), 5);
-    expect_code(
-        &db.cmd().args(["db", "rls", "disable"]).output().unwrap(),
-        0,
-    );
+    expect_code(&db.run(["db", "rls", "disable"]).output(), 0);
     assert_eq!(db.value("SELECT count(*) FROM pg_policies"), "0");
     assert_eq!(
         db.value(
@@ -256,47 +244,32 @@ fn the_app_role_cannot_delete_or_take_over_another_user_through_users() {
 fn granting_the_app_role_to_a_role_that_bypasses_row_level_security_is_refused() {
     let db = TestDb::migrated();
     let out = db
-        .cmd()
-        .args(["db", "roles", "grant", "--app", "postgres"])
-        .output()
-        .unwrap();
-    expect_code(&out, 2);
-    assert!(stderr(&out).contains("is a superuser"), "{}", stderr(&out));
+        .run(["db", "roles", "grant", "--app", "postgres"])
+        .expect(2);
+    assert!(out.stderr().contains("is a superuser"), "{}", out.stderr());
     let bypass = role("bypass");
     db.psql(&format!("ALTER ROLE {bypass} BYPASSRLS"));
-    let out = db
-        .cmd()
-        .args(["db", "roles", "grant", "--app", &bypass])
-        .output()
-        .unwrap();
-    expect_code(&out, 2);
-    assert!(stderr(&out).contains("BYPASSRLS"));
+    let out = db.run(["db", "roles", "grant", "--app", &bypass]).expect(2);
+    assert!(out.stderr().contains("BYPASSRLS"));
     expect_code(
-        &db.cmd()
-            .args(["db", "roles", "grant", "--app", &bypass, "--force"])
-            .output()
-            .unwrap(),
+        &db.run(["db", "roles", "grant", "--app", &bypass, "--force"])
+            .output(),
         0,
     );
     // --readonly is not about row-level security: no refusal.
     expect_code(
-        &db.cmd()
-            .args(["db", "roles", "grant", "--readonly", &bypass])
-            .output()
-            .unwrap(),
+        &db.run(["db", "roles", "grant", "--readonly", &bypass])
+            .output(),
         0,
     );
     // A missing role's hint is valid SQL: the name quoted as an identifier.
     let out = db
-        .cmd()
-        .args(["db", "roles", "grant", "--app", "bad\"role"])
-        .output()
-        .unwrap();
-    expect_code(&out, 3);
+        .run(["db", "roles", "grant", "--app", "bad\"role"])
+        .expect(3);
     assert!(
-        stderr(&out).contains("CREATE ROLE \"bad\"\"role\" LOGIN"),
+        out.stderr().contains("CREATE ROLE \"bad\"\"role\" LOGIN"),
         "{}",
-        stderr(&out)
+        out.stderr()
     );
 }
 
@@ -306,10 +279,8 @@ fn a_refused_permission_is_exit_8_and_a_read_only_session_exit_5() {
     db.add_user("p@example.com");
     let reader = role("perm_ro");
     expect_code(
-        &db.cmd()
-            .args(["db", "roles", "grant", "--readonly", &reader])
-            .output()
-            .unwrap(),
+        &db.run(["db", "roles", "grant", "--readonly", &reader])
+            .output(),
         0,
     );
     let dir = TempDir::new("perm");
@@ -329,13 +300,7 @@ fn a_refused_permission_is_exit_8_and_a_read_only_session_exit_5() {
     // A session that may not write at all (a replica, or read-only by
     // default): exit 5, kind read_only.
     let app = role("perm_app");
-    expect_code(
-        &db.cmd()
-            .args(["db", "roles", "grant", "--app", &app])
-            .output()
-            .unwrap(),
-        0,
-    );
+    expect_code(&db.run(["db", "roles", "grant", "--app", &app]).output(), 0);
     db.psql(&format!(
         "ALTER ROLE {app} IN DATABASE {} SET default_transaction_read_only = on",
         db.name

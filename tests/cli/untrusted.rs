@@ -3,7 +3,8 @@
 //! folding is the server's, in one place; invisible and bidi characters are
 //! refused in titles.
 
-use crate::support::{expect_code, json, stderr, stdout, TestDb};
+use crate::support::Outcome;
+use crate::support::{expect_code, TestDb};
 
 const ESC: char = '\u{1b}';
 
@@ -21,9 +22,8 @@ fn tables_and_errors_show_escape_sequences_from_data_escaped() {
         vec!["task", "list", "--format", "table"],
         vec!["task", "show", &task.to_string(), "--format", "table"],
     ] {
-        let out = db.as_user("esc@example.com").args(&args).output().unwrap();
-        expect_code(&out, 0);
-        let text = stdout(&out);
+        let out = db.run(&args).env_user("esc@example.com").expect(0);
+        let text = out.stdout();
         assert!(!text.contains(ESC), "{args:?}: {text:?}");
         assert!(!text.contains('\r'), "{args:?}: {text:?}");
         assert!(!text.contains('\u{202e}'), "{args:?}: {text:?}");
@@ -31,17 +31,15 @@ fn tables_and_errors_show_escape_sequences_from_data_escaped() {
     }
     // Plain and JSON keep the exact characters, as specified.
     let out = db
-        .as_user("esc@example.com")
-        .args(["task", "show", &task.to_string(), "--json"])
-        .output()
-        .unwrap();
-    assert!(json(&out)["title"].as_str().unwrap().contains(ESC));
+        .run(["task", "show", &task.to_string(), "--json"])
+        .env_user("esc@example.com")
+        .output();
+    assert!(out.value()["title"].as_str().unwrap().contains(ESC));
     let out = db
-        .as_user("esc@example.com")
-        .args(["task", "list", "--format", "plain"])
-        .output()
-        .unwrap();
-    assert!(stdout(&out).contains(ESC));
+        .run(["task", "list", "--format", "plain"])
+        .env_user("esc@example.com")
+        .output();
+    assert!(out.stdout().contains(ESC));
 
     // Input echoed in an error line.
     let out = db
@@ -50,8 +48,8 @@ fn tables_and_errors_show_escape_sequences_from_data_escaped() {
         .output()
         .unwrap();
     expect_code(&out, 3);
-    assert!(!stderr(&out).contains(ESC), "{:?}", stderr(&out));
-    assert!(stderr(&out).contains("\\x1b]0;pwned"), "{}", stderr(&out));
+    assert!(!out.stderr().contains(ESC), "{:?}", out.stderr());
+    assert!(out.stderr().contains("\\x1b]0;pwned"), "{}", out.stderr());
 }
 
 #[test]
@@ -63,25 +61,19 @@ fn emails_are_case_folded_by_the_server_only() {
         "INSERT INTO users (id, email) VALUES ('greek', 'ΟΔΥΣΣΕΥΣ@ex.gr'), ('turk', 'KIZ@İSTANBUL.tr')",
     );
     for (email, id) in [("ΟΔΥΣΣΕΥΣ@ex.gr", "greek"), ("KIZ@İSTANBUL.tr", "turk")] {
-        let out = db
-            .cmd()
-            .args(["user", "show", email, "--json"])
-            .output()
-            .unwrap();
-        assert_eq!(out.status.code(), Some(0), "{email}: {}", stderr(&out));
-        assert_eq!(json(&out)["id"], id);
-        let out = db.cmd().args(["user", "add", email]).output().unwrap();
-        assert_eq!(out.status.code(), Some(4), "{email}: {}", stderr(&out));
+        let out = db.run(["user", "show", email, "--json"]).output();
+        assert_eq!(out.code(), Some(0), "{email}: {}", out.stderr());
+        assert_eq!(out.value()["id"], id);
+        let out = db.run(["user", "add", email]).output();
+        assert_eq!(out.code(), Some(4), "{email}: {}", out.stderr());
     }
     assert_eq!(db.value("SELECT count(*) FROM users"), "2");
     // Stored lower-cased by the server.
-    let out = db
-        .cmd()
-        .args(["user", "add", "ΣΟΦΙΑ@EX.GR", "--json"])
-        .output()
-        .unwrap();
-    expect_code(&out, 0);
-    assert_eq!(json(&out)["email"], db.value("SELECT lower('ΣΟΦΙΑ@EX.GR')"));
+    let out = db.run(["user", "add", "ΣΟΦΙΑ@EX.GR", "--json"]).expect(0);
+    assert_eq!(
+        out.value()["email"],
+        db.value("SELECT lower('ΣΟΦΙΑ@EX.GR')")
+    );
 }
 
 #[test]
@@ -95,11 +87,10 @@ fn invisible_only_and_bidi_titles_are_refused() {
         "x\u{2066}y",
     ] {
         let out = db
-            .as_user("v@example.com")
-            .args(["task", "add", title])
-            .output()
-            .unwrap();
-        assert_eq!(out.status.code(), Some(2), "{title:?}: {}", stderr(&out));
+            .run(["task", "add", title])
+            .env_user("v@example.com")
+            .output();
+        assert_eq!(out.code(), Some(2), "{title:?}: {}", out.stderr());
     }
     assert_eq!(db.value("SELECT count(*) FROM tasks"), "0");
 }

@@ -196,7 +196,9 @@ fn rm_needs_yes_without_a_terminal_and_cascades() {
         "b@example.com"
     );
 
-    db.run(["user", "rm", &other, "-y", "-q"]).ok().stdout_is("");
+    db.run(["user", "rm", &other, "-y", "-q"])
+        .ok()
+        .stdout_is("");
     assert_eq!(db.value("SELECT count(*) FROM tasks"), "0");
 }
 

@@ -1,7 +1,8 @@
 //! SPEC §8: every bad input is refused with exit 2 before the database is
 //! touched.
 
-use crate::support::{expect_code, stderr, todo_cmd, TestDb};
+use crate::support::Outcome;
+use crate::support::{todo_cmd, TestDb};
 
 /// A URL nobody listens on: if a command tried to connect it would exit 5.
 const UNREACHABLE: &str = "postgresql://nobody@127.0.0.1:1/none";
@@ -14,8 +15,8 @@ fn refused_before_connecting(args: &[&str]) -> String {
         .env("TODO_USER", "a@example.com")
         .output()
         .unwrap();
-    assert_eq!(out.status.code(), Some(2), "{args:?}: {}", stderr(&out));
-    stderr(&out)
+    assert_eq!(out.code(), Some(2), "{args:?}: {}", out.stderr());
+    out.stderr()
 }
 
 #[test]
@@ -84,8 +85,7 @@ fn refusals_leave_the_database_unchanged() {
         vec!["user", "add", "not-an-email"],
         vec!["task", "done", "abc", "--user", "a@example.com"],
     ] {
-        let out = db.cmd().args(&args).output().unwrap();
-        expect_code(&out, 2);
+        let _out = db.run(&args).expect(2);
     }
     let after = db.value("SELECT count(*) FROM tasks") + &db.value("SELECT count(*) FROM users");
     assert_eq!(before, after);

@@ -4,7 +4,8 @@
 
 use std::path::PathBuf;
 
-use crate::support::{expect_code, json, psql, stdout, LocalHome, TempDir, TestDb};
+use crate::support::Outcome;
+use crate::support::{expect_code, psql, stdout, LocalHome, TempDir, TestDb};
 
 /// The PostgreSQL 18 server binaries (no ICU).
 fn pg18_bindir() -> PathBuf {
@@ -38,8 +39,8 @@ fn the_migrations_run_on_a_server_built_without_icu() {
         .output()
         .unwrap();
     expect_code(&out, 0);
-    assert_eq!(json(&out)["applied"].as_array().unwrap().len(), 5);
-    assert_eq!(json(&out)["pending"], serde_json::json!([]));
+    assert_eq!(out.value()["applied"].as_array().unwrap().len(), 5);
+    assert_eq!(out.value()["pending"], serde_json::json!([]));
     let url = stdout(
         &on_pg18(&home)
             .args(["db", "local", "url"])
@@ -67,7 +68,7 @@ fn the_migrations_run_on_a_server_built_without_icu() {
         .args(["--local", "user", "list", "-q"])
         .output()
         .unwrap();
-    let ids: Vec<String> = stdout(&out).lines().map(String::from).collect();
+    let ids: Vec<String> = out.stdout().lines().map(String::from).collect();
     let emails = psql(
         url,
         &format!(
@@ -93,7 +94,7 @@ fn the_migrations_run_on_a_server_built_without_icu() {
         .args(["--local", "db", "health", "--json"])
         .output()
         .unwrap();
-    let report = json(&out);
+    let report = out.value();
     let connections = report["checks"]
         .as_array()
         .unwrap()
@@ -120,7 +121,7 @@ fn the_migrations_run_on_a_server_built_without_icu() {
         .output()
         .unwrap();
     expect_code(&out, 0);
-    let stats = json(&out);
+    let stats = out.value();
     assert_eq!(stats["statements"], serde_json::Value::Null);
     assert_eq!(stats["statements_unavailable"], "not_loaded");
     assert_eq!(stats["tables"].as_array().unwrap().len(), 2);
@@ -133,10 +134,8 @@ fn the_migrations_run_on_a_server_built_without_icu() {
 #[test]
 fn a_backup_verifies_on_a_server_built_without_icu() {
     let db = TestDb::migrated();
-    db.cmd()
-        .args(["db", "seed", "--users", "3", "--tasks-per-user", "5", "-q"])
-        .assert()
-        .success();
+    db.run(["db", "seed", "--users", "3", "--tasks-per-user", "5", "-q"])
+        .ok();
     let dir = TempDir::new("pg18-verify");
     let file = dir.join("b.todo");
     db.cmd()
@@ -151,7 +150,7 @@ fn a_backup_verifies_on_a_server_built_without_icu() {
         .output()
         .unwrap();
     expect_code(&out, 0);
-    assert_eq!(json(&out)["tasks"], 15);
+    assert_eq!(out.value()["tasks"], 15);
     on_pg18(&home)
         .args(["db", "local", "stop"])
         .assert()

@@ -42,7 +42,7 @@ impl Run {
     }
 
     /// Acts as `user` through `$TODO_USER`.
-    pub fn as_user(self, user: &str) -> Run {
+    pub fn env_user(self, user: &str) -> Run {
         self.env("TODO_USER", user)
     }
 
