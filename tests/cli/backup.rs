@@ -47,19 +47,16 @@ fn backup(db: &TestDb, file: &Path) -> serde_json::Value {
         .args(["db", "backup", "-o"])
         .arg(file)
         .arg("--json")
-        .output()
-        .unwrap();
-    expect_code(&out, 0);
+        .expect(0);
     out.value()
 }
 
-fn restore(db: &TestDb, file: &Path, extra: &[&str]) -> std::process::Output {
+fn restore(db: &TestDb, file: &Path, extra: &[&str]) -> crate::support::Done {
     db.cmd()
         .args(["db", "restore"])
         .arg(file)
         .args(extra)
         .output()
-        .unwrap()
 }
 
 #[test]
@@ -187,7 +184,6 @@ fn verify_restores_into_a_throwaway_local_database() {
             // The configured database is never touched: point at nothing.
             .env("DATABASE_URL", "postgresql://nobody@127.0.0.1:1/none")
             .output()
-            .unwrap()
     };
     let out = verify(&file);
     expect_code(&out, 0);
@@ -215,9 +211,7 @@ fn verify_restores_into_a_throwaway_local_database() {
         .args(["db", "backup", "--verify", "--json", "-o"])
         .arg(dir.join("checked.todo"))
         .env("TODO_HOME", home.path())
-        .output()
-        .unwrap();
-    expect_code(&out, 0);
+        .expect(0);
     assert_eq!(out.value()["verified"], true);
     let _ = todo_cmd(&dir)
         .args(["db", "local", "stop"])
@@ -312,9 +306,7 @@ fn backup_works_through_a_pooler_and_as_a_read_only_role() {
             .args(["db", "backup", "--json", "-o"])
             .arg(&file)
             .env("DATABASE_URL", &url)
-            .output()
-            .unwrap();
-        expect_code(&out, 0);
+            .expect(0);
         assert_eq!(out.value()["tasks"], 602, "{how}");
         let target = TestDb::empty();
         expect_code(&restore(&target, &file, &[]), 0);

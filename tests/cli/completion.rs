@@ -4,7 +4,7 @@
 use std::time::{Duration, Instant};
 
 use crate::support::Outcome;
-use crate::support::{expect_code, TestDb};
+use crate::support::TestDb;
 
 /// The candidates for the last word of `words`, as `shell` asks.
 fn complete(db: &TestDb, shell: &str, words: &[&str]) -> Vec<String> {
@@ -14,9 +14,7 @@ fn complete(db: &TestDb, shell: &str, words: &[&str]) -> Vec<String> {
         .env("_CLAP_COMPLETE_INDEX", (words.len() - 1).to_string())
         .arg("--")
         .args(words)
-        .output()
-        .unwrap();
-    expect_code(&out, 0);
+        .expect(0);
     out.stdout()
         .split(['\n', '\u{b}'])
         .filter(|l| !l.is_empty())
@@ -50,8 +48,7 @@ fn task_ids_come_with_titles_and_emails_for_user() {
         .env("_CLAP_COMPLETE_INDEX", "3")
         .env("TODO_USER", "comp@example.com")
         .args(["--", "todo", "task", "show", &two.to_string()])
-        .output()
-        .unwrap();
+        .output();
     assert_eq!(out.stdout().trim(), two.to_string());
     // bash shows no help: several ids come as `ID -- title` (listed, and
     // only their common prefix is inserted).
@@ -86,9 +83,7 @@ fn completion_offers_nothing_quickly_when_the_database_is_away() {
         .env("TODO_COMPLETE", "bash")
         .env("_CLAP_COMPLETE_INDEX", "4")
         .args(["--", "todo", "task", "list", "--user", "x"])
-        .output()
-        .unwrap();
-    expect_code(&out, 0);
+        .expect(0);
     assert_eq!(out.stdout().trim(), "");
     // The 300 ms budget, plus the process itself.
     assert!(
@@ -118,9 +113,7 @@ fn emails_that_could_inject_are_not_offered() {
             .env("TODO_COMPLETE", shell)
             .env("_CLAP_COMPLETE_INDEX", "4")
             .args(["--", "todo", "task", "list", "--user", "s"])
-            .output()
-            .unwrap();
-        expect_code(&out, 0);
+            .expect(0);
         let text = out.stdout();
         assert!(text.contains("safe@example.com"), "{shell}: {text:?}");
         assert!(!text.contains('\u{1b}'), "{shell}: {text:?}");
@@ -156,9 +149,7 @@ fn completion_works_in_the_default_setup_and_never_starts_the_database() {
             .env("TODO_COMPLETE", "fish")
             .env("_CLAP_COMPLETE_INDEX", "3")
             .args(["--", "todo", "task", "done", ""])
-            .output()
-            .unwrap();
-        expect_code(&out, 0);
+            .expect(0);
         out.stdout()
     };
     assert_eq!(

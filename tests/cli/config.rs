@@ -6,10 +6,8 @@ use std::os::unix::fs::PermissionsExt;
 use crate::support::Outcome;
 use crate::support::{expect_code, todo_cmd, TempDir, TestDb};
 
-fn with_config(db: &TestDb, file: &std::path::Path) -> assert_cmd::Command {
-    let mut cmd = db.cmd();
-    cmd.env("TODO_CONFIG", file);
-    cmd
+fn with_config(db: &TestDb, file: &std::path::Path) -> crate::support::Run {
+    db.cmd().env("TODO_CONFIG", file)
 }
 
 #[test]
@@ -23,8 +21,7 @@ fn the_config_sets_the_user_and_aliases() {
         let out = with_config(&db, &file)
             .args(["config", "set"])
             .args(args)
-            .output()
-            .unwrap();
+            .output();
         expect_code(&out, 0);
     };
     set(&["user", "cfg@example.com"]);
@@ -34,33 +31,29 @@ fn the_config_sets_the_user_and_aliases() {
     );
     let out = with_config(&db, &file)
         .args(["config", "get", "user"])
-        .output()
-        .unwrap();
+        .output();
     assert_eq!(out.stdout().trim(), "cfg@example.com");
     // No --user, no $TODO_USER: the config's user.
     let out = with_config(&db, &file)
         .args(["task", "stats", "--json"])
-        .output()
-        .unwrap();
+        .output();
     expect_code(&out, 0);
     assert_eq!(out.value()["total"], 1);
     // $TODO_USER wins over the config.
     let out = with_config(&db, &file)
         .env("TODO_USER", "nobody@example.com")
         .args(["task", "stats"])
-        .output()
-        .unwrap();
+        .output();
     expect_code(&out, 3);
 
     // Aliases expand as git's do, and never shadow a command.
     set(&["alias.mine", "task list --pending --json"]);
-    let out = with_config(&db, &file).args(["mine"]).output().unwrap();
+    let out = with_config(&db, &file).args(["mine"]).output();
     expect_code(&out, 0);
     assert_eq!(out.value()[0]["title"], "from the config");
     let out = with_config(&db, &file)
         .args(["config", "set", "alias.task", "user list"])
-        .output()
-        .unwrap();
+        .output();
     expect_code(&out, 2);
     assert!(out.stderr().contains("cannot shadow"), "{}", out.stderr());
 
@@ -70,16 +63,14 @@ fn the_config_sets_the_user_and_aliases() {
     set(&["color", "never"]);
     let out = with_config(&db, &file)
         .args(["config", "unset", "color"])
-        .output()
-        .unwrap();
+        .output();
     expect_code(&out, 0);
     let text = std::fs::read_to_string(&file).unwrap();
     assert!(text.starts_with("# mine, keep\n"), "{text}");
     assert!(!text.contains("color"), "{text}");
     let out = with_config(&db, &file)
         .args(["config", "list", "--json"])
-        .output()
-        .unwrap();
+        .output();
     assert_eq!(
         out.value(),
         serde_json::json!({"user": "cfg@example.com", "alias.mine": "task list --pending --json"})
@@ -97,9 +88,7 @@ fn the_config_database_and_its_checks() {
     let out = todo_cmd(&dir)
         .env("TODO_CONFIG", &file)
         .args(["user", "list", "-q"])
-        .output()
-        .unwrap();
-    expect_code(&out, 0);
+        .expect(0);
     assert_eq!(out.stdout().lines().count(), 1);
 
     // A password in a file others may read is refused.
@@ -112,9 +101,7 @@ fn the_config_database_and_its_checks() {
     let out = todo_cmd(&dir)
         .env("TODO_CONFIG", &file)
         .args(["user", "list"])
-        .output()
-        .unwrap();
-    expect_code(&out, 2);
+        .expect(2);
     assert!(out.stderr().contains("chmod 600"), "{}", out.stderr());
     assert!(!out.stderr().contains("Secr3tPW"));
 
@@ -128,17 +115,13 @@ fn the_config_database_and_its_checks() {
     let out = todo_cmd(&dir)
         .env("TODO_CONFIG", &file)
         .args(["user", "list"])
-        .output()
-        .unwrap();
-    expect_code(&out, 2);
+        .expect(2);
     let err = out.stderr();
     assert!(err.contains("line 2") && err.contains("'databse'"), "{err}");
     assert!(!err.contains("Secr3tPW"), "{err}");
     let out = todo_cmd(&dir)
         .env("TODO_CONFIG", &file)
         .args(["config", "path"])
-        .output()
-        .unwrap();
-    expect_code(&out, 0);
+        .expect(0);
     assert_eq!(out.stdout().trim(), file.display().to_string());
 }

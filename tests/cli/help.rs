@@ -3,8 +3,8 @@
 
 use std::path::PathBuf;
 
+use crate::support::todo_cmd;
 use crate::support::Outcome;
-use crate::support::{expect_code, todo_cmd};
 
 /// Every command of the tree (hidden ones and `help` aside), so a new
 /// command gets a snapshot without anyone remembering to list it.
@@ -37,8 +37,7 @@ fn help_matches_snapshots() {
             .args(&cmd)
             .arg("--help")
             .env("COLUMNS", "100")
-            .output()
-            .unwrap();
+            .output();
         assert_eq!(out.code(), Some(0), "{cmd:?}: {}", out.stderr());
         let name = if cmd.is_empty() {
             "todo".to_string()
@@ -66,7 +65,7 @@ fn every_command_has_an_example() {
         if cmd[0] == "db" && cmd[1] == "local" {
             continue;
         }
-        let out = todo_cmd(&dir).args(cmd).arg("--help").output().unwrap();
+        let out = todo_cmd(&dir).args(cmd).arg("--help").output();
         assert!(
             out.stdout().contains("Example"),
             "{cmd:?} --help has no example"
@@ -80,28 +79,19 @@ fn completions_are_generated() {
     // Registration scripts of dynamic completion: the shell calls
     // `TODO_COMPLETE=SHELL todo -- WORDS…` back for candidates.
     for shell in ["bash", "zsh", "fish", "elvish", "powershell"] {
-        let out = todo_cmd(&dir)
-            .args(["completions", shell])
-            .output()
-            .unwrap();
-        expect_code(&out, 0);
+        let out = todo_cmd(&dir).args(["completions", shell]).expect(0);
         let text = out.stdout();
         assert!(
             text.contains("TODO_COMPLETE") && text.contains("todo"),
             "{shell}: {text}"
         );
     }
-    let out = todo_cmd(&dir)
-        .args(["completions", "tcsh"])
-        .output()
-        .unwrap();
-    expect_code(&out, 2);
+    let _out = todo_cmd(&dir).args(["completions", "tcsh"]).expect(2);
 }
 
 #[test]
 fn man_pages_are_generated_for_every_command_with_environment_and_exit_status() {
-    let out = todo_cmd(&std::env::temp_dir()).arg("man").output().unwrap();
-    expect_code(&out, 0);
+    let out = todo_cmd(&std::env::temp_dir()).arg("man").expect(0);
     let text = out.stdout();
     assert!(
         text.contains(".TH todo"),
@@ -113,12 +103,10 @@ fn man_pages_are_generated_for_every_command_with_environment_and_exit_status() 
     }
     // The whole set: one page per command, each naming the ones below it.
     let dir = crate::support::TempDir::new("man");
-    let out = todo_cmd(&std::env::temp_dir())
+    let _out = todo_cmd(&std::env::temp_dir())
         .arg("man")
         .arg(dir.path())
-        .output()
-        .unwrap();
-    expect_code(&out, 0);
+        .expect(0);
     for cmd in commands() {
         let name = std::iter::once("todo".to_string())
             .chain(cmd.iter().cloned())
@@ -145,12 +133,8 @@ fn a_closed_pipe_is_success_and_never_a_panic() {
             .arg(&bin)
             .output()
             .unwrap();
-        let stderr = String::from_utf8_lossy(&out.stderr);
+        let stderr = out.stderr();
         assert!(!stderr.contains("panicked"), "{args}: {stderr}");
-        assert_eq!(
-            String::from_utf8_lossy(&out.stdout).trim(),
-            "0",
-            "{args}: {stderr}"
-        );
+        assert_eq!(out.stdout().trim(), "0", "{args}: {stderr}");
     }
 }

@@ -26,14 +26,13 @@ then hotel\",false,2026-01-01T10:00:00Z
 Pay rent,,true,
 ";
 
-fn import(db: &TestDb, file: &std::path::Path, extra: &[&str]) -> std::process::Output {
+fn import(db: &TestDb, file: &std::path::Path, extra: &[&str]) -> crate::support::Done {
     db.cmd()
         .args(["task", "import"])
         .arg(file)
         .args(["--user", "i@example.com", "--json"])
         .args(extra)
         .output()
-        .unwrap()
 }
 
 #[test]
@@ -116,10 +115,8 @@ fn bad_records_are_all_reported_and_nothing_is_imported() {
     let out = db
         .cmd()
         .args(["task", "import", "-", "--user", "i@example.com"])
-        .write_stdin("[{\"title\":\"a\"},\n{\"title\":")
-        .output()
-        .unwrap();
-    expect_code(&out, 2);
+        .stdin("[{\"title\":\"a\"},\n{\"title\":")
+        .expect(2);
     assert!(
         out.stderr().contains("stdin, line 2: not valid JSON"),
         "{}",
@@ -154,10 +151,8 @@ fn list_json_piped_into_import_copies_tasks_to_another_user() {
     let out = db
         .cmd()
         .args(["task", "import", "-", "--user", "i@example.com", "--json"])
-        .write_stdin(listed.out.stdout)
-        .output()
-        .unwrap();
-    expect_code(&out, 0);
+        .stdin(listed.out.stdout)
+        .expect(0);
     assert_eq!(out.value()["imported"], 3);
     let copy = |email: &str| {
         db.value(&format!(

@@ -35,9 +35,7 @@ fn errors_keep_their_exit_codes_when_the_server_speaks_german() {
     let out = todo_cmd(&dir)
         .env("DATABASE_URL", as_role(&db, &reader))
         .args(["task", "add", "x", "--user", "de@example.com", "--json"])
-        .output()
-        .unwrap();
-    expect_code(&out, 8);
+        .expect(8);
     assert_eq!(kind(&out), "forbidden");
 
     // Read-only session (25006).
@@ -50,9 +48,7 @@ fn errors_keep_their_exit_codes_when_the_server_speaks_german() {
     let out = todo_cmd(&dir)
         .env("DATABASE_URL", as_role(&db, &app))
         .args(["task", "add", "x", "--user", "de@example.com", "--json"])
-        .output()
-        .unwrap();
-    expect_code(&out, 5);
+        .expect(5);
     assert_eq!(kind(&out), "read_only");
 
     // Lock waits: the server's lock_timeout (55P03) and the watchdog's

@@ -29,9 +29,7 @@ fn a_fresh_home_works_at_once_with_local() {
         .cmd()
         .args(["task", "add", "Try todo", "--user", "me@example.com", "-q"])
         .env("TODO_LOCAL", "1")
-        .output()
-        .unwrap();
-    expect_code(&out, 0);
+        .expect(0);
     assert_eq!(out.stderr(), "", "no notice once it runs");
     let out = home
         .run([
@@ -145,9 +143,7 @@ fn missing_server_binaries_name_what_to_install() {
         .args(["--local", "task", "list", "--user", "a@example.com"])
         .env("PATH", "/nonexistent")
         .env("TODO_PG_BINDIR", &empty)
-        .output()
-        .unwrap();
-    expect_code(&out, 5);
+        .expect(5);
     let err = out.stderr();
     assert!(err.contains("PostgreSQL server binaries"), "{err}");
     assert!(err.contains("apt-get install postgresql"), "{err}");

@@ -26,9 +26,7 @@ fn wait_succeeds_when_the_server_comes_late_and_gives_up_when_none_does() {
     let out = todo_cmd(&dir)
         .args(["db", "wait", "--timeout", "20", "--json"])
         .env("DATABASE_URL", &url)
-        .output()
-        .unwrap();
-    expect_code(&out, 0);
+        .expect(0);
     appear.join().unwrap();
     assert_eq!(out.value()["ready"], true);
     assert!(started.elapsed() >= Duration::from_millis(1400));
@@ -37,9 +35,7 @@ fn wait_succeeds_when_the_server_comes_late_and_gives_up_when_none_does() {
     let out = todo_cmd(&dir)
         .args(["db", "wait", "--timeout", "2"])
         .env("DATABASE_URL", "postgresql://nobody@127.0.0.1:1/none")
-        .output()
-        .unwrap();
-    expect_code(&out, 5);
+        .expect(5);
     assert!(
         out.stderr().contains("gave up after 2 s"),
         "{}",
@@ -221,9 +217,7 @@ fn purge_deletes_exactly_the_old_completed_tasks() {
             "A@example.com",
         ])
         .args(["--yes", "--batch", "7", "--json"])
-        .output()
-        .unwrap();
-    expect_code(&out, 0);
+        .expect(0);
     let v = out.value();
     assert_eq!(v["deleted"], 30);
     assert_eq!(v["batches"], 5);
@@ -312,9 +306,7 @@ fn an_interrupted_archived_purge_loses_nothing_and_a_rerun_finishes() {
             "--archive",
         ])
         .arg(&second)
-        .output()
-        .unwrap();
-    expect_code(&out, 0);
+        .expect(0);
     assert_eq!(
         db.value("SELECT count(*) FROM tasks WHERE title LIKE 'old done%'"),
         "0"
@@ -329,13 +321,11 @@ fn an_interrupted_archived_purge_loses_nothing_and_a_rerun_finishes() {
     assert_eq!(out.value()["archived"], out.value()["deleted"]);
 
     // An archive name is never reused.
-    let out = db
+    let _out = db
         .cmd()
         .args(["db", "purge", "--done-before", "90d", "--yes", "--archive"])
         .arg(&first)
-        .output()
-        .unwrap();
-    expect_code(&out, 4);
+        .expect(4);
 }
 
 #[test]

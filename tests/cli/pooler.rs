@@ -5,30 +5,25 @@ use crate::support::servers::pgbouncer;
 use crate::support::Outcome;
 use crate::support::{json, run_concurrently, stderr, todo_cmd, TestDb};
 
-fn via_bouncer(db: &TestDb) -> assert_cmd::Command {
-    let mut cmd = todo_cmd(&db.dir);
-    cmd.env("DATABASE_URL", pgbouncer().url(&db.name));
-    cmd
+fn via_bouncer(db: &TestDb) -> crate::support::Run {
+    todo_cmd(&db.dir).env("DATABASE_URL", pgbouncer().url(&db.name))
 }
 
 #[test]
 fn every_command_works_through_a_transaction_pooler() {
     let db = TestDb::empty();
-    let run = |args: &[&str]| -> std::process::Output {
-        let out = via_bouncer(&db).args(args).output().unwrap();
+    let run = |args: &[&str]| -> crate::support::Done {
+        let out = via_bouncer(&db).args(args).output();
         assert_eq!(out.code(), Some(0), "{args:?}: {}", out.stderr());
         out
     };
     run(&["db", "migrate"]);
     run(&["db", "status", "--check"]);
-    let uid = String::from_utf8(run(&["user", "add", "pool@example.com", "-q"]).stdout).unwrap();
+    let uid = run(&["user", "add", "pool@example.com", "-q"]).stdout();
     run(&["user", "list"]);
     run(&["user", "show", "pool@example.com"]);
-    let t1 =
-        String::from_utf8(run(&["task", "add", "one", "--user", "pool@example.com", "-q"]).stdout)
-            .unwrap();
-    let t2 =
-        String::from_utf8(run(&["task", "add", "two", "--user", uid.trim(), "-q"]).stdout).unwrap();
+    let t1 = run(&["task", "add", "one", "--user", "pool@example.com", "-q"]).stdout();
+    let t2 = run(&["task", "add", "two", "--user", uid.trim(), "-q"]).stdout();
     let u = ["--user", "pool@example.com"];
     run(&[&["task", "done", t1.trim(), t2.trim()][..], &u].concat());
     run(&[&["task", "undo", t2.trim()][..], &u].concat());

@@ -175,32 +175,25 @@ fn task_commands_work_and_stay_isolated_as_the_app_role() {
     expect_code(&db.run(["db", "rls", "enable"]).output(), 0);
     let app = role("cli");
     expect_code(&db.run(["db", "roles", "grant", "--app", &app]).output(), 0);
-    let as_app = || {
-        let mut cmd = crate::support::todo_cmd(&db.dir);
-        cmd.env("DATABASE_URL", as_role(&db, &app));
-        cmd
-    };
+    let as_app = || crate::support::todo_cmd(&db.dir).env("DATABASE_URL", as_role(&db, &app));
     let alice = ["--user", "alice@example.com"];
     let out = as_app()
         .args(["task", "add", "Mine", "-q"])
         .args(alice)
-        .output()
-        .unwrap();
+        .output();
     expect_code(&out, 0);
-    let id = String::from_utf8(out.stdout).unwrap().trim().to_string();
+    let id = out.stdout().trim().to_string();
     expect_code(
         &as_app()
             .args(["task", "add", "Also mine"])
             .args(alice)
-            .output()
-            .unwrap(),
+            .output(),
         0,
     );
     let out = as_app()
         .args(["task", "list", "--json"])
         .args(alice)
-        .output()
-        .unwrap();
+        .output();
     expect_code(&out, 0);
     let titles: Vec<String> = out
         .value()
@@ -216,13 +209,12 @@ fn task_commands_work_and_stay_isolated_as_the_app_role() {
         vec!["task", "edit", id.as_str(), "--title", "Mine!"],
         vec!["task", "stats"],
     ] {
-        expect_code(&as_app().args(&args).args(alice).output().unwrap(), 0);
+        expect_code(&as_app().args(&args).args(alice).output(), 0);
     }
     let out = as_app()
         .args(["task", "stats", "--json"])
         .args(alice)
-        .output()
-        .unwrap();
+        .output();
     assert_eq!(
         out.value(),
         serde_json::json!({"total": 2, "pending": 1, "done": 1})
@@ -233,20 +225,18 @@ fn task_commands_work_and_stay_isolated_as_the_app_role() {
         vec!["task", "show", bobs.as_str()],
         vec!["task", "rm", bobs.as_str()],
     ] {
-        expect_code(&as_app().args(&args).args(alice).output().unwrap(), 3);
+        expect_code(&as_app().args(&args).args(alice).output(), 3);
     }
     expect_code(
         &as_app()
             .args(["task", "rm", "--done", "--yes"])
             .args(alice)
-            .output()
-            .unwrap(),
+            .output(),
         0,
     );
     let out = as_app()
         .args(["task", "list", "--json", "--user", "bob@example.com"])
-        .output()
-        .unwrap();
+        .output();
     assert_eq!(out.value()[0]["title"], "bob's");
     assert_eq!(
         db.value("SELECT string_agg(title, ',' ORDER BY title) FROM tasks"),
@@ -271,14 +261,11 @@ fn task_commands_work_as_the_app_role_through_a_transaction_pooler() {
     );
     let url = pgbouncer().url_as(POOLED_APP_ROLE, &db.name);
     let run = |args: &[&str]| {
-        let out = crate::support::todo_cmd(&db.dir)
+        crate::support::todo_cmd(&db.dir)
             .args(args)
             .args(["--user", "alice@example.com"])
             .env("DATABASE_URL", &url)
-            .output()
-            .unwrap();
-        expect_code(&out, 0);
-        out
+            .expect(0)
     };
     run(&["task", "add", "through the pooler"]);
     let out = run(&["task", "list", "--json"]);

@@ -5,12 +5,11 @@
 //! SETs are not sent is checked below); `bench/remote.sh` counts everything
 //! on the wire. The server's work per statement is checked by its plan.
 
-use crate::support::{expect_code, TestDb};
+use crate::support::{Outcome, TestDb};
 
 fn statements(db: &TestDb, args: &[&str]) -> usize {
-    let out = db.cmd().args(args).arg("-v").output().unwrap();
-    expect_code(&out, 0);
-    String::from_utf8_lossy(&out.stderr)
+    let out = db.cmd().args(args).arg("-v").expect(0);
+    out.stderr()
         .lines()
         .filter(|l| l.starts_with("todo: sql ("))
         .count()
@@ -98,13 +97,11 @@ fn connecting_sends_no_set_and_timestamps_stay_utc() {
         db.name
     ));
     db.psql(reset);
-    let out = db
+    let _out = db
         .cmd()
         .env("PGTZ", "America/New_York")
         .args(["task", "add", "Also UTC", "--user", "tz@example.com", "-q"])
-        .output()
-        .unwrap();
-    expect_code(&out, 0);
+        .expect(0);
     assert_eq!(sets(), "1");
     let _out = db
         .run(["task", "add", "Still UTC", "--user", "tz@example.com", "-q"])
@@ -119,8 +116,7 @@ fn connecting_sends_no_set_and_timestamps_stay_utc() {
         .cmd()
         .env("PGTZ", "America/New_York")
         .args(["task", "list", "--user", "tz@example.com", "--json"])
-        .output()
-        .unwrap();
+        .output();
     let printed = crate::support::json(&out);
     let stored = db.value(
         "SELECT to_char(created_at, 'YYYY-MM-DD\"T\"HH24:MI') FROM tasks WHERE title = 'Still UTC'",
@@ -140,24 +136,21 @@ fn connecting_sends_no_set_and_timestamps_stay_utc() {
     );
     db.psql(&format!("ALTER DATABASE {} RESET timezone", db.name));
     db.psql(reset);
-    let out = db
+    let _out = db
         .cmd()
         .env(
             "TODO_DATABASE_URL",
             format!("{}&client_encoding=LATIN1", db.url()),
         )
         .args(["task", "stats", "--user", "tz@example.com"])
-        .output()
-        .unwrap();
-    expect_code(&out, 0);
+        .expect(0);
     assert_eq!(sets(), "1");
 }
 
 /// The EXPLAIN of the exact statement `todo -v` logged, with its binds.
 fn plan_of(db: &TestDb, args: &[&str], binds: &str) -> String {
-    let out = db.cmd().args(args).arg("-v").output().unwrap();
-    expect_code(&out, 0);
-    let log = String::from_utf8_lossy(&out.stderr);
+    let out = db.cmd().args(args).arg("-v").expect(0);
+    let log = out.stderr();
     let line = log
         .lines()
         .find(|l| l.starts_with("todo: sql ("))

@@ -11,13 +11,7 @@ const ROWS: &str = "SELECT md5(string_agg(row_text, '|' ORDER BY row_text)) FROM
 ) r";
 
 fn seed(db: &TestDb, args: &[&str]) -> serde_json::Value {
-    let out = db
-        .cmd()
-        .args(["db", "seed", "--json"])
-        .args(args)
-        .output()
-        .unwrap();
-    expect_code(&out, 0);
+    let out = db.cmd().args(["db", "seed", "--json"]).args(args).expect(0);
     out.value()
 }
 
@@ -268,7 +262,7 @@ fn the_progress_bar_shows_a_readable_rate() {
         .stdin(std::process::Stdio::piped())
         .output()
         .expect("util-linux script");
-    let screen = String::from_utf8_lossy(&out.stdout).into_owned();
+    let screen = out.stdout();
     assert_eq!(out.code(), Some(0), "{screen}");
     let rates: Vec<&str> = screen
         .split("/s")

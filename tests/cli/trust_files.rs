@@ -16,13 +16,12 @@ fn seeded() -> TestDb {
     db
 }
 
-fn backup_to(db: &TestDb, target: &Path, extra: &[&str]) -> std::process::Output {
+fn backup_to(db: &TestDb, target: &Path, extra: &[&str]) -> crate::support::Done {
     db.cmd()
         .args(["db", "backup", "-o"])
         .arg(target)
         .args(extra)
         .output()
-        .unwrap()
 }
 
 fn mode(path: &Path) -> u32 {
@@ -114,7 +113,6 @@ fn backups_are_private_and_never_overwrite_without_force() {
             .arg(&archive)
             .args(extra)
             .output()
-            .unwrap()
     };
     expect_code(&purge(&[]), 4);
     assert_eq!(std::fs::read_to_string(&archive).unwrap(), "keep me");
@@ -166,7 +164,7 @@ fn an_interrupted_backup_leaves_nothing_and_leftovers_are_cleaned() {
         std::os::unix::process::ExitStatusExt::signal(&out.status),
         Some(libc::SIGINT)
     );
-    let err = String::from_utf8_lossy(&out.stderr);
+    let err = out.stderr();
     assert!(err.contains(&format!("partial-{dead}")), "{err}");
     assert!(names(&dir).is_empty(), "{:?}", names(&dir));
 }
@@ -205,12 +203,7 @@ fn a_backup_into_a_closed_pipe_fails_naming_stdout() {
         .unwrap();
     drop(child.stdout.take());
     let out = child.wait_with_output().unwrap();
-    assert_eq!(
-        out.code(),
-        Some(2),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.code(), Some(2), "{}", out.stderr());
+    let err = out.stderr();
     assert!(err.contains("cannot write standard output"), "{err}");
 }

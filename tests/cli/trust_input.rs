@@ -10,13 +10,7 @@ use crate::support::{expect_code, TempDir, TestDb};
 
 fn backup(db: &TestDb, dir: &Path, name: &str) -> PathBuf {
     let file = dir.join(name);
-    let out = db
-        .cmd()
-        .args(["db", "backup", "-o"])
-        .arg(&file)
-        .output()
-        .unwrap();
-    expect_code(&out, 0);
+    let _out = db.cmd().args(["db", "backup", "-o"]).arg(&file).expect(0);
     file
 }
 
@@ -31,26 +25,14 @@ fn gzip(path: &Path, parts: &[&[u8]]) {
 
 fn restore_and_verify(file: &Path, expect: &str) {
     let target = TestDb::migrated();
-    let out = target
-        .cmd()
-        .args(["db", "restore"])
-        .arg(file)
-        .output()
-        .unwrap();
-    expect_code(&out, 2);
+    let out = target.cmd().args(["db", "restore"]).arg(file).expect(2);
     assert!(out.stderr().contains(expect), "{}", out.stderr());
     assert_eq!(
         target.value("SELECT count(*) FROM users"),
         "0",
         "nothing restored"
     );
-    let out = target
-        .cmd()
-        .args(["db", "verify"])
-        .arg(file)
-        .output()
-        .unwrap();
-    expect_code(&out, 2);
+    let out = target.cmd().args(["db", "verify"]).arg(file).expect(2);
     assert!(out.stderr().contains(expect), "{}", out.stderr());
 }
 
@@ -112,8 +94,7 @@ fn overlong_lines_are_refused_before_they_are_buffered() {
             .as_user("i@example.com")
             .args(["task", "import"])
             .arg(file)
-            .output()
-            .unwrap();
+            .output();
         expect_code(&out, 2);
         assert!(
             out.stderr().contains("longer than 1 MiB"),
@@ -143,31 +124,26 @@ fn a_purge_archive_verifies() {
             "--archive",
         ])
         .arg(&archive)
-        .output()
-        .unwrap();
-    expect_code(&out, 0);
+        .expect(0);
     let archived = out.value()["archived"].as_u64().unwrap();
     assert!(archived > 0);
     let out = db
         .cmd()
         .args(["db", "verify", "--json"])
         .arg(&archive)
-        .output()
-        .unwrap();
-    expect_code(&out, 0);
+        .expect(0);
     let report = out.value();
     assert_eq!(report["ok"], true);
     assert_eq!(report["tasks"].as_u64().unwrap(), archived);
     assert_eq!(report["users"], 0);
 }
 
-fn import(db: &TestDb, file: &Path, extra: &[&str]) -> std::process::Output {
+fn import(db: &TestDb, file: &Path, extra: &[&str]) -> crate::support::Done {
     db.as_user("tw@example.com")
         .args(["task", "import"])
         .arg(file)
         .args(extra)
         .output()
-        .unwrap()
 }
 
 #[test]

@@ -2,7 +2,7 @@
 //! figures and checks that other servers need (issue 24, 4/22 and others).
 
 use crate::support::Outcome;
-use crate::support::{expect_code, TestDb};
+use crate::support::TestDb;
 
 #[test]
 fn admin_commands_behind_a_lock_give_up_naming_the_blocker() {
@@ -23,13 +23,7 @@ fn admin_commands_behind_a_lock_give_up_naming_the_blocker() {
         vec!["db", "purge", "--done-before", "1d", "--yes"],
         vec!["db", "rls", "enable"],
     ] {
-        let out = db
-            .cmd()
-            .args(&args)
-            .args(["--lock-timeout", "1"])
-            .output()
-            .unwrap();
-        expect_code(&out, 5);
+        let out = db.cmd().args(&args).args(["--lock-timeout", "1"]).expect(5);
         let err = out.stderr();
         assert!(
             err.contains("gave up waiting for a lock held by another session: pid "),

@@ -27,10 +27,8 @@ fn secured(grant: &str, tag: &str) -> (TestDb, String, String, String) {
     (db, role, alice, bob)
 }
 
-fn todo_as(db: &TestDb, role: &str, dir: &TempDir) -> assert_cmd::Command {
-    let mut cmd = todo_cmd(dir);
-    cmd.env("DATABASE_URL", as_role(db, role));
-    cmd
+fn todo_as(db: &TestDb, role: &str, dir: &TempDir) -> crate::support::Run {
+    todo_cmd(dir).env("DATABASE_URL", as_role(db, role))
 }
 
 #[test]
@@ -41,8 +39,7 @@ fn backup_and_export_refuse_when_row_level_security_hides_rows() {
     let out = todo_as(&db, &ro, &dir)
         .args(["db", "backup", "-o"])
         .arg(&file)
-        .output()
-        .unwrap();
+        .output();
     expect_code(&out, 2);
     let err = out.stderr();
     assert!(
@@ -59,10 +56,9 @@ fn backup_and_export_refuse_when_row_level_security_hides_rows() {
 
     let out = todo_as(&db, &ro, &dir)
         .args(["user", "export", "alice@example.com", "--json"])
-        .output()
-        .unwrap();
+        .output();
     expect_code(&out, 2);
-    assert!(out.stdout.is_empty());
+    assert!(out.stdout().is_empty());
     assert!(out.stderr().contains("cannot export the user completely"));
 
     // A role that bypasses it backs up everything.
@@ -70,8 +66,7 @@ fn backup_and_export_refuse_when_row_level_security_hides_rows() {
     let out = todo_as(&db, &ro, &dir)
         .args(["db", "backup", "--json", "-o"])
         .arg(&file)
-        .output()
-        .unwrap();
+        .output();
     db.psql(&format!("ALTER ROLE {ro} NOBYPASSRLS"));
     expect_code(&out, 0);
     assert_eq!(out.value()["tasks"], 3);
@@ -83,8 +78,7 @@ fn counts_hidden_by_row_level_security_are_null_not_zero() {
     let dir = TempDir::new("rls-counts");
     let out = todo_as(&db, &ro, &dir)
         .args(["user", "list", "--json"])
-        .output()
-        .unwrap();
+        .output();
     expect_code(&out, 0);
     let users = out.value();
     assert_eq!(users.as_array().unwrap().len(), 2);
@@ -99,9 +93,8 @@ fn counts_hidden_by_row_level_security_are_null_not_zero() {
     // Plain output: empty fields, not 0.
     let out = todo_as(&db, &ro, &dir)
         .args(["user", "list", "--format", "plain"])
-        .output()
-        .unwrap();
-    let text = String::from_utf8(out.stdout).unwrap();
+        .output();
+    let text = out.stdout();
     assert!(
         text.lines().all(|l| l.ends_with("\t\t\t")),
         "counts are empty fields: {text:?}"
@@ -110,8 +103,7 @@ fn counts_hidden_by_row_level_security_are_null_not_zero() {
     // One user: counted again in that user's scope, true figures.
     let out = todo_as(&db, &ro, &dir)
         .args(["user", "show", "alice@example.com", "--json"])
-        .output()
-        .unwrap();
+        .output();
     expect_code(&out, 0);
     assert_eq!(
         out.value()["tasks"],
@@ -130,8 +122,7 @@ fn purge_under_row_level_security_reports_no_false_zero() {
     let dir = TempDir::new("rls-purge");
     let out = todo_as(&db, &app, &dir)
         .args(["db", "purge", "--done-before", "30d", "--dry-run", "--json"])
-        .output()
-        .unwrap();
+        .output();
     expect_code(&out, 0);
     assert_eq!(out.value()["deleted"], serde_json::Value::Null);
     assert!(
@@ -142,8 +133,7 @@ fn purge_under_row_level_security_reports_no_false_zero() {
     // Deleting cannot do its whole job: refused, nothing deleted.
     let out = todo_as(&db, &app, &dir)
         .args(["db", "purge", "--done-before", "30d", "--yes"])
-        .output()
-        .unwrap();
+        .output();
     expect_code(&out, 2);
     assert_eq!(db.value("SELECT count(*) FROM tasks"), "3");
     // For one user, the tool works in that user's scope: true figures.
@@ -158,8 +148,7 @@ fn purge_under_row_level_security_reports_no_false_zero() {
             "--dry-run",
             "--json",
         ])
-        .output()
-        .unwrap();
+        .output();
     expect_code(&out, 0);
     assert_eq!(out.value()["deleted"], 1);
 }
@@ -219,8 +208,7 @@ fn the_app_role_cannot_delete_or_take_over_another_user_through_users() {
     let dir = TempDir::new("rls-users");
     let out = todo_as(&db, &app, &dir)
         .args(["user", "rm", "bob@example.com", "--yes", "--json"])
-        .output()
-        .unwrap();
+        .output();
     expect_code(&out, 0);
     assert_eq!(out.value()["tasks_deleted"], 1);
     assert_eq!(db.value("SELECT count(*) FROM users"), "2");
@@ -286,10 +274,9 @@ fn a_refused_permission_is_exit_8_and_a_read_only_session_exit_5() {
     let dir = TempDir::new("perm");
     let out = todo_as(&db, &reader, &dir)
         .args(["task", "add", "nope", "--user", "p@example.com", "--json"])
-        .output()
-        .unwrap();
+        .output();
     expect_code(&out, 8);
-    let err: serde_json::Value = serde_json::from_slice(&out.stderr).unwrap();
+    let err: serde_json::Value = serde_json::from_str(&out.stderr()).unwrap();
     assert_eq!(err["error"]["kind"], "forbidden");
     assert_eq!(err["error"]["code"], 8);
     assert!(err["error"]["hint"]
@@ -307,10 +294,9 @@ fn a_refused_permission_is_exit_8_and_a_read_only_session_exit_5() {
     ));
     let out = todo_as(&db, &app, &dir)
         .args(["task", "add", "nope", "--user", "p@example.com", "--json"])
-        .output()
-        .unwrap();
+        .output();
     expect_code(&out, 5);
-    let err: serde_json::Value = serde_json::from_slice(&out.stderr).unwrap();
+    let err: serde_json::Value = serde_json::from_str(&out.stderr()).unwrap();
     assert_eq!(err["error"]["kind"], "read_only");
     assert_eq!(db.value("SELECT count(*) FROM tasks"), "0");
 }

@@ -17,7 +17,7 @@
 
 pub mod run;
 pub mod servers;
-pub use run::{Outcome, Run};
+pub use run::{Done, Outcome, Run};
 
 use std::collections::hash_map::DefaultHasher;
 use std::hash::{Hash, Hasher};
@@ -268,10 +268,8 @@ impl TestDb {
 
     /// The real `todo` binary, pointed at this database through
     /// `TODO_DATABASE_URL`, with a clean environment and working directory.
-    pub fn cmd(&self) -> assert_cmd::Command {
-        let mut cmd = todo_cmd(&self.dir);
-        cmd.env("TODO_DATABASE_URL", self.url());
-        cmd
+    pub fn cmd(&self) -> Run {
+        todo_cmd(&self.dir).env("TODO_DATABASE_URL", self.url())
     }
 
     /// `todo ARGS` on this database, to be run by [`Run::expect`] (the
@@ -281,7 +279,7 @@ impl TestDb {
         I: IntoIterator<Item = S>,
         S: Into<std::ffi::OsString>,
     {
-        Run::new(self.cmd(), args)
+        self.cmd().args(args)
     }
 
     /// Runs SQL through psql; returns its unaligned, tuples-only output.
@@ -305,10 +303,8 @@ impl TestDb {
     }
 
     /// `todo` acting as `user` through `$TODO_USER`.
-    pub fn as_user(&self, user: &str) -> assert_cmd::Command {
-        let mut cmd = self.cmd();
-        cmd.env("TODO_USER", user);
-        cmd
+    pub fn as_user(&self, user: &str) -> Run {
+        self.cmd().env_user(user)
     }
 
     /// A single value from SQL, as text.
@@ -410,12 +406,14 @@ pub fn wait_for(timeout: std::time::Duration, mut condition: impl FnMut() -> boo
     }
 }
 
-/// `todo` (assert_cmd) with the test environment, run in `dir`.
-pub fn todo_cmd(dir: &Path) -> assert_cmd::Command {
-    assert_cmd::Command::from_std(command_in_test_env(
+/// `todo` with the test environment, run in `dir`, for the fluent runner
+/// (`todo_cmd(dir).args([...]).expect(0)`).
+pub fn todo_cmd(dir: &Path) -> Run {
+    let cmd = assert_cmd::Command::from_std(command_in_test_env(
         assert_cmd::cargo::cargo_bin("todo"),
         dir,
-    ))
+    ));
+    Run::new(cmd, std::iter::empty::<&str>())
 }
 
 /// The same as a `std::process::Command`, for tests that spawn `todo` and
@@ -614,10 +612,8 @@ impl LocalHome {
         LocalHome { path }
     }
 
-    pub fn cmd(&self) -> assert_cmd::Command {
-        let mut cmd = todo_cmd(&std::env::temp_dir());
-        cmd.env("TODO_HOME", &self.path);
-        cmd
+    pub fn cmd(&self) -> Run {
+        todo_cmd(&std::env::temp_dir()).env("TODO_HOME", &self.path)
     }
 
     /// Runs `todo ARGS` in this home and asserts it succeeds.
@@ -631,11 +627,11 @@ impl LocalHome {
         I: IntoIterator<Item = S>,
         S: Into<std::ffi::OsString>,
     {
-        Run::new(self.cmd(), args)
+        self.cmd().args(args)
     }
 
     pub fn url(&self) -> String {
-        stdout(&self.cmd().args(["db", "local", "url"]).output().unwrap())
+        stdout(&self.cmd().args(["db", "local", "url"]).output())
             .trim()
             .to_string()
     }

@@ -9,7 +9,7 @@
 //! A failed expectation shows the command line, its exit code, stdout and
 //! stderr, so a test failing says why.
 
-use std::ffi::OsString;
+use std::ffi::{OsStr, OsString};
 use std::process::Output;
 
 /// A `todo` command line being built.
@@ -52,15 +52,38 @@ impl Run {
         self
     }
 
-    /// More arguments.
+    /// One more argument.
     pub fn arg(mut self, arg: impl Into<OsString>) -> Run {
         self.args.push(arg.into());
         self
     }
 
+    /// More arguments.
+    pub fn args<I, S>(mut self, args: I) -> Run
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<OsString>,
+    {
+        self.args.extend(args.into_iter().map(Into::into));
+        self
+    }
+
     /// An environment variable for this run.
-    pub fn env(mut self, key: &str, value: impl AsRef<std::ffi::OsStr>) -> Run {
+    pub fn env(mut self, key: impl AsRef<OsStr>, value: impl AsRef<OsStr>) -> Run {
         self.cmd.env(key, value);
+        self
+    }
+
+    /// Without this environment variable.
+    pub fn env_remove(mut self, key: impl AsRef<OsStr>) -> Run {
+        self.cmd.env_remove(key);
+        self
+    }
+
+    /// Kills it after `limit` (a hung command fails its test instead of
+    /// hanging the suite).
+    pub fn timeout(mut self, limit: std::time::Duration) -> Run {
+        self.cmd.timeout(limit);
         self
     }
 
