@@ -32,11 +32,15 @@ impl DbUrl {
     /// `connect_timeout` is added unless the URL has one (or `timeout` is
     /// given explicitly, which wins).
     ///
-    /// The URL is checked first, so that libpq never sees one it would
-    /// split differently (and echo a password from in its error): an `@`
-    /// outside the user:password part, a second `@`, a `#`, or a bad
-    /// percent-escape is refused (exit 2) with a hint to percent-encode. A
-    /// bad port or `sslmode` is refused too.
+    /// libpq itself then parses the result (`PQconninfoParse`: its URI
+    /// rules, its list of parameters), and the user, host, port, database
+    /// and password shown or masked are the values it read. Checked here
+    /// first, so that libpq never sees a URL it would split differently
+    /// from what the user meant (and echo a password from in its error): an
+    /// `@` outside the user:password part, a second `@`, a `#`, or a bad
+    /// percent-escape is refused (exit 2) with a hint to percent-encode.
+    /// Checked after, on libpq's values: a port or `sslmode` libpq would
+    /// refuse only when connecting (in its own words, maybe not English).
     pub fn parse(raw: &str, timeout: Option<u64>, default_timeout: u64) -> Result<DbUrl> {
         let raw = raw.trim();
         if !raw.contains("://") && (raw.is_empty() || raw.contains('=')) {
@@ -80,68 +84,16 @@ impl DbUrl {
             Some((b, q)) => (b, Some(q)),
             None => (rest, None),
         };
-        let path = tail.split('?').next().unwrap_or("");
-        let path = path.strip_prefix('/').unwrap_or(path);
-        let (userinfo, hosts) = match authority.split_once('@') {
-            Some((info, hosts)) => (Some(info), hosts),
-            None => (None, authority),
-        };
-        check_hosts(hosts)?;
-        let (user, password) = match userinfo {
-            Some(info) => match info.split_once(':') {
-                Some((u, p)) => (Some(u), Some(p)),
-                None => (Some(info), None),
-            },
-            None => (None, None),
-        };
-
-        let mut secrets = Vec::new();
-        let mut add_secret = |s: &str| {
-            if !s.is_empty() {
-                secrets.push(s.to_string());
-                let decoded = percent_decode(s);
-                if decoded != s {
-                    secrets.push(decoded);
-                }
-            }
-        };
-        if let Some(p) = password {
-            add_secret(p);
-        }
 
         let mut params: Vec<(String, String)> = Vec::new();
         let mut ssl_from_asyncpg = None;
-        let mut host_param = None;
-        let mut user_param = None;
         for pair in query.unwrap_or("").split('&').filter(|p| !p.is_empty()) {
             let (key, value) = pair.split_once('=').unwrap_or((pair, ""));
-            match key {
-                "ssl" => {
-                    ssl_from_asyncpg = Some(match value {
-                        "true" | "require" => "require".to_string(),
-                        "false" | "disable" => "disable".to_string(),
-                        mode @ ("allow" | "prefer" | "verify-ca" | "verify-full") => {
-                            mode.to_string()
-                        }
-                        _ => {
-                            return Err(Error::usage(
-                                "unsupported value of ssl= in the database URL",
-                            )
-                            .with_hint(
-                                "use ssl=require (or sslmode=require, disable, verify-full, …)",
-                            ))
-                        }
-                    });
-                    continue;
-                }
-                "password" => add_secret(value),
-                "host" => host_param = Some(percent_decode(value)),
-                "user" => user_param = Some(percent_decode(value)),
-                "port" => check_ports(&percent_decode(value))?,
-                "sslmode" => check_sslmode(&percent_decode(value))?,
-                _ => {}
+            if key == "ssl" {
+                ssl_from_asyncpg = Some(asyncpg_ssl(value)?);
+            } else {
+                params.push((key.to_string(), value.to_string()));
             }
-            params.push((key.to_string(), value.to_string()));
         }
         if let Some(mode) = ssl_from_asyncpg {
             if let Some((_, existing)) = params.iter().find(|(k, _)| k == "sslmode") {
@@ -151,7 +103,7 @@ impl DbUrl {
                     )));
                 }
             } else {
-                params.push(("sslmode".into(), mode));
+                params.push(("sslmode".into(), mode.to_string()));
             }
         }
         let has_timeout = params.iter().any(|(k, _)| k == "connect_timeout");
@@ -168,33 +120,63 @@ impl DbUrl {
         if !params.iter().any(|(k, _)| k == "fallback_application_name") {
             params.push(("fallback_application_name".into(), "todo".into()));
         }
-        // In the startup packet, so that diesel's SET is not needed (see
-        // `db::setup`); a client_encoding of the user's own stays.
+        // In the startup packet, so that no SET is needed; a
+        // client_encoding of the user's own stays.
         if !params.iter().any(|(k, _)| k == "client_encoding") {
             params.push(("client_encoding".into(), "UTF8".into()));
         }
-
         let query: Vec<String> = params.iter().map(|(k, v)| format!("{k}={v}")).collect();
         let libpq = format!("postgresql://{before_query}?{}", query.join("&"));
 
-        let user = user_param.or(user.map(percent_decode));
-        let host = host_param.unwrap_or_else(|| percent_decode(hosts));
-        let host = if host.is_empty() {
-            "localhost".to_string()
-        } else {
-            host
-        };
-        let db = percent_decode(path);
-        let display = match user {
-            Some(u) if !u.is_empty() => format!("{u}@{host}/{db}"),
-            _ => format!("{host}/{db}"),
-        };
-        Ok(DbUrl {
+        // The password as written (percent-encoded or not), to mask it in
+        // messages even before libpq has read it.
+        let mut secrets = Vec::new();
+        let userinfo = authority.split_once('@').map(|(info, _)| info);
+        if let Some((_, password)) = userinfo.and_then(|info| info.split_once(':')) {
+            secrets.push(password.to_string());
+        }
+        secrets.extend(
+            params
+                .iter()
+                .filter(|(k, v)| k == "password" && !v.is_empty())
+                .map(|(_, v)| v.clone()),
+        );
+        secrets.retain(|s| !s.is_empty());
+        let mut url = DbUrl {
             libpq,
             raw: raw.to_string(),
-            display,
+            display: String::new(),
             secrets,
-        })
+        };
+        let pairs = conninfo::parse(&url.libpq).map_err(|why| {
+            Error::usage(format!("invalid database URL: {}", url.mask(&why))).with_hint(
+                "check the URL's parameters: postgresql://user@host:port/dbname?sslmode=require",
+            )
+        })?;
+        let get = |k: &str| {
+            pairs
+                .iter()
+                .find(|(key, _)| key == k)
+                .map(|(_, v)| v.as_str())
+        };
+        if let Some(ports) = get("port") {
+            check_ports(ports)?;
+        }
+        if let Some(mode) = get("sslmode") {
+            check_sslmode(mode)?;
+        }
+        if let Some(password) = get("password").filter(|p| !p.is_empty()) {
+            if !url.secrets.iter().any(|s| s == password) {
+                url.secrets.push(password.to_string());
+            }
+        }
+        url.display = display(
+            get("user"),
+            get("host").or(get("hostaddr")),
+            get("port"),
+            get("dbname").unwrap_or_default(),
+        );
+        Ok(url)
     }
 
     /// A libpq keyword/value string (SPEC §18: `host=… dbname=… user=…`),
@@ -329,27 +311,6 @@ fn valid_percent_escapes(s: &str) -> bool {
     })
 }
 
-/// `host[:port]`, comma-separated, IPv6 in brackets: each port a number.
-fn check_hosts(hosts: &str) -> Result<()> {
-    for host in hosts.split(',') {
-        let port = match host.strip_prefix('[') {
-            Some(v6) => match v6.split_once(']') {
-                Some((_, after)) => after.strip_prefix(':'),
-                None => {
-                    return Err(Error::usage(
-                        "the database URL has an IPv6 host without its closing ']'",
-                    ))
-                }
-            },
-            None => host.split_once(':').map(|(_, p)| p),
-        };
-        if let Some(port) = port {
-            check_ports(port)?;
-        }
-    }
-    Ok(())
-}
-
 /// A port, or a comma-separated list of them (multi-host URLs).
 fn check_ports(ports: &str) -> Result<()> {
     for port in ports.split(',') {
@@ -383,23 +344,52 @@ fn check_sslmode(mode: &str) -> Result<()> {
         .with_hint(format!("use one of: {}", MODES.join(", "))))
 }
 
-fn percent_decode(s: &str) -> String {
-    let bytes = s.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        let hex = |b: u8| (b as char).to_digit(16);
-        if bytes[i] == b'%' && i + 2 < bytes.len() {
-            if let (Some(hi), Some(lo)) = (hex(bytes[i + 1]), hex(bytes[i + 2])) {
-                out.push((hi * 16 + lo) as u8);
-                i += 3;
-                continue;
-            }
+/// asyncpg's `ssl=` value as libpq's `sslmode`.
+fn asyncpg_ssl(value: &str) -> Result<&'static str> {
+    Ok(match value {
+        "true" | "require" => "require",
+        "false" | "disable" => "disable",
+        "allow" => "allow",
+        "prefer" => "prefer",
+        "verify-ca" => "verify-ca",
+        "verify-full" => "verify-full",
+        _ => {
+            return Err(
+                Error::usage("unsupported value of ssl= in the database URL")
+                    .with_hint("use ssl=require (or sslmode=require, disable, verify-full, …)"),
+            )
         }
-        out.push(bytes[i]);
-        i += 1;
+    })
+}
+
+/// `user@host:port/db` from libpq's values (hosts and ports are
+/// comma-separated lists for multi-host URLs; an IPv6 host is bracketed
+/// when a port follows it; a socket directory is shown without the port;
+/// no host is libpq's default, shown as `localhost`).
+fn display(user: Option<&str>, hosts: Option<&str>, ports: Option<&str>, db: &str) -> String {
+    let hosts: Vec<&str> = hosts.unwrap_or_default().split(',').collect();
+    let ports: Vec<&str> = ports.unwrap_or_default().split(',').collect();
+    let place = hosts
+        .iter()
+        .enumerate()
+        .map(|(i, host)| {
+            let host = if host.is_empty() { "localhost" } else { host };
+            // One port may serve every host, as libpq reads it.
+            let port = ports.get(i).or(ports.first()).copied().unwrap_or_default();
+            match (port, host.contains(':')) {
+                // A socket directory: the port only names the socket file.
+                _ if host.starts_with('/') => host.to_string(),
+                ("", _) => host.to_string(),
+                (port, true) => format!("[{host}]:{port}"),
+                (port, false) => format!("{host}:{port}"),
+            }
+        })
+        .collect::<Vec<_>>()
+        .join(",");
+    match user {
+        Some(u) if !u.is_empty() => format!("{u}@{place}/{db}"),
+        _ => format!("{place}/{db}"),
     }
-    String::from_utf8_lossy(&out).into_owned()
 }
 
 #[cfg(test)]

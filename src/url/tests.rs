@@ -126,3 +126,33 @@ fn masking_is_contextual_so_short_passwords_do_not_mangle_messages() {
     );
     assert_eq!(url.mask(url.libpq()), url.display());
 }
+
+#[test]
+fn libpq_reads_the_url_and_refuses_what_it_does_not_know() {
+    // An unknown parameter is refused before connecting, by libpq's list.
+    let err = DbUrl::parse("postgresql://u:Secr3t@h/db?nonsense=1", None, 5).unwrap_err();
+    assert_eq!(err.kind, crate::error::Kind::Usage);
+    assert!(err.message.contains("nonsense"), "{}", err.message);
+    assert!(!err.message.contains("Secr3t"), "{}", err.message);
+    // What is shown is what libpq read: ports from the query, several
+    // hosts, IPv6, a socket directory without its port.
+    assert_eq!(
+        parse("postgresql://u@h/db?port=6543").display(),
+        "u@h:6543/db"
+    );
+    assert_eq!(
+        parse("postgresql://h1:5432,h2:5433/db").display(),
+        "h1:5432,h2:5433/db"
+    );
+    assert_eq!(
+        parse("postgresql://[::1]:5432/db").display(),
+        "[::1]:5432/db"
+    );
+    assert_eq!(
+        parse("postgresql:///db?host=/run/pg&port=5433&user=u").display(),
+        "u@/run/pg/db"
+    );
+    // A password given as a parameter is masked as libpq decoded it.
+    let url = parse("postgresql://u@h/db?password=p%40ss");
+    assert_eq!(url.mask("password=p@ss"), "password=****");
+}
