@@ -52,6 +52,14 @@ pub fn parse(conninfo: &str) -> Result<Vec<(String, String)>, String> {
     Ok(pairs)
 }
 
+/// The value of `key` among parsed pairs.
+pub fn value<'a>(pairs: &'a [(String, String)], key: &str) -> Option<&'a str> {
+    pairs
+        .iter()
+        .find(|(k, _)| k == key)
+        .map(|(_, v)| v.as_str())
+}
+
 /// `value` quoted for a keyword/value string, as libpq reads it.
 pub fn quote(value: &str) -> String {
     format!("'{}'", value.replace('\\', "\\\\").replace('\'', "\\'"))

@@ -153,12 +153,7 @@ impl DbUrl {
                 "check the URL's parameters: postgresql://user@host:port/dbname?sslmode=require",
             )
         })?;
-        let get = |k: &str| {
-            pairs
-                .iter()
-                .find(|(key, _)| key == k)
-                .map(|(_, v)| v.as_str())
-        };
+        let get = |k: &str| conninfo::value(&pairs, k);
         if let Some(ports) = get("port") {
             check_ports(ports)?;
         }
@@ -207,12 +202,7 @@ impl DbUrl {
                 "write it as keyword=value pairs: host=db.example.com dbname=app user=app",
             )
         })?;
-        let get = |k: &str| {
-            pairs
-                .iter()
-                .find(|(key, _)| key == k)
-                .map(|(_, v)| v.clone())
-        };
+        let get = |k: &str| conninfo::value(&pairs, k).map(str::to_string);
         let env = |k: &str| std::env::var(k).ok().filter(|v| !v.is_empty());
         let mut libpq = raw.to_string();
         let mut add = |key: &str, value: &str| {

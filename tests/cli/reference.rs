@@ -10,15 +10,7 @@ use crate::support::{LocalHome, TempDir};
 
 const REFERENCE: &str = include_str!("../../docs/reference.md");
 
-const TASK: [&str; 7] = [
-    "id",
-    "title",
-    "description",
-    "completed",
-    "user_id",
-    "created_at",
-    "updated_at",
-];
+const TASK: [&str; 7] = crate::support::TASK_FIELDS;
 const USER: [&str; 6] = ["id", "email", "name", "created_at", "updated_at", "tasks"];
 
 /// One row of the table: the command's words and the documented keys

@@ -83,18 +83,7 @@ fn task_json_has_the_documented_fields_in_order() {
         ])
         .expect(0);
     let v = out.value();
-    assert_key_order(
-        &out.stdout(),
-        &[
-            "id",
-            "title",
-            "description",
-            "completed",
-            "user_id",
-            "created_at",
-            "updated_at",
-        ],
-    );
+    assert_key_order(&out.stdout(), &crate::support::TASK_FIELDS);
     assert_eq!(v["title"], "Title");
     assert_eq!(v["description"], "line1\nline2");
     assert_eq!(v["completed"], false);

@@ -221,6 +221,17 @@ fn exec(conn: &mut PgConnection, sql: &str) {
         .unwrap_or_else(|e| panic!("{sql}: {e}"));
 }
 
+/// A task object's fields, in their JSON order (docs/reference.md).
+pub const TASK_FIELDS: [&str; 7] = [
+    "id",
+    "title",
+    "description",
+    "completed",
+    "user_id",
+    "created_at",
+    "updated_at",
+];
+
 /// A database of its own for one test, dropped at the end.
 pub struct TestDb {
     pub name: String,
