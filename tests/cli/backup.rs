@@ -235,10 +235,7 @@ fn a_killed_backup_never_leaves_a_file_under_its_name() {
         .env("DATABASE_URL", source.url())
         .spawn()
         .unwrap();
-    assert!(source.wait_until(
-        "SELECT EXISTS (SELECT FROM pg_stat_activity WHERE application_name = 'todo'
-         AND wait_event_type = 'Lock' AND datname = current_database())"
-    ));
+    assert!(source.wait_for_todo_to_block());
     child.kill().unwrap();
     child.wait().unwrap();
     drop(holder);
@@ -272,10 +269,7 @@ fn a_killed_restore_leaves_the_target_unchanged() {
         .env("DATABASE_URL", target.url())
         .spawn()
         .unwrap();
-    assert!(target.wait_until(
-        "SELECT EXISTS (SELECT FROM pg_stat_activity WHERE application_name = 'todo'
-         AND wait_event_type = 'Lock' AND datname = current_database())"
-    ));
+    assert!(target.wait_for_todo_to_block());
     child.kill().unwrap();
     child.wait().unwrap();
     target.psql(

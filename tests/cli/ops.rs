@@ -4,7 +4,7 @@
 use std::time::{Duration, Instant};
 
 use crate::support::Outcome;
-use crate::support::{expect_code, server, todo_cmd, TempDir, TestDb};
+use crate::support::{server, todo_cmd, TempDir, TestDb};
 
 #[test]
 fn wait_succeeds_when_the_server_comes_late_and_gives_up_when_none_does() {
@@ -332,17 +332,7 @@ fn an_interrupted_archived_purge_loses_nothing_and_a_rerun_finishes() {
 fn maintain_vacuums_a_bloated_table_and_rebuilds_an_invalid_index() {
     let db = TestDb::migrated();
     db.add_user("m@example.com");
-    // Bloat tasks on purpose, with autovacuum kept away.
-    db.psql(
-        "ALTER TABLE tasks SET (autovacuum_enabled = false);
-         INSERT INTO tasks (title, user_id)
-         SELECT 'task ' || i, (SELECT id FROM users) FROM generate_series(1, 30000) i;
-         ANALYZE tasks;
-         DELETE FROM tasks WHERE id % 3 <> 0;",
-    );
-    assert!(
-        db.wait_until("SELECT n_dead_tup > 15000 FROM pg_stat_user_tables WHERE relname = 'tasks'")
-    );
+    db.bloat_tasks();
     // An index left invalid (as by a failed CREATE INDEX CONCURRENTLY).
     db.psql(
         "UPDATE pg_index SET indisvalid = false WHERE indexrelid = 'idx_tasks_completed'::regclass",
@@ -368,7 +358,7 @@ fn maintain_vacuums_a_bloated_table_and_rebuilds_an_invalid_index() {
         .all(|a| a["result"] == "planned"));
 
     // Off a terminal it needs --yes.
-    expect_code(&db.run(["db", "maintain"]).output(), 2);
+    db.run(["db", "maintain"]).expect(2);
 
     let out = db.run(["db", "maintain", "--yes", "--json"]).expect(0);
     let done = out.value();
@@ -395,16 +385,7 @@ fn maintain_vacuums_a_bloated_table_and_rebuilds_an_invalid_index() {
 fn maintain_skips_instead_of_waiting_behind_a_lock() {
     let db = TestDb::migrated();
     db.add_user("m@example.com");
-    db.psql(
-        "ALTER TABLE tasks SET (autovacuum_enabled = false);
-         INSERT INTO tasks (title, user_id)
-         SELECT 'task ' || i, (SELECT id FROM users) FROM generate_series(1, 30000) i;
-         ANALYZE tasks;
-         DELETE FROM tasks WHERE id % 3 <> 0;",
-    );
-    assert!(
-        db.wait_until("SELECT n_dead_tup > 15000 FROM pg_stat_user_tables WHERE relname = 'tasks'")
-    );
+    db.bloat_tasks();
     // Another maintenance session holds the lock VACUUM needs.
     let _holder = db.hold(
         "BEGIN; LOCK TABLE tasks IN SHARE UPDATE EXCLUSIVE MODE; SELECT pg_sleep(60);",

@@ -48,7 +48,7 @@ fn the_app_role_reaches_only_the_tasks_of_app_user_id() {
     assert_eq!(out.value()["changed"], serde_json::json!([]), "idempotent");
 
     let app = role("app");
-    expect_code(&db.run(["db", "roles", "grant", "--app", &app]).output(), 0);
+    db.run(["db", "roles", "grant", "--app", &app]).ok();
     let set = format!("SET app.user_id = '{alice}';");
     assert_eq!(
         sql_as(
@@ -139,10 +139,7 @@ fn the_readonly_role_reads_and_cannot_write() {
     let db = TestDb::migrated();
     db.add_user("r@example.com");
     let ro = role("reader");
-    expect_code(
-        &db.run(["db", "roles", "grant", "--readonly", &ro]).output(),
-        0,
-    );
+    db.run(["db", "roles", "grant", "--readonly", &ro]).ok();
     assert_eq!(sql_as(&db, &ro, "SELECT count(*) FROM users").unwrap(), "1");
     let err = sql_as(&db, &ro, "DELETE FROM users").unwrap_err();
     assert!(err.contains("permission denied"), "{err}");
@@ -163,7 +160,7 @@ fn the_readonly_role_reads_and_cannot_write() {
         .run(["db", "roles", "grant", "--app", "no_such_role_x"])
         .expect(3);
     // One of --app / --readonly is required.
-    expect_code(&db.run(["db", "roles", "grant"]).output(), 2);
+    db.run(["db", "roles", "grant"]).expect(2);
 }
 
 #[test]
@@ -172,9 +169,9 @@ fn task_commands_work_and_stay_isolated_as_the_app_role() {
     db.add_user("alice@example.com");
     db.add_user("bob@example.com");
     let bobs = db.add_task("bob@example.com", "bob's");
-    expect_code(&db.run(["db", "rls", "enable"]).output(), 0);
+    db.run(["db", "rls", "enable"]).ok();
     let app = role("cli");
-    expect_code(&db.run(["db", "roles", "grant", "--app", &app]).output(), 0);
+    db.run(["db", "roles", "grant", "--app", &app]).ok();
     let as_app = || crate::support::todo_cmd(&db.dir).env("DATABASE_URL", as_role(&db, &app));
     let alice = ["--user", "alice@example.com"];
     let out = as_app()
@@ -183,13 +180,7 @@ fn task_commands_work_and_stay_isolated_as_the_app_role() {
         .output();
     expect_code(&out, 0);
     let id = out.stdout().trim().to_string();
-    expect_code(
-        &as_app()
-            .args(["task", "add", "Also mine"])
-            .args(alice)
-            .output(),
-        0,
-    );
+    as_app().args(["task", "add", "Also mine"]).args(alice).ok();
     let out = as_app()
         .args(["task", "list", "--json"])
         .args(alice)
@@ -209,7 +200,7 @@ fn task_commands_work_and_stay_isolated_as_the_app_role() {
         vec!["task", "edit", id.as_str(), "--title", "Mine!"],
         vec!["task", "stats"],
     ] {
-        expect_code(&as_app().args(&args).args(alice).output(), 0);
+        as_app().args(&args).args(alice).ok();
     }
     let out = as_app()
         .args(["task", "stats", "--json"])
@@ -225,15 +216,12 @@ fn task_commands_work_and_stay_isolated_as_the_app_role() {
         vec!["task", "show", bobs.as_str()],
         vec!["task", "rm", bobs.as_str()],
     ] {
-        expect_code(&as_app().args(&args).args(alice).output(), 3);
+        as_app().args(&args).args(alice).expect(3);
     }
-    expect_code(
-        &as_app()
-            .args(["task", "rm", "--done", "--yes"])
-            .args(alice)
-            .output(),
-        0,
-    );
+    as_app()
+        .args(["task", "rm", "--done", "--yes"])
+        .args(alice)
+        .ok();
     let out = as_app()
         .args(["task", "list", "--json", "--user", "bob@example.com"])
         .output();
@@ -253,12 +241,9 @@ fn task_commands_work_as_the_app_role_through_a_transaction_pooler() {
     db.add_task("alice@example.com", "seen");
     db.add_user("bob@example.com");
     db.add_task("bob@example.com", "hidden");
-    expect_code(&db.run(["db", "rls", "enable"]).output(), 0);
-    expect_code(
-        &db.run(["db", "roles", "grant", "--app", POOLED_APP_ROLE])
-            .output(),
-        0,
-    );
+    db.run(["db", "rls", "enable"]).ok();
+    db.run(["db", "roles", "grant", "--app", POOLED_APP_ROLE])
+        .ok();
     let url = pgbouncer().url_as(POOLED_APP_ROLE, &db.name);
     let run = |args: &[&str]| {
         crate::support::todo_cmd(&db.dir)

@@ -10,10 +10,7 @@ use std::process::Command;
 use crate::support::Outcome;
 use crate::support::{spawn_todo, TestDb};
 
-/// SQL: a `todo` session of this database waits for a lock.
-const TODO_WAITS: &str = "SELECT EXISTS (SELECT FROM pg_stat_activity
-    WHERE application_name = 'todo' AND wait_event_type = 'Lock'
-      AND datname = current_database())";
+use crate::support::TODO_WAITS_FOR_A_LOCK as TODO_WAITS;
 /// SQL: no `todo` session is left in this database.
 const TODO_GONE: &str = "SELECT NOT EXISTS (SELECT FROM pg_stat_activity
     WHERE application_name = 'todo' AND datname = current_database())";

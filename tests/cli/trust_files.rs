@@ -147,10 +147,7 @@ fn an_interrupted_backup_leaves_nothing_and_leftovers_are_cleaned() {
         .stderr(std::process::Stdio::piped())
         .spawn()
         .unwrap();
-    assert!(db.wait_until(
-        "SELECT EXISTS (SELECT FROM pg_stat_activity WHERE application_name = 'todo'
-         AND wait_event_type = 'Lock' AND datname = current_database())"
-    ));
+    assert!(db.wait_for_todo_to_block());
     assert!(
         !leftover.exists(),
         "the dead run's partial file was removed"

@@ -232,6 +232,11 @@ pub const TASK_FIELDS: [&str; 7] = [
     "updated_at",
 ];
 
+/// SQL: a `todo` session of this database waits for a lock.
+pub const TODO_WAITS_FOR_A_LOCK: &str = "SELECT EXISTS (SELECT FROM pg_stat_activity
+    WHERE application_name = 'todo' AND wait_event_type = 'Lock'
+      AND datname = current_database())";
+
 /// A database of its own for one test, dropped at the end.
 pub struct TestDb {
     pub name: String,
@@ -326,6 +331,28 @@ impl TestDb {
     /// Polls `sql` (every 25 ms, for up to 10 s) until it returns `t`.
     pub fn wait_until(&self, sql: &str) -> bool {
         wait_for(std::time::Duration::from_secs(10), || self.psql(sql) == "t")
+    }
+
+    /// Waits (up to 10 s) until a `todo` session of this database waits for
+    /// a lock; false if none does by then.
+    pub fn wait_for_todo_to_block(&self) -> bool {
+        self.wait_until(TODO_WAITS_FOR_A_LOCK)
+    }
+
+    /// Bloats `tasks` on purpose (30 000 rows, two in three deleted) with
+    /// autovacuum kept away, and waits until the statistics show it: what
+    /// `db maintain` and `db health`'s vacuum check look for.
+    pub fn bloat_tasks(&self) {
+        self.psql(
+            "ALTER TABLE tasks SET (autovacuum_enabled = false);
+             INSERT INTO tasks (title, user_id)
+             SELECT 'task ' || i, (SELECT min(id) FROM users) FROM generate_series(1, 30000) i;
+             ANALYZE tasks;
+             DELETE FROM tasks WHERE id % 3 <> 0;",
+        );
+        assert!(self.wait_until(
+            "SELECT n_dead_tup > 15000 FROM pg_stat_user_tables WHERE relname = 'tasks'"
+        ));
     }
 
     /// SQL that is true while a COPY into this database's `tasks` is under way.
