@@ -155,10 +155,9 @@ impl From<crate::db::pool::ConnectError> for Error {
             C::InvalidUrl(_) => Error::usage(message).with_hint(
                 "see https://www.postgresql.org/docs/current/libpq-connect.html#LIBPQ-PARAMKEYWORDS for the parameters libpq accepts",
             ),
-            C::NoDirectTls { libpq, .. } => Error::usage(message).with_hint(format!(
-                "sslnegotiation needs libpq 17 or later, and this todo uses libpq {libpq} \
-                 (build it with the default feature \"bundled\"), or remove it from the URL"
-            )),
+            C::NoDirectTls { libpq, .. } => {
+                Error::usage(message).with_hint(crate::url::no_direct_tls_hint(libpq))
+            }
             C::DirectTlsRefused { .. } => Error::usage(message).with_hint(
                 "sslnegotiation=direct needs PostgreSQL 17 or later (or a proxy that supports it, \
                  as Neon's does); remove it from the URL for older servers",

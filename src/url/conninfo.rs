@@ -52,6 +52,12 @@ pub fn parse(conninfo: &str) -> Result<Vec<(String, String)>, String> {
     Ok(pairs)
 }
 
+/// The major version of the libpq linked in (18 for 18.6).
+pub fn libpq_major() -> i32 {
+    // SAFETY: PQlibVersion has no preconditions.
+    unsafe { pq_sys::PQlibVersion() / 10000 }
+}
+
 /// The value of `key` among parsed pairs.
 pub fn value<'a>(pairs: &'a [(String, String)], key: &str) -> Option<&'a str> {
     pairs

@@ -149,9 +149,14 @@ impl DbUrl {
             secrets,
         };
         let pairs = conninfo::parse(&url.libpq).map_err(|why| {
-            Error::usage(format!("invalid database URL: {}", url.mask(&why))).with_hint(
-                "check the URL's parameters: postgresql://user@host:port/dbname?sslmode=require",
-            )
+            let err = Error::usage(format!("invalid database URL: {}", url.mask(&why)));
+            if why.contains("sslnegotiation") {
+                err.with_hint(no_direct_tls_hint(conninfo::libpq_major()))
+            } else {
+                err.with_hint(
+                    "check the URL's parameters: postgresql://user@host:port/dbname?sslmode=require",
+                )
+            }
         })?;
         let get = |k: &str| conninfo::value(&pairs, k);
         if let Some(ports) = get("port") {
@@ -198,9 +203,14 @@ impl DbUrl {
             } else {
                 why
             };
-            Error::usage(format!("invalid connection string: {why}")).with_hint(
-                "write it as keyword=value pairs: host=db.example.com dbname=app user=app",
-            )
+            let err = Error::usage(format!("invalid connection string: {why}"));
+            if why.contains("sslnegotiation") {
+                err.with_hint(no_direct_tls_hint(conninfo::libpq_major()))
+            } else {
+                err.with_hint(
+                    "write it as keyword=value pairs: host=db.example.com dbname=app user=app",
+                )
+            }
         })?;
         let get = |k: &str| conninfo::value(&pairs, k).map(str::to_string);
         let env = |k: &str| std::env::var(k).ok().filter(|v| !v.is_empty());
@@ -332,6 +342,15 @@ fn check_sslmode(mode: &str) -> Result<()> {
     }
     Err(Error::usage("invalid sslmode in the database URL")
         .with_hint(format!("use one of: {}", MODES.join(", "))))
+}
+
+/// What to do when this build's libpq (major version `libpq`) does not
+/// know `sslnegotiation`.
+pub fn no_direct_tls_hint(libpq: i32) -> String {
+    format!(
+        "sslnegotiation needs libpq 17 or later, and this todo uses libpq {libpq} \
+         (build it with the default feature \"bundled\"), or remove it from the URL"
+    )
 }
 
 /// asyncpg's `ssl=` value as libpq's `sslmode`.
