@@ -3,6 +3,7 @@
 
 pub mod admin;
 pub mod backup;
+pub mod export;
 mod health;
 mod lists;
 pub mod ops;

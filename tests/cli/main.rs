@@ -9,6 +9,7 @@ mod config;
 mod conn;
 mod connect;
 mod conventions;
+mod export;
 mod faults;
 mod health;
 mod help;

@@ -8,6 +8,7 @@ use clap::{Args, Subcommand};
 
 mod edit;
 pub mod editor;
+mod export;
 mod import;
 
 use super::scope::{run_scoped, stream_tasks, UserScope};
@@ -87,6 +88,19 @@ pub enum TaskCommand {
     ///   todo task list --json --user a@x.org | todo task import - --user b@x.org
     #[command(verbatim_doc_comment)]
     Import(import::ImportArgs),
+    /// Export a user's tasks as JSON, CSV, Taskwarrior or todo.txt
+    ///
+    /// In the formats task import reads, so that export → import into
+    /// another user (or another database) keeps every field the format can
+    /// carry. The format comes from the file name of -o (.json, .csv, .txt)
+    /// unless --to says; stdout is JSON. A file is created mode 0600, and an
+    /// existing one is replaced only with --force.
+    ///
+    /// Examples:
+    ///   todo task export --user bob@example.com -o bob.csv
+    ///   todo task export --to taskwarrior --user bob@example.com | task import
+    #[command(verbatim_doc_comment)]
+    Export(export::ExportArgs),
     /// Count a user's tasks: total, pending, done
     ///
     /// Example: todo task stats --user bob@example.com --json
@@ -179,6 +193,7 @@ pub fn run(ctx: &Context, cmd: TaskCommand) -> Result<()> {
         }
         TaskCommand::Stats(args) => stats(ctx, args),
         TaskCommand::Import(args) => import::import(ctx, args),
+        TaskCommand::Export(args) => export::export(ctx, args),
     }
 }
 

@@ -1,0 +1,90 @@
+//! `task export` (SPEC §19): a user's tasks in a format `task import`
+//! reads, to stdout or a file.
+//!
+//! Round trips: one (the user lookup folded into the streamed listing), as
+//! `task list`.
+
+use std::io::Write;
+use std::path::PathBuf;
+
+use clap::Args;
+
+use crate::commands::scope::{stream_tasks, UserScope};
+use crate::commands::Context;
+use crate::db::tasks::Filter;
+use crate::error::Result;
+use crate::outfile::{self, OutFile};
+use crate::output::export;
+use crate::taskfile::ImportFormat;
+
+#[derive(Debug, Args)]
+pub struct ExportArgs {
+    #[command(flatten)]
+    pub user: UserScope,
+    /// The format [default: from the file name of -o (.json, .csv, .txt for
+    /// todo.txt), else json]
+    #[arg(long, value_enum, value_name = "FORMAT")]
+    pub to: Option<ImportFormat>,
+    /// Write to FILE (created mode 0600; - is stdout, the default)
+    #[arg(long, short, value_name = "FILE")]
+    pub output: Option<PathBuf>,
+    /// Replace FILE if it exists
+    #[arg(long)]
+    pub force: bool,
+    /// Only pending tasks
+    #[arg(long, conflicts_with = "done")]
+    pub pending: bool,
+    /// Only completed tasks
+    #[arg(long)]
+    pub done: bool,
+    /// Only tasks whose title or description contains TEXT (any letter case)
+    #[arg(long, short, value_name = "TEXT")]
+    pub search: Option<String>,
+}
+
+pub fn export(ctx: &Context, args: ExportArgs) -> Result<()> {
+    let user = args.user.parse()?;
+    let path = args.output.unwrap_or_else(|| PathBuf::from("-"));
+    let to = args
+        .to
+        .or_else(|| ImportFormat::from_name(&path.to_string_lossy()))
+        .unwrap_or(ImportFormat::Json);
+    let filter = Filter {
+        completed: match (args.pending, args.done) {
+            (true, _) => Some(false),
+            (_, true) => Some(true),
+            _ => None,
+        },
+        search: args.search.filter(|s| !s.is_empty()),
+        limit: None,
+    };
+    let mut out = OutFile::create(&path, args.force, &mut |m| eprintln!("todo: {m}"))?;
+    let mut conn = ctx.read_conn()?;
+    let mut exported = export::Exported::default();
+    let written = stream_tasks(&mut conn, &user, &filter, &mut |rows| {
+        let mut buffered = std::io::BufWriter::with_capacity(1 << 16, &mut out);
+        exported = export::write(&mut buffered, to, rows)?;
+        buffered.flush()?;
+        Ok(())
+    });
+    written.map_err(|e| out.error_or(e))?;
+    out.commit()?;
+    if exported.descriptions_dropped > 0 {
+        eprintln!(
+            "warning: todo.txt has no descriptions: {} not exported",
+            crate::text::count(
+                exported.descriptions_dropped as i64,
+                "description",
+                "descriptions"
+            )
+        );
+    }
+    if !outfile::is_stdout(&path) && !ctx.out.quiet {
+        eprintln!(
+            "Exported {} to {}.",
+            crate::text::count(exported.tasks as i64, "task", "tasks"),
+            path.display()
+        );
+    }
+    Ok(())
+}
