@@ -218,7 +218,10 @@ fn every_documented_json_shape_is_what_the_command_prints() {
         ),
     );
     record("user export", run(&["user", "export", user], None));
-    record("task export", run(&["task", "export", "--user", user], None));
+    record(
+        "task export",
+        run(&["task", "export", "--user", user], None),
+    );
     record("db health", run(&["db", "health"], None));
     record("db stats", run(&["db", "stats"], None));
     record("db wait", run(&["db", "wait"], None));

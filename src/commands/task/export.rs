@@ -11,7 +11,6 @@ use clap::Args;
 
 use crate::commands::scope::{stream_tasks, UserScope};
 use crate::commands::Context;
-use crate::db::tasks::Filter;
 use crate::error::Result;
 use crate::outfile::{self, OutFile};
 use crate::output::export;
@@ -31,15 +30,8 @@ pub struct ExportArgs {
     /// Replace FILE if it exists
     #[arg(long)]
     pub force: bool,
-    /// Only pending tasks
-    #[arg(long, conflicts_with = "done")]
-    pub pending: bool,
-    /// Only completed tasks
-    #[arg(long)]
-    pub done: bool,
-    /// Only tasks whose title or description contains TEXT (any letter case)
-    #[arg(long, short, value_name = "TEXT")]
-    pub search: Option<String>,
+    #[command(flatten)]
+    pub which: super::WhichTasks,
 }
 
 pub fn export(ctx: &Context, args: ExportArgs) -> Result<()> {
@@ -49,15 +41,7 @@ pub fn export(ctx: &Context, args: ExportArgs) -> Result<()> {
         .to
         .or_else(|| ImportFormat::from_name(&path.to_string_lossy()))
         .unwrap_or(ImportFormat::Json);
-    let filter = Filter {
-        completed: match (args.pending, args.done) {
-            (true, _) => Some(false),
-            (_, true) => Some(true),
-            _ => None,
-        },
-        search: args.search.filter(|s| !s.is_empty()),
-        limit: None,
-    };
+    let filter = args.which.filter(None);
     let mut out = OutFile::create(&path, args.force, &mut |m| eprintln!("todo: {m}"))?;
     let mut conn = ctx.read_conn()?;
     let mut exported = export::Exported::default();

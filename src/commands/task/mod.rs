@@ -124,6 +124,16 @@ pub struct AddArgs {
 pub struct ListArgs {
     #[command(flatten)]
     pub user: UserScope,
+    #[command(flatten)]
+    pub which: WhichTasks,
+    /// Show at most N tasks
+    #[arg(long, short = 'n', value_name = "N", value_parser = validate::limit)]
+    pub limit: Option<i64>,
+}
+
+/// Which of the user's tasks a listing shows (`task list`, `task export`).
+#[derive(Debug, Args)]
+pub struct WhichTasks {
     /// Only pending tasks
     #[arg(long, conflicts_with = "done")]
     pub pending: bool,
@@ -133,9 +143,21 @@ pub struct ListArgs {
     /// Only tasks whose title or description contains TEXT (any letter case)
     #[arg(long, short, value_name = "TEXT")]
     pub search: Option<String>,
-    /// Show at most N tasks
-    #[arg(long, short = 'n', value_name = "N", value_parser = validate::limit)]
-    pub limit: Option<i64>,
+}
+
+impl WhichTasks {
+    /// The statement's filter, with at most `limit` tasks.
+    pub fn filter(self, limit: Option<i64>) -> Filter {
+        Filter {
+            completed: match (self.pending, self.done) {
+                (true, _) => Some(false),
+                (_, true) => Some(true),
+                _ => None,
+            },
+            search: self.search.filter(|s| !s.is_empty()),
+            limit,
+        }
+    }
 }
 
 #[derive(Debug, Args)]
@@ -233,15 +255,7 @@ fn add(ctx: &Context, args: AddArgs) -> Result<()> {
 
 fn list(ctx: &Context, args: ListArgs) -> Result<()> {
     let user = args.user.parse()?;
-    let filter = Filter {
-        completed: match (args.pending, args.done) {
-            (true, _) => Some(false),
-            (_, true) => Some(true),
-            _ => None,
-        },
-        search: args.search.filter(|s| !s.is_empty()),
-        limit: args.limit,
-    };
+    let filter = args.which.filter(args.limit);
     let mut conn = ctx.read_conn()?;
     stream_tasks(&mut conn, &user, &filter, &mut |rows| {
         ctx.sink().emit_task_list(rows)
