@@ -36,7 +36,7 @@ fn io_err(e: std::io::Error) -> diesel::result::Error {
 /// `row_security` off, a COPY that row-level security would filter raises
 /// an error instead of silently writing fewer rows (a second guard behind
 /// the check in [`backup`]).
-fn set_copy_settings(conn: &mut PgConn) -> QueryResult<()> {
+pub(super) fn set_copy_settings(conn: &mut PgConn) -> QueryResult<()> {
     diesel::sql_query(
         "SELECT set_config('DateStyle', 'ISO, YMD', true), set_config('row_security', 'off', true)",
     )
@@ -173,6 +173,8 @@ pub enum RestoreError {
     File(FormatError),
     /// The target holds rows and `--replace` was not given.
     NotEmpty,
+    /// `--append`: rows of the file clash with the database's.
+    Conflicts(super::append::Conflicts),
     Db(diesel::result::Error),
 }
 
@@ -290,7 +292,7 @@ const PLACEHOLDER_USERS: &str = "INSERT INTO users (id, email)
 
 /// A COPY FROM callback: one section's rows from the file. A problem with
 /// the file is kept in `problem` (the server reports the COPY as failed).
-fn load<R: BufRead>(
+pub(super) fn load<R: BufRead>(
     reader: &RefCell<&mut backup_file::Reader<R>>,
     section: &RefCell<Option<Section>>,
     problem: &RefCell<Option<FormatError>>,
@@ -316,7 +318,7 @@ fn load<R: BufRead>(
 /// Why a COPY FROM failed: the file (as the callback found, or as the rest
 /// of the stream shows: a flipped byte fails gzip's CRC only at the end),
 /// rows the server cannot parse, or the database itself.
-fn file_problem<R: BufRead>(
+pub(super) fn file_problem<R: BufRead>(
     reader: &RefCell<&mut backup_file::Reader<R>>,
     problem: &RefCell<Option<FormatError>>,
     err: diesel::result::Error,

@@ -5,6 +5,7 @@
 //! [`crate::error::Error`] with its wording (`commands::errors`), and
 //! renders results (`output`).
 
+pub mod append;
 pub mod backup;
 pub mod columns;
 pub mod conformance;

@@ -352,3 +352,71 @@ fn gzip(text: &str) -> Vec<u8> {
     gz.write_all(text.as_bytes()).unwrap();
     gz.finish().unwrap()
 }
+
+/// `db restore --append` (SPEC §19): a purge archive brings the purged
+/// tasks back with their ids; appending rows the database holds, or tasks
+/// whose user is missing, is a conflict that adds nothing.
+#[test]
+fn append_brings_purged_tasks_back_and_refuses_clashes() {
+    let db = TestDb::migrated();
+    db.run(["db", "seed", "--users", "3", "--tasks-per-user", "10", "-q"])
+        .ok();
+    let dump = |db: &TestDb| {
+        db.psql("SELECT string_agg(concat_ws('|', id, title, description, completed, user_id, created_at, updated_at), E'\\n' ORDER BY id) FROM tasks")
+    };
+    let before = dump(&db);
+    let dir = TempDir::new("append");
+    let archive = dir.join("purged.todo");
+    let purged = db
+        .run([
+            "db",
+            "purge",
+            "--done-before",
+            "2026-06-01",
+            "--yes",
+            "--json",
+            "--archive",
+        ])
+        .arg(&archive)
+        .ok()
+        .value();
+    let deleted = purged["deleted"].as_u64().unwrap();
+    assert!(deleted > 0, "{purged}");
+    assert_ne!(dump(&db), before);
+
+    let out = db
+        .run(["db", "restore", "--append", "--json"])
+        .arg(&archive)
+        .ok()
+        .value();
+    assert_eq!(out["tasks"].as_u64(), Some(deleted));
+    assert_eq!(dump(&db), before, "every purged task is back, as it was");
+    // The sequence is past the largest id.
+    let max: i64 = db.value("SELECT max(id) FROM tasks").parse().unwrap();
+    let next = db.add_task("seed-user-1@seed.example", "after");
+    assert!(i64::from(next) > max);
+
+    // Again: every task is there already; nothing is added.
+    let count = db.value("SELECT count(*) FROM tasks");
+    db.run(["db", "restore", "--append"])
+        .arg(&archive)
+        .expect(4)
+        .stderr_has(&format!(
+            "{deleted} tasks are already in the database (ids "
+        ))
+        .stderr_has("nothing was added");
+    assert_eq!(db.value("SELECT count(*) FROM tasks"), count);
+
+    // Into another database, where the archive's users do not exist.
+    let other = TestDb::migrated();
+    other
+        .run(["db", "restore", "--append"])
+        .arg(&archive)
+        .expect(4)
+        .stderr_has("tasks name 3 users neither the database nor the file holds (seed-user-");
+    assert_eq!(other.value("SELECT count(*) FROM tasks"), "0");
+    // --append and --replace do not go together.
+    db.run(["db", "restore", "--append", "--replace"])
+        .arg(&archive)
+        .expect(2);
+}

@@ -11,14 +11,12 @@ use flate2::write::GzEncoder;
 use sha2::{Digest, Sha256};
 
 use crate::backup_file::{self, FormatError, Header, Reader};
-use crate::commands::{connect, ensure_can_prompt, errors, Context};
+use crate::commands::{ensure_can_prompt, errors, Context};
 use crate::db::backup::{self as data, Counts, RestoreError};
-use crate::db::{conformance, migrate, pool, scratch};
-use crate::error::{Error, Kind, Result};
-use crate::local::Cluster;
+use crate::db::migrate;
+use crate::error::{Error, Result};
 use crate::outfile::{self, OutFile};
-use crate::output::backup::{BackedUp, Restored, Verified};
-use crate::url::DbUrl;
+use crate::output::backup::{BackedUp, Restored};
 
 #[derive(Debug, Args)]
 pub struct BackupArgs {
@@ -41,17 +39,17 @@ pub struct RestoreArgs {
     pub file: PathBuf,
     /// Delete the users and tasks the database holds first (in the same
     /// transaction); asks on a terminal, needs --yes otherwise
-    #[arg(long)]
+    #[arg(long, conflicts_with = "append")]
     pub replace: bool,
+    /// Add the file's rows to those the database holds, keeping their ids
+    /// (a purge archive brings purged tasks back); any id or email already
+    /// present, or a task whose user is missing, is a conflict (exit 4) and
+    /// nothing is added
+    #[arg(long)]
+    pub append: bool,
     /// Do not ask for confirmation (with --replace)
     #[arg(long, short)]
     pub yes: bool,
-}
-
-#[derive(Debug, Args)]
-pub struct VerifyArgs {
-    /// A file written by `todo db backup`
-    pub file: PathBuf,
 }
 
 /// A writer that counts and hashes what passes through (the file's bytes).
@@ -135,8 +133,8 @@ pub fn backup(ctx: &Context, args: BackupArgs) -> Result<()> {
     out.commit()?;
     bar.finish_and_clear();
     let verified = if args.verify && !to_stdout {
-        if let Err(why) = verify_file(&path)? {
-            return Err(mismatch(&path, why));
+        if let Err(why) = super::verify::verify_file(&path)? {
+            return Err(super::verify::mismatch(&path, why));
         }
         Some(true)
     } else {
@@ -181,7 +179,7 @@ fn compressed<W: Write>(
 
 /// Opens a backup and reads its header (exit 2 naming the problem); a
 /// backup from a newer schema is exit 6.
-fn open(path: &Path) -> Result<(FileReader, Header)> {
+pub(super) fn open(path: &Path) -> Result<(FileReader, Header)> {
     let file = File::open(path)
         .map_err(|e| Error::usage(format!("cannot open {}: {e}", path.display())))?;
     // A backup is one gzip member followed by nothing (SPEC §17). Reading
@@ -214,13 +212,13 @@ fn open(path: &Path) -> Result<(FileReader, Header)> {
     Ok((reader, header))
 }
 
-fn file_error(path: &Path, e: FormatError) -> Error {
+pub(super) fn file_error(path: &Path, e: FormatError) -> Error {
     Error::usage(format!("{}: {e}", path.display()))
 }
 
 /// Migrates an empty database; a database with pending migrations is not
 /// ready for a restore.
-fn ensure_migrated(conn: &mut crate::db::PgConn) -> Result<()> {
+pub(super) fn ensure_migrated(conn: &mut crate::db::PgConn) -> Result<()> {
     let state = migrate::state(conn).map_err(|e| errors::classify(conn, e))?;
     if state.applied().is_empty() && !state.has_tables {
         migrate::run(conn, Duration::from_secs(10))
@@ -234,15 +232,44 @@ fn ensure_migrated(conn: &mut crate::db::PgConn) -> Result<()> {
     Ok(())
 }
 
-fn restore_error(path: &Path, conn: &mut crate::db::PgConn, e: RestoreError) -> Error {
+pub(super) fn restore_error(path: &Path, conn: &mut crate::db::PgConn, e: RestoreError) -> Error {
     match e {
         RestoreError::File(e) => file_error(path, e),
         RestoreError::NotEmpty => Error::conflict("the database already holds users or tasks")
             .with_hint(
                 "pass --replace to delete them in the same transaction (with --yes in scripts)",
             ),
+        RestoreError::Conflicts(c) => conflicts(&c),
         RestoreError::Db(e) => errors::classify(conn, e),
     }
+}
+
+/// `--append` refused: each kind of clash with its count and first few.
+fn conflicts(c: &crate::db::append::Conflicts) -> Error {
+    let mut parts = Vec::new();
+    if c.users > 0 {
+        parts.push(format!(
+            "{} already in the database ({})",
+            crate::text::count(c.users, "user is", "users are"),
+            c.users_first
+        ));
+    }
+    if c.tasks > 0 {
+        parts.push(format!(
+            "{} already in the database (ids {})",
+            crate::text::count(c.tasks, "task is", "tasks are"),
+            c.tasks_first
+        ));
+    }
+    if c.missing_users > 0 {
+        parts.push(format!(
+            "tasks name {} neither the database nor the file holds ({})",
+            crate::text::count(c.missing_users, "user", "users"),
+            c.missing_first
+        ));
+    }
+    Error::conflict(format!("cannot append: {}; nothing was added", parts.join("; ")))
+        .with_hint("append only rows the database does not hold (a purge archive of this database, or a backup of another)")
 }
 
 pub fn restore(ctx: &Context, args: RestoreArgs) -> Result<()> {
@@ -265,98 +292,33 @@ pub fn restore(ctx: &Context, args: RestoreArgs) -> Result<()> {
             )?;
         }
     }
-    let bar = spinner(ctx, "restoring");
-    let restored = data::restore(
-        &mut conn,
-        &mut reader,
-        args.replace,
-        false,
-        ctx.lock_timeout(10),
-        &|rows| bar.set_position(rows),
+    let bar = spinner(
+        ctx,
+        if args.append {
+            "appending"
+        } else {
+            "restoring"
+        },
     );
+    let progress = |rows| bar.set_position(rows);
+    let restored = if args.append {
+        crate::db::append::append(&mut conn, &mut reader, ctx.lock_timeout(10), &progress)
+    } else {
+        data::restore(
+            &mut conn,
+            &mut reader,
+            args.replace,
+            false,
+            ctx.lock_timeout(10),
+            &progress,
+        )
+        .map(|(counts, _)| counts)
+    };
     bar.finish_and_clear();
-    let (counts, _) = restored.map_err(|e| restore_error(&args.file, &mut conn, e))?;
+    let counts = restored.map_err(|e| restore_error(&args.file, &mut conn, e))?;
     ctx.emit(&Restored {
         users: counts.users,
         tasks: counts.tasks,
         elapsed_ms: started.elapsed().as_millis() as u64,
     })
-}
-
-pub fn verify(ctx: &Context, args: VerifyArgs) -> Result<()> {
-    let checked = verify_file(&args.file)?;
-    let (users, tasks) = match &checked {
-        Ok(counts) => (counts.users, counts.tasks),
-        Err(_) => (0, 0),
-    };
-    ctx.emit(&Verified {
-        file: args.file.display().to_string(),
-        users,
-        tasks,
-        ok: checked.is_ok(),
-    })?;
-    checked.map(|_| ()).map_err(|why| mismatch(&args.file, why))
-}
-
-/// Restores `path` into a throwaway database on the embedded local server
-/// and checks it: `Err` when unreadable (exit 2), `Ok(Err(why))` when the
-/// rows or the schema are not what the manifest says (exit 7). The
-/// configured database is never touched.
-fn verify_file(path: &Path) -> Result<std::result::Result<Counts, String>> {
-    let (mut reader, header) = open(path)?;
-    let cluster = Cluster::new(Cluster::default_home()?);
-    connect::start_local(&cluster, &mut |msg| eprintln!("todo: {msg}"))?;
-    let admin_url = DbUrl::parse(
-        &cluster.url("postgres"),
-        None,
-        connect::DEFAULT_CONNECT_TIMEOUT,
-    )?;
-    let mut admin = pool::establish(&admin_url, None)?;
-    let throwaway = scratch::create(&mut admin, std::process::id())
-        .map_err(|e| Error::unexpected(format!("cannot create a database to verify in: {e}")))?;
-    let url = DbUrl::parse(
-        &cluster.url(throwaway.name()),
-        None,
-        connect::DEFAULT_CONNECT_TIMEOUT,
-    )?;
-    let result = (|| -> Result<std::result::Result<Counts, String>> {
-        let mut conn = pool::establish(&url, None)?;
-        ensure_migrated(&mut conn)?;
-        // A purge archive's tasks reference users outside the file by
-        // design: placeholders stand in for them (SPEC §19).
-        let (counts, placeholders) = match data::restore(
-            &mut conn,
-            &mut reader,
-            false,
-            header.is_archive(),
-            Duration::from_secs(10),
-            &|_| {},
-        ) {
-            Ok(restored) => restored,
-            Err(RestoreError::File(e)) if e.mismatch => return Ok(Err(e.message)),
-            Err(e) => return Err(restore_error(path, &mut conn, e)),
-        };
-        let diffs = conformance::base_schema_differences(&mut conn)
-            .map_err(|e| errors::classify(&mut conn, e))?;
-        if !diffs.is_empty() {
-            return Ok(Err(format!("schema: {}", diffs.join("; "))));
-        }
-        let mut stored = data::count_rows(&mut conn).map_err(|e| errors::classify(&mut conn, e))?;
-        stored.users -= placeholders.min(stored.users);
-        if stored != counts {
-            return Ok(Err("row counts differ after the restore".into()));
-        }
-        Ok(Ok(counts))
-    })();
-    // Best effort: a leftover is dropped by the next verification.
-    let _ = scratch::drop(&mut admin, throwaway);
-    result
-}
-
-/// The error when a backup does not match its manifest (exit 7).
-fn mismatch(path: &Path, why: String) -> Error {
-    Error::new(
-        Kind::VerifyFailed,
-        format!("{} does not verify: {why}", path.display()),
-    )
 }

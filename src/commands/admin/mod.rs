@@ -9,19 +9,21 @@ mod migrate;
 mod purge;
 mod rls;
 mod seed;
+mod verify;
 mod wait;
 
 use clap::Subcommand;
 
 use crate::commands::Context;
 use crate::error::Result;
-pub use backup::{BackupArgs, RestoreArgs, VerifyArgs};
+pub use backup::{BackupArgs, RestoreArgs};
 pub use local::LocalCommand;
 pub use maintain::MaintainArgs;
 pub use migrate::{MigrateArgs, RevertArgs, StatusArgs};
 pub use purge::PurgeArgs;
 pub use rls::{GrantArgs, RlsCommand, RolesCommand};
 pub use seed::SeedArgs;
+pub use verify::VerifyArgs;
 pub use wait::WaitArgs;
 
 #[derive(Debug, Subcommand)]
@@ -211,7 +213,7 @@ pub fn run(ctx: &Context, cmd: DbCommand) -> Result<()> {
         DbCommand::Health => health::health(ctx),
         DbCommand::Backup(args) => backup::backup(ctx, args),
         DbCommand::Restore(args) => backup::restore(ctx, args),
-        DbCommand::Verify(args) => backup::verify(ctx, args),
+        DbCommand::Verify(args) => verify::verify(ctx, args),
         DbCommand::Local(cmd) => local::local(ctx, cmd),
         DbCommand::Wait(args) => wait::wait(ctx, args),
         DbCommand::Purge(args) => purge::purge(ctx, args),
