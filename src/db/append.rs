@@ -9,14 +9,13 @@
 //! Statements: the settings, two CREATE TEMP TABLE, two COPY, the clash
 //! query, two INSERT … SELECT and the sequence: all in one transaction.
 
-use std::cell::RefCell;
-use std::io::{BufRead, Write};
+use std::io::BufRead;
 use std::time::Duration;
 
 use diesel::prelude::*;
 use diesel::sql_types::{BigInt, Text};
 
-use super::backup::{file_problem, load, set_copy_settings, Counts, RestoreError};
+use super::backup::{copy_sections, set_copy_settings, Counts, RestoreError};
 use super::{columns, seed, PgConn};
 use crate::backup_file;
 
@@ -94,33 +93,12 @@ pub fn append<R: BufRead>(
         seed::set_lock_timeout(conn, lock_timeout)?;
         diesel::sql_query(STAGE_USERS).execute(conn)?;
         diesel::sql_query(STAGE_TASKS).execute(conn)?;
-        let reader = RefCell::new(reader);
-        let section = RefCell::new(None);
-        let problem = RefCell::new(None);
-        let failed =
-            |e: diesel::result::Error| -> RestoreError { file_problem(&reader, &problem, e) };
-        reader
-            .borrow_mut()
-            .section_start("users", backup_file::USERS_COLUMNS)?;
-        conn.copy_in(columns::STAGED_USERS_IN, |sink: &mut dyn Write| {
-            load(&reader, &section, &problem, progress, sink)
-        })
-        .map_err(failed)?;
-        let users = section.take().unwrap_or_default();
-        reader
-            .borrow_mut()
-            .section_start("tasks", backup_file::TASKS_COLUMNS)?;
-        conn.copy_in(columns::STAGED_TASKS_IN, |sink: &mut dyn Write| {
-            load(&reader, &section, &problem, progress, sink)
-        })
-        .map_err(failed)?;
-        let tasks = section.take().unwrap_or_default();
-        let trailer = reader.borrow_mut().trailer()?;
-        let counts = Counts {
-            users: users.rows,
-            tasks: tasks.rows,
-        };
-        backup_file::check(&trailer, users, tasks)?;
+        let counts = copy_sections(
+            conn,
+            reader,
+            [columns::STAGED_USERS_IN, columns::STAGED_TASKS_IN],
+            progress,
+        )?;
         let clashes: Conflicts = diesel::sql_query(CLASHES).get_result(conn)?;
         if clashes.any() {
             return Err(RestoreError::Conflicts(clashes));

@@ -241,33 +241,12 @@ pub fn restore<R: BufRead>(
         }
         let rebuild = seed::take_fast_path(conn, lock_timeout, seed::FastPath::Everything)?;
 
-        let reader = RefCell::new(reader);
-        let section = RefCell::new(None);
-        let problem = RefCell::new(None);
-        let failed =
-            |e: diesel::result::Error| -> RestoreError { file_problem(&reader, &problem, e) };
-        reader
-            .borrow_mut()
-            .section_start("users", backup_file::USERS_COLUMNS)?;
-        conn.copy_in(super::columns::USERS_IN, |sink: &mut dyn Write| {
-            load(&reader, &section, &problem, progress, sink)
-        })
-        .map_err(failed)?;
-        let users = section.take().unwrap_or_default();
-        reader
-            .borrow_mut()
-            .section_start("tasks", backup_file::TASKS_COLUMNS)?;
-        conn.copy_in(super::columns::TASKS_IN, |sink: &mut dyn Write| {
-            load(&reader, &section, &problem, progress, sink)
-        })
-        .map_err(failed)?;
-        let tasks = section.take().unwrap_or_default();
-        let trailer = reader.borrow_mut().trailer()?;
-        let counts = Counts {
-            users: users.rows,
-            tasks: tasks.rows,
-        };
-        backup_file::check(&trailer, users, tasks)?;
+        let counts = copy_sections(
+            conn,
+            reader,
+            [super::columns::USERS_IN, super::columns::TASKS_IN],
+            progress,
+        )?;
 
         let added = if placeholders {
             diesel::sql_query(PLACEHOLDER_USERS).execute(conn)? as u64
@@ -285,6 +264,46 @@ pub fn restore<R: BufRead>(
     })
 }
 
+/// Loads both sections of a backup whose header has been read with the
+/// two COPY FROM statements `into` (users, then tasks), and checks the
+/// trailer's counts and checksums: for `restore` (into the tables) and
+/// `append` (into staging tables). A problem with the file is a
+/// [`RestoreError::File`], whichever side noticed it.
+pub(super) fn copy_sections<R: BufRead>(
+    conn: &mut PgConn,
+    reader: &mut backup_file::Reader<R>,
+    into: [&str; 2],
+    progress: &dyn Fn(u64),
+) -> Result<Counts, RestoreError> {
+    let reader = RefCell::new(reader);
+    let section = RefCell::new(None);
+    let problem = RefCell::new(None);
+    let mut loaded = Vec::with_capacity(2);
+    for ((name, columns), copy) in [
+        ("users", backup_file::USERS_COLUMNS),
+        ("tasks", backup_file::TASKS_COLUMNS),
+    ]
+    .into_iter()
+    .zip(into)
+    {
+        reader.borrow_mut().section_start(name, columns)?;
+        conn.copy_in(copy, |sink: &mut dyn Write| {
+            load(&reader, &section, &problem, progress, sink)
+        })
+        .map_err(|e| file_problem(&reader, &problem, e))?;
+        loaded.push(section.take().unwrap_or_default());
+    }
+    let trailer = reader.borrow_mut().trailer()?;
+    let tasks = loaded.pop().unwrap_or_default();
+    let users = loaded.pop().unwrap_or_default();
+    let counts = Counts {
+        users: users.rows,
+        tasks: tasks.rows,
+    };
+    backup_file::check(&trailer, users, tasks)?;
+    Ok(counts)
+}
+
 /// Users for the tasks whose user is not in the file (a purge archive's).
 const PLACEHOLDER_USERS: &str = "INSERT INTO users (id, email)
     SELECT DISTINCT t.user_id, 'archived-' || md5(t.user_id) || '@placeholder.invalid'
@@ -292,7 +311,7 @@ const PLACEHOLDER_USERS: &str = "INSERT INTO users (id, email)
 
 /// A COPY FROM callback: one section's rows from the file. A problem with
 /// the file is kept in `problem` (the server reports the COPY as failed).
-pub(super) fn load<R: BufRead>(
+fn load<R: BufRead>(
     reader: &RefCell<&mut backup_file::Reader<R>>,
     section: &RefCell<Option<Section>>,
     problem: &RefCell<Option<FormatError>>,
@@ -318,7 +337,7 @@ pub(super) fn load<R: BufRead>(
 /// Why a COPY FROM failed: the file (as the callback found, or as the rest
 /// of the stream shows: a flipped byte fails gzip's CRC only at the end),
 /// rows the server cannot parse, or the database itself.
-pub(super) fn file_problem<R: BufRead>(
+fn file_problem<R: BufRead>(
     reader: &RefCell<&mut backup_file::Reader<R>>,
     problem: &RefCell<Option<FormatError>>,
     err: diesel::result::Error,

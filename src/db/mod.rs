@@ -28,6 +28,26 @@ pub mod tasks;
 pub mod users;
 
 pub use conn::PgConn;
+
+use diesel::prelude::*;
+
+/// Runs the DDL statement `template` with `%I` standing for `identifier`:
+/// DDL takes no bind parameters, so the identifier is bound to the
+/// server's `format()`, which quotes it, and the statement it returns is
+/// run. Two round trips; returns the statement run.
+pub(crate) fn run_ddl(conn: &mut PgConn, template: &str, identifier: &str) -> QueryResult<String> {
+    #[derive(QueryableByName)]
+    struct Sql {
+        #[diesel(sql_type = diesel::sql_types::Text)]
+        sql: String,
+    }
+    let stmt: Sql = diesel::sql_query("SELECT format($1, $2) AS sql")
+        .bind::<diesel::sql_types::Text, _>(template)
+        .bind::<diesel::sql_types::Text, _>(identifier)
+        .get_result(conn)?;
+    diesel::sql_query(&stmt.sql).execute(conn)?;
+    Ok(stmt.sql)
+}
 pub use pool::{Conn, Pool, StatementLog};
 
 /// The SQLSTATE (five characters, e.g. `42501`) of a database error, as

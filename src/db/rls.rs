@@ -277,10 +277,10 @@ pub fn grant(conn: &mut PgConn, role: &str, app: bool, create: bool) -> QueryRes
     conn.transaction(|conn| {
         let mut done = Vec::new();
         if create {
-            done.push(run_for_role(conn, CREATE_ROLE, role)?);
+            done.push(super::run_ddl(conn, CREATE_ROLE, role)?);
         }
         for template in templates {
-            done.push(run_for_role(conn, template, role)?);
+            done.push(super::run_ddl(conn, template, role)?);
         }
         Ok(done)
     })
@@ -292,25 +292,9 @@ pub fn revoke(conn: &mut PgConn, role: &str) -> QueryResult<Vec<String>> {
     conn.transaction(|conn| {
         REVOKES
             .iter()
-            .map(|template| run_for_role(conn, template, role))
+            .map(|template| super::run_ddl(conn, template, role))
             .collect()
     })
-}
-
-/// Runs `template` with `%I` the role, quoted by the server's `format()`
-/// (DDL takes no bind parameters); returns the statement.
-fn run_for_role(conn: &mut PgConn, template: &str, role: &str) -> QueryResult<String> {
-    #[derive(QueryableByName)]
-    struct Sql {
-        #[diesel(sql_type = Text)]
-        sql: String,
-    }
-    let stmt: Sql = diesel::sql_query("SELECT format($1, $2) AS sql")
-        .bind::<Text, _>(template)
-        .bind::<Text, _>(role)
-        .get_result(conn)?;
-    diesel::sql_query(&stmt.sql).execute(conn)?;
-    Ok(stmt.sql)
 }
 
 /// Each role's privileges on the tool's tables and sequence.
