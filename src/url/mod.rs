@@ -149,14 +149,11 @@ impl DbUrl {
             secrets,
         };
         let pairs = conninfo::parse(&url.libpq).map_err(|why| {
-            let err = Error::usage(format!("invalid database URL: {}", url.mask(&why)));
-            if why.contains("sslnegotiation") {
-                err.with_hint(no_direct_tls_hint(conninfo::libpq_major()))
-            } else {
-                err.with_hint(
-                    "check the URL's parameters: postgresql://user@host:port/dbname?sslmode=require",
-                )
-            }
+            Error::usage(format!("invalid database URL: {}", url.mask(&why)))
+                .with_hint(refused_hint(
+                &why,
+                "check the URL's parameters: postgresql://user@host:port/dbname?sslmode=require",
+            ))
         })?;
         let get = |k: &str| conninfo::value(&pairs, k);
         if let Some(ports) = get("port") {
@@ -203,14 +200,10 @@ impl DbUrl {
             } else {
                 why
             };
-            let err = Error::usage(format!("invalid connection string: {why}"));
-            if why.contains("sslnegotiation") {
-                err.with_hint(no_direct_tls_hint(conninfo::libpq_major()))
-            } else {
-                err.with_hint(
-                    "write it as keyword=value pairs: host=db.example.com dbname=app user=app",
-                )
-            }
+            Error::usage(format!("invalid connection string: {why}")).with_hint(refused_hint(
+                &why,
+                "write it as keyword=value pairs: host=db.example.com dbname=app user=app",
+            ))
         })?;
         let get = |k: &str| conninfo::value(&pairs, k).map(str::to_string);
         let env = |k: &str| std::env::var(k).ok().filter(|v| !v.is_empty());
@@ -351,6 +344,16 @@ pub fn no_direct_tls_hint(libpq: i32) -> String {
         "sslnegotiation needs libpq 17 or later, and this todo uses libpq {libpq} \
          (build it with the default feature \"bundled\"), or remove it from the URL"
     )
+}
+
+/// The hint for a URL or string libpq refused (`why`): the parameter this
+/// libpq is too old for, else `otherwise`.
+fn refused_hint(why: &str, otherwise: &str) -> String {
+    if why.contains("sslnegotiation") {
+        no_direct_tls_hint(conninfo::libpq_major())
+    } else {
+        otherwise.to_string()
+    }
 }
 
 /// asyncpg's `ssl=` value as libpq's `sslmode`.

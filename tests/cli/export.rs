@@ -124,6 +124,13 @@ fn export_chooses_its_format_by_name_and_never_overwrites_unasked() {
         .user("from@example.com")
         .ok();
     assert_eq!(std::fs::read_to_string(txt).unwrap().lines().count(), 2);
+    // A name that tells no format needs --to (exit 2, nothing written).
+    let zip = dir.join("tasks.zip");
+    db.run(["task", "export", "-o", zip.to_str().unwrap()])
+        .user("from@example.com")
+        .expect(2)
+        .stderr_has("cannot tell the format of");
+    assert!(!zip.exists());
     // Stdout is JSON, the shape of task list --json; an unknown user is 3.
     let out = db
         .run(["task", "export", "--search", "milk"])

@@ -11,7 +11,7 @@ use clap::Args;
 
 use crate::commands::scope::{stream_tasks, UserScope};
 use crate::commands::Context;
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::outfile::{self, OutFile};
 use crate::output::export;
 use crate::taskfile::ImportFormat;
@@ -21,7 +21,7 @@ pub struct ExportArgs {
     #[command(flatten)]
     pub user: UserScope,
     /// The format [default: from the file name of -o (.json, .csv, .txt for
-    /// todo.txt), else json]
+    /// todo.txt; another name needs --to), json for stdout]
     #[arg(long, value_enum, value_name = "FORMAT")]
     pub to: Option<ImportFormat>,
     /// Write to FILE (created mode 0600; - is stdout, the default)
@@ -37,10 +37,13 @@ pub struct ExportArgs {
 pub fn export(ctx: &Context, args: ExportArgs) -> Result<()> {
     let user = args.user.parse()?;
     let path = args.output.unwrap_or_else(|| PathBuf::from("-"));
-    let to = args
-        .to
-        .or_else(|| ImportFormat::from_name(&path.to_string_lossy()))
-        .unwrap_or(ImportFormat::Json);
+    // As `task import --from`: stdout is JSON, a file name tells its
+    // format, and a name that does not is refused before anything is read.
+    let name = path.to_string_lossy().into_owned();
+    let Some(to) = args.to.or_else(|| ImportFormat::from_name(&name)) else {
+        return Err(Error::usage(format!("cannot tell the format of {name}"))
+            .with_hint("pass --to json, csv, taskwarrior or todotxt"));
+    };
     let filter = args.which.filter(None);
     let mut out = OutFile::create(&path, args.force, &mut |m| eprintln!("todo: {m}"))?;
     let mut conn = ctx.read_conn()?;
