@@ -7,7 +7,7 @@ use std::path::Path;
 
 use super::files::{append, conf_quote};
 use super::server::{io_error, run_as_server};
-use super::{find_bindir, Cluster, SUPERUSER};
+use super::{Cluster, SUPERUSER};
 use crate::error::{Error, Result};
 
 /// Settings of a new cluster (a [`Cluster::with_setting`] of the same name
@@ -31,7 +31,7 @@ impl Cluster {
         if building.exists() {
             fs::remove_dir_all(&building).map_err(|e| io_error("remove", &building, e))?;
         }
-        let bindir = find_bindir(None)?;
+        let bindir = self.bindir()?;
         let out = run_as_server(
             &self.home,
             &bindir.join("initdb"),

@@ -78,6 +78,8 @@ pub struct Cluster {
     home: PathBuf,
     settings: Vec<(String, String)>,
     hba_lines: Vec<String>,
+    /// Server binaries chosen by the caller (else [`find_bindir`]).
+    bindir: Option<PathBuf>,
 }
 
 impl Cluster {
@@ -86,6 +88,7 @@ impl Cluster {
             home: home.into(),
             settings: Vec::new(),
             hba_lines: Vec::new(),
+            bindir: None,
         }
     }
 
@@ -122,6 +125,13 @@ impl Cluster {
     /// cluster is created.
     pub fn with_hba_line(mut self, line: &str) -> Cluster {
         self.hba_lines.push(line.into());
+        self
+    }
+
+    /// Runs the server binaries in `dir` (initdb, pg_ctl, postgres)
+    /// instead of those [`find_bindir`] would pick.
+    pub fn with_bindir(mut self, dir: impl Into<PathBuf>) -> Cluster {
+        self.bindir = Some(dir.into());
         self
     }
 
@@ -176,6 +186,14 @@ impl Cluster {
             encode(&self.socket_dir().to_string_lossy()),
             self.port()
         )
+    }
+
+    /// The version of the server binaries that run this cluster (`15.18`;
+    /// those of its data directory's major version once it is created),
+    /// and their directory; `None` when none are found.
+    pub fn server(&self) -> Option<(String, PathBuf)> {
+        let bindir = self.bindir().ok()?;
+        Some((server::server_version(&bindir)?, bindir))
     }
 
     /// Found by its data directory: running when the postmaster named by
@@ -362,7 +380,10 @@ impl Cluster {
 
     /// The server binaries: those of the cluster's version when it exists,
     /// else the newest found.
-    fn bindir(&self) -> Result<PathBuf> {
+    pub(super) fn bindir(&self) -> Result<PathBuf> {
+        if let Some(dir) = &self.bindir {
+            return Ok(dir.clone());
+        }
         let wanted = fs::read_to_string(self.data_dir().join("PG_VERSION"))
             .ok()
             .map(|v| v.trim().to_string());

@@ -66,13 +66,18 @@ fn default_candidates(candidates: &mut Vec<PathBuf>) {
 
 /// `postgres --version` → `postgres (PostgreSQL) 15.18 (Debian …)` → 15.
 fn server_major(bindir: &Path) -> Option<u32> {
+    server_version(bindir)?.split('.').next()?.parse().ok()
+}
+
+/// `postgres --version` → `postgres (PostgreSQL) 15.18 (Debian …)` →
+/// `15.18`: the version of the server binaries in `bindir`.
+pub fn server_version(bindir: &Path) -> Option<String> {
     let out = Command::new(bindir.join("postgres"))
         .arg("--version")
         .output()
         .ok()?;
     let text = String::from_utf8_lossy(&out.stdout);
-    let version = text.split_whitespace().nth(2)?;
-    version.split('.').next()?.parse().ok()
+    text.split_whitespace().nth(2).map(str::to_string)
 }
 
 pub fn is_root() -> bool {

@@ -226,17 +226,35 @@ pub struct LocalStatus {
     pub state: &'static str,
     pub home: String,
     pub url: String,
+    /// The server binaries' version (`15.18`) and directory, when found.
+    pub version: Option<String>,
+    pub bindir: Option<String>,
     /// What `start` or `stop` did, for the table's one line.
     pub done: Option<&'static str>,
 }
 
 impl Render for LocalStatus {
     fn json(&self) -> Value {
-        json!({ "state": self.state, "home": self.home, "url": self.url })
+        json!({
+            "state": self.state,
+            "home": self.home,
+            "url": self.url,
+            "version": self.version,
+            "bindir": self.bindir,
+        })
     }
 
     fn plain(&self, out: &mut dyn Write) -> Result<()> {
-        plain_line(out, &[Some(self.state), Some(&self.home), Some(&self.url)])
+        plain_line(
+            out,
+            &[
+                Some(self.state),
+                Some(&self.home),
+                Some(&self.url),
+                self.version.as_deref(),
+                self.bindir.as_deref(),
+            ],
+        )
     }
 
     fn table(&self, out: &mut dyn Write, _color: bool) -> Result<()> {
@@ -246,6 +264,12 @@ impl Render for LocalStatus {
                 writeln!(out, "state: {}", self.state)?;
                 writeln!(out, "home:  {}", self.home)?;
                 writeln!(out, "url:   {}", self.url)?;
+                match (&self.version, &self.bindir) {
+                    (Some(version), Some(bindir)) => {
+                        writeln!(out, "server: PostgreSQL {version} ({bindir})")?
+                    }
+                    _ => writeln!(out, "server: no PostgreSQL server binaries found")?,
+                }
             }
         }
         Ok(())

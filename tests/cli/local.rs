@@ -47,6 +47,17 @@ fn a_fresh_home_works_at_once_with_local() {
     let v = out.value();
     assert_eq!(v["state"], "running");
     assert_eq!(v["home"], home.path.to_str().unwrap());
+    // It says which server runs it: the binaries of this run's version
+    // (`scripts/test --pg 14` runs it on 14), the same psql sees.
+    let version = v["version"].as_str().expect("a version");
+    let major = crate::support::server_major().to_string();
+    assert_eq!(version.split('.').next(), Some(major.as_str()), "{v}");
+    let bindir = std::path::Path::new(v["bindir"].as_str().expect("a bindir"));
+    assert!(bindir.join("postgres").is_file(), "{v}");
+    let text = home
+        .run(["db", "local", "status", "--format", "table"])
+        .ok();
+    text.stdout_has(&format!("server: PostgreSQL {version} ("));
     // The URL is one psql accepts, and the cluster is migrated and UTF-8
     // with characters counted as characters.
     let url = home.url();

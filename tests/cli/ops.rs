@@ -123,6 +123,10 @@ fn stats_report_sizes_scans_and_the_slowest_statements() {
     // Tables read as `db health` does: sizes in kB/MB, ages, and the last
     // analyze beside the last vacuum (issue 27).
     db.psql("ANALYZE tasks");
+    // Before PostgreSQL 15 the statistics collector reports a moment later.
+    assert!(db.wait_until(
+        "SELECT last_analyze IS NOT NULL FROM pg_stat_user_tables WHERE relname = 'tasks'"
+    ));
     let out = db.run(["db", "stats", "--format", "table"]).expect(0);
     let text = out.stdout();
     assert!(text.contains("Last (auto)analyze"), "{text}");

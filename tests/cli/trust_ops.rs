@@ -39,7 +39,10 @@ fn admin_commands_behind_a_lock_give_up_naming_the_blocker() {
         .expect(7);
     let report = out.value();
     let checks = report["checks"].as_array().unwrap();
-    let schema = checks.iter().find(|c| c["name"] == "schema").unwrap();
+    let schema = checks
+        .iter()
+        .find(|c| c["name"] == "schema")
+        .unwrap_or_else(|| panic!("no schema check: {report}"));
     assert_eq!(schema["status"], "fail");
     assert!(
         schema["detail"].as_str().unwrap().contains("pid "),

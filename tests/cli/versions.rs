@@ -41,6 +41,16 @@ fn the_migrations_run_on_a_server_built_without_icu() {
     let url = stdout(&on_pg18(&home).args(["db", "local", "url"]).output());
     let url = url.trim();
     assert_eq!(psql(url, "SHOW server_version_num").get(..2), Some("18"));
+    // `db local status` says which server runs it.
+    let status = on_pg18(&home)
+        .args(["db", "local", "status", "--json"])
+        .ok();
+    let status = status.value();
+    assert!(
+        status["version"].as_str().unwrap().starts_with("18."),
+        "{status}"
+    );
+    assert_eq!(status["bindir"], pg18_bindir().to_str().unwrap());
     assert!(
         psql(
             url,

@@ -83,10 +83,13 @@ pub fn local(ctx: &Context, cmd: LocalCommand) -> Result<()> {
         }),
     };
     let state = cluster.state()?;
+    let server = cluster.server();
     ctx.emit(&LocalStatus {
         state: state.as_str(),
         home: cluster.home().display().to_string(),
         url: cluster.url(local::DATABASE),
+        version: server.as_ref().map(|(version, _)| version.clone()),
+        bindir: server.map(|(_, bindir)| bindir.display().to_string()),
         done,
     })?;
     // `status` answers in its exit code too, as `pg_ctl status` does: 3

@@ -82,15 +82,42 @@ pub fn server() -> &'static Server {
     })
 }
 
-fn private_server() -> (String, Option<PathBuf>, Option<PathBuf>) {
+/// `/tmp/todo-test-<hash>`: this checkout's and server version's name for
+/// what the test run keeps between runs (the private server lives there;
+/// other stand-ins beside it).
+fn run_home() -> PathBuf {
     let mut h = DefaultHasher::new();
     env!("CARGO_TARGET_TMPDIR").hash(&mut h);
     "harness-v3".hash(&mut h);
-    let home = PathBuf::from(format!(
+    server_bindir().hash(&mut h);
+    PathBuf::from(format!(
         "/tmp/todo-test-{:012x}",
         h.finish() & 0xffff_ffff_ffff
-    ));
-    let cluster = Cluster::new(&home)
+    ))
+}
+
+/// The embedded database of commands that use one without being pointed at
+/// it (`db verify`, `backup --verify`): one per run home, never the
+/// machine's own (`/var/lib/todo` as root, which another version's run may
+/// have made).
+fn embedded_home() -> PathBuf {
+    let mut home = run_home().into_os_string();
+    home.push("-embedded");
+    PathBuf::from(home)
+}
+
+/// The major version of the test server (15 for 15.18).
+pub fn server_major() -> u32 {
+    static MAJOR: OnceLock<u32> = OnceLock::new();
+    *MAJOR.get_or_init(|| {
+        let num = psql(&server().url("postgres"), "SHOW server_version_num");
+        num.trim().parse::<u32>().expect("server_version_num") / 10_000
+    })
+}
+
+fn private_server() -> (String, Option<PathBuf>, Option<PathBuf>) {
+    let home = run_home();
+    let cluster = cluster(&home)
         .with_setting("fsync", "off")
         .with_setting("synchronous_commit", "off")
         .with_setting("full_page_writes", "off")
@@ -116,6 +143,24 @@ fn private_server() -> (String, Option<PathBuf>, Option<PathBuf>) {
         Some(cluster.socket_dir()),
         Some(home),
     )
+}
+
+/// `TODO_TEST_PG_BIN`: the server binaries every test server and embedded
+/// database of this run uses (`scripts/test --pg 18` sets it), else the
+/// system's newest.
+pub fn server_bindir() -> Option<PathBuf> {
+    std::env::var_os("TODO_TEST_PG_BIN")
+        .filter(|d| !d.is_empty())
+        .map(PathBuf::from)
+}
+
+/// A cluster in `home` run by [`server_bindir`]'s binaries.
+pub fn cluster(home: impl Into<PathBuf>) -> Cluster {
+    let cluster = Cluster::new(home);
+    match server_bindir() {
+        Some(dir) => cluster.with_bindir(dir),
+        None => cluster,
+    }
 }
 
 /// Replaces the database name in a `postgres://…/db?…` URL.
@@ -413,7 +458,10 @@ impl Drop for TestDb {
 
 /// The environment every `todo` under test gets: nothing of the
 /// developer's (no `DATABASE_URL`, `TODO_*`, `PG*`, `NO_COLOR`, locale),
-/// only `PATH` (to find PostgreSQL's binaries) and `CI=true`, as CI runs it.
+/// only `PATH` (to find PostgreSQL's binaries) and `CI=true`, as CI runs it;
+/// `TODO_PG_BINDIR` when the run's servers are another version's
+/// ([`server_bindir`]), so that embedded databases run that version too;
+/// and `TODO_HOME` ([`embedded_home`]) unless a test gives its own.
 const KEPT: [&str; 1] = ["PATH"];
 
 /// `program` with the test environment, run in `dir`.
@@ -425,6 +473,10 @@ pub fn command_in_test_env(program: impl AsRef<std::ffi::OsStr>, dir: &Path) -> 
             cmd.env(key, value);
         }
     }
+    if let Some(bindir) = server_bindir() {
+        cmd.env("TODO_PG_BINDIR", bindir);
+    }
+    cmd.env("TODO_HOME", embedded_home());
     cmd.env("CI", "true").current_dir(dir);
     cmd
 }

@@ -133,7 +133,7 @@ pub fn tls_server() -> &'static TlsServer {
             }
         }
         let port = remembered_port(&certs.join("port"));
-        let cluster = Cluster::new(format!("{}-tls", base()))
+        let cluster = super::cluster(format!("{}-tls", base()))
             .with_setting("fsync", "off")
             .with_setting("listen_addresses", "'127.0.0.1'")
             .with_setting("port", &port.to_string())
@@ -284,17 +284,43 @@ fn pg_basebackup() -> PathBuf {
         .unwrap_or_else(|| PathBuf::from("pg_basebackup"))
 }
 
+/// `postgres --version` of `bin` (`…/pg_basebackup` or `…/postgres`) → 15.
+fn major_of(program: &Path) -> Option<u32> {
+    let out = Command::new(program).arg("--version").output().ok()?;
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    text.split_whitespace()
+        .nth(2)?
+        .split('.')
+        .next()?
+        .parse()
+        .ok()
+}
+
+/// The replication cluster `name` (`primary`, `standby`): of the run's
+/// server version when the system's `pg_basebackup` can copy it (it refuses
+/// newer servers), else of the system's (in a home of its own).
+fn replication_cluster(name: &str) -> Cluster {
+    let copyable = super::server_bindir()
+        .is_none_or(|bin| major_of(&pg_basebackup()) >= major_of(&bin.join("postgres")));
+    if copyable {
+        super::cluster(format!("{}-{name}", base()))
+    } else {
+        Cluster::new(format!("{}-{name}-system", base()))
+    }
+}
+
 pub fn replication() -> &'static Replication {
     static REPLICATION: OnceLock<Replication> = OnceLock::new();
     REPLICATION.get_or_init(|| {
         let _lock = setup_lock("replication");
-        let primary = Cluster::new(format!("{}-primary", base()))
+        let primary = replication_cluster("primary")
             .with_setting("fsync", "off")
             .with_setting("full_page_writes", "off");
         primary
             .ensure_running(&mut |msg| eprintln!("primary: {msg}"), &mut |_| Ok(()))
             .unwrap_or_else(|e| panic!("cannot start the replication primary: {e}"));
-        let home = PathBuf::from(format!("{}-standby", base()));
+        let standby = replication_cluster("standby");
+        let home = standby.home().to_path_buf();
         if !home.join("data").exists() {
             let _ = fs::remove_dir_all(&home);
             fs::create_dir_all(&home).unwrap();
@@ -319,7 +345,6 @@ pub fn replication() -> &'static Replication {
             // The primary's `todo` database came with the copy.
             fs::write(home.join("ready"), b"").unwrap();
         }
-        let standby = Cluster::new(&home);
         standby
             .ensure_running(&mut |msg| eprintln!("standby: {msg}"), &mut |_| Ok(()))
             .unwrap_or_else(|e| panic!("cannot start the standby: {e}"));
