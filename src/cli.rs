@@ -61,6 +61,9 @@ pub struct Cli {
     pub global: Global,
     #[command(subcommand)]
     pub command: Command,
+    /// The command's path (`task list`), for `--json FIELDS`.
+    #[arg(skip)]
+    pub path: String,
 }
 
 /// Flags accepted before or after any subcommand.
@@ -112,9 +115,22 @@ pub struct Global {
     #[arg(long, global = true, value_enum)]
     pub format: Option<FormatArg>,
 
-    /// Same as --format json
-    #[arg(long, global = true)]
-    pub json: bool,
+    /// Same as --format json; --json FIELD,FIELD (or --json=FIELD) prints
+    /// only those fields of each object, in that order
+    #[arg(
+        long,
+        global = true,
+        value_name = "FIELDS",
+        num_args = 0..=1,
+        require_equals = true,
+        default_missing_value = ""
+    )]
+    pub json: Option<String>,
+
+    /// Filter the JSON output with a jq expression (built in); strings are
+    /// printed raw, as `jq -r` does
+    #[arg(long, global = true, value_name = "EXPR")]
+    pub jq: Option<String>,
 
     /// Print only ids: the new one for `add`, one per line for lists;
     /// nothing for other successful commands
@@ -207,9 +223,13 @@ pub fn command() -> clap::Command {
 pub fn parse(args: &[std::ffi::OsString]) -> Result<Cli, clap::Error> {
     use clap::error::ErrorKind;
     use clap::{CommandFactory, FromArgMatches};
+    let args = &json_fields_attached(args);
     let parse = |mut tree: clap::Command| {
         let parsed = tree.try_get_matches_from_mut(args).and_then(|matches| {
-            let cli = Cli::from_arg_matches(&matches);
+            let cli = Cli::from_arg_matches(&matches).map(|mut cli| {
+                cli.path = matched_path(&matches);
+                cli
+            });
             std::mem::forget(matches);
             cli
         });
@@ -229,6 +249,45 @@ pub fn parse(args: &[std::ffi::OsString]) -> Result<Cli, clap::Error> {
     }
 }
 
+/// `--json FIELDS` as `--json=FIELDS` when the word after `--json` is a
+/// field list rather than the command's next argument (see
+/// [`crate::output::shape::looks_like_fields`]); clap takes a value of
+/// `--json` only after `=`, so that `--json` alone stays a flag.
+fn json_fields_attached(args: &[std::ffi::OsString]) -> Vec<std::ffi::OsString> {
+    let all = crate::output::fields::all();
+    let mut out = Vec::with_capacity(args.len());
+    let mut iter = args.iter().peekable();
+    while let Some(arg) = iter.next() {
+        if arg == "--" {
+            out.push(arg.clone());
+            out.extend(iter.cloned());
+            break;
+        }
+        let next = iter.peek().and_then(|n| n.to_str());
+        match next {
+            Some(fields)
+                if arg == "--json" && crate::output::shape::looks_like_fields(fields, &all) =>
+            {
+                out.push(format!("--json={fields}").into());
+                iter.next();
+            }
+            _ => out.push(arg.clone()),
+        }
+    }
+    out
+}
+
+/// `task list` for `todo task list …`: the subcommand names matched.
+fn matched_path(matches: &clap::ArgMatches) -> String {
+    let mut path = Vec::new();
+    let mut at = matches;
+    while let Some((name, sub)) = at.subcommand() {
+        path.push(name);
+        at = sub;
+    }
+    path.join(" ")
+}
+
 /// Adds the global options to `cmd` and its subcommands, hidden (clap
 /// then does not copy the shown ones), and the footer naming them.
 fn inherit(mut cmd: clap::Command, globals: &[clap::Arg], footer: &str) -> clap::Command {
@@ -246,12 +305,12 @@ fn inherit(mut cmd: clap::Command, globals: &[clap::Arg], footer: &str) -> clap:
 impl Global {
     /// Whether errors should be printed as JSON.
     pub fn json(&self) -> bool {
-        self.json || self.format == Some(FormatArg::Json)
+        self.json.is_some() || self.jq.is_some() || self.format == Some(FormatArg::Json)
     }
 
     /// The output settings these flags ask for.
     pub fn output(&self) -> crate::output::Output {
-        let format = if self.json {
+        let format = if self.json.is_some() || self.jq.is_some() {
             Some(Format::Json)
         } else {
             self.format.map(Format::from)
@@ -275,6 +334,8 @@ pub fn wants_json(args: &[std::ffi::OsString]) -> bool {
     let args: Vec<&str> = args.iter().filter_map(|a| a.to_str()).collect();
     args.iter().enumerate().any(|(i, a)| {
         *a == "--json"
+            || a.starts_with("--json=")
+            || *a == "--jq"
             || *a == "--format=json"
             || (*a == "--format" && args.get(i + 1) == Some(&"json"))
     })
@@ -434,7 +495,7 @@ mod tests {
         let err = error_for(&["todo", "task", "list", "--user", "a", "--json", "--json"]);
         assert_eq!(
             err.message,
-            "the argument '--json' cannot be used multiple times"
+            "the argument '--json[=<FIELDS>]' cannot be used multiple times"
         );
         let err = error_for(&["todo", "task", "list", "--user", "a", "--limit", "0"]);
         assert_eq!(

@@ -106,8 +106,7 @@ pub fn run(ctx: &Context, cmd: ConfigCommand) -> Result<()> {
                     .into_iter()
                     .map(|(k, v)| (k, serde_json::Value::String(v)))
                     .collect();
-                serde_json::to_writer(&mut out, &map)?;
-                writeln!(out)?;
+                crate::output::write_json(&mut out, ctx.out, serde_json::Value::Object(map))?;
             } else {
                 for (k, v) in all {
                     writeln!(out, "{k}\t{}", crate::text::terminal_safe(&v, false))?;

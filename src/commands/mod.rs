@@ -144,8 +144,10 @@ pub fn confirm(question: &str, what: &str) -> Result<()> {
 
 /// Runs the parsed command line.
 pub fn run(cli: Cli) -> Result<()> {
+    let mut out = cli.global.output();
+    out.shape = shape(&cli)?;
     let ctx = Context {
-        out: cli.global.output(),
+        out,
         global: cli.global,
         pool: OnceCell::new(),
         read_pool: OnceCell::new(),
@@ -162,6 +164,37 @@ pub fn run(cli: Cli) -> Result<()> {
     // Also after a failure: a write that committed is remembered.
     replica::remember_write(&ctx);
     result
+}
+
+/// `--json FIELDS` and `--jq`, checked before any work (exit 2): the
+/// fields against those the command prints, the filter by parsing it.
+fn shape(cli: &Cli) -> Result<Option<&'static crate::output::shape::Shape>> {
+    let g = &cli.global;
+    if g.json.is_none() && g.jq.is_none() {
+        return Ok(None);
+    }
+    if g.quiet {
+        return Err(
+            Error::usage("-q prints ids only: it cannot be used with --jq or --json")
+                .with_hint("leave out -q, or --json"),
+        );
+    }
+    if let Some(format) = g.format.filter(|f| *f != crate::cli::FormatArg::Json) {
+        return Err(Error::usage(format!(
+            "--json and --jq print JSON: they cannot be used with --format {}",
+            clap::ValueEnum::to_possible_value(&format)
+                .map(|v| v.get_name().to_string())
+                .unwrap_or_default()
+        )));
+    }
+    let shape = crate::output::shape::Shape::new(
+        g.json.as_deref(),
+        crate::output::fields::of(&cli.path),
+        &cli.path,
+        g.jq.as_deref(),
+    )?;
+    // One per invocation, for the process's life.
+    Ok(shape.map(|s| &*Box::leak(Box::new(s))))
 }
 
 fn dispatch(ctx: &Context, command: Command) -> Result<()> {

@@ -23,7 +23,7 @@ pub fn write_tasks(
     match fmt.format {
         Format::Prometheus => return Err(super::prometheus_unsupported()),
         Format::Json => {
-            n = json_array(out, tasks, |out, task| {
+            n = json_array(out, fmt, tasks, |out, task| {
                 Ok(serde_json::to_writer(out, &TaskJson::from(&task))?)
             })?
         }
@@ -55,12 +55,25 @@ pub fn write_tasks(
     Ok(n)
 }
 
-/// Writes a JSON array element by element, as the rows arrive.
+/// Writes a JSON array element by element, as the rows arrive; through
+/// `--json FIELDS` / `--jq` ([`super::shape`]) each element is read back
+/// as a value first.
 fn json_array<T, W: Write>(
     out: &mut W,
+    fmt: Output,
     items: impl Iterator<Item = Result<T>>,
-    mut write: impl FnMut(&mut W, T) -> Result<()>,
+    mut write: impl FnMut(&mut dyn Write, T) -> Result<()>,
 ) -> Result<usize> {
+    if let Some(shape) = fmt.shape {
+        let mut list = shape.list(out)?;
+        let mut element = Vec::new();
+        for item in items {
+            element.clear();
+            write(&mut element, item?)?;
+            list.push(out, serde_json::from_slice(&element)?)?;
+        }
+        return list.finish(out);
+    }
     let mut n = 0;
     out.write_all(b"[")?;
     for item in items {
@@ -84,7 +97,7 @@ pub fn write_users(
     match fmt.format {
         Format::Prometheus => return Err(super::prometheus_unsupported()),
         Format::Json => {
-            json_array(out, users, |out, u| {
+            json_array(out, fmt, users, |out, u| {
                 let json = user_json(&u.account, Some(counts_json(u.counts())), None);
                 Ok(serde_json::to_writer(out, &json)?)
             })?;

@@ -4,12 +4,14 @@
 pub mod admin;
 pub mod backup;
 pub mod export;
+pub mod fields;
 mod health;
 mod lists;
 pub mod ops;
 pub mod pager;
 pub mod progress;
 mod records;
+pub mod shape;
 mod sink;
 mod stats;
 mod time;
@@ -51,6 +53,8 @@ pub struct Output {
     pub format: Format,
     pub quiet: bool,
     pub color: bool,
+    /// `--json FIELDS` and `--jq` (see [`shape`]).
+    pub shape: Option<&'static shape::Shape>,
 }
 
 impl Output {
@@ -69,6 +73,7 @@ impl Output {
             format,
             quiet,
             color: color && format == Format::Table,
+            shape: None,
         }
     }
 }
@@ -104,7 +109,7 @@ pub fn emit(out: &mut impl Write, fmt: Output, item: &dyn Render) -> Result<()> 
         return Ok(());
     }
     match fmt.format {
-        Format::Json => json_line(out, &item.json())?,
+        Format::Json => write_json(out, fmt, item.json())?,
         Format::Plain => {
             item.plain(out)?;
             if let Some(note) = item.note() {
@@ -142,6 +147,14 @@ pub fn plain_line(out: &mut (impl Write + ?Sized), fields: &[Option<&str>]) -> R
     line.push('\n');
     out.write_all(line.as_bytes())?;
     Ok(())
+}
+
+/// Writes a command's JSON result, shaped by `--json FIELDS` and `--jq`.
+pub fn write_json(out: &mut impl Write, fmt: Output, value: serde_json::Value) -> Result<()> {
+    match fmt.shape {
+        Some(shape) => shape.write_value(out, value),
+        None => json_line(out, &value),
+    }
 }
 
 /// Writes a JSON value and a newline.

@@ -98,7 +98,17 @@ impl Sink {
             return Ok(());
         }
         let mut out = self.stdout();
-        super::write_export(&mut out, account, tasks)?;
+        match self.out.shape {
+            None => {
+                super::write_export(&mut out, account, tasks)?;
+            }
+            // Fields or a filter see the export whole, collected first.
+            Some(shape) => {
+                let mut whole = Vec::new();
+                super::write_export(&mut whole, account, tasks)?;
+                shape.write_value(&mut out, serde_json::from_slice(&whole)?)?;
+            }
+        };
         out.flush()?;
         Ok(())
     }

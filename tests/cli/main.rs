@@ -25,6 +25,7 @@ mod reference;
 mod replica;
 mod rls;
 mod round_trips;
+mod scripting;
 mod secrets;
 mod seed;
 mod signals;

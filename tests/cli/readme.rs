@@ -101,7 +101,13 @@ fn the_readme_examples_run_in_order_on_a_fresh_machine() {
     }
     assert!(
         text.lines().any(|l| l.starts_with("20") && l.contains('T')),
-        "no updated_at from jq in:\n{text}"
+        "no updated_at from --jq in:\n{text}"
+    );
+    // `--json id,title`: objects with those two keys only.
+    assert!(
+        text.lines()
+            .any(|l| l.starts_with("[{\"id\":") && l.contains(",\"title\":\"Deploy\"}")),
+        "no field selection in:\n{text}"
     );
     // `task stats` after the rm: two tasks, both pending.
     assert!(

@@ -148,7 +148,28 @@ fn every_documented_json_shape_is_what_the_command_prints() {
     let backup = files.path().join("ref.todo");
     let backup = backup.to_str().unwrap();
     let user = "ref@example.com";
+    // What `--json FIELDS` offers each command (its error's list of
+    // available fields), asked before the command runs for real.
+    let offered = std::cell::RefCell::new(std::collections::BTreeMap::new());
     let run = |args: &[&str], stdin: Option<&str>| -> serde_json::Value {
+        let words: Vec<&str> = args
+            .iter()
+            .copied()
+            .take_while(|w| w.bytes().all(|b| b.is_ascii_lowercase()))
+            .collect();
+        let refused = home
+            .cmd()
+            .env("TODO_LOCAL", "1")
+            .env("TODO_CONFIG", &config)
+            .args(args)
+            .arg("--json=no_such_field")
+            .expect(2);
+        let error: serde_json::Value = serde_json::from_str(&refused.stderr()).unwrap();
+        let hint = error["error"]["hint"].as_str().unwrap_or("").to_string();
+        let fields: Option<Vec<String>> = hint
+            .strip_prefix("available fields: ")
+            .map(|list| list.split(", ").map(str::to_string).collect());
+        offered.borrow_mut().insert(words.join(" "), fields);
         let mut cmd = home
             .cmd()
             .env("TODO_LOCAL", "1")
@@ -274,8 +295,10 @@ fn every_documented_json_shape_is_what_the_command_prints() {
     );
 
     let mut checked = 0;
+    let offered = offered.into_inner();
     for row in rows() {
         let Some(shape) = row.shape else { continue };
+        check_offered_fields(&row.command, &shape, offered.get(&row.command));
         let Some((_, value)) = printed.iter().find(|(c, _)| *c == row.command) else {
             panic!(
                 "`{}` documents JSON, but this test does not run it",
@@ -297,4 +320,37 @@ fn every_documented_json_shape_is_what_the_command_prints() {
         checked += 1;
     }
     assert!(checked >= 35, "only {checked} shapes checked");
+}
+
+/// `--json FIELDS` offers a command exactly its documented keys, in their
+/// order, and beyond them only names the reference gives elsewhere (keys
+/// present sometimes, such as `"dry_run"`, and `tasks.total` of a user).
+fn check_offered_fields(command: &str, shape: &Shape, offered: Option<&Option<Vec<String>>>) {
+    let offered = offered.unwrap_or_else(|| panic!("`{command}` was not asked for fields"));
+    let documented = match shape {
+        Shape::Object(keys) | Shape::Array(keys) => keys,
+        Shape::Settings => return,
+    };
+    let offered = offered
+        .as_ref()
+        .unwrap_or_else(|| panic!("`{command}` prints JSON but offers no fields"));
+    let in_order: Vec<&String> = offered.iter().filter(|f| documented.contains(f)).collect();
+    assert_eq!(
+        in_order,
+        documented.iter().collect::<Vec<_>>(),
+        "{command}: --json FIELDS offers {offered:?}"
+    );
+    for extra in offered.iter().filter(|f| !documented.contains(f)) {
+        let named = match extra.split_once('.') {
+            Some((outer, inner)) => {
+                documented.contains(&outer.to_string())
+                    && REFERENCE.contains(&format!("\"{inner}\""))
+            }
+            None => REFERENCE.contains(&format!("\"{extra}\"")),
+        };
+        assert!(
+            named,
+            "{command}: --json FIELDS offers {extra:?}, which the reference never names"
+        );
+    }
 }

@@ -44,13 +44,26 @@ pub fn export(ctx: &Context, args: ExportArgs) -> Result<()> {
         return Err(Error::usage(format!("cannot tell the format of {name}"))
             .with_hint("pass --to json, csv, taskwarrior or todotxt"));
     };
+    // `--json FIELDS` / `--jq` shape the JSON export (as task list's).
+    if ctx.out.shape.is_some() && to != ImportFormat::Json {
+        return Err(
+            Error::usage("--json FIELDS and --jq shape JSON: they need --to json")
+                .with_hint("leave them out to export another format"),
+        );
+    }
     let filter = args.which.filter(None);
     let mut out = OutFile::create(&path, args.force, &mut |m| eprintln!("todo: {m}"))?;
     let mut conn = ctx.read_conn()?;
     let mut exported = export::Exported::default();
     let written = stream_tasks(&mut conn, &user, &filter, &mut |rows| {
         let mut buffered = std::io::BufWriter::with_capacity(1 << 16, &mut out);
-        exported = export::write(&mut buffered, to, rows)?;
+        exported = match ctx.out.shape {
+            Some(_) => export::Exported {
+                tasks: crate::output::write_tasks(&mut buffered, ctx.out, rows)? as u64,
+                descriptions_dropped: 0,
+            },
+            None => export::write(&mut buffered, to, rows)?,
+        };
         buffered.flush()?;
         Ok(())
     });

@@ -1,0 +1,213 @@
+//! `--json FIELDS` and `--jq` (SPEC §19, issue 29): field selection and a
+//! built-in jq, checked before the command runs.
+
+use crate::support::{todo_cmd, Outcome, TempDir, TestDb};
+
+fn with_tasks(titles: &[&str]) -> (TestDb, &'static str) {
+    let db = TestDb::migrated();
+    let user = "jq@example.com";
+    db.add_user(user);
+    for title in titles {
+        db.add_task(user, title);
+    }
+    (db, user)
+}
+
+#[test]
+fn json_fields_keep_those_fields_in_the_order_given() {
+    let (db, user) = with_tasks(&["one", "two"]);
+    let out = db
+        .run(["task", "list", "--json", "title,id"])
+        .user(user)
+        .ok();
+    let list = out.value();
+    let first = list[0].as_object().unwrap();
+    assert_eq!(first.keys().collect::<Vec<_>>(), ["title", "id"]);
+    assert_eq!(list[0]["title"], "two");
+    assert_eq!(list.as_array().unwrap().len(), 2);
+    // One field, with `=`, on a single object; a nested count of a user.
+    let out = db
+        .run(["task", "show", "1", "--json=completed"])
+        .user(user)
+        .ok();
+    assert_eq!(out.stdout(), "{\"completed\":false}\n");
+    let out = db
+        .run(["user", "show", user, "--json", "email,tasks.total"])
+        .ok();
+    assert_eq!(
+        out.stdout(),
+        format!("{{\"email\":\"{user}\",\"tasks\":{{\"total\":2}}}}\n")
+    );
+    // `--json` alone is unchanged, and a title after it is still a title.
+    let out = db.run(["task", "add", "--json", "milk"]).user(user).ok();
+    assert_eq!(out.value()["title"], "milk");
+    assert_eq!(
+        out.value().as_object().unwrap().len(),
+        crate::support::TASK_FIELDS.len()
+    );
+}
+
+#[test]
+fn an_unknown_field_is_exit_2_listing_the_fields_and_nothing_is_done() {
+    let (db, user) = with_tasks(&[]);
+    let out = db
+        .run(["task", "add", "Not added", "--json=titel"])
+        .user(user)
+        .expect(2);
+    let err = out.stderr();
+    // JSON errors (--json asks for them): the quotes are escaped.
+    assert!(
+        err.contains(r#"unknown JSON field \"titel\" for todo task add"#),
+        "{err}"
+    );
+    assert!(
+        err.contains(
+            "available fields: id, title, description, completed, user_id, created_at, updated_at"
+        ),
+        "{err}"
+    );
+    assert_eq!(db.value("SELECT count(*) FROM tasks"), "0");
+    // A command that prints no JSON objects says so.
+    let dir = TempDir::new("no-fields");
+    todo_cmd(&dir)
+        .args(["db", "local", "url", "--json=url"])
+        .expect(2)
+        .stderr_has("prints no JSON fields");
+}
+
+#[test]
+fn jq_prints_strings_raw_and_other_results_as_jq_does() {
+    let (db, user) = with_tasks(&["one", "two", "three"]);
+    let out = db
+        .run([
+            "task",
+            "list",
+            "--jq",
+            ".[] | select(.title != \"two\") | .title",
+        ])
+        .user(user)
+        .ok();
+    assert_eq!(out.stdout(), "three\none\n");
+    // A filter that needs the whole list; fields first, then the filter.
+    let out = db
+        .run(["task", "list", "--json", "id", "--jq", "map(.id) | add"])
+        .user(user)
+        .ok();
+    assert_eq!(out.stdout(), "6\n");
+    let out = db
+        .run(["task", "stats", "--jq", "{done, total}"])
+        .user(user)
+        .ok();
+    assert_eq!(out.stdout(), "{\n  \"done\": 0,\n  \"total\": 3\n}\n");
+    // Single objects of admin commands too.
+    let out = db.run(["db", "status", "--jq", ".pending | length"]).ok();
+    assert_eq!(out.stdout(), "0\n");
+}
+
+#[test]
+fn a_bad_filter_is_exit_2_before_anything_is_sent_to_the_database() {
+    let dir = TempDir::new("jq-bad");
+    // Nothing listens there: had it connected, the exit would be 5.
+    let out = todo_cmd(&dir)
+        .env(
+            "DATABASE_URL",
+            "postgresql://nobody@127.0.0.1:9/none?connect_timeout=1",
+        )
+        .args([
+            "task",
+            "list",
+            "--user",
+            "a@example.com",
+            "--jq",
+            ".[] | select(",
+        ])
+        .expect(2);
+    let err = out.stderr();
+    assert!(err.contains("--jq: cannot parse"), "{err}");
+    assert!(err.contains("closing parenthesis"), "{err}");
+    let out = todo_cmd(&dir)
+        .env(
+            "DATABASE_URL",
+            "postgresql://nobody@127.0.0.1:9/none?connect_timeout=1",
+        )
+        .args([
+            "task",
+            "list",
+            "--user",
+            "a@example.com",
+            "--jq",
+            "no_such_function",
+        ])
+        .expect(2);
+    assert!(
+        out.stderr().contains("undefined filter"),
+        "{}",
+        out.stderr()
+    );
+}
+
+#[test]
+fn a_runtime_error_is_exit_2_after_the_output_so_far() {
+    let (db, user) = with_tasks(&["one", "two"]);
+    // Streamed element by element: the first title is printed, then the
+    // second element fails.
+    let out = db
+        .run([
+            "task",
+            "list",
+            "--jq",
+            ".[] | if .title == \"one\" then error(\"no ones\") else .title end",
+        ])
+        .user(user)
+        .expect(2);
+    assert_eq!(out.stdout(), "two\n");
+    assert!(out.stderr().contains("no ones"), "{}", out.stderr());
+}
+
+#[test]
+fn jq_and_fields_refuse_other_formats_and_quiet() {
+    let (db, user) = with_tasks(&["one"]);
+    db.run(["task", "list", "--jq", ".", "--format", "table"])
+        .user(user)
+        .expect(2)
+        .stderr_has("cannot be used with --format table");
+    db.run(["task", "list", "--json", "id", "-q"])
+        .user(user)
+        .expect(2)
+        .stderr_has("-q prints ids only");
+    // `task export` shapes only its JSON.
+    db.run(["task", "export", "--to", "csv", "--jq", ".[]"])
+        .user(user)
+        .expect(2)
+        .stderr_has("need --to json");
+    let out = db
+        .run(["task", "export", "--jq", ".[].title"])
+        .user(user)
+        .ok();
+    assert_eq!(out.stdout(), "one\n");
+}
+
+/// A streamed list through a field selection and an element filter: 5 000
+/// tasks come out as they were listed (peak memory is measured by
+/// bench/run.sh, part 4).
+#[test]
+fn long_lists_stream_through_fields_and_element_filters() {
+    let db = TestDb::migrated();
+    let user = "many@example.com";
+    db.add_user(user);
+    db.psql(&format!(
+        "INSERT INTO tasks (title, user_id) SELECT 'task ' || n, id
+         FROM users, generate_series(1, 5000) n WHERE email = '{user}'"
+    ));
+    let out = db
+        .run([
+            "task", "list", "--limit", "5000", "--json", "id", "--jq", ".[].id",
+        ])
+        .user(user)
+        .ok();
+    let text = out.stdout();
+    let ids: Vec<&str> = text.lines().collect();
+    assert_eq!(ids.len(), 5000);
+    assert_eq!(ids[0], "5000");
+    assert_eq!(ids[4999], "1");
+}
