@@ -137,6 +137,13 @@ rjson=$(rss "$T" --database-url "$BIG" task list --user $HEAVY --json)
 row "peak RSS, task list --limit 50" "KiB" "$r50" "< 15360" "$(verdict "$r50" "<" 15360)"
 row "peak RSS, listing 100 000 tasks, plain" "KiB" "$rplain" "<= 2 x $r50" "$(verdict "$rplain" "<=" $((2 * r50)))"
 row "peak RSS, listing 100 000 tasks, JSON" "KiB" "$rjson" "<= 2 x $r50" "$(verdict "$rjson" "<=" $((2 * r50)))"
+# --json FIELDS and an element filter stream; a whole-list filter collects.
+rfields=$(rss "$T" --database-url "$BIG" task list --user $HEAVY --json id,title)
+rjq=$(rss "$T" --database-url "$BIG" task list --user $HEAVY --jq '.[] | .title')
+rall=$(rss "$T" --database-url "$BIG" task list --user $HEAVY --jq 'length')
+row "peak RSS, listing 100 000 tasks, --json id,title" "KiB" "$rfields" "<= 2 x $r50" "$(verdict "$rfields" "<=" $((2 * r50)))"
+row "peak RSS, listing 100 000 tasks, --jq '.[] | .title'" "KiB" "$rjq" "<= 2 x $r50" "$(verdict "$rjq" "<=" $((2 * r50)))"
+row "peak RSS, listing 100 000 tasks, --jq 'length' (collects)" "KiB" "$rall" "(documented)" "-"
 
 echo
 echo "todo benchmark, $(date -u +%Y-%m-%d), $(nproc) cores, $(psql --version | head -1), medians of $LATENCY_RUNS alternating runs (part 1), else hyperfine medians of $RUNS runs"
