@@ -254,7 +254,18 @@ pub fn parse(args: &[std::ffi::OsString]) -> Result<Cli, clap::Error> {
 /// [`crate::output::shape::looks_like_fields`]); clap takes a value of
 /// `--json` only after `=`, so that `--json` alone stays a flag.
 fn json_fields_attached(args: &[std::ffi::OsString]) -> Vec<std::ffi::OsString> {
-    let all = crate::output::fields::all();
+    // The command's own fields when its words come first, else any
+    // command's (asked only when `--json` is followed by a word).
+    let known = std::cell::OnceCell::new();
+    let fields = || -> &Vec<&'static str> {
+        known.get_or_init(|| {
+            let path = command_path(args);
+            let path = path.strip_prefix("todo ").unwrap_or_default();
+            crate::output::fields::of(path)
+                .map(|f| f.to_vec())
+                .unwrap_or_else(crate::output::fields::all)
+        })
+    };
     let mut out = Vec::with_capacity(args.len());
     let mut iter = args.iter().peekable();
     while let Some(arg) = iter.next() {
@@ -265,10 +276,10 @@ fn json_fields_attached(args: &[std::ffi::OsString]) -> Vec<std::ffi::OsString> 
         }
         let next = iter.peek().and_then(|n| n.to_str());
         match next {
-            Some(fields)
-                if arg == "--json" && crate::output::shape::looks_like_fields(fields, &all) =>
+            Some(list)
+                if arg == "--json" && crate::output::shape::looks_like_fields(list, fields()) =>
             {
-                out.push(format!("--json={fields}").into());
+                out.push(format!("--json={list}").into());
                 iter.next();
             }
             _ => out.push(arg.clone()),
@@ -304,8 +315,10 @@ fn inherit(mut cmd: clap::Command, globals: &[clap::Arg], footer: &str) -> clap:
 
 impl Global {
     /// Whether errors should be printed as JSON.
+    /// (`--jq` alone keeps errors in words: its output is for the eye
+    /// or the next program, its errors for the person.)
     pub fn json(&self) -> bool {
-        self.json.is_some() || self.jq.is_some() || self.format == Some(FormatArg::Json)
+        self.json.is_some() || self.format == Some(FormatArg::Json)
     }
 
     /// The output settings these flags ask for.
@@ -335,7 +348,6 @@ pub fn wants_json(args: &[std::ffi::OsString]) -> bool {
     args.iter().enumerate().any(|(i, a)| {
         *a == "--json"
             || a.starts_with("--json=")
-            || *a == "--jq"
             || *a == "--format=json"
             || (*a == "--format" && args.get(i + 1) == Some(&"json"))
     })
@@ -439,6 +451,15 @@ pub fn usage_error(err: &clap::Error, args: &[std::ffi::OsString]) -> crate::err
         && !hint.contains("did you mean")
     {
         hint.push_str(" (or set TODO_USER)");
+    }
+    // `task list --json titel`: a word after --json that names no field
+    // was taken as an argument.
+    let after_json = args
+        .windows(2)
+        .find(|w| w[0] == "--json")
+        .and_then(|w| w[1].to_str());
+    if err.kind() == ErrorKind::UnknownArgument && after_json == Some(arg.as_str()) {
+        hint = format!("to select fields, write --json={arg} (this names the available ones)");
     }
     crate::error::Error::usage(message).with_hint(hint)
 }

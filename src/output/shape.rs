@@ -197,8 +197,8 @@ fn checked_fields(list: &str, available: Option<&[&str]>, command: &str) -> Resu
 }
 
 /// Whether `token`, after `--json`, is a field list rather than the next
-/// argument: a comma-separated list of names, with a comma, or one name
-/// some command prints (so `task add --json milk` still adds "milk"; write
+/// argument: a comma-separated list of names, with a comma, or one of the
+/// command's fields (so `task add --json milk` still adds "milk"; write
 /// `--json=NAME` to mean a field).
 pub fn looks_like_fields(token: &str, all_fields: &[&str]) -> bool {
     let name = |n: &str| {

@@ -38,9 +38,12 @@ fn json_fields_keep_those_fields_in_the_order_given() {
         out.stdout(),
         format!("{{\"email\":\"{user}\",\"tasks\":{{\"total\":2}}}}\n")
     );
-    // `--json` alone is unchanged, and a title after it is still a title.
+    // `--json` alone is unchanged, and a title after it is still a title,
+    // even one that is a field of another command (`done`: task stats).
     let out = db.run(["task", "add", "--json", "milk"]).user(user).ok();
     assert_eq!(out.value()["title"], "milk");
+    let out = db.run(["task", "add", "--json", "done"]).user(user).ok();
+    assert_eq!(out.value()["title"], "done");
     assert_eq!(
         out.value().as_object().unwrap().len(),
         crate::support::TASK_FIELDS.len()
@@ -67,6 +70,12 @@ fn an_unknown_field_is_exit_2_listing_the_fields_and_nothing_is_done() {
         "{err}"
     );
     assert_eq!(db.value("SELECT count(*) FROM tasks"), "0");
+    // Without `=`, a word that names no field is an argument: clap refuses
+    // it, and the hint says how to mean a field.
+    db.run(["task", "list", "--json", "titel"])
+        .user(user)
+        .expect(2)
+        .stderr_has("write --json=titel");
     // A command that prints no JSON objects says so.
     let dir = TempDir::new("no-fields");
     todo_cmd(&dir)
@@ -122,8 +131,9 @@ fn a_bad_filter_is_exit_2_before_anything_is_sent_to_the_database() {
             ".[] | select(",
         ])
         .expect(2);
+    // In words, not JSON: `--jq` alone asks for JSON output, not errors.
     let err = out.stderr();
-    assert!(err.contains("--jq: cannot parse"), "{err}");
+    assert!(err.starts_with("error: --jq: cannot parse"), "{err}");
     assert!(err.contains("closing parenthesis"), "{err}");
     let out = todo_cmd(&dir)
         .env(
