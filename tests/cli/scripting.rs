@@ -113,47 +113,28 @@ fn jq_prints_strings_raw_and_other_results_as_jq_does() {
     assert_eq!(out.stdout(), "0\n");
 }
 
+/// `task list --jq FILTER` against a URL where nothing listens: had it
+/// connected, the exit would be 5.
+fn jq_without_a_server(filter: &str) -> String {
+    let dir = TempDir::new("jq-bad");
+    let out = todo_cmd(&dir)
+        .env(
+            "DATABASE_URL",
+            "postgresql://nobody@127.0.0.1:9/none?connect_timeout=1",
+        )
+        .args(["task", "list", "--user", "a@example.com", "--jq", filter])
+        .expect(2);
+    out.stderr()
+}
+
 #[test]
 fn a_bad_filter_is_exit_2_before_anything_is_sent_to_the_database() {
-    let dir = TempDir::new("jq-bad");
-    // Nothing listens there: had it connected, the exit would be 5.
-    let out = todo_cmd(&dir)
-        .env(
-            "DATABASE_URL",
-            "postgresql://nobody@127.0.0.1:9/none?connect_timeout=1",
-        )
-        .args([
-            "task",
-            "list",
-            "--user",
-            "a@example.com",
-            "--jq",
-            ".[] | select(",
-        ])
-        .expect(2);
     // In words, not JSON: `--jq` alone asks for JSON output, not errors.
-    let err = out.stderr();
+    let err = jq_without_a_server(".[] | select(");
     assert!(err.starts_with("error: --jq: cannot parse"), "{err}");
     assert!(err.contains("closing parenthesis"), "{err}");
-    let out = todo_cmd(&dir)
-        .env(
-            "DATABASE_URL",
-            "postgresql://nobody@127.0.0.1:9/none?connect_timeout=1",
-        )
-        .args([
-            "task",
-            "list",
-            "--user",
-            "a@example.com",
-            "--jq",
-            "no_such_function",
-        ])
-        .expect(2);
-    assert!(
-        out.stderr().contains("undefined filter"),
-        "{}",
-        out.stderr()
-    );
+    let err = jq_without_a_server("no_such_function");
+    assert!(err.contains("undefined filter"), "{err}");
 }
 
 #[test]
