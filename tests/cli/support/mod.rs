@@ -15,6 +15,7 @@
 
 #![allow(dead_code)]
 
+mod bouncer;
 pub mod run;
 pub mod servers;
 pub use run::{Done, Outcome, Run};

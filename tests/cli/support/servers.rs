@@ -1,8 +1,8 @@
 //! Stand-ins for production set-ups, started once per test run (and shared
 //! by test processes, like the main server): a PostgreSQL that accepts only
-//! TLS with SCRAM passwords on 127.0.0.1, and a PgBouncer in transaction
-//! mode in front of the main server. Both are started with the system's
-//! binaries (`scripts/test` installs pgbouncer when it is missing).
+//! TLS with SCRAM passwords on 127.0.0.1, a primary with its hot standby,
+//! and (in `bouncer.rs`) a PgBouncer in transaction mode in front of the
+//! main server (`scripts/test` installs pgbouncer when it is missing).
 
 use std::fs::{self, File};
 use std::net::TcpListener;
@@ -14,12 +14,13 @@ use std::time::Duration;
 
 use todo::local::{is_root, Cluster};
 
+pub use super::bouncer::pgbouncer;
 use super::{server, PW_ROLE, PW_ROLE_PASSWORD};
 
 /// The database on the TLS server that tests use (owned by `PW_ROLE`).
 pub const TLS_DB: &str = "tls_app";
 
-fn base() -> String {
+pub(super) fn base() -> String {
     server()
         .home
         .clone()
@@ -29,13 +30,13 @@ fn base() -> String {
 }
 
 /// Serialises set-up across test processes.
-fn setup_lock(name: &str) -> File {
+pub(super) fn setup_lock(name: &str) -> File {
     let file = File::create(format!("{}-{name}.lock", base())).unwrap();
     file.lock().unwrap();
     file
 }
 
-fn free_port() -> u16 {
+pub(super) fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0")
         .unwrap()
         .local_addr()
@@ -55,7 +56,7 @@ fn remembered_port(file: &Path) -> u16 {
     port
 }
 
-fn chown_to_postgres(path: &Path) {
+pub(super) fn chown_to_postgres(path: &Path) {
     if is_root() {
         let status = Command::new("chown")
             .args(["postgres:postgres"])
@@ -66,7 +67,7 @@ fn chown_to_postgres(path: &Path) {
     }
 }
 
-fn run_as_server(program: &str) -> Command {
+pub(super) fn run_as_server(program: &str) -> Command {
     if is_root() {
         let mut cmd = Command::new("runuser");
         cmd.args(["-u", "postgres", "--", program]);
@@ -176,75 +177,6 @@ pub fn tls_server() -> &'static TlsServer {
         let mut conn = todo::db::pool::establish(&url, None).expect("TLS + SCRAM connection");
         todo::db::migrate::run(&mut conn, Duration::from_secs(30)).expect("migrating tls_app");
         server
-    })
-}
-
-pub struct Bouncer {
-    pub port: u16,
-}
-
-impl Bouncer {
-    /// A URL for database `db` of the main server, through PgBouncer.
-    pub fn url(&self, db: &str) -> String {
-        self.url_as("postgres", db)
-    }
-
-    /// The same, as `role` (one PgBouncer knows: postgres, POOLED_APP_ROLE).
-    pub fn url_as(&self, role: &str, db: &str) -> String {
-        format!("postgresql://{role}@127.0.0.1:{}/{db}", self.port)
-    }
-}
-
-/// PgBouncer 1.18 in `pool_mode = transaction` with 5 server connections
-/// per database, in front of the main test server.
-pub fn pgbouncer() -> &'static Bouncer {
-    static BOUNCER: OnceLock<Bouncer> = OnceLock::new();
-    BOUNCER.get_or_init(|| {
-        let _lock = setup_lock("bouncer");
-        let dir = PathBuf::from(format!("{}-bouncer", base()));
-        fs::create_dir_all(&dir).unwrap();
-        chown_to_postgres(&dir);
-        let port = remembered_port(&dir.join("port"));
-        let running = std::net::TcpStream::connect(("127.0.0.1", port)).is_ok();
-        if !running {
-            let socket = server().socket_dir.clone().unwrap();
-            let ini = format!(
-                "[databases]\n* = host={} port=5432\n\n[pgbouncer]\n\
-                 listen_addr = 127.0.0.1\nlisten_port = {port}\nunix_socket_dir =\n\
-                 auth_type = trust\nauth_file = {dir}/userlist.txt\n\
-                 pool_mode = transaction\ndefault_pool_size = 5\nmax_client_conn = 1000\n\
-                 logfile = {dir}/pgbouncer.log\npidfile = {dir}/pgbouncer.pid\n",
-                socket.display(),
-                dir = dir.display()
-            );
-            fs::write(dir.join("pgbouncer.ini"), ini).unwrap();
-            fs::write(
-                dir.join("userlist.txt"),
-                format!("\"postgres\" \"\"\n\"{}\" \"\"\n", super::POOLED_APP_ROLE),
-            )
-            .unwrap();
-            for f in ["pgbouncer.ini", "userlist.txt"] {
-                chown_to_postgres(&dir.join(f));
-            }
-            let _ = fs::remove_file(dir.join("pgbouncer.pid"));
-            let out = run_as_server("pgbouncer")
-                .arg("-d")
-                .arg(dir.join("pgbouncer.ini"))
-                .output()
-                .expect("pgbouncer (apt-get install pgbouncer; scripts/test installs it)");
-            assert!(
-                out.status.success(),
-                "pgbouncer: {}",
-                String::from_utf8_lossy(&out.stderr)
-            );
-            for _ in 0..100 {
-                if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
-                    break;
-                }
-                std::thread::sleep(Duration::from_millis(50));
-            }
-        }
-        Bouncer { port }
     })
 }
 
