@@ -82,7 +82,7 @@ impl Conflicts {
 }
 
 /// Adds the rows of a backup whose header has been read (see the module).
-pub fn append<R: BufRead>(
+pub fn append<R: BufRead + Send>(
     conn: &mut PgConn,
     reader: &mut backup_file::Reader<R>,
     lock_timeout: Duration,

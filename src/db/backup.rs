@@ -11,6 +11,7 @@
 use crate::db::PgConn;
 use std::cell::RefCell;
 use std::io::{BufRead, Read, Write};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use diesel::dsl::sql;
@@ -221,7 +222,7 @@ pub fn has_rows(conn: &mut PgConn) -> QueryResult<bool> {
 /// database): the users the tasks reference but the file does not hold
 /// are added as placeholders before the foreign key is rebuilt; their
 /// number is returned beside the counts (always 0 otherwise).
-pub fn restore<R: BufRead>(
+pub fn restore<R: BufRead + Send>(
     conn: &mut PgConn,
     reader: &mut backup_file::Reader<R>,
     replace: bool,
@@ -269,7 +270,7 @@ pub fn restore<R: BufRead>(
 /// trailer's counts and checksums: for `restore` (into the tables) and
 /// `append` (into staging tables). A problem with the file is a
 /// [`RestoreError::File`], whichever side noticed it.
-pub(super) fn copy_sections<R: BufRead>(
+pub(super) fn copy_sections<R: BufRead + Send>(
     conn: &mut PgConn,
     reader: &mut backup_file::Reader<R>,
     into: [&str; 2],
@@ -309,28 +310,38 @@ const PLACEHOLDER_USERS: &str = "INSERT INTO users (id, email)
     SELECT DISTINCT t.user_id, 'archived-' || md5(t.user_id) || '@placeholder.invalid'
     FROM tasks t WHERE NOT EXISTS (SELECT 1 FROM users u WHERE u.id = t.user_id)";
 
-/// A COPY FROM callback: one section's rows from the file. A problem with
-/// the file is kept in `problem` (the server reports the COPY as failed).
-fn load<R: BufRead>(
+/// A COPY FROM callback: one section's rows from the file, read ahead on
+/// another thread ([`super::readahead`]). A problem with the file is kept
+/// in `problem` (the server reports the COPY as failed).
+fn load<R: BufRead + Send>(
     reader: &RefCell<&mut backup_file::Reader<R>>,
     section: &RefCell<Option<Section>>,
     problem: &RefCell<Option<FormatError>>,
     progress: &dyn Fn(u64),
     sink: &mut dyn Write,
 ) -> QueryResult<()> {
-    let mut out = std::io::BufWriter::with_capacity(256 * 1024, sink);
-    let copied = reader.borrow_mut().copy_rows(&mut out, progress);
+    let rows = AtomicU64::new(0);
+    let mut guard = reader.borrow_mut();
+    let file: &mut backup_file::Reader<R> = &mut guard;
+    let (copied, sent) = super::readahead::pipe(
+        |out| file.copy_rows(out, &|n| rows.store(n, Ordering::Relaxed)),
+        sink,
+        || progress(rows.load(Ordering::Relaxed)),
+    );
+    drop(guard);
+    progress(rows.load(Ordering::Relaxed));
     match copied {
         Ok(s) => {
             section.replace(Some(s));
-            out.flush().map_err(io_err)
+            sent.map_err(io_err)
         }
         Err(CopyError::File(e)) => {
             let message = e.message.clone();
             problem.replace(Some(e));
             Err(io_err(std::io::Error::other(message)))
         }
-        Err(CopyError::Sink(e)) => Err(io_err(e)),
+        // The producer stopped because the sink failed: the sink's error.
+        Err(CopyError::Sink(e)) => Err(io_err(sent.err().unwrap_or(e))),
     }
 }
 

@@ -16,6 +16,7 @@ pub mod migrate;
 mod models;
 pub mod pool;
 pub mod purge;
+mod readahead;
 pub mod replica;
 pub mod revert;
 pub mod rls;
