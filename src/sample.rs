@@ -113,10 +113,6 @@ const LAST: &[&str] = &[
     "Berg", "Adeyemi", "García", "Patel", "Nilsson", "Kowalski", "Rossi",
 ];
 
-/// Rows are written in COPY's binary format: the server skips parsing text
-/// timestamps and booleans (about 8 % faster loads than text).
-pub const BINARY_HEADER: &[u8] = b"PGCOPY\n\xff\r\n\0\0\0\0\0\0\0\0\0";
-pub const BINARY_TRAILER: &[u8] = &[0xff, 0xff];
 /// 2000-01-01T00:00:00Z, PostgreSQL's epoch, in Unix microseconds.
 const PG_EPOCH_MICROS: i64 = 946_684_800 * 1_000_000;
 
@@ -259,7 +255,7 @@ mod tests {
         write_user(&mut out, 1, 3).unwrap();
         assert_eq!(&out[..2], &5i16.to_be_bytes());
         assert_eq!(&out[2..6], &(b"seed-user-3".len() as i32).to_be_bytes());
-        assert_eq!(BINARY_HEADER.len(), 19);
+        assert_eq!(crate::backup_file::binary::HEADER.len(), 19);
         let mut out = Vec::new();
         timestamp(&mut out, PG_EPOCH_MICROS + 5).unwrap();
         assert_eq!(out, [0, 0, 0, 8, 0, 0, 0, 0, 0, 0, 0, 5]);

@@ -257,6 +257,42 @@ impl<R: BufRead> Reader<R> {
         out: &mut dyn Write,
         progress: &dyn Fn(u64),
     ) -> Result<Section, CopyError> {
+        self.each_row(progress, |line, _| {
+            out.write_all(line).map_err(CopyError::Sink)
+        })
+    }
+
+    /// The same rows as COPY's binary format for columns of `kinds`
+    /// ([`binary`]), header and trailer included; a row no backup writes is
+    /// a [`CopyError::File`] naming it.
+    pub fn copy_rows_binary(
+        &mut self,
+        out: &mut dyn Write,
+        kinds: &[binary::Kind],
+        progress: &dyn Fn(u64),
+    ) -> Result<Section, CopyError> {
+        out.write_all(binary::HEADER).map_err(CopyError::Sink)?;
+        let mut tuple = Vec::with_capacity(1024);
+        let section = self.each_row(progress, |line, row| {
+            tuple.clear();
+            binary::tuple(line, kinds, &mut tuple).map_err(|why| {
+                CopyError::File(FormatError::corrupt(format!(
+                    "the file holds rows the database cannot read (row {row} of its section: {why})"
+                )))
+            })?;
+            out.write_all(&tuple).map_err(CopyError::Sink)
+        })?;
+        out.write_all(binary::TRAILER).map_err(CopyError::Sink)?;
+        Ok(section)
+    }
+
+    /// Hands each row line of a section and its number in the section to
+    /// `row`, counting and hashing them, until the section's end.
+    fn each_row(
+        &mut self,
+        progress: &dyn Fn(u64),
+        mut row: impl FnMut(&[u8], u64) -> Result<(), CopyError>,
+    ) -> Result<Section, CopyError> {
         let mut section = Section::default();
         loop {
             let line = self.next_line()?;
@@ -265,7 +301,7 @@ impl<R: BufRead> Reader<R> {
                 return Ok(section);
             }
             section.add(line);
-            out.write_all(&self.line).map_err(CopyError::Sink)?;
+            row(&self.line, section.rows)?;
             self.rows += 1;
             if self.rows.is_multiple_of(8192) {
                 progress(self.rows);
@@ -342,6 +378,7 @@ pub fn check(trailer: &Trailer, users: Section, tasks: Section) -> Result<(), Fo
 }
 
 mod archive;
+pub mod binary;
 pub use archive::Archive;
 
 #[cfg(test)]

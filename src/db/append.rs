@@ -15,7 +15,8 @@ use std::time::Duration;
 use diesel::prelude::*;
 use diesel::sql_types::{BigInt, Text};
 
-use super::backup::{copy_sections, set_copy_settings, Counts, RestoreError};
+use super::backup::{set_copy_settings, Counts, RestoreError};
+use super::load::copy_sections;
 use super::{columns, seed, PgConn};
 use crate::backup_file;
 
@@ -96,7 +97,10 @@ pub fn append<R: BufRead + Send>(
         let counts = copy_sections(
             conn,
             reader,
-            [columns::STAGED_USERS_IN, columns::STAGED_TASKS_IN],
+            [
+                columns::STAGED_USERS_IN_BINARY,
+                columns::STAGED_TASKS_IN_BINARY,
+            ],
             progress,
         )?;
         let clashes: Conflicts = diesel::sql_query(CLASHES).get_result(conn)?;

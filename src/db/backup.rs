@@ -1,6 +1,7 @@
 //! `db backup` and `db restore` (SPEC §11): one consistent snapshot of
 //! `users` and `tasks` streamed out with COPY, and loaded back with COPY in
-//! one transaction. The file format is [`crate::backup_file`].
+//! one transaction (the rows by [`super::load`]). The file format is
+//! [`crate::backup_file`].
 //!
 //! Round trips: a backup is BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY,
 //! two settings, the migrations and server version, two COPY TO, COMMIT —
@@ -9,17 +10,16 @@
 //! fast path, two COPY FROM, the index rebuild, `setval`, COMMIT.
 
 use crate::db::PgConn;
-use std::cell::RefCell;
 use std::io::{BufRead, Read, Write};
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use diesel::dsl::sql;
 use diesel::prelude::*;
 use diesel::sql_types::{BigInt, Bool, Text};
 
+use super::load::copy_sections;
 use super::{migrate, seed};
-use crate::backup_file::{self, Checksums, CopyError, FormatError, Header, Section, Trailer};
+use crate::backup_file::{self, Checksums, FormatError, Header, Section, Trailer};
 
 /// What a backup holds.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -28,7 +28,7 @@ pub struct Counts {
     pub tasks: u64,
 }
 
-fn io_err(e: std::io::Error) -> diesel::result::Error {
+pub(super) fn io_err(e: std::io::Error) -> diesel::result::Error {
     diesel::result::Error::SerializationError(Box::new(e))
 }
 
@@ -245,7 +245,10 @@ pub fn restore<R: BufRead + Send>(
         let counts = copy_sections(
             conn,
             reader,
-            [super::columns::USERS_IN, super::columns::TASKS_IN],
+            [
+                super::columns::USERS_IN_BINARY,
+                super::columns::TASKS_IN_BINARY,
+            ],
             progress,
         )?;
 
@@ -265,115 +268,10 @@ pub fn restore<R: BufRead + Send>(
     })
 }
 
-/// Loads both sections of a backup whose header has been read with the
-/// two COPY FROM statements `into` (users, then tasks), and checks the
-/// trailer's counts and checksums: for `restore` (into the tables) and
-/// `append` (into staging tables). A problem with the file is a
-/// [`RestoreError::File`], whichever side noticed it.
-pub(super) fn copy_sections<R: BufRead + Send>(
-    conn: &mut PgConn,
-    reader: &mut backup_file::Reader<R>,
-    into: [&str; 2],
-    progress: &dyn Fn(u64),
-) -> Result<Counts, RestoreError> {
-    let reader = RefCell::new(reader);
-    let section = RefCell::new(None);
-    let problem = RefCell::new(None);
-    let mut loaded = Vec::with_capacity(2);
-    for ((name, columns), copy) in [
-        ("users", backup_file::USERS_COLUMNS),
-        ("tasks", backup_file::TASKS_COLUMNS),
-    ]
-    .into_iter()
-    .zip(into)
-    {
-        reader.borrow_mut().section_start(name, columns)?;
-        conn.copy_in(copy, |sink: &mut dyn Write| {
-            load(&reader, &section, &problem, progress, sink)
-        })
-        .map_err(|e| file_problem(&reader, &problem, e))?;
-        loaded.push(section.take().unwrap_or_default());
-    }
-    let trailer = reader.borrow_mut().trailer()?;
-    let tasks = loaded.pop().unwrap_or_default();
-    let users = loaded.pop().unwrap_or_default();
-    let counts = Counts {
-        users: users.rows,
-        tasks: tasks.rows,
-    };
-    backup_file::check(&trailer, users, tasks)?;
-    Ok(counts)
-}
-
 /// Users for the tasks whose user is not in the file (a purge archive's).
 const PLACEHOLDER_USERS: &str = "INSERT INTO users (id, email)
     SELECT DISTINCT t.user_id, 'archived-' || md5(t.user_id) || '@placeholder.invalid'
     FROM tasks t WHERE NOT EXISTS (SELECT 1 FROM users u WHERE u.id = t.user_id)";
-
-/// A COPY FROM callback: one section's rows from the file, read ahead on
-/// another thread ([`super::readahead`]). A problem with the file is kept
-/// in `problem` (the server reports the COPY as failed).
-fn load<R: BufRead + Send>(
-    reader: &RefCell<&mut backup_file::Reader<R>>,
-    section: &RefCell<Option<Section>>,
-    problem: &RefCell<Option<FormatError>>,
-    progress: &dyn Fn(u64),
-    sink: &mut dyn Write,
-) -> QueryResult<()> {
-    let rows = AtomicU64::new(0);
-    let mut guard = reader.borrow_mut();
-    let file: &mut backup_file::Reader<R> = &mut guard;
-    let (copied, sent) = super::readahead::pipe(
-        |out| file.copy_rows(out, &|n| rows.store(n, Ordering::Relaxed)),
-        sink,
-        || progress(rows.load(Ordering::Relaxed)),
-    );
-    drop(guard);
-    progress(rows.load(Ordering::Relaxed));
-    match copied {
-        Ok(s) => {
-            section.replace(Some(s));
-            sent.map_err(io_err)
-        }
-        Err(CopyError::File(e)) => {
-            let message = e.message.clone();
-            problem.replace(Some(e));
-            Err(io_err(std::io::Error::other(message)))
-        }
-        // The producer stopped because the sink failed: the sink's error.
-        Err(CopyError::Sink(e)) => Err(io_err(sent.err().unwrap_or(e))),
-    }
-}
-
-/// Why a COPY FROM failed: the file (as the callback found, or as the rest
-/// of the stream shows: a flipped byte fails gzip's CRC only at the end),
-/// rows the server cannot parse, or the database itself.
-fn file_problem<R: BufRead>(
-    reader: &RefCell<&mut backup_file::Reader<R>>,
-    problem: &RefCell<Option<FormatError>>,
-    err: diesel::result::Error,
-) -> RestoreError {
-    if let Some(found) = problem.take() {
-        return RestoreError::File(found);
-    }
-    if let Err(found) = reader.borrow_mut().drain() {
-        return RestoreError::File(found);
-    }
-    const UNPARSABLE: [&str; 4] = [
-        "invalid input syntax",
-        "extra data after last expected column",
-        "missing data for column",
-        "invalid byte sequence",
-    ];
-    let message = err.to_string();
-    if UNPARSABLE.iter().any(|m| message.contains(m)) {
-        return RestoreError::File(FormatError::corrupt(format!(
-            "the file holds rows the database cannot read ({})",
-            message.lines().next().unwrap_or_default()
-        )));
-    }
-    RestoreError::Db(err)
-}
 
 /// Row counts of the two tables (for `db verify`).
 pub fn count_rows(conn: &mut PgConn) -> QueryResult<Counts> {

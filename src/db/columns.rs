@@ -26,13 +26,23 @@ macro_rules! new_task_columns {
 
 pub const USERS_OUT: &str = concat!("COPY ", user_columns!(), " TO STDOUT");
 pub const TASKS_OUT: &str = concat!("COPY ", task_columns!(), " TO STDOUT");
-pub const USERS_IN: &str = concat!("COPY ", user_columns!(), " FROM STDIN");
-pub const TASKS_IN: &str = concat!("COPY ", task_columns!(), " FROM STDIN");
 pub const NEW_TASKS_IN: &str = concat!("COPY ", new_task_columns!(), " FROM STDIN");
-/// `db restore --append` stages the file's rows in temporary tables named
-/// `todo_append_users` / `todo_append_tasks` (see `db::append`).
-pub const STAGED_USERS_IN: &str = concat!("COPY todo_append_", user_columns!(), " FROM STDIN");
-pub const STAGED_TASKS_IN: &str = concat!("COPY todo_append_", task_columns!(), " FROM STDIN");
+pub const TASKS_IN_BINARY: &str =
+    concat!("COPY ", task_columns!(), " FROM STDIN WITH (FORMAT binary)");
+/// A backup's rows, turned into COPY's binary format on the client
+/// (`backup_file::binary`), for `db restore` and `db verify`; `db restore
+/// --append` stages them in temporary tables named `todo_append_users` /
+/// `todo_append_tasks` (see `db::append`).
+pub const STAGED_USERS_IN_BINARY: &str = concat!(
+    "COPY todo_append_",
+    user_columns!(),
+    " FROM STDIN WITH (FORMAT binary)"
+);
+pub const STAGED_TASKS_IN_BINARY: &str = concat!(
+    "COPY todo_append_",
+    task_columns!(),
+    " FROM STDIN WITH (FORMAT binary)"
+);
 pub const USERS_IN_BINARY: &str =
     concat!("COPY ", user_columns!(), " FROM STDIN WITH (FORMAT binary)");
 pub const NEW_TASKS_IN_BINARY: &str = concat!(

@@ -11,6 +11,7 @@ pub mod columns;
 pub mod conformance;
 pub mod conn;
 pub mod health;
+mod load;
 pub mod maintain;
 pub mod migrate;
 mod models;

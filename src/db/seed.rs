@@ -17,6 +17,7 @@ use std::time::Duration;
 use diesel::prelude::*;
 use diesel::sql_types::{BigInt, Text};
 
+use crate::backup_file::binary;
 use crate::sample;
 
 /// Advisory lock key serialising seeds: the bytes of "todoseed".
@@ -241,11 +242,11 @@ const FAST_PATH_DDL: &str = "
 fn copy_users(conn: &mut PgConn, seed: u64, missing: &[u64]) -> QueryResult<usize> {
     conn.copy_in(super::columns::USERS_IN_BINARY, |sink: &mut dyn Write| {
         let mut out = BufWriter::with_capacity(64 * 1024, sink);
-        out.write_all(sample::BINARY_HEADER).map_err(io_err)?;
+        out.write_all(binary::HEADER).map_err(io_err)?;
         for n in missing {
             sample::write_user(&mut out, seed, *n).map_err(io_err)?;
         }
-        out.write_all(sample::BINARY_TRAILER).map_err(io_err)?;
+        out.write_all(binary::TRAILER).map_err(io_err)?;
         out.flush().map_err(io_err)
     })
 }
@@ -261,7 +262,7 @@ fn copy_tasks(
         super::columns::NEW_TASKS_IN_BINARY,
         |sink: &mut dyn Write| {
             let mut out = BufWriter::with_capacity(256 * 1024, sink);
-            out.write_all(sample::BINARY_HEADER).map_err(io_err)?;
+            out.write_all(binary::HEADER).map_err(io_err)?;
             for n in missing {
                 sample::write_tasks(&mut out, plan.seed, *n, plan.tasks_per_user)
                     .map_err(io_err)?;
@@ -270,7 +271,7 @@ fn copy_tasks(
                     progress(written);
                 }
             }
-            out.write_all(sample::BINARY_TRAILER).map_err(io_err)?;
+            out.write_all(binary::TRAILER).map_err(io_err)?;
             out.flush().map_err(io_err)?;
             progress(written);
             Ok(())

@@ -121,6 +121,32 @@ fn a_non_empty_target_needs_replace_and_replace_needs_yes() {
     assert_eq!(rows(&target), rows(&source));
 }
 
+/// Restores send the file's rows in COPY's binary format, converted by
+/// todo: every value at the edges of its type comes back as it was (the
+/// server's own text is compared), and `db verify` agrees.
+#[test]
+fn values_at_the_edges_of_each_type_survive_a_restore() {
+    let source = TestDb::migrated();
+    source.psql(
+        "INSERT INTO users (id, email, name, created_at, updated_at) VALUES
+           (E'tab\\tid', 'a@example.com', E'\\b\\f' || chr(11) || E' \\\\ \\x01 é 🦀', 'infinity', '-infinity'),
+           ('u2', 'b@example.com', NULL, '0044-03-15 12:00:00 BC', '12345-06-07 08:09:10.000001');
+         INSERT INTO tasks (id, title, description, completed, user_id, created_at, updated_at) VALUES
+           (2147483647, E'a\\\\tb\\\\nc \\\\N', E'\\\\.', false, E'tab\\tid',
+            '1999-12-31 23:59:59.999999', '2000-01-01 00:00:00'),
+           (1, '\\N', '', NULL, 'u2', '2024-02-29 23:59:59.1', '4713-01-01 00:00:00 BC'),
+           (2, 'x', NULL, true, 'u2', '1970-01-01 00:00:00', '294276-12-31 23:59:59.999999')",
+    );
+    let dir = TempDir::new("backup");
+    let file = dir.join("b.todo");
+    backup(&source, &file);
+    let target = TestDb::migrated();
+    expect_code(&restore(&target, &file, &[]), 0);
+    assert_eq!(rows(&target), rows(&source));
+    assert!(rows(&source).contains("294276-12-31 23:59:59.999999"));
+    source.run(["db", "verify"]).arg(&file).expect(0);
+}
+
 #[test]
 fn damaged_foreign_and_newer_files_are_refused_and_change_nothing() {
     let source = populated();
@@ -145,12 +171,18 @@ fn damaged_foreign_and_newer_files_are_refused_and_change_nothing() {
     let text = gunzip(&bytes).replace("odd@example.com", "evil@example.com");
     let tampered = dir.join("tampered.todo");
     std::fs::write(&tampered, gzip(&text)).unwrap();
+    // A row no backup writes (todo converts each row before the server
+    // sees it): refused naming the row, before any checksum is needed.
+    let text = gunzip(&bytes).replace("2026-01-01 00:00:00.5", "2026-13-01 00:00:00.5");
+    let odd_row = dir.join("odd-row.todo");
+    std::fs::write(&odd_row, gzip(&text)).unwrap();
 
     for (file, why) in [
         (&truncated, "truncated"),
         (&flipped, "corrupt"),
         (&foreign, "not a todo backup"),
         (&tampered, "SHA-256"),
+        (&odd_row, "is not a timestamp (\"2026-13-01 00:00:00.5\")"),
     ] {
         let out = restore(&target, file, &["--replace", "--yes"]);
         expect_code(&out, 2);
@@ -198,6 +230,18 @@ fn verify_restores_into_a_throwaway_local_database() {
     let out = verify(&tampered);
     expect_code(&out, 7);
     assert_eq!(out.value()["ok"], false);
+    // A row no backup writes is a damaged file (exit 2), not a mismatch.
+    let text = gunzip(&std::fs::read(&file).unwrap())
+        .replace("2026-01-01 00:00:00.5", "2026-13-01 00:00:00.5");
+    let odd_row = dir.join("odd-row.todo");
+    std::fs::write(&odd_row, gzip(&text)).unwrap();
+    let out = verify(&odd_row);
+    expect_code(&out, 2);
+    assert!(
+        out.stderr().contains("is not a timestamp"),
+        "{}",
+        out.stderr()
+    );
 
     let truncated = dir.join("truncated.todo");
     let bytes = std::fs::read(&file).unwrap();
