@@ -243,7 +243,11 @@ impl Cluster {
             .map_err(|e| io_error("lock", &self.home.join("lock"), e))?;
 
         let ready = self.home.join("ready");
-        let state = self.state()?;
+        let mut state = self.state()?;
+        if state == State::NotAnswering {
+            // Starting (wait for it), or dying: then it is started again.
+            state = self.wait_until_answering()?;
+        }
         match state {
             State::NotCreated => {
                 notice(&format!(
@@ -258,7 +262,7 @@ impl Cluster {
                 "starting the local database in {}",
                 self.home.display()
             )),
-            State::NotAnswering => self.wait_until_answering()?,
+            State::NotAnswering => {}
         }
         if matches!(state, State::NotCreated | State::Stopped) {
             self.start()?;
@@ -272,12 +276,13 @@ impl Cluster {
     }
 
     /// A live postmaster whose socket does not answer yet: give it the time
-    /// a start may take, then say what is wrong.
-    fn wait_until_answering(&self) -> Result<()> {
+    /// a start may take, then say what is wrong. The state it reaches
+    /// instead (`Stopped` when it died meanwhile).
+    fn wait_until_answering(&self) -> Result<State> {
         for _ in 0..100 {
             match self.state()? {
                 State::NotAnswering => std::thread::sleep(std::time::Duration::from_millis(50)),
-                _ => return Ok(()),
+                other => return Ok(other),
             }
         }
         let pid = self.postmaster().unwrap_or_default();

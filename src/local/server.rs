@@ -190,22 +190,49 @@ pub fn live_postgres_pid(lock_file: &Path) -> Option<i32> {
 /// working directory cannot be read, the name decides.
 #[cfg(target_os = "linux")]
 fn is_live_postmaster(pid: i32, data_dir: Option<&Path>) -> bool {
-    let Ok(stat) = fs::read_to_string(format!("/proc/{pid}/stat")) else {
-        return false;
-    };
-    // "PID (COMM) STATE …": the name may hold spaces and parentheses.
+    let alive = fs::read_to_string(format!("/proc/{pid}/stat")).is_ok_and(|s| runs_postgres(&s))
+        // A SIGKILL sent but not yet acted on (`kill -9` returns at once).
+        && !fs::read_to_string(format!("/proc/{pid}/status")).is_ok_and(|s| sigkill_pending(&s));
+    alive
+        && match (data_dir, fs::read_link(format!("/proc/{pid}/cwd"))) {
+            (Some(dir), Ok(cwd)) => fs::canonicalize(dir).is_ok_and(|d| d == cwd),
+            _ => true,
+        }
+}
+
+/// Whether a `/proc/PID/stat` line is that of a `postgres` that is neither
+/// a zombie nor exiting: "PID (COMM) STATE PPID PGRP SESSION TTY TPGID
+/// FLAGS …", where COMM may hold spaces and parentheses, and FLAGS has
+/// PF_EXITING (0x4) once the process has begun to exit, while it still
+/// holds its memory and its listening socket (tearing down shared memory
+/// takes a while).
+#[cfg(target_os = "linux")]
+fn runs_postgres(stat: &str) -> bool {
+    const PF_EXITING: u64 = 0x4;
     let Some((head, rest)) = stat.rsplit_once(')') else {
         return false;
     };
     let comm = head.split_once('(').map(|(_, c)| c).unwrap_or("");
-    let state = rest.split_whitespace().next().unwrap_or("");
-    if comm != "postgres" || matches!(state, "Z" | "X" | "x") {
-        return false;
-    }
-    match (data_dir, fs::read_link(format!("/proc/{pid}/cwd"))) {
-        (Some(dir), Ok(cwd)) => fs::canonicalize(dir).is_ok_and(|d| d == cwd),
-        _ => true,
-    }
+    let mut fields = rest.split_whitespace();
+    let state = fields.next().unwrap_or("");
+    let flags: Option<u64> = fields.nth(5).and_then(|f| f.parse().ok());
+    comm == "postgres"
+        && !matches!(state, "Z" | "X" | "x")
+        && flags.is_some_and(|f| f & PF_EXITING == 0)
+}
+
+/// Whether a `/proc/PID/status` text shows a SIGKILL pending (`ShdPnd`
+/// for the process, `SigPnd` for its main thread: hexadecimal masks, bit
+/// 8 for signal 9).
+#[cfg(target_os = "linux")]
+fn sigkill_pending(status: &str) -> bool {
+    const SIGKILL_BIT: u64 = 1 << 8;
+    status.lines().any(|line| {
+        line.strip_prefix("ShdPnd:")
+            .or_else(|| line.strip_prefix("SigPnd:"))
+            .and_then(|mask| u64::from_str_radix(mask.trim(), 16).ok())
+            .is_some_and(|mask| mask & SIGKILL_BIT != 0)
+    })
 }
 
 /// Elsewhere (no `/proc`): whether the process exists.
@@ -235,8 +262,11 @@ pub fn wait_for_orphans(data_dir: &Path, limit: std::time::Duration) {
                 let Some(pid) = name.to_str().and_then(|n| n.parse::<i32>().ok()) else {
                     return false;
                 };
+                // Exiting or not: until it has let go of its working
+                // directory it may still hold the shared memory.
                 fs::read_link(e.path().join("cwd")).is_ok_and(|cwd| cwd == dir)
-                    && is_live_postmaster(pid, None)
+                    && fs::read_to_string(format!("/proc/{pid}/comm"))
+                        .is_ok_and(|comm| comm.trim_end() == "postgres")
             });
         if !busy {
             return;
@@ -295,4 +325,72 @@ pub fn start_failure(log: &str) -> String {
 
 pub fn io_error(what: &str, path: &Path, err: std::io::Error) -> Error {
     Error::unexpected(format!("cannot {what} {}: {err}", path.display()))
+}
+
+#[cfg(all(test, target_os = "linux"))]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_postgres_that_is_exiting_or_a_zombie_does_not_run() {
+        let line = |comm: &str, state: &str, flags: &str| {
+            format!("4242 ({comm}) {state} 1 4242 4242 0 -1 {flags} 120 0 0 0 0 0")
+        };
+        assert!(runs_postgres(&line("postgres", "S", "4194560")));
+        assert!(runs_postgres(&line("postgres", "R", "1077936128")));
+        // PF_EXITING (0x4) in 4194564 = 0x400104.
+        assert!(!runs_postgres(&line("postgres", "R", "4194564")));
+        assert!(!runs_postgres(&line("postgres", "Z", "4227084")));
+        assert!(!runs_postgres(&line("postgres", "X", "0")));
+        assert!(!runs_postgres(&line("postmaster", "S", "0")));
+        assert!(!runs_postgres(&line("my (postgres", "S", "0")));
+        assert!(
+            !runs_postgres("4242 (postgres) S"),
+            "no flags: unknown, not running"
+        );
+        assert!(!runs_postgres("garbage"));
+    }
+
+    #[test]
+    fn a_pending_sigkill_is_found_in_either_mask() {
+        let status = |shd: &str, sig: &str| {
+            format!("Name:\tpostgres\nState:\tS (sleeping)\nSigPnd:\t{sig}\nShdPnd:\t{shd}\nSigBlk:\t0000000000000100\n")
+        };
+        assert!(!sigkill_pending(&status(
+            "0000000000000000",
+            "0000000000000000"
+        )));
+        assert!(sigkill_pending(&status(
+            "0000000000000100",
+            "0000000000000000"
+        )));
+        assert!(sigkill_pending(&status(
+            "0000000000000000",
+            "0000000000000100"
+        )));
+        // SIGTERM (15, bit 14) is not SIGKILL; a blocked mask is not pending.
+        assert!(!sigkill_pending(&status(
+            "0000000000004000",
+            "0000000000000000"
+        )));
+    }
+
+    #[test]
+    fn this_test_process_is_read_as_running_nothing_pending() {
+        let me = std::process::id();
+        let stat = fs::read_to_string(format!("/proc/{me}/stat")).unwrap();
+        let renamed = stat.replacen(
+            &format!(
+                "({})",
+                fs::read_to_string(format!("/proc/{me}/comm"))
+                    .unwrap()
+                    .trim_end()
+            ),
+            "(postgres)",
+            1,
+        );
+        assert!(runs_postgres(&renamed), "{renamed}");
+        let status = fs::read_to_string(format!("/proc/{me}/status")).unwrap();
+        assert!(!sigkill_pending(&status));
+    }
 }
