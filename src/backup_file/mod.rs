@@ -250,21 +250,10 @@ impl<R: BufRead> Reader<R> {
         Ok(())
     }
 
-    /// Copies `table`'s row lines to `out` until the section's end,
-    /// counting and hashing them; `progress(rows so far)` now and then.
-    pub fn copy_rows(
-        &mut self,
-        out: &mut dyn Write,
-        progress: &dyn Fn(u64),
-    ) -> Result<Section, CopyError> {
-        self.each_row(progress, |line, _| {
-            out.write_all(line).map_err(CopyError::Sink)
-        })
-    }
-
-    /// The same rows as COPY's binary format for columns of `kinds`
+    /// Copies `table`'s rows to `out` until the section's end, counting and
+    /// hashing them, as COPY's binary format for columns of `kinds`
     /// ([`binary`]), header and trailer included; a row no backup writes is
-    /// a [`CopyError::File`] naming it.
+    /// a [`CopyError::File`] naming it. `progress(rows so far)` now and then.
     pub fn copy_rows_binary(
         &mut self,
         out: &mut dyn Write,
@@ -273,40 +262,29 @@ impl<R: BufRead> Reader<R> {
     ) -> Result<Section, CopyError> {
         out.write_all(binary::HEADER).map_err(CopyError::Sink)?;
         let mut tuple = Vec::with_capacity(1024);
-        let section = self.each_row(progress, |line, row| {
-            tuple.clear();
-            binary::tuple(line, kinds, &mut tuple).map_err(|why| {
-                CopyError::File(FormatError::corrupt(format!(
-                    "the file holds rows the database cannot read (row {row} of its section: {why})"
-                )))
-            })?;
-            out.write_all(&tuple).map_err(CopyError::Sink)
-        })?;
-        out.write_all(binary::TRAILER).map_err(CopyError::Sink)?;
-        Ok(section)
-    }
-
-    /// Hands each row line of a section and its number in the section to
-    /// `row`, counting and hashing them, until the section's end.
-    fn each_row(
-        &mut self,
-        progress: &dyn Fn(u64),
-        mut row: impl FnMut(&[u8], u64) -> Result<(), CopyError>,
-    ) -> Result<Section, CopyError> {
         let mut section = Section::default();
         loop {
             let line = self.next_line()?;
             if line == b"\\.\n" {
                 progress(self.rows);
-                return Ok(section);
+                break;
             }
             section.add(line);
-            row(&self.line, section.rows)?;
+            tuple.clear();
+            binary::tuple(&self.line, kinds, &mut tuple).map_err(|why| {
+                CopyError::File(FormatError::corrupt(format!(
+                    "the file holds rows the database cannot read (row {} of its section: {why})",
+                    section.rows
+                )))
+            })?;
+            out.write_all(&tuple).map_err(CopyError::Sink)?;
             self.rows += 1;
             if self.rows.is_multiple_of(8192) {
                 progress(self.rows);
             }
         }
+        out.write_all(binary::TRAILER).map_err(CopyError::Sink)?;
+        Ok(section)
     }
 
     /// Reads the rest of the stream, for its gzip CRC: after a failed load,

@@ -39,12 +39,12 @@ fn read(bytes: &[u8]) -> Result<(), String> {
         .map_err(|e| e.message)?;
     let mut sink = Vec::new();
     let users = r
-        .copy_rows(&mut sink, &|_| {})
+        .copy_rows_binary(&mut sink, binary::USERS, &|_| {})
         .map_err(|e| format!("{e:?}"))?;
     r.section_start("tasks", TASKS_COLUMNS)
         .map_err(|e| e.message)?;
     let tasks = r
-        .copy_rows(&mut sink, &|_| {})
+        .copy_rows_binary(&mut sink, binary::TASKS, &|_| {})
         .map_err(|e| format!("{e:?}"))?;
     let trailer = r.trailer().map_err(|e| e.message)?;
     check(&trailer, users, tasks).map_err(|e| e.message)
