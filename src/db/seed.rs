@@ -139,8 +139,12 @@ pub fn run(
 
 /// Recreates what [`take_fast_path`] dropped, once, after the load (in
 /// the reverse order of the drops: indexes and keys before the foreign key).
+/// With the server's own `maintenance_work_mem`, as pg_restore: it also
+/// decides how many parallel workers each build gets (32 MB each), and only
+/// the DBA knows the server's cores (on 2 cores, the 256 MB this once set
+/// gave two workers and slower restores: docs/performance.md). More for
+/// one run: `PGOPTIONS='-c maintenance_work_mem=1GB'`.
 pub fn rebuild_indexes(conn: &mut PgConn, ddl: &[Ddl]) -> QueryResult<()> {
-    diesel::sql_query("SET LOCAL maintenance_work_mem = '256MB'").execute(conn)?;
     for d in ddl.iter().rev() {
         diesel::sql_query(&d.create_sql).execute(conn)?;
     }
