@@ -162,6 +162,9 @@ impl From<crate::db::pool::ConnectError> for Error {
                 "sslnegotiation=direct needs PostgreSQL 17 or later (or a proxy that supports it, \
                  as Neon's does); remove it from the URL for older servers",
             ),
+            C::RefusedSetting { .. } => Error::usage(message).with_hint(
+                "check the options= of the URL and $PGOPTIONS (each -c name=value is a server setting)",
+            ),
             C::Unreachable { .. } => {
                 Error::unavailable(message).with_hint("check the URL, the server and your network")
             }

@@ -56,6 +56,9 @@ pub enum ConnectError {
     /// A server (before PostgreSQL 17) hung up on a direct TLS handshake:
     /// retrying cannot help.
     DirectTlsRefused { target: String, reason: String },
+    /// The server refused a setting the session asked for at start-up
+    /// (`options` in the URL, or `PGOPTIONS`): the URL itself is fine.
+    RefusedSetting { target: String, reason: String },
     /// The server could not be reached, or refused the session.
     Unreachable { target: String, reason: String },
 }
@@ -69,6 +72,9 @@ impl std::fmt::Display for ConnectError {
             ConnectError::DirectTlsRefused { target, reason }
             | ConnectError::Unreachable { target, reason } => {
                 write!(f, "cannot connect to {target}: {reason}")
+            }
+            ConnectError::RefusedSetting { target, reason } => {
+                write!(f, "{target} refused a setting of the connection: {reason}")
             }
         }
     }
@@ -89,6 +95,13 @@ fn connect_error(url: &DbUrl, err: &ConnectionError) -> ConnectError {
     // no SQLSTATE to tell them by.
     if url.libpq().contains("sslnegotiation=direct") && reason.contains("SSL") {
         return ConnectError::DirectTlsRefused {
+            target,
+            reason: masked,
+        };
+    }
+    // The server's own refusal (a FATAL): a setting sent at start-up.
+    if reason.contains("FATAL:") && reason.contains("parameter \"") {
+        return ConnectError::RefusedSetting {
             target,
             reason: masked,
         };

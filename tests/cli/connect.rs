@@ -90,6 +90,41 @@ fn unknown_database_fails_at_once_with_the_reason() {
     assert!(!err.contains("some-pass"), "{err}");
 }
 
+/// A setting the server refuses at start-up, from `PGOPTIONS` or the URL's
+/// `options`, is a usage error that says so; it is not called a bad URL.
+#[test]
+fn a_setting_the_server_refuses_is_named_and_exit_2() {
+    let db = TestDb::migrated();
+    let out = db
+        .run(["user", "list"])
+        .env("PGOPTIONS", "-c maintenance_work_mem=lots")
+        .expect(2);
+    let err = out.stderr();
+    assert!(err.starts_with("error: "), "{err}");
+    assert!(err.contains("refused a setting of the connection"), "{err}");
+    assert!(
+        err.contains("invalid value for parameter \"maintenance_work_mem\""),
+        "{err}"
+    );
+    assert!(!err.contains("invalid database URL"), "{err}");
+    assert!(err.contains("PGOPTIONS"), "the hint: {err}");
+    // The same setting, accepted, reaches the server.
+    let out = db
+        .run(["user", "list", "--json"])
+        .env("PGOPTIONS", "-c maintenance_work_mem=100MB")
+        .expect(0);
+    assert_eq!(out.value(), serde_json::json!([]));
+    let url = db.url();
+    let sep = if url.contains('?') { '&' } else { '?' };
+    let url = format!("{url}{sep}options=-c%20work_mem%3Dnone");
+    let out = db.run(["user", "list", "--database-url", &url]).expect(2);
+    assert!(
+        out.stderr().contains("refused a setting of the connection"),
+        "{}",
+        out.stderr()
+    );
+}
+
 #[test]
 fn url_precedence_flag_then_env_then_dotenv() {
     let db = TestDb::migrated();
