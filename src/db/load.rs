@@ -107,14 +107,10 @@ fn file_problem<R: BufRead>(
     if let Some(found) = found {
         return RestoreError::File(found);
     }
-    const UNPARSABLE: [&str; 4] = [
-        "invalid input syntax",
-        "extra data after last expected column",
-        "missing data for column",
-        "invalid byte sequence",
-    ];
-    let message = err.to_string();
-    if UNPARSABLE.iter().any(|m| message.contains(m)) {
+    // SQLSTATE class 22, data exception: a value the server cannot take
+    // (bad syntax or encoding, too long, out of range), in any language.
+    if super::sqlstate(&err).is_some_and(|state| state.starts_with("22")) {
+        let message = err.to_string();
         return RestoreError::File(FormatError::corrupt(format!(
             "the file holds rows the database cannot read ({})",
             message.lines().next().unwrap_or_default()

@@ -176,6 +176,12 @@ fn damaged_foreign_and_newer_files_are_refused_and_change_nothing() {
     let text = gunzip(&bytes).replace("2026-01-01 00:00:00.5", "2026-13-01 00:00:00.5");
     let odd_row = dir.join("odd-row.todo");
     std::fs::write(&odd_row, gzip(&text)).unwrap();
+    // A row the server refuses (any SQLSTATE of class 22, data exception,
+    // whatever the server's language): an email over VARCHAR(255).
+    let long = format!("{}@example.com", "o".repeat(300));
+    let text = gunzip(&bytes).replace("odd@example.com", &long);
+    let long_value = dir.join("long-value.todo");
+    std::fs::write(&long_value, gzip(&text)).unwrap();
 
     for (file, why) in [
         (&truncated, "truncated"),
@@ -183,6 +189,7 @@ fn damaged_foreign_and_newer_files_are_refused_and_change_nothing() {
         (&foreign, "not a todo backup"),
         (&tampered, "SHA-256"),
         (&odd_row, "is not a timestamp (\"2026-13-01 00:00:00.5\")"),
+        (&long_value, "the file holds rows the database cannot read"),
     ] {
         let out = restore(&target, file, &["--replace", "--yes"]);
         expect_code(&out, 2);
