@@ -200,3 +200,32 @@ fn taskwarrior_imports_check_statuses_and_say_what_they_drop() {
         "t"
     );
 }
+
+/// A backup whose checksums hold but whose rows break the schema (taken
+/// from a database whose constraints somebody dropped) is refused as a
+/// file problem by restore and verify, exit 2, nothing restored; never
+/// "the user was deleted by another session" (exit 3).
+#[test]
+fn rows_that_break_the_schemas_constraints_are_refused() {
+    let dir = TempDir::new("constraints");
+    let db = TestDb::migrated();
+    db.add_user("a@example.com");
+    db.psql(
+        "ALTER TABLE tasks DROP CONSTRAINT tasks_user_id_fkey;
+         INSERT INTO tasks (title, user_id) VALUES ('orphan', 'ghost')",
+    );
+    let orphan = backup(&db, &dir, "orphan.todo");
+    restore_and_verify(
+        &orphan,
+        "the file's rows break the schema's constraints (insert or update on table \"tasks\" \
+         violates foreign key constraint \"tasks_user_id_fkey\")",
+    );
+
+    let db = TestDb::migrated();
+    db.psql(
+        "ALTER TABLE users DROP CONSTRAINT users_pkey CASCADE;
+         INSERT INTO users (id, email) VALUES ('u1', 'one@example.com'), ('u1', 'two@example.com')",
+    );
+    let twice = backup(&db, &dir, "twice.todo");
+    restore_and_verify(&twice, "the file's rows break the schema's constraints");
+}
