@@ -258,7 +258,12 @@ pub fn restore<R: BufRead + Send>(
             0
         };
         if let Some(ddl) = rebuild {
-            seed::rebuild_indexes(conn, &ddl).map_err(rows_break_the_schema)?;
+            // Keys and constraints that refuse the rows (SQLSTATE class 23:
+            // an id twice, a task whose user the file lacks): the file's
+            // rows are wrong, whatever its checksums say.
+            seed::rebuild_indexes(conn, &ddl).map_err(|e| {
+                super::load::refused_rows(e, "23", "the file's rows break the schema's constraints")
+            })?;
         }
         diesel::sql_query(
             "SELECT setval('tasks_id_seq', coalesce(max(id), 1), max(id) IS NOT NULL) FROM tasks",
@@ -266,21 +271,6 @@ pub fn restore<R: BufRead + Send>(
         .execute(conn)?;
         Ok((counts, added))
     })
-}
-
-/// The keys and constraints built after the rows refused them (SQLSTATE
-/// class 23, integrity constraint violation: an id twice, a task whose
-/// user the file lacks): the file's rows are wrong, whatever its checksums
-/// say, and nothing was changed. Other errors stay the database's.
-fn rows_break_the_schema(err: diesel::result::Error) -> RestoreError {
-    if !super::sqlstate(&err).is_some_and(|state| state.starts_with("23")) {
-        return RestoreError::Db(err);
-    }
-    let message = err.to_string();
-    RestoreError::File(backup_file::FormatError::corrupt(format!(
-        "the file's rows break the schema's constraints ({})",
-        message.lines().next().unwrap_or_default()
-    )))
 }
 
 /// Users for the tasks whose user is not in the file (a purge archive's).

@@ -109,12 +109,19 @@ fn file_problem<R: BufRead>(
     }
     // SQLSTATE class 22, data exception: a value the server cannot take
     // (bad syntax or encoding, too long, out of range), in any language.
-    if super::sqlstate(&err).is_some_and(|state| state.starts_with("22")) {
-        let message = err.to_string();
-        return RestoreError::File(FormatError::corrupt(format!(
-            "the file holds rows the database cannot read ({})",
-            message.lines().next().unwrap_or_default()
-        )));
+    refused_rows(err, "22", "the file holds rows the database cannot read")
+}
+
+/// `err` as a problem of the file's rows, `what` with the server's first
+/// line, when its SQLSTATE is of `class` (two characters); otherwise the
+/// database's error.
+pub(super) fn refused_rows(err: diesel::result::Error, class: &str, what: &str) -> RestoreError {
+    if !super::sqlstate(&err).is_some_and(|state| state.starts_with(class)) {
+        return RestoreError::Db(err);
     }
-    RestoreError::Db(err)
+    let message = err.to_string();
+    RestoreError::File(FormatError::corrupt(format!(
+        "{what} ({})",
+        message.lines().next().unwrap_or_default()
+    )))
 }

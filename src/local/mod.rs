@@ -262,6 +262,7 @@ impl Cluster {
                 "starting the local database in {}",
                 self.home.display()
             )),
+            // Not after the wait, which ends in another state or an error.
             State::NotAnswering => {}
         }
         if matches!(state, State::NotCreated | State::Stopped) {

@@ -190,10 +190,9 @@ pub fn live_postgres_pid(lock_file: &Path) -> Option<i32> {
 /// working directory cannot be read, the name decides.
 #[cfg(target_os = "linux")]
 fn is_live_postmaster(pid: i32, data_dir: Option<&Path>) -> bool {
-    let alive = fs::read_to_string(format!("/proc/{pid}/stat")).is_ok_and(|s| runs_postgres(&s))
+    fs::read_to_string(format!("/proc/{pid}/stat")).is_ok_and(|s| runs_postgres(&s))
         // A SIGKILL sent but not yet acted on (`kill -9` returns at once).
-        && !fs::read_to_string(format!("/proc/{pid}/status")).is_ok_and(|s| sigkill_pending(&s));
-    alive
+        && !fs::read_to_string(format!("/proc/{pid}/status")).is_ok_and(|s| sigkill_pending(&s))
         && match (data_dir, fs::read_link(format!("/proc/{pid}/cwd"))) {
             (Some(dir), Ok(cwd)) => fs::canonicalize(dir).is_ok_and(|d| d == cwd),
             _ => true,
