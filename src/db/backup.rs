@@ -18,7 +18,7 @@ use diesel::prelude::*;
 use diesel::sql_types::{BigInt, Bool, Text};
 
 use super::load::copy_sections;
-use super::{migrate, seed};
+use super::{fast_path, migrate, seed};
 use crate::backup_file::{self, Checksums, FormatError, Header, Section, Trailer};
 
 /// What a backup holds.
@@ -240,28 +240,32 @@ pub fn restore<R: BufRead + Send>(
             diesel::sql_query("DELETE FROM tasks").execute(conn)?;
             diesel::sql_query("DELETE FROM users").execute(conn)?;
         }
-        let rebuild = seed::take_fast_path(conn, lock_timeout, seed::FastPath::Everything)?;
-
-        let counts = copy_sections(
-            conn,
-            reader,
+        let rebuild = fast_path::take(conn, lock_timeout, fast_path::FastPath::Everything)?;
+        // Into tables truncated in this transaction, rows go in frozen.
+        let into = if rebuild.as_ref().is_some_and(|r| r.truncated) {
+            [
+                super::columns::USERS_IN_FROZEN,
+                super::columns::TASKS_IN_FROZEN,
+            ]
+        } else {
             [
                 super::columns::USERS_IN_BINARY,
                 super::columns::TASKS_IN_BINARY,
-            ],
-            progress,
-        )?;
+            ]
+        };
+
+        let counts = copy_sections(conn, reader, into, progress)?;
 
         let added = if placeholders {
             diesel::sql_query(PLACEHOLDER_USERS).execute(conn)? as u64
         } else {
             0
         };
-        if let Some(ddl) = rebuild {
+        if let Some(dropped) = rebuild {
             // Keys and constraints that refuse the rows (SQLSTATE class 23:
             // an id twice, a task whose user the file lacks): the file's
             // rows are wrong, whatever its checksums say.
-            seed::rebuild_indexes(conn, &ddl).map_err(|e| {
+            fast_path::rebuild(conn, &dropped, counts.tasks.max(counts.users)).map_err(|e| {
                 super::load::refused_rows(e, "23", "the file's rows break the schema's constraints")
             })?;
         }

@@ -45,6 +45,18 @@ pub const STAGED_TASKS_IN_BINARY: &str = concat!(
 );
 pub const USERS_IN_BINARY: &str =
     concat!("COPY ", user_columns!(), " FROM STDIN WITH (FORMAT binary)");
+/// A restore's rows into tables truncated in its transaction (see
+/// `db::fast_path`): written frozen, their pages all-visible.
+pub const USERS_IN_FROZEN: &str = concat!(
+    "COPY ",
+    user_columns!(),
+    " FROM STDIN WITH (FORMAT binary, FREEZE)"
+);
+pub const TASKS_IN_FROZEN: &str = concat!(
+    "COPY ",
+    task_columns!(),
+    " FROM STDIN WITH (FORMAT binary, FREEZE)"
+);
 pub const NEW_TASKS_IN_BINARY: &str = concat!(
     "COPY ",
     new_task_columns!(),

@@ -10,6 +10,7 @@ pub mod backup;
 pub mod columns;
 pub mod conformance;
 pub mod conn;
+pub mod fast_path;
 pub mod health;
 mod load;
 pub mod maintain;

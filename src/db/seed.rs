@@ -6,9 +6,8 @@
 //!
 //! When `tasks` is empty and the load is large, the secondary indexes and
 //! the foreign key of `tasks` are dropped and rebuilt inside the same
-//! transaction (bulk index builds beat row-by-row inserts about 2:1). Their
-//! locks are taken first with a short `lock_timeout`; if another session
-//! holds them, the plain load runs instead.
+//! transaction ([`super::fast_path`]); if another session holds their
+//! locks, the plain load runs instead.
 
 use crate::db::PgConn;
 use std::io::{BufWriter, Write};
@@ -17,6 +16,7 @@ use std::time::Duration;
 use diesel::prelude::*;
 use diesel::sql_types::{BigInt, Text};
 
+use super::fast_path::{self, FastPath};
 use crate::backup_file::binary;
 use crate::sample;
 
@@ -25,9 +25,6 @@ pub const LOCK_KEY: i64 = 0x746f_646f_7365_6564;
 
 /// Below this many tasks the index rebuild is not worth a table lock.
 pub const REBUILD_THRESHOLD: u64 = 20_000;
-
-/// How long the fast path waits for its table locks before falling back.
-const FAST_PATH_LOCK_TIMEOUT: Duration = Duration::from_secs(2);
 
 #[derive(Debug, Clone, Copy)]
 pub struct Plan {
@@ -52,17 +49,6 @@ pub struct Outcome {
 struct Email {
     #[diesel(sql_type = Text)]
     email: String,
-}
-
-#[derive(QueryableByName)]
-pub struct Ddl {
-    #[diesel(sql_type = diesel::sql_types::Integer)]
-    #[allow(dead_code)]
-    ord: i32,
-    #[diesel(sql_type = Text)]
-    drop_sql: String,
-    #[diesel(sql_type = Text)]
-    create_sql: String,
 }
 
 /// `SET LOCAL lock_timeout` (bound, through `set_config`).
@@ -121,7 +107,7 @@ pub fn run(
 
         let big = missing.len() as u64 * plan.tasks_per_user >= REBUILD_THRESHOLD;
         let rebuild = if big {
-            take_fast_path(conn, lock_timeout, FastPath::TasksSecondary)?
+            fast_path::take(conn, lock_timeout, FastPath::TasksSecondary)?
         } else {
             None
         };
@@ -129,119 +115,13 @@ pub fn run(
         outcome.users_created = copy_users(conn, plan.seed, &missing)? as u64;
         outcome.tasks_created = copy_tasks(conn, plan, &missing, &progress)? as u64;
 
-        if let Some(ddl) = rebuild {
-            rebuild_indexes(conn, &ddl)?;
+        if let Some(dropped) = rebuild {
+            fast_path::rebuild(conn, &dropped, outcome.tasks_created)?;
             outcome.rebuilt_indexes = true;
         }
         Ok(outcome)
     })
 }
-
-/// Recreates what [`take_fast_path`] dropped, once, after the load (in
-/// the reverse order of the drops: indexes and keys before the foreign key).
-/// With the server's own `maintenance_work_mem`, as pg_restore: it also
-/// decides how many parallel workers each build gets (32 MB each), and only
-/// the DBA knows the server's cores (on 2 cores, the 256 MB this once set
-/// gave two workers and slower restores: docs/performance.md). More for
-/// one run: `PGOPTIONS='-c maintenance_work_mem=1GB'`.
-pub fn rebuild_indexes(conn: &mut PgConn, ddl: &[Ddl]) -> QueryResult<()> {
-    for d in ddl.iter().rev() {
-        diesel::sql_query(&d.create_sql).execute(conn)?;
-    }
-    Ok(())
-}
-
-/// What a bulk load into empty tables may drop and rebuild once after it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum FastPath {
-    /// `db seed`: the secondary indexes and foreign key of `tasks` (users
-    /// may hold rows; its reads and key stay as they are).
-    TasksSecondary,
-    /// `db restore` into empty tables: every index and key of both tables
-    /// (as pg_restore builds them after the rows), except keys that tables
-    /// other than `tasks` reference.
-    Everything,
-}
-
-/// Takes the locks of the fast path under a short timeout; when the tables
-/// are empty, drops what `path` allows and returns the statements that
-/// recreate it (for [`rebuild_indexes`]). `None`: load plainly (locks not
-/// granted, or rows present).
-pub fn take_fast_path(
-    conn: &mut PgConn,
-    lock_timeout: Duration,
-    path: FastPath,
-) -> QueryResult<Option<Vec<Ddl>>> {
-    let everything = path == FastPath::Everything;
-    let attempt = conn.transaction::<_, diesel::result::Error, _>(|conn| {
-        set_lock_timeout(conn, FAST_PATH_LOCK_TIMEOUT)?;
-        diesel::sql_query("LOCK TABLE tasks IN ACCESS EXCLUSIVE MODE").execute(conn)?;
-        // Re-adding the foreign key takes this lock on users; dropping its
-        // keys, the strongest.
-        diesel::sql_query(if everything {
-            "LOCK TABLE users IN ACCESS EXCLUSIVE MODE"
-        } else {
-            "LOCK TABLE users IN SHARE ROW EXCLUSIVE MODE"
-        })
-        .execute(conn)?;
-        let empty: bool = diesel::select(diesel::dsl::sql::<diesel::sql_types::Bool>(
-            "NOT EXISTS (SELECT 1 FROM tasks)",
-        ))
-        .get_result(conn)?;
-        let users_empty: bool = diesel::select(diesel::dsl::sql::<diesel::sql_types::Bool>(
-            "NOT EXISTS (SELECT 1 FROM users)",
-        ))
-        .get_result(conn)?;
-        if !empty || (everything && !users_empty) {
-            return Ok(None);
-        }
-        // As the catalog defines them (so extra indexes are rebuilt too), in
-        // the order they can be dropped: the foreign key, then keys, then
-        // plain indexes; they are rebuilt in the reverse order.
-        let ddl: Vec<Ddl> = diesel::sql_query(FAST_PATH_DDL)
-            .bind::<diesel::sql_types::Bool, _>(everything)
-            .load(conn)?;
-        for d in &ddl {
-            diesel::sql_query(&d.drop_sql).execute(conn)?;
-        }
-        Ok(Some(ddl))
-    });
-    let restore = |conn: &mut PgConn| set_lock_timeout(conn, lock_timeout);
-    match attempt {
-        Ok(ddl) => {
-            restore(conn)?;
-            Ok(ddl)
-        }
-        Err(e) if super::is_lock_timeout(&e) => {
-            restore(conn)?;
-            Ok(None)
-        }
-        Err(e) => Err(e),
-    }
-}
-
-/// The objects [`take_fast_path`] drops: `$1` true for
-/// [`FastPath::Everything`].
-const FAST_PATH_DDL: &str = "
-    SELECT 1 AS ord, format('ALTER TABLE tasks DROP CONSTRAINT %I', conname) AS drop_sql,
-           format('ALTER TABLE tasks ADD CONSTRAINT %I %s', conname, pg_get_constraintdef(oid)) AS create_sql
-    FROM pg_constraint WHERE conrelid = 'tasks'::regclass AND contype = 'f'
-    UNION ALL
-    SELECT 2, format('ALTER TABLE %s DROP CONSTRAINT %I', k.conrelid::regclass, k.conname),
-           format('ALTER TABLE %s ADD CONSTRAINT %I %s', k.conrelid::regclass, k.conname,
-                  pg_get_constraintdef(k.oid))
-    FROM pg_constraint k
-    WHERE $1 AND k.conrelid IN ('users'::regclass, 'tasks'::regclass) AND k.contype IN ('p', 'u')
-      AND NOT EXISTS (SELECT 1 FROM pg_constraint f WHERE f.contype = 'f'
-                      AND f.confrelid = k.conrelid AND f.conrelid <> 'tasks'::regclass)
-    UNION ALL
-    SELECT 3, format('DROP INDEX %I.%I', n.nspname, c.relname), pg_get_indexdef(i.indexrelid)
-    FROM pg_index i
-    JOIN pg_class c ON c.oid = i.indexrelid
-    JOIN pg_namespace n ON n.oid = c.relnamespace
-    WHERE (i.indrelid = 'tasks'::regclass OR ($1 AND i.indrelid = 'users'::regclass))
-      AND NOT EXISTS (SELECT 1 FROM pg_constraint k WHERE k.conindid = i.indexrelid)
-    ORDER BY ord";
 
 fn copy_users(conn: &mut PgConn, seed: u64, missing: &[u64]) -> QueryResult<usize> {
     conn.copy_in(super::columns::USERS_IN_BINARY, |sink: &mut dyn Write| {

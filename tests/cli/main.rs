@@ -10,6 +10,7 @@ mod conn;
 mod connect;
 mod conventions;
 mod export;
+mod fast_path;
 mod faults;
 mod health;
 mod help;

@@ -5,10 +5,12 @@
 
 use std::io::{self, BufRead, Read, Write};
 
+use diesel::connection::InstrumentationEvent;
 use diesel::result::{DatabaseErrorKind, Error as DieselError, QueryResult};
 use pq_sys::ExecStatusType;
 
 use super::raw::CopyBuffer;
+use super::row::QueryText;
 use super::PgConn;
 
 fn copy_error(message: String) -> DieselError {
@@ -20,6 +22,16 @@ impl PgConn {
     /// `write` produces; returns the rows loaded. When `write` fails the
     /// COPY is aborted (nothing is loaded) and its error returned.
     pub fn copy_in(
+        &mut self,
+        sql: &str,
+        write: impl FnOnce(&mut dyn Write) -> QueryResult<()>,
+    ) -> QueryResult<usize> {
+        let copied = self.copy_in_data(sql, write);
+        self.copy_ended(sql, copied.as_ref().err());
+        copied
+    }
+
+    fn copy_in_data(
         &mut self,
         sql: &str,
         write: impl FnOnce(&mut dyn Write) -> QueryResult<()>,
@@ -54,6 +66,9 @@ impl PgConn {
     /// a COPY refused at once (a lock wait given up, a missing table) is
     /// read to its end and returned as the error.
     fn start_copy(&mut self, sql: &str, expected: ExecStatusType) -> QueryResult<()> {
+        if self.instrumentation.is_some() {
+            self.on_event(InstrumentationEvent::start_query(&QueryText(sql)));
+        }
         self.raw.send_simple(sql)?;
         let Some(first) = self.raw.next_result() else {
             return Err(copy_error(format!("{sql} returned no result")));
@@ -74,14 +89,28 @@ impl PgConn {
     /// Runs `sql` (a `COPY … TO STDOUT`) and returns its data as a reader;
     /// [`CopyOut::finish`] then says whether the COPY completed.
     pub fn copy_out(&mut self, sql: &str) -> QueryResult<CopyOut<'_>> {
-        self.start_copy(sql, ExecStatusType::PGRES_COPY_OUT)?;
+        if let Err(e) = self.start_copy(sql, ExecStatusType::PGRES_COPY_OUT) {
+            self.copy_ended(sql, Some(&e));
+            return Err(e);
+        }
         Ok(CopyOut {
+            sql: sql.to_owned(),
             conn: self,
             row: None,
             at: 0,
             ended: false,
             error: None,
         })
+    }
+}
+
+impl PgConn {
+    /// Tells `--verbose` that a COPY ended (COPY is logged like any
+    /// statement, from its start to its end).
+    fn copy_ended(&mut self, sql: &str, error: Option<&DieselError>) {
+        if self.instrumentation.is_some() {
+            self.on_event(InstrumentationEvent::finish_query(&QueryText(sql), error));
+        }
     }
 }
 
@@ -125,6 +154,8 @@ impl Write for CopyIn<'_> {
 
 /// COPY OUT's data, row by row.
 pub struct CopyOut<'a> {
+    /// The statement (for `--verbose`).
+    sql: String,
     conn: &'a mut PgConn,
     row: Option<CopyBuffer>,
     at: usize,
@@ -155,6 +186,7 @@ impl CopyOut<'_> {
         if let Err(e) = self.conn.raw.finish_statement() {
             self.error = Some(e);
         }
+        self.conn.copy_ended(&self.sql, self.error.as_ref());
     }
 }
 
@@ -183,7 +215,9 @@ impl BufRead for CopyOut<'_> {
                     self.row = None;
                     self.ended = true;
                     let _ = self.conn.raw.finish_statement();
-                    self.error = Some(copy_error(e));
+                    let e = copy_error(e);
+                    self.conn.copy_ended(&self.sql, Some(&e));
+                    self.error = Some(e);
                 }
             }
         }

@@ -111,7 +111,7 @@ enum Inner<'conn> {
 
 /// A statement's text for the instrumentation (`--verbose`).
 #[derive(Debug)]
-struct QueryText<'a>(&'a str);
+pub(super) struct QueryText<'a>(pub(super) &'a str);
 
 impl std::fmt::Display for QueryText<'_> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {

@@ -1,0 +1,161 @@
+//! The bulk-load fast path of `db restore` (`todo::db::fast_path`): into
+//! plain tables it truncates them in its transaction and loads with
+//! `COPY … FREEZE`; when truncating would touch anything else (another
+//! table's foreign key, an `ON TRUNCATE` trigger) it does not, and the
+//! restore is the same; the builds' memory follows the rows and the
+//! server's settings.
+
+use diesel::connection::Connection;
+use diesel::sql_types::Text;
+use diesel::{QueryableByName, RunQueryDsl};
+use todo::db::PgConn;
+
+use crate::migrate::dump;
+use crate::support::{expect_code, Outcome, TempDir, TestDb};
+
+/// A backup of a few users and tasks, and the rows it holds.
+fn backed_up(dir: &TempDir) -> (std::path::PathBuf, String) {
+    let source = TestDb::migrated();
+    source
+        .run([
+            "db",
+            "seed",
+            "--users",
+            "20",
+            "--tasks-per-user",
+            "10",
+            "-q",
+        ])
+        .ok();
+    let file = dir.join("b.todo");
+    source
+        .cmd()
+        .args(["db", "backup", "-q", "-o"])
+        .arg(&file)
+        .expect(0);
+    (file, rows(&source))
+}
+
+fn rows(db: &TestDb) -> String {
+    db.value(
+        "SELECT (SELECT string_agg(u::text, E'\\n' ORDER BY id) FROM users u) || E'\\n--\\n' ||
+                (SELECT string_agg(t::text, E'\\n' ORDER BY id) FROM tasks t)",
+    )
+}
+
+/// `db restore -v`: its log of statements.
+fn restore_logged(db: &TestDb, file: &std::path::Path, extra: &[&str]) -> String {
+    let out = db
+        .cmd()
+        .args(["db", "restore", "-v"])
+        .arg(file)
+        .args(extra)
+        .output();
+    expect_code(&out, 0);
+    out.stderr()
+}
+
+#[test]
+fn restore_truncates_plain_tables_and_loads_them_frozen() {
+    let dir = TempDir::new("fastpath");
+    let (file, source_rows) = backed_up(&dir);
+    let target = TestDb::migrated();
+    let reference = dump(&TestDb::migrated());
+
+    let log = restore_logged(&target, &file, &[]);
+    assert!(log.contains("TRUNCATE tasks, users"), "{log}");
+    assert!(log.contains("WITH (FORMAT binary, FREEZE)"), "{log}");
+    assert_eq!(rows(&target), source_rows);
+    assert_eq!(dump(&target), reference, "every index and key is back");
+    let size = target.value("SELECT pg_relation_size('tasks')");
+
+    // --replace deletes the rows, and the truncate drops their storage:
+    // the table is no bigger than after the first restore.
+    let log = restore_logged(&target, &file, &["--replace", "--yes"]);
+    assert!(log.contains("TRUNCATE tasks, users"), "{log}");
+    assert_eq!(rows(&target), source_rows);
+    assert_eq!(target.value("SELECT pg_relation_size('tasks')"), size);
+    assert_eq!(dump(&target), reference);
+}
+
+#[test]
+fn a_referencing_table_or_a_truncate_trigger_keeps_the_tables_untruncated() {
+    let dir = TempDir::new("fastpath");
+    let (file, source_rows) = backed_up(&dir);
+    let cases = [
+        "CREATE TABLE notes (user_id varchar(255) REFERENCES users (id))",
+        "CREATE TABLE audit (what text);
+         CREATE FUNCTION audit_truncate() RETURNS trigger LANGUAGE plpgsql AS
+           $$BEGIN INSERT INTO audit VALUES (TG_TABLE_NAME); RETURN NULL; END$$;
+         CREATE TRIGGER users_truncated AFTER TRUNCATE ON users
+           FOR EACH STATEMENT EXECUTE FUNCTION audit_truncate()",
+    ];
+    for extra in cases {
+        let target = TestDb::migrated();
+        target.psql(extra);
+        let reference = dump(&target);
+        let log = restore_logged(&target, &file, &[]);
+        assert!(!log.contains("TRUNCATE tasks, users"), "{extra}: {log}");
+        assert!(!log.contains("FREEZE"), "{extra}: {log}");
+        assert_eq!(rows(&target), source_rows, "{extra}");
+        assert_eq!(dump(&target), reference, "{extra}");
+    }
+    // The trigger never fired.
+    let target = TestDb::migrated();
+    target.psql(cases[1]);
+    restore_logged(&target, &file, &[]);
+    assert_eq!(target.value("SELECT count(*) FROM audit"), "0");
+}
+
+#[derive(QueryableByName)]
+struct Setting {
+    #[diesel(sql_type = Text)]
+    workers: String,
+    #[diesel(sql_type = Text)]
+    memory: String,
+}
+
+/// The builds' settings for `rows` rows after the session's own
+/// `maintenance_work_mem` and `max_parallel_maintenance_workers`.
+fn sized(conn: &mut PgConn, memory: &str, workers: u32, rows: u64) -> (String, String) {
+    conn.transaction::<_, diesel::result::Error, _>(|c| {
+        diesel::sql_query(format!("SET LOCAL maintenance_work_mem = '{memory}'")).execute(c)?;
+        diesel::sql_query(format!(
+            "SET LOCAL max_parallel_maintenance_workers = {workers}"
+        ))
+        .execute(c)?;
+        todo::db::fast_path::size_builds(c, rows)?;
+        let s: Setting = diesel::sql_query(
+            "SELECT current_setting('max_parallel_maintenance_workers') AS workers,
+                    current_setting('maintenance_work_mem') AS memory",
+        )
+        .get_result(c)?;
+        Ok((s.workers, s.memory))
+    })
+    .unwrap()
+}
+
+#[test]
+fn the_builds_memory_follows_the_rows_and_keeps_the_servers_workers() {
+    let db = TestDb::migrated();
+    let mut conn = PgConn::establish(&db.url()).unwrap();
+    let mut check = |memory, workers, rows, expected: (&str, &str)| {
+        let got = sized(&mut conn, memory, workers, rows);
+        assert_eq!(
+            (got.0.as_str(), got.1.as_str()),
+            expected,
+            "{memory}, {workers} workers, {rows} rows"
+        );
+    };
+    // PostgreSQL's defaults: 64 MB gives one worker beside the leader
+    // (32 MB each); 1 M rows get 128 bytes each.
+    check("64MB", 2, 1_000_000, ("1", "125000kB"));
+    // Never above four times the server's setting.
+    check("64MB", 2, 10_000_000, ("1", "256MB"));
+    // Never below it, and a DBA's larger budget keeps its workers.
+    check("1GB", 4, 1_000_000, ("4", "1GB"));
+    check("64MB", 2, 1_000, ("1", "64MB"));
+    // No parallel builds stays none; too little memory for a worker, none.
+    check("64MB", 0, 1_000_000, ("0", "125000kB"));
+    check("16MB", 2, 1_000_000, ("0", "64MB"));
+}
