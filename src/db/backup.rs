@@ -6,8 +6,9 @@
 //! Round trips: a backup is BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY,
 //! two settings, the migrations and server version, two COPY TO, COMMIT —
 //! independent of the number of rows. A restore is one transaction: the
-//! emptiness check, the delete (`--replace`), the index drop of `db seed`'s
-//! fast path, two COPY FROM, the index rebuild, `setval`, COMMIT.
+//! emptiness check, the delete (`--replace`), the index drop and truncate
+//! of the fast path ([`super::fast_path`]), two COPY FROM, the builds'
+//! memory setting and the index rebuild, `setval`, COMMIT.
 
 use crate::db::PgConn;
 use std::io::{BufRead, Read, Write};
