@@ -60,7 +60,8 @@ pub struct Rebuild {
     /// Both tables were truncated in this transaction, so COPY may use
     /// `FREEZE`. Only for [`FastPath::Everything`], and only when no other
     /// table's foreign key references them (TRUNCATE would refuse), no
-    /// `ON TRUNCATE` trigger would fire, and the role holds TRUNCATE.
+    /// `ON TRUNCATE` trigger would fire, no publication replicates
+    /// truncates of them, and the role holds TRUNCATE ([`MAY_TRUNCATE`]).
     pub truncated: bool,
 }
 
@@ -166,7 +167,8 @@ const BUILD_MEMORY: &str = "
 
 /// Whether `TRUNCATE tasks, users` is allowed and changes nothing but the
 /// storage: no other table's foreign key references them, no `ON TRUNCATE`
-/// trigger, and the role holds the privilege.
+/// trigger, no publication that would send the truncate to subscribers,
+/// and the role holds the privilege.
 const MAY_TRUNCATE: &str = "
     has_table_privilege('tasks', 'TRUNCATE') AND has_table_privilege('users', 'TRUNCATE')
     AND NOT EXISTS (SELECT 1 FROM pg_constraint
@@ -174,7 +176,12 @@ const MAY_TRUNCATE: &str = "
                       AND conrelid NOT IN ('users'::regclass, 'tasks'::regclass))
     AND NOT EXISTS (SELECT 1 FROM pg_trigger
                     WHERE tgrelid IN ('users'::regclass, 'tasks'::regclass)
-                      AND tgtype::int & 32 <> 0)";
+                      AND tgtype::int & 32 <> 0)
+    AND NOT EXISTS (SELECT 1 FROM pg_publication_tables t
+                    JOIN pg_publication p ON p.pubname = t.pubname
+                    WHERE p.pubtruncate
+                      AND format('%I.%I', t.schemaname, t.tablename)::regclass
+                          IN ('users'::regclass, 'tasks'::regclass))";
 
 /// The objects [`take`] drops: `$1` true for [`FastPath::Everything`].
 const DDL: &str = "

@@ -1,9 +1,9 @@
 //! The bulk-load fast path of `db restore` (`todo::db::fast_path`): into
 //! plain tables it truncates them in its transaction and loads with
 //! `COPY … FREEZE`; when truncating would touch anything else (another
-//! table's foreign key, an `ON TRUNCATE` trigger) it does not, and the
-//! restore is the same; the builds' memory follows the rows and the
-//! server's settings.
+//! table's foreign key, an `ON TRUNCATE` trigger, a publication) it does
+//! not, and the restore is the same; the builds' memory follows the rows
+//! and the server's settings.
 
 use diesel::connection::Connection;
 use diesel::sql_types::Text;
@@ -79,7 +79,7 @@ fn restore_truncates_plain_tables_and_loads_them_frozen() {
 }
 
 #[test]
-fn a_referencing_table_or_a_truncate_trigger_keeps_the_tables_untruncated() {
+fn what_a_truncate_would_touch_keeps_the_tables_untruncated() {
     let dir = TempDir::new("fastpath");
     let (file, source_rows) = backed_up(&dir);
     let cases = [
@@ -89,6 +89,8 @@ fn a_referencing_table_or_a_truncate_trigger_keeps_the_tables_untruncated() {
            $$BEGIN INSERT INTO audit VALUES (TG_TABLE_NAME); RETURN NULL; END$$;
          CREATE TRIGGER users_truncated AFTER TRUNCATE ON users
            FOR EACH STATEMENT EXECUTE FUNCTION audit_truncate()",
+        // Subscribers would be sent the truncate.
+        "CREATE PUBLICATION todo_tasks FOR TABLE tasks",
     ];
     for extra in cases {
         let target = TestDb::migrated();
