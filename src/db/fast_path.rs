@@ -13,9 +13,9 @@
 //! - the builds get memory sized to the rows (one sorted run per build
 //!   participant), with the server's own number of parallel workers.
 //!
-//! Round trips: [`take`] is a savepoint, the lock timeout, two locks, the
-//! emptiness checks, the catalog query, one drop per object, the truncate
-//! (a restore), the release and the lock timeout again; [`rebuild`] is
+//! Round trips: [`take`] is a savepoint, the lock timeout, two locks, one
+//! query of the tables' state, the catalog query, one drop per object, the
+//! truncate (a restore), the release and the lock timeout again; [`rebuild`] is
 //! the memory setting and one statement per object.
 
 use std::time::Duration;
@@ -61,7 +61,7 @@ pub struct Rebuild {
     /// `FREEZE`. Only for [`FastPath::Everything`], and only when no other
     /// table's foreign key references them (TRUNCATE would refuse), no
     /// `ON TRUNCATE` trigger would fire, no publication replicates
-    /// truncates of them, and the role holds TRUNCATE ([`MAY_TRUNCATE`]).
+    /// truncates of them, and the role holds TRUNCATE ([`STATE`]).
     pub truncated: bool,
 }
 
@@ -85,13 +85,10 @@ pub fn take(
             "LOCK TABLE users IN SHARE ROW EXCLUSIVE MODE"
         })
         .execute(conn)?;
-        let empty: bool =
-            diesel::select(diesel::dsl::sql::<Bool>("NOT EXISTS (SELECT 1 FROM tasks)"))
-                .get_result(conn)?;
-        let users_empty: bool =
-            diesel::select(diesel::dsl::sql::<Bool>("NOT EXISTS (SELECT 1 FROM users)"))
-                .get_result(conn)?;
-        if !empty || (everything && !users_empty) {
+        let state: State = diesel::sql_query(STATE)
+            .bind::<Bool, _>(everything)
+            .get_result(conn)?;
+        if !state.tasks_empty || (everything && !state.users_empty) {
             return Ok(None);
         }
         // As the catalog defines them (so extra indexes are rebuilt too), in
@@ -103,8 +100,7 @@ pub fn take(
         for d in &ddl {
             diesel::sql_query(&d.drop_sql).execute(conn)?;
         }
-        let truncated = everything
-            && diesel::select(diesel::dsl::sql::<Bool>(MAY_TRUNCATE)).get_result(conn)?;
+        let truncated = state.may_truncate;
         if truncated {
             // Empty tables: nothing is lost, and a --replace's deleted rows
             // are not scanned again by every index build.
@@ -165,23 +161,39 @@ const BUILD_MEMORY: &str = "
                       least(greatest(kb, $1 / 8), kb * 4, 2097151)::text || 'kB', true)
     FROM s";
 
-/// Whether `TRUNCATE tasks, users` is allowed and changes nothing but the
+/// What [`take`] decides by, once the locks are held.
+#[derive(QueryableByName)]
+struct State {
+    #[diesel(sql_type = Bool)]
+    tasks_empty: bool,
+    #[diesel(sql_type = Bool)]
+    users_empty: bool,
+    #[diesel(sql_type = Bool)]
+    may_truncate: bool,
+}
+
+/// Whether the tables are empty, and (`$1`: [`FastPath::Everything`])
+/// whether `TRUNCATE tasks, users` is allowed and changes nothing but the
 /// storage: no other table's foreign key references them, no `ON TRUNCATE`
 /// trigger, no publication that would send the truncate to subscribers,
 /// and the role holds the privilege.
-const MAY_TRUNCATE: &str = "
-    has_table_privilege('tasks', 'TRUNCATE') AND has_table_privilege('users', 'TRUNCATE')
-    AND NOT EXISTS (SELECT 1 FROM pg_constraint
-                    WHERE contype = 'f' AND confrelid IN ('users'::regclass, 'tasks'::regclass)
-                      AND conrelid NOT IN ('users'::regclass, 'tasks'::regclass))
-    AND NOT EXISTS (SELECT 1 FROM pg_trigger
-                    WHERE tgrelid IN ('users'::regclass, 'tasks'::regclass)
-                      AND tgtype::int & 32 <> 0)
-    AND NOT EXISTS (SELECT 1 FROM pg_publication_tables t
-                    JOIN pg_publication p ON p.pubname = t.pubname
-                    WHERE p.pubtruncate
-                      AND format('%I.%I', t.schemaname, t.tablename)::regclass
-                          IN ('users'::regclass, 'tasks'::regclass))";
+const STATE: &str = "
+    SELECT NOT EXISTS (SELECT 1 FROM tasks) AS tasks_empty,
+           NOT EXISTS (SELECT 1 FROM users) AS users_empty,
+           $1 AND has_table_privilege('tasks', 'TRUNCATE')
+              AND has_table_privilege('users', 'TRUNCATE')
+              AND NOT EXISTS (SELECT 1 FROM pg_constraint
+                              WHERE contype = 'f'
+                                AND confrelid IN ('users'::regclass, 'tasks'::regclass)
+                                AND conrelid NOT IN ('users'::regclass, 'tasks'::regclass))
+              AND NOT EXISTS (SELECT 1 FROM pg_trigger
+                              WHERE tgrelid IN ('users'::regclass, 'tasks'::regclass)
+                                AND tgtype::int & 32 <> 0)
+              AND NOT EXISTS (SELECT 1 FROM pg_publication_tables t
+                              JOIN pg_publication p ON p.pubname = t.pubname
+                              WHERE p.pubtruncate
+                                AND format('%I.%I', t.schemaname, t.tablename)::regclass
+                                    IN ('users'::regclass, 'tasks'::regclass)) AS may_truncate";
 
 /// The objects [`take`] drops: `$1` true for [`FastPath::Everything`].
 const DDL: &str = "

@@ -10,7 +10,7 @@ use crate::support::Outcome;
 use crate::support::{expect_code, server, todo_cmd, todo_process, TempDir, TestDb, RO_ROLE};
 
 /// Every row of both tables as text, in id order (to compare databases).
-fn rows(db: &TestDb) -> String {
+pub fn rows(db: &TestDb) -> String {
     db.value(
         "SELECT (SELECT string_agg(u::text, E'\\n' ORDER BY id) FROM users u) || E'\\n--\\n' ||
                 (SELECT string_agg(t::text, E'\\n' ORDER BY id) FROM tasks t)",

@@ -10,6 +10,7 @@ use diesel::sql_types::Text;
 use diesel::{QueryableByName, RunQueryDsl};
 use todo::db::PgConn;
 
+use crate::backup::rows;
 use crate::migrate::dump;
 use crate::support::{expect_code, Outcome, TempDir, TestDb};
 
@@ -34,13 +35,6 @@ fn backed_up(dir: &TempDir) -> (std::path::PathBuf, String) {
         .arg(&file)
         .expect(0);
     (file, rows(&source))
-}
-
-fn rows(db: &TestDb) -> String {
-    db.value(
-        "SELECT (SELECT string_agg(u::text, E'\\n' ORDER BY id) FROM users u) || E'\\n--\\n' ||
-                (SELECT string_agg(t::text, E'\\n' ORDER BY id) FROM tasks t)",
-    )
 }
 
 /// `db restore -v`: its log of statements.

@@ -86,6 +86,14 @@ impl PgConn {
         }
     }
 
+    /// Tells `--verbose` that a COPY ended (COPY is logged like any
+    /// statement, from its start to its end).
+    fn copy_ended(&mut self, sql: &str, error: Option<&DieselError>) {
+        if self.instrumentation.is_some() {
+            self.on_event(InstrumentationEvent::finish_query(&QueryText(sql), error));
+        }
+    }
+
     /// Runs `sql` (a `COPY … TO STDOUT`) and returns its data as a reader;
     /// [`CopyOut::finish`] then says whether the COPY completed.
     pub fn copy_out(&mut self, sql: &str) -> QueryResult<CopyOut<'_>> {
@@ -101,16 +109,6 @@ impl PgConn {
             ended: false,
             error: None,
         })
-    }
-}
-
-impl PgConn {
-    /// Tells `--verbose` that a COPY ended (COPY is logged like any
-    /// statement, from its start to its end).
-    fn copy_ended(&mut self, sql: &str, error: Option<&DieselError>) {
-        if self.instrumentation.is_some() {
-            self.on_event(InstrumentationEvent::finish_query(&QueryText(sql), error));
-        }
     }
 }
 
