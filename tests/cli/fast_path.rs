@@ -49,6 +49,21 @@ fn restore_logged(db: &TestDb, file: &std::path::Path, extra: &[&str]) -> String
     out.stderr()
 }
 
+/// Whether the log's statement re-adding `key` is the only one between
+/// the merge-join setting and its reset (`fast_path::HASH_JOIN_OFF`).
+fn checked_in_order(log: &str, key: &str) -> bool {
+    let lines: Vec<&str> = log.lines().filter(|l| l.contains("todo: sql")).collect();
+    let add = format!("ADD CONSTRAINT {key} ");
+    let Some(at) = lines.iter().position(|l| l.contains(&add)) else {
+        panic!("no {add} in {log}");
+    };
+    at > 0
+        && lines[at - 1].contains("SET LOCAL enable_hashjoin = off")
+        && lines
+            .get(at + 1)
+            .is_some_and(|l| l.contains("SET LOCAL enable_hashjoin TO DEFAULT"))
+}
+
 #[test]
 fn restore_truncates_plain_tables_and_loads_them_frozen() {
     let dir = TempDir::new("fastpath");
@@ -59,6 +74,7 @@ fn restore_truncates_plain_tables_and_loads_them_frozen() {
     let log = restore_logged(&target, &file, &[]);
     assert!(log.contains("TRUNCATE tasks, users"), "{log}");
     assert!(log.contains("WITH (FORMAT binary, FREEZE)"), "{log}");
+    assert!(checked_in_order(&log, "tasks_user_id_fkey"), "{log}");
     assert_eq!(rows(&target), source_rows);
     assert_eq!(dump(&target), reference, "every index and key is back");
     let size = target.value("SELECT pg_relation_size('tasks')");
@@ -93,6 +109,8 @@ fn what_a_truncate_would_touch_keeps_the_tables_untruncated() {
         let log = restore_logged(&target, &file, &[]);
         assert!(!log.contains("TRUNCATE tasks, users"), "{extra}: {log}");
         assert!(!log.contains("FREEZE"), "{extra}: {log}");
+        // Without frozen rows the heap is read anyway: the planner's plan.
+        assert!(!log.contains("enable_hashjoin"), "{extra}: {log}");
         assert_eq!(rows(&target), source_rows, "{extra}");
         assert_eq!(dump(&target), reference, "{extra}");
     }
@@ -101,6 +119,27 @@ fn what_a_truncate_would_touch_keeps_the_tables_untruncated() {
     target.psql(cases[1]);
     restore_logged(&target, &file, &[]);
     assert_eq!(target.value("SELECT count(*) FROM audit"), "0");
+}
+
+/// A foreign key without an index on its column keeps the planner's plan
+/// (a merge join would sort the rows first); the schema's own key is still
+/// checked in index order, and every key is back.
+#[test]
+fn only_keys_indexed_on_both_sides_are_checked_in_index_order() {
+    let dir = TempDir::new("fastpath");
+    let (file, _) = backed_up(&dir);
+    let target = TestDb::migrated();
+    target.psql("ALTER TABLE tasks ADD COLUMN reviewer varchar(255) REFERENCES users (id)");
+    let reference = dump(&target);
+    let log = restore_logged(&target, &file, &[]);
+    assert!(log.contains("TRUNCATE tasks, users"), "{log}");
+    assert!(checked_in_order(&log, "tasks_user_id_fkey"), "{log}");
+    assert!(!checked_in_order(&log, "tasks_reviewer_fkey"), "{log}");
+    assert_eq!(
+        target.value("SELECT count(*) FROM tasks WHERE reviewer IS NULL"),
+        "200"
+    );
+    assert_eq!(dump(&target), reference);
 }
 
 #[derive(QueryableByName)]
