@@ -17,7 +17,7 @@ use diesel::sql_types::{BigInt, Text};
 
 use super::backup::{set_copy_settings, Counts, RestoreError};
 use super::load::copy_sections;
-use super::{columns, seed, PgConn};
+use super::{columns, PgConn};
 use crate::backup_file;
 
 const STAGE_USERS: &str = "CREATE TEMP TABLE todo_append_users (LIKE users) ON COMMIT DROP";
@@ -91,7 +91,7 @@ pub fn append<R: BufRead + Send>(
 ) -> Result<Counts, RestoreError> {
     conn.transaction::<_, RestoreError, _>(|conn| {
         set_copy_settings(conn)?;
-        seed::set_lock_timeout(conn, lock_timeout)?;
+        super::set_lock_timeout(conn, lock_timeout)?;
         diesel::sql_query(STAGE_USERS).execute(conn)?;
         diesel::sql_query(STAGE_TASKS).execute(conn)?;
         let counts = copy_sections(

@@ -19,7 +19,7 @@ use diesel::prelude::*;
 use diesel::sql_types::{BigInt, Bool, Text};
 
 use super::load::copy_sections;
-use super::{fast_path, migrate, seed};
+use super::{fast_path, migrate};
 use crate::backup_file::{self, Checksums, FormatError, Header, Section, Trailer};
 
 /// What a backup holds.
@@ -233,7 +233,7 @@ pub fn restore<R: BufRead + Send>(
 ) -> Result<(Counts, u64), RestoreError> {
     conn.transaction::<_, RestoreError, _>(|conn| {
         set_copy_settings(conn)?;
-        seed::set_lock_timeout(conn, lock_timeout)?;
+        super::set_lock_timeout(conn, lock_timeout)?;
         if has_rows(conn)? {
             if !replace {
                 return Err(RestoreError::NotEmpty);

@@ -24,7 +24,7 @@ use std::time::Duration;
 use diesel::prelude::*;
 use diesel::sql_types::{BigInt, Bool, Text};
 
-use super::seed::set_lock_timeout;
+use super::set_lock_timeout;
 use crate::db::PgConn;
 
 /// How long the fast path waits for its table locks before falling back.

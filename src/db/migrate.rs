@@ -231,7 +231,7 @@ pub(super) fn locked<T>(
     f: impl FnOnce(&mut PgConn) -> Result<T, MigrateError>,
 ) -> Result<T, MigrateError> {
     conn.transaction(|conn| {
-        super::seed::set_lock_timeout(conn, lock_timeout)?;
+        super::set_lock_timeout(conn, lock_timeout)?;
         diesel::sql_query("SELECT pg_advisory_xact_lock($1)")
             .bind::<BigInt, _>(LOCK_KEY)
             .execute(conn)?;

@@ -86,6 +86,15 @@ pub mod codes {
     pub const UNDEFINED_TABLE: &str = "42P01";
 }
 
+/// `SET LOCAL lock_timeout` (bound, through `set_config`): how long the
+/// bulk and schema paths wait for their table locks.
+pub fn set_lock_timeout(conn: &mut PgConn, timeout: std::time::Duration) -> QueryResult<()> {
+    diesel::sql_query("SELECT set_config('lock_timeout', $1, true)")
+        .bind::<diesel::sql_types::Text, _>(format!("{}ms", timeout.as_millis().max(1)))
+        .execute(conn)
+        .map(|_| ())
+}
+
 /// Whether a database error is SQLSTATE 55P03 (`lock_timeout` expired).
 pub fn is_lock_timeout(err: &diesel::result::Error) -> bool {
     sqlstate(err).as_deref() == Some(codes::LOCK_NOT_AVAILABLE)

@@ -51,14 +51,6 @@ struct Email {
     email: String,
 }
 
-/// `SET LOCAL lock_timeout` (bound, through `set_config`).
-pub fn set_lock_timeout(conn: &mut PgConn, timeout: Duration) -> QueryResult<()> {
-    diesel::sql_query("SELECT set_config('lock_timeout', $1, true)")
-        .bind::<Text, _>(format!("{}ms", timeout.as_millis().max(1)))
-        .execute(conn)
-        .map(|_| ())
-}
-
 fn io_err(e: std::io::Error) -> diesel::result::Error {
     diesel::result::Error::SerializationError(Box::new(e))
 }
@@ -77,7 +69,7 @@ pub fn run(
         diesel::sql_query("SELECT pg_advisory_xact_lock($1)")
             .bind::<BigInt, _>(LOCK_KEY)
             .execute(conn)?;
-        set_lock_timeout(conn, lock_timeout)?;
+        super::set_lock_timeout(conn, lock_timeout)?;
         let existing: Vec<Email> = diesel::sql_query(
             "SELECT email FROM users WHERE email LIKE 'seed-user-%@seed.example'",
         )
@@ -177,7 +169,7 @@ pub fn clean(conn: &mut PgConn, lock_timeout: Duration) -> QueryResult<(i64, i64
         diesel::sql_query("SELECT pg_advisory_xact_lock($1)")
             .bind::<BigInt, _>(LOCK_KEY)
             .execute(conn)?;
-        set_lock_timeout(conn, lock_timeout)?;
+        super::set_lock_timeout(conn, lock_timeout)?;
         let c: Counts = diesel::sql_query(
             "WITH d AS (DELETE FROM users WHERE email ~ '^seed-user-[1-9][0-9]*@seed\\.example$'
                         RETURNING id)
