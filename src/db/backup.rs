@@ -266,9 +266,8 @@ pub fn restore<R: BufRead + Send>(
             // Keys and constraints that refuse the rows (SQLSTATE class 23:
             // an id twice, a task whose user the file lacks): the file's
             // rows are wrong, whatever its checksums say.
-            fast_path::rebuild(conn, &dropped, counts.tasks.max(counts.users)).map_err(|e| {
-                super::load::refused_rows(e, "23", "the file's rows break the schema's constraints")
-            })?;
+            fast_path::rebuild(conn, &dropped, counts.tasks.max(counts.users))
+                .map_err(|e| super::load::refused_rows(e, "23", super::load::BREAK_CONSTRAINTS))?;
         }
         diesel::sql_query(
             "SELECT setval('tasks_id_seq', coalesce(max(id), 1), max(id) IS NOT NULL) FROM tasks",

@@ -12,6 +12,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use diesel::QueryResult;
 
 use super::backup::{io_err, Counts, RestoreError};
+use super::codes::UNIQUE_VIOLATION;
 use crate::backup_file::{self, binary, CopyError, FormatError, Section};
 
 /// Loads both sections of a backup whose header has been read with the
@@ -109,8 +110,20 @@ fn file_problem<R: BufRead>(
     }
     // SQLSTATE class 22, data exception: a value the server cannot take
     // (bad syntax or encoding, too long, out of range), in any language.
+    // Class 23 but for a unique key: a CHECK or NOT NULL constraint, or (when
+    // the keys stay in place) a task whose user is neither in the file nor
+    // in the emptied table: the file's rows, whichever session is about. A
+    // duplicate key may be another session's row added meanwhile (when the
+    // keys stay in place, the tables are not locked): a conflict, as the
+    // database reports it.
+    if super::sqlstate(&err).is_some_and(|s| s.starts_with("23") && s != UNIQUE_VIOLATION) {
+        return refused_rows(err, "23", BREAK_CONSTRAINTS);
+    }
     refused_rows(err, "22", "the file holds rows the database cannot read")
 }
+
+/// A file whose rows the schema's constraints refuse (SQLSTATE class 23).
+pub(super) const BREAK_CONSTRAINTS: &str = "the file's rows break the schema's constraints";
 
 /// `err` as a problem of the file's rows, `what` with the server's first
 /// line, when its SQLSTATE is of `class` (two characters); otherwise the

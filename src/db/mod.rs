@@ -84,6 +84,8 @@ pub mod codes {
     pub const QUERY_CANCELED: &str = "57014";
     /// `undefined_table`: the schema is missing.
     pub const UNDEFINED_TABLE: &str = "42P01";
+    /// `unique_violation`: a key that is already there.
+    pub const UNIQUE_VIOLATION: &str = "23505";
 }
 
 /// `SET LOCAL lock_timeout` (bound, through `set_config`): how long the

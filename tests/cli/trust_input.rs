@@ -228,4 +228,51 @@ fn rows_that_break_the_schemas_constraints_are_refused() {
     );
     let twice = backup(&db, &dir, "twice.todo");
     restore_and_verify(&twice, "the file's rows break the schema's constraints");
+
+    // A CHECK constraint refuses a row during the COPY itself.
+    let db = TestDb::migrated();
+    let user = db.add_user("c@example.com");
+    db.psql(&format!(
+        "ALTER TABLE tasks DROP CONSTRAINT tasks_title_not_blank;
+         INSERT INTO tasks (title, user_id) VALUES ('   ', '{user}')"
+    ));
+    let blank = backup(&db, &dir, "blank.todo");
+    restore_and_verify(
+        &blank,
+        "the file's rows break the schema's constraints (new row for relation \"tasks\" \
+         violates check constraint \"tasks_title_not_blank\")",
+    );
+}
+
+/// With the keys kept in place (another session holds a lock on `tasks`,
+/// so the restore loads without dropping them), a task whose user the
+/// file lacks is refused by the COPY itself: still the file's problem,
+/// exit 2, never "the user was deleted by another session".
+#[test]
+fn rows_that_break_the_keys_in_place_are_the_files_problem() {
+    let dir = TempDir::new("constraints");
+    let source = TestDb::migrated();
+    source.add_user("a@example.com");
+    source.psql(
+        "ALTER TABLE tasks DROP CONSTRAINT tasks_user_id_fkey;
+         INSERT INTO tasks (title, user_id) VALUES ('orphan', 'ghost')",
+    );
+    let orphan = backup(&source, &dir, "orphan.todo");
+    let target = TestDb::migrated();
+    let holder = target.hold(
+        "BEGIN; LOCK TABLE tasks IN ACCESS SHARE MODE; SELECT pg_sleep(30);",
+        &target.locked("tasks"),
+    );
+    let out = target.cmd().args(["db", "restore"]).arg(&orphan).output();
+    drop(holder);
+    expect_code(&out, 2);
+    assert!(
+        out.stderr().contains(
+            "the file's rows break the schema's constraints (insert or update on table \"tasks\" \
+             violates foreign key constraint \"tasks_user_id_fkey\")"
+        ),
+        "{}",
+        out.stderr()
+    );
+    assert_eq!(target.value("SELECT count(*) FROM users"), "0");
 }
