@@ -153,8 +153,12 @@ pub fn rebuild(conn: &mut PgConn, rebuild: &Rebuild, rows: u64) -> QueryResult<(
 /// `COPY … FREEZE`), is faster. Measured 2026-12-03 (1 M tasks, 100 k users,
 /// PostgreSQL 15): 111 → 65 ms in a `C.UTF-8` database, 108 → 82 ms in a
 /// `de_DE.utf8` one (docs/performance.md). Transaction-local, and set back
-/// to the session's default right after the statement.
-const HASH_JOIN_OFF: &str = "SET LOCAL enable_hashjoin = off";
+/// to the session's default right after the statement. Not when the
+/// session has merge joins off (a nested loop would be the plan then).
+pub const HASH_JOIN_OFF: &str = concat!(
+    "SELECT set_config('enable_hashjoin', 'off', true) ",
+    "WHERE current_setting('enable_mergejoin')::boolean"
+);
 /// Undoes [`HASH_JOIN_OFF`]: the value the session started with.
 const HASH_JOIN_DEFAULT: &str = "SET LOCAL enable_hashjoin TO DEFAULT";
 

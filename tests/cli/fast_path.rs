@@ -58,7 +58,7 @@ fn checked_in_order(log: &str, key: &str) -> bool {
         panic!("no {add} in {log}");
     };
     at > 0
-        && lines[at - 1].contains("SET LOCAL enable_hashjoin = off")
+        && lines[at - 1].contains("set_config('enable_hashjoin', 'off', true)")
         && lines
             .get(at + 1)
             .is_some_and(|l| l.contains("SET LOCAL enable_hashjoin TO DEFAULT"))
@@ -193,4 +193,28 @@ fn the_builds_memory_follows_the_rows_and_keeps_the_servers_workers() {
     // No parallel builds stays none; too little memory for a worker, none.
     check("64MB", 0, 1_000_000, ("0", "125000kB"));
     check("16MB", 2, 1_000_000, ("0", "64MB"));
+}
+
+/// The foreign key's ordered check turns hash joins off only where merge
+/// joins are on (a session without them would get a nested loop).
+#[test]
+fn the_ordered_check_leaves_a_session_without_merge_joins_alone() {
+    let db = TestDb::migrated();
+    let mut conn = PgConn::establish(&db.url()).unwrap();
+    let mut hash_join_after = |merge_join: &str| {
+        conn.transaction::<_, diesel::result::Error, _>(|c| {
+            diesel::sql_query(format!("SET LOCAL enable_mergejoin = {merge_join}")).execute(c)?;
+            diesel::sql_query(todo::db::fast_path::HASH_JOIN_OFF).execute(c)?;
+            #[derive(QueryableByName)]
+            struct Hash {
+                #[diesel(sql_type = Text)]
+                enable_hashjoin: String,
+            }
+            let h: Hash = diesel::sql_query("SHOW enable_hashjoin").get_result(c)?;
+            Ok(h.enable_hashjoin)
+        })
+        .unwrap()
+    };
+    assert_eq!(hash_join_after("on"), "off");
+    assert_eq!(hash_join_after("off"), "on");
 }
