@@ -230,7 +230,7 @@ pub fn restore<R: BufRead + Send>(
     placeholders: bool,
     lock_timeout: Duration,
     progress: &dyn Fn(u64),
-) -> Result<(Counts, u64), RestoreError> {
+) -> Result<Loaded, RestoreError> {
     conn.transaction::<_, RestoreError, _>(|conn| {
         set_copy_settings(conn)?;
         super::set_lock_timeout(conn, lock_timeout)?;
@@ -262,6 +262,7 @@ pub fn restore<R: BufRead + Send>(
         } else {
             0
         };
+        let rebuilt = rebuild.is_some();
         if let Some(dropped) = rebuild {
             // Keys and constraints that refuse the rows (SQLSTATE class 23:
             // an id twice, a task whose user the file lacks): the file's
@@ -273,8 +274,24 @@ pub fn restore<R: BufRead + Send>(
             "SELECT setval('tasks_id_seq', coalesce(max(id), 1), max(id) IS NOT NULL) FROM tasks",
         )
         .execute(conn)?;
-        Ok((counts, added))
+        Ok(Loaded {
+            counts,
+            placeholders: added,
+            rebuilt,
+        })
     })
+}
+
+/// What [`restore`] loaded.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Loaded {
+    pub counts: Counts,
+    /// Placeholder users added for an archive's tasks.
+    pub placeholders: u64,
+    /// The indexes and keys were dropped and built once after the rows
+    /// (the fast path); false when another session held the tables and the
+    /// rows went in with them in place.
+    pub rebuilt: bool,
 }
 
 /// Users for the tasks whose user is not in the file (a purge archive's).

@@ -81,6 +81,19 @@ pub struct Restored {
     pub users: u64,
     pub tasks: u64,
     pub elapsed_ms: u64,
+    /// Another session held the tables: the rows went in with the indexes
+    /// in place (said in a note, as the reason for a slow restore).
+    pub indexes_kept: bool,
+}
+
+impl Restored {
+    fn kept_note(&self) -> Option<String> {
+        self.indexes_kept.then(|| {
+            "note: another session held users or tasks, so the rows went in with their \
+             indexes and keys in place (slower than building them after the load)"
+                .to_string()
+        })
+    }
 }
 
 impl Render for Restored {
@@ -101,7 +114,14 @@ impl Render for Restored {
             self.tasks,
             self.elapsed_ms as f64 / 1000.0
         )?;
+        if let Some(note) = self.kept_note() {
+            writeln!(out, "{note}")?;
+        }
         Ok(())
+    }
+
+    fn note(&self) -> Option<String> {
+        self.kept_note()
     }
 }
 

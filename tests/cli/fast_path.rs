@@ -218,3 +218,42 @@ fn the_ordered_check_leaves_a_session_without_merge_joins_alone() {
     assert_eq!(hash_join_after("on"), "off");
     assert_eq!(hash_join_after("off"), "on");
 }
+
+/// When another session holds `tasks`, the restore loads with the indexes
+/// in place and says so (the reason it is slower); JSON stays the same.
+#[test]
+fn a_restore_beside_a_lock_holder_says_it_kept_the_indexes() {
+    let dir = TempDir::new("fastpath");
+    let (file, source_rows) = backed_up(&dir);
+    let note = "note: another session held users or tasks, so the rows went in with their \
+                indexes and keys in place";
+
+    let target = TestDb::migrated();
+    let out = target.cmd().args(["db", "restore"]).arg(&file).output();
+    expect_code(&out, 0);
+    assert!(!out.stderr().contains(note), "{}", out.stderr());
+
+    for json in [false, true] {
+        let target = TestDb::migrated();
+        let holder = target.hold(
+            "BEGIN; LOCK TABLE tasks IN ACCESS SHARE MODE; SELECT pg_sleep(30);",
+            &target.locked("tasks"),
+        );
+        let flags: &[&str] = if json { &["--json"] } else { &[] };
+        let out = target
+            .cmd()
+            .args(["db", "restore"])
+            .arg(&file)
+            .args(flags)
+            .output();
+        drop(holder);
+        expect_code(&out, 0);
+        assert_eq!(rows(&target), source_rows);
+        if json {
+            assert!(!out.stderr().contains(note), "{}", out.stderr());
+            assert_eq!(out.value()["tasks"], 200);
+        } else {
+            assert!(out.stderr().contains(note), "{}", out.stderr());
+        }
+    }
+}

@@ -303,6 +303,7 @@ pub fn restore(ctx: &Context, args: RestoreArgs) -> Result<()> {
     let progress = |rows| bar.set_position(rows);
     let restored = if args.append {
         crate::db::append::append(&mut conn, &mut reader, ctx.lock_timeout(10), &progress)
+            .map(|counts| (counts, true))
     } else {
         data::restore(
             &mut conn,
@@ -312,13 +313,14 @@ pub fn restore(ctx: &Context, args: RestoreArgs) -> Result<()> {
             ctx.lock_timeout(10),
             &progress,
         )
-        .map(|(counts, _)| counts)
+        .map(|loaded| (loaded.counts, loaded.rebuilt))
     };
     bar.finish_and_clear();
-    let counts = restored.map_err(|e| restore_error(&args.file, &mut conn, e))?;
+    let (counts, rebuilt) = restored.map_err(|e| restore_error(&args.file, &mut conn, e))?;
     ctx.emit(&Restored {
         users: counts.users,
         tasks: counts.tasks,
         elapsed_ms: started.elapsed().as_millis() as u64,
+        indexes_kept: !rebuilt,
     })
 }

@@ -63,7 +63,11 @@ pub(super) fn verify_file(path: &Path) -> Result<std::result::Result<Counts, Str
         ensure_migrated(&mut conn)?;
         // A purge archive's tasks reference users outside the file by
         // design: placeholders stand in for them (SPEC §19).
-        let (counts, placeholders) = match data::restore(
+        let data::Loaded {
+            counts,
+            placeholders,
+            ..
+        } = match data::restore(
             &mut conn,
             &mut reader,
             false,
