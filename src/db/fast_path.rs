@@ -12,6 +12,8 @@
 //!   check read faster;
 //! - the builds get memory sized to the rows (one sorted run per build
 //!   participant), with the server's own number of parallel workers.
+//! - over those frozen rows, the foreign key's check reads both indexes in
+//!   order (a merge anti join) instead of hashing `users` ([`HASH_JOIN_OFF`]).
 //!
 //! Round trips: [`take`] is a savepoint, the lock timeout, two locks, one
 //! query of the tables' state, the catalog query, one drop per object, the

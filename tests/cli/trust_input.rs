@@ -201,6 +201,18 @@ fn taskwarrior_imports_check_statuses_and_say_what_they_drop() {
     );
 }
 
+/// A backup (checksums intact) of a task whose user is not in it, taken
+/// from a database whose foreign key somebody dropped.
+fn orphan_backup(dir: &TempDir) -> PathBuf {
+    let db = TestDb::migrated();
+    db.add_user("a@example.com");
+    db.psql(
+        "ALTER TABLE tasks DROP CONSTRAINT tasks_user_id_fkey;
+         INSERT INTO tasks (title, user_id) VALUES ('orphan', 'ghost')",
+    );
+    backup(&db, dir, "orphan.todo")
+}
+
 /// A backup whose checksums hold but whose rows break the schema (taken
 /// from a database whose constraints somebody dropped) is refused as a
 /// file problem by restore and verify, exit 2, nothing restored; never
@@ -208,13 +220,7 @@ fn taskwarrior_imports_check_statuses_and_say_what_they_drop() {
 #[test]
 fn rows_that_break_the_schemas_constraints_are_refused() {
     let dir = TempDir::new("constraints");
-    let db = TestDb::migrated();
-    db.add_user("a@example.com");
-    db.psql(
-        "ALTER TABLE tasks DROP CONSTRAINT tasks_user_id_fkey;
-         INSERT INTO tasks (title, user_id) VALUES ('orphan', 'ghost')",
-    );
-    let orphan = backup(&db, &dir, "orphan.todo");
+    let orphan = orphan_backup(&dir);
     restore_and_verify(
         &orphan,
         "the file's rows break the schema's constraints (insert or update on table \"tasks\" \
@@ -251,13 +257,7 @@ fn rows_that_break_the_schemas_constraints_are_refused() {
 #[test]
 fn rows_that_break_the_keys_in_place_are_the_files_problem() {
     let dir = TempDir::new("constraints");
-    let source = TestDb::migrated();
-    source.add_user("a@example.com");
-    source.psql(
-        "ALTER TABLE tasks DROP CONSTRAINT tasks_user_id_fkey;
-         INSERT INTO tasks (title, user_id) VALUES ('orphan', 'ghost')",
-    );
-    let orphan = backup(&source, &dir, "orphan.todo");
+    let orphan = orphan_backup(&dir);
     let target = TestDb::migrated();
     let holder = target.hold(
         "BEGIN; LOCK TABLE tasks IN ACCESS SHARE MODE; SELECT pg_sleep(30);",
