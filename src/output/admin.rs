@@ -132,9 +132,17 @@ pub struct Seeded {
     pub users_requested: u64,
     /// A seed user to try `task list` with.
     pub example_user: String,
+    /// Another session held `tasks`: the rows went in with its indexes in
+    /// place (said in a note, as the reason for a slow seed).
+    pub indexes_kept: bool,
 }
 
 impl Seeded {
+    fn kept_note(&self) -> Option<String> {
+        self.indexes_kept
+            .then(|| super::backup::kept_indexes_note("tasks", "its indexes"))
+    }
+
     fn nothing_note(&self) -> Option<String> {
         (self.users_created == 0).then(|| {
             format!(
@@ -160,7 +168,7 @@ impl Render for Seeded {
     }
 
     fn note(&self) -> Option<String> {
-        self.nothing_note()
+        self.nothing_note().or_else(|| self.kept_note())
     }
 
     fn table(&self, out: &mut dyn Write, _color: bool) -> Result<()> {
@@ -186,6 +194,9 @@ impl Render for Seeded {
             self.seed,
         )?;
         writeln!(out, "Try: todo task list --user {}", self.example_user)?;
+        if let Some(note) = self.kept_note() {
+            writeln!(out, "{note}")?;
+        }
         Ok(())
     }
 }

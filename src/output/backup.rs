@@ -86,13 +86,20 @@ pub struct Restored {
     pub indexes_kept: bool,
 }
 
+/// The note of a load that could not drop and rebuild the indexes because
+/// another session held `held` (`db restore`, `db seed`): the reason it was
+/// slow, said on stderr with plain output, below the table, never in JSON.
+pub(super) fn kept_indexes_note(held: &str, what: &str) -> String {
+    format!(
+        "note: another session held {held}, so the rows went in with {what} in place \
+         (slower than building them after the load)"
+    )
+}
+
 impl Restored {
     fn kept_note(&self) -> Option<String> {
-        self.indexes_kept.then(|| {
-            "note: another session held users or tasks, so the rows went in with their \
-             indexes and keys in place (slower than building them after the load)"
-                .to_string()
-        })
+        self.indexes_kept
+            .then(|| kept_indexes_note("users or tasks", "their indexes and keys"))
     }
 }
 

@@ -67,6 +67,7 @@ pub fn seed(ctx: &Context, args: SeedArgs) -> Result<()> {
         seed: args.seed,
         users_requested: args.users,
         example_user: crate::sample::email(outcome.first_created.unwrap_or(1)),
+        indexes_kept: outcome.indexes_kept,
     })
 }
 
