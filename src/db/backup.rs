@@ -241,7 +241,9 @@ pub fn restore<R: BufRead + Send>(
             diesel::sql_query("DELETE FROM tasks").execute(conn)?;
             diesel::sql_query("DELETE FROM users").execute(conn)?;
         }
-        let rebuild = fast_path::take(conn, lock_timeout, fast_path::FastPath::Everything)?;
+        let taken = fast_path::take(conn, lock_timeout, fast_path::FastPath::Everything)?;
+        let indexes_kept = matches!(taken, fast_path::Taken::Locked);
+        let rebuild = taken.dropped();
         // Into tables truncated in this transaction, rows go in frozen.
         let into = if rebuild.as_ref().is_some_and(|r| r.truncated) {
             [
@@ -262,7 +264,6 @@ pub fn restore<R: BufRead + Send>(
         } else {
             0
         };
-        let rebuilt = rebuild.is_some();
         if let Some(dropped) = rebuild {
             // Keys and constraints that refuse the rows (SQLSTATE class 23:
             // an id twice, a task whose user the file lacks): the file's
@@ -277,7 +278,7 @@ pub fn restore<R: BufRead + Send>(
         Ok(Loaded {
             counts,
             placeholders: added,
-            rebuilt,
+            indexes_kept,
         })
     })
 }
@@ -288,10 +289,10 @@ pub struct Loaded {
     pub counts: Counts,
     /// Placeholder users added for an archive's tasks.
     pub placeholders: u64,
-    /// The indexes and keys were dropped and built once after the rows
-    /// (the fast path); false when another session held the tables and the
-    /// rows went in with them in place.
-    pub rebuilt: bool,
+    /// Another session held the tables, so the rows went in with the
+    /// indexes and keys in place instead of the fast path's drop and
+    /// rebuild (said in a note: the reason for a slow restore).
+    pub indexes_kept: bool,
 }
 
 /// Users for the tasks whose user is not in the file (a purge archive's).

@@ -72,14 +72,31 @@ pub struct Rebuild {
     pub truncated: bool,
 }
 
+/// What [`take`] found: the fast path, or why the rows go in plainly.
+pub enum Taken {
+    /// Dropped: [`rebuild`] after the load.
+    Dropped(Rebuild),
+    /// Rows are present: the plain load is the right one.
+    NotEmpty,
+    /// Another session held a lock past the short timeout: the plain load
+    /// instead (slower, same result; the command says so in a note).
+    Locked,
+}
+
+impl Taken {
+    /// What to rebuild after the load, if anything was dropped.
+    pub fn dropped(self) -> Option<Rebuild> {
+        match self {
+            Taken::Dropped(rebuild) => Some(rebuild),
+            Taken::NotEmpty | Taken::Locked => None,
+        }
+    }
+}
+
 /// Takes the locks of the fast path under a short timeout; when the tables
 /// are empty, drops what `path` allows and returns what recreates it (for
-/// [`rebuild`]). `None`: load plainly (locks not granted, or rows present).
-pub fn take(
-    conn: &mut PgConn,
-    lock_timeout: Duration,
-    path: FastPath,
-) -> QueryResult<Option<Rebuild>> {
+/// [`rebuild`]).
+pub fn take(conn: &mut PgConn, lock_timeout: Duration, path: FastPath) -> QueryResult<Taken> {
     let everything = path == FastPath::Everything;
     let attempt = conn.transaction::<_, diesel::result::Error, _>(|conn| {
         set_lock_timeout(conn, LOCK_TIMEOUT)?;
@@ -96,7 +113,7 @@ pub fn take(
             .bind::<Bool, _>(everything)
             .get_result(conn)?;
         if !state.tasks_empty || (everything && !state.users_empty) {
-            return Ok(None);
+            return Ok(Taken::NotEmpty);
         }
         // As the catalog defines them (so extra indexes are rebuilt too), in
         // the order they can be dropped: the foreign key, then keys, then
@@ -113,17 +130,17 @@ pub fn take(
             // are not scanned again by every index build.
             diesel::sql_query("TRUNCATE tasks, users").execute(conn)?;
         }
-        Ok(Some(Rebuild { ddl, truncated }))
+        Ok(Taken::Dropped(Rebuild { ddl, truncated }))
     });
     let restore = |conn: &mut PgConn| set_lock_timeout(conn, lock_timeout);
     match attempt {
-        Ok(rebuild) => {
+        Ok(taken) => {
             restore(conn)?;
-            Ok(rebuild)
+            Ok(taken)
         }
         Err(e) if super::is_lock_timeout(&e) => {
             restore(conn)?;
-            Ok(None)
+            Ok(Taken::Locked)
         }
         Err(e) => Err(e),
     }

@@ -100,7 +100,9 @@ pub fn run(
 
         let big = missing.len() as u64 * plan.tasks_per_user >= REBUILD_THRESHOLD;
         let rebuild = if big {
-            fast_path::take(conn, lock_timeout, FastPath::TasksSecondary)?
+            let taken = fast_path::take(conn, lock_timeout, FastPath::TasksSecondary)?;
+            outcome.indexes_kept = matches!(taken, fast_path::Taken::Locked);
+            taken.dropped()
         } else {
             None
         };
@@ -108,7 +110,6 @@ pub fn run(
         outcome.users_created = copy_users(conn, plan.seed, &missing)? as u64;
         outcome.tasks_created = copy_tasks(conn, plan, &missing, &progress)? as u64;
 
-        outcome.indexes_kept = big && rebuild.is_none();
         if let Some(dropped) = rebuild {
             fast_path::rebuild(conn, &dropped, outcome.tasks_created)?;
         }

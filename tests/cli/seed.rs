@@ -144,7 +144,8 @@ fn a_large_seed_into_empty_tasks_rebuilds_the_exact_schema() {
 
 /// When another session holds `tasks`, a large seed loads with the
 /// indexes in place and says so (the reason it is slower); JSON stays the
-/// same, and a seed that could rebuild says nothing.
+/// same, and a seed that rebuilds, or that adds to rows already there,
+/// says nothing.
 #[test]
 fn falls_back_to_the_plain_load_when_tasks_is_locked() {
     let note = "note: another session held tasks, so the rows went in with its indexes in place";
@@ -152,6 +153,13 @@ fn falls_back_to_the_plain_load_when_tasks_is_locked() {
     let free = TestDb::migrated();
     let out = free.run(args).output();
     expect_code(&out, 0);
+    assert!(!out.stderr().contains(note), "{}", out.stderr());
+    // Into tasks that hold rows the plain load is the right one: no note.
+    let out = free
+        .run(["db", "seed", "--users", "200", "--tasks-per-user", "250"])
+        .output();
+    expect_code(&out, 0);
+    assert!(out.stdout().starts_with("100\t25000\t"), "{}", out.stdout());
     assert!(!out.stderr().contains(note), "{}", out.stderr());
 
     for json in [false, true] {

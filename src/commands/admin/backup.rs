@@ -301,9 +301,11 @@ pub fn restore(ctx: &Context, args: RestoreArgs) -> Result<()> {
         },
     );
     let progress = |rows| bar.set_position(rows);
+    // `indexes_kept`: the restore wanted to drop and rebuild them and could
+    // not; an append never drops them (it adds to rows in place).
     let restored = if args.append {
         crate::db::append::append(&mut conn, &mut reader, ctx.lock_timeout(10), &progress)
-            .map(|counts| (counts, true))
+            .map(|counts| (counts, false))
     } else {
         data::restore(
             &mut conn,
@@ -313,14 +315,14 @@ pub fn restore(ctx: &Context, args: RestoreArgs) -> Result<()> {
             ctx.lock_timeout(10),
             &progress,
         )
-        .map(|loaded| (loaded.counts, loaded.rebuilt))
+        .map(|loaded| (loaded.counts, loaded.indexes_kept))
     };
     bar.finish_and_clear();
-    let (counts, rebuilt) = restored.map_err(|e| restore_error(&args.file, &mut conn, e))?;
+    let (counts, indexes_kept) = restored.map_err(|e| restore_error(&args.file, &mut conn, e))?;
     ctx.emit(&Restored {
         users: counts.users,
         tasks: counts.tasks,
         elapsed_ms: started.elapsed().as_millis() as u64,
-        indexes_kept: !rebuilt,
+        indexes_kept,
     })
 }
