@@ -235,10 +235,7 @@ fn a_restore_beside_a_lock_holder_says_it_kept_the_indexes() {
 
     for json in [false, true] {
         let target = TestDb::migrated();
-        let holder = target.hold(
-            "BEGIN; LOCK TABLE tasks IN ACCESS SHARE MODE; SELECT pg_sleep(30);",
-            &target.locked("tasks"),
-        );
+        let holder = target.hold_tasks_reader();
         let flags: &[&str] = if json { &["--json"] } else { &[] };
         let out = target
             .cmd()

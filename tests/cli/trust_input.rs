@@ -259,10 +259,7 @@ fn rows_that_break_the_keys_in_place_are_the_files_problem() {
     let dir = TempDir::new("constraints");
     let orphan = orphan_backup(&dir);
     let target = TestDb::migrated();
-    let holder = target.hold(
-        "BEGIN; LOCK TABLE tasks IN ACCESS SHARE MODE; SELECT pg_sleep(30);",
-        &target.locked("tasks"),
-    );
+    let holder = target.hold_tasks_reader();
     let out = target.cmd().args(["db", "restore"]).arg(&orphan).output();
     drop(holder);
     expect_code(&out, 2);

@@ -436,6 +436,15 @@ impl TestDb {
         holder
     }
 
+    /// Another session reading `tasks` (ACCESS SHARE) until dropped: the
+    /// lock the fast path's index drop would wait for.
+    pub fn hold_tasks_reader(&self) -> Holder {
+        self.hold(
+            "BEGIN; LOCK TABLE tasks IN ACCESS SHARE MODE; SELECT pg_sleep(30);",
+            &self.locked("tasks"),
+        )
+    }
+
     /// SQL that is true when another session holds a granted lock on `table`.
     pub fn locked(&self, table: &str) -> String {
         format!(
