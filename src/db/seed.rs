@@ -99,7 +99,10 @@ pub fn run(
         let progress = |written| progress(written, total);
 
         let big = missing.len() as u64 * plan.tasks_per_user >= REBUILD_THRESHOLD;
-        let rebuild = if big {
+        // Into tasks that hold rows the plain load is the one to run: asked
+        // first without the fast path's locks, so a reader of the table
+        // costs no wait for them (nor a note that it did).
+        let rebuild = if big && tasks_empty(conn)? {
             let taken = fast_path::take(conn, lock_timeout, FastPath::TasksSecondary)?;
             outcome.indexes_kept = matches!(taken, fast_path::Taken::Locked);
             taken.dropped()
@@ -115,6 +118,20 @@ pub fn run(
         }
         Ok(outcome)
     })
+}
+
+/// Whether `tasks` holds no row (a reader's lock does not block it).
+const TASKS_EMPTY: &str = "SELECT NOT EXISTS (SELECT FROM tasks) AS empty";
+
+fn tasks_empty(conn: &mut PgConn) -> QueryResult<bool> {
+    #[derive(QueryableByName)]
+    struct Empty {
+        #[diesel(sql_type = diesel::sql_types::Bool)]
+        empty: bool,
+    }
+    Ok(diesel::sql_query(TASKS_EMPTY)
+        .get_result::<Empty>(conn)?
+        .empty)
 }
 
 fn copy_users(conn: &mut PgConn, seed: u64, missing: &[u64]) -> QueryResult<usize> {
