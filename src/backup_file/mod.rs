@@ -111,8 +111,15 @@ impl std::fmt::Display for FormatError {
 
 impl std::error::Error for FormatError {}
 
+/// Data follows the backup: its own trailer, or its gzip member.
+const TRAILING_DATA: &str =
+    "the file is damaged: data after the end of the backup (two files joined?)";
+
 /// An I/O error while reading a backup, as the problem it shows.
 pub fn read_error(err: io::Error) -> FormatError {
+    if gzip::is_trailing_data(&err) {
+        return FormatError::unreadable(TRAILING_DATA);
+    }
     match err.kind() {
         io::ErrorKind::UnexpectedEof => FormatError::unreadable("the file is truncated"),
         io::ErrorKind::InvalidInput | io::ErrorKind::InvalidData => {
@@ -296,8 +303,8 @@ impl<R: BufRead> Reader<R> {
     }
 
     /// The trailer, and then nothing more (which makes gzip check its CRC;
-    /// read through a multi-member decoder, data after the gzip member is
-    /// seen and refused too).
+    /// read through [`gzip::OneMember`], any byte after the gzip member is
+    /// refused too).
     pub fn trailer(&mut self) -> Result<Trailer, FormatError> {
         let line = self.next_line()?;
         let trailer: Trailer = serde_json::from_slice(line)
@@ -308,9 +315,7 @@ impl<R: BufRead> Reader<R> {
             .read_until(b'\n', &mut self.line)
             .map_err(read_error)?;
         if rest != 0 {
-            return Err(FormatError::unreadable(
-                "the file is damaged: data after the end of the backup (two files joined?)",
-            ));
+            return Err(FormatError::unreadable(TRAILING_DATA));
         }
         Ok(trailer)
     }
@@ -357,6 +362,7 @@ pub fn check(trailer: &Trailer, users: Section, tasks: Section) -> Result<(), Fo
 
 mod archive;
 pub mod binary;
+pub mod gzip;
 pub use archive::Archive;
 
 #[cfg(test)]

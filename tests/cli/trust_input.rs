@@ -50,11 +50,22 @@ fn data_after_the_backup_is_refused() {
     std::fs::write(&joined, &bytes).unwrap();
     restore_and_verify(&joined, "data after the end of the backup");
 
-    let junk = dir.join("junk.todo");
-    let mut bytes = std::fs::read(&a).unwrap();
-    bytes.extend(b"not gzip at all, appended by accident\n");
-    std::fs::write(&junk, &bytes).unwrap();
-    restore_and_verify(&junk, "junk.todo: the file is corrupt");
+    // Bytes that are not gzip, long enough for a gzip header or too short
+    // for one (padding): data after the backup too, not a damaged or a
+    // truncated file.
+    for (name, tail) in [
+        ("junk.todo", &b"not gzip at all, appended by accident\n"[..]),
+        ("padded.todo", b"\0\0\0\0"),
+    ] {
+        let file = dir.join(name);
+        let mut bytes = std::fs::read(&a).unwrap();
+        bytes.extend(tail);
+        std::fs::write(&file, &bytes).unwrap();
+        restore_and_verify(
+            &file,
+            &format!("{name}: the file is damaged: data after the end"),
+        );
+    }
 }
 
 #[test]

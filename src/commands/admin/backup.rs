@@ -6,10 +6,10 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use clap::Args;
-use flate2::read::MultiGzDecoder;
 use flate2::write::GzEncoder;
 use sha2::{Digest, Sha256};
 
+use crate::backup_file::gzip::OneMember;
 use crate::backup_file::{self, FormatError, Header, Reader};
 use crate::commands::{ensure_can_prompt, errors, Context};
 use crate::db::backup::{self as data, Counts, RestoreError};
@@ -157,7 +157,7 @@ pub fn backup(ctx: &Context, args: BackupArgs) -> Result<()> {
 }
 
 /// A backup file being read.
-type FileReader = Reader<BufReader<MultiGzDecoder<BufReader<File>>>>;
+type FileReader = Reader<BufReader<OneMember<BufReader<File>>>>;
 
 /// Runs `write` into a gzip stream over `inner`, counting and hashing the
 /// compressed bytes; returns the counts and the finished writer.
@@ -182,13 +182,12 @@ fn compressed<W: Write>(
 pub(super) fn open(path: &Path) -> Result<(FileReader, Header)> {
     let file = File::open(path)
         .map_err(|e| Error::usage(format!("cannot open {}: {e}", path.display())))?;
-    // A backup is one gzip member followed by nothing (SPEC §17). Reading
-    // on across members makes anything after the first one visible to the
-    // trailer check, which refuses it: a second member's data, or junk
-    // that is not gzip at all.
+    // A backup is one gzip member followed by nothing (SPEC §17): the
+    // trailer check reads on after the trailer, and OneMember refuses any
+    // byte left in the file after the member.
     let mut reader = Reader::new(BufReader::with_capacity(
         1 << 20,
-        MultiGzDecoder::new(BufReader::with_capacity(1 << 20, file)),
+        OneMember::new(BufReader::with_capacity(1 << 20, file)),
     ));
     let header = reader.header().map_err(|e| file_error(path, e))?;
     let known = migrate::known();
