@@ -28,7 +28,7 @@ pub enum ConfigCommand {
     /// Example: todo config unset alias.today
     #[command(verbatim_doc_comment)]
     Unset { key: String },
-    /// Every setting, one per line (key, tab, value)
+    /// Every setting, one per line (key, tab, value); passwords masked
     ///
     /// Example: todo config list --json
     #[command(verbatim_doc_comment)]
@@ -87,6 +87,21 @@ fn entries(c: &config::Config) -> Vec<(String, String)> {
     out
 }
 
+/// A setting as `config list` shows it: a URL's password masked
+/// (`postgresql://app:****@db/app`), since a listing ends up on screens and
+/// in logs; `config get` prints the value as stored, for scripts. A URL that
+/// does not parse is shown only when it has no password.
+fn listed(key: &str, value: String) -> String {
+    if !matches!(key, "database" | "read_url") || value == "local" {
+        return value;
+    }
+    match crate::url::DbUrl::parse(&value, None, 0) {
+        Ok(url) => url.redacted(),
+        Err(_) if config::has_password(&value) => "****".into(),
+        Err(_) => value,
+    }
+}
+
 pub fn run(ctx: &Context, cmd: ConfigCommand) -> Result<()> {
     let mut out = ctx.stdout();
     match cmd {
@@ -100,7 +115,10 @@ pub fn run(ctx: &Context, cmd: ConfigCommand) -> Result<()> {
             writeln!(out, "{}", found.1)?;
         }
         ConfigCommand::List => {
-            let all = entries(&config::load()?);
+            let all = entries(&config::load()?).into_iter().map(|(k, v)| {
+                let v = listed(&k, v);
+                (k, v)
+            });
             if ctx.out.format == crate::output::Format::Json {
                 let map: serde_json::Map<String, serde_json::Value> = all
                     .into_iter()

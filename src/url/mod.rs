@@ -273,6 +273,17 @@ impl DbUrl {
         if !self.raw.is_empty() {
             out = out.replace(&self.raw, &self.display);
         }
+        self.mask_secrets(out)
+    }
+
+    /// The URL as given, its password masked (`postgresql://app:****@db/app`):
+    /// for showing a stored setting whole (`todo config list`).
+    pub fn redacted(&self) -> String {
+        self.mask_secrets(self.raw.clone())
+    }
+
+    /// Masks the password where it stands as one (see [`DbUrl::mask`]).
+    fn mask_secrets(&self, mut out: String) -> String {
         for secret in &self.secrets {
             for (before, after) in [(":", "@"), ("password=", "&"), ("password=", " ")] {
                 out = out.replace(

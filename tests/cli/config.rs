@@ -105,6 +105,39 @@ fn the_config_database_and_its_checks() {
     assert!(out.stderr().contains("chmod 600"), "{}", out.stderr());
     assert!(!out.stderr().contains("Secr3tPW"));
 
+    // In a private file it is kept; a listing masks it (URL and keyword
+    // form), `config get` gives it as stored.
+    std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o600)).unwrap();
+    let config = |args: &[&str]| {
+        todo_cmd(&dir)
+            .env("TODO_CONFIG", &file)
+            .args(["config"])
+            .args(args)
+            .expect(0)
+    };
+    let _ = config(&[
+        "set",
+        "read_url",
+        "host=replica password='Secr3tPW' dbname=app",
+    ]);
+    let out = config(&["list"]);
+    assert_eq!(
+        out.stdout(),
+        "database\tpostgresql://app:****@db.example.com/app\n\
+         read_url\thost=replica password='****' dbname=app\n"
+    );
+    let out = config(&["list", "--json"]);
+    assert_eq!(
+        out.value()["database"],
+        "postgresql://app:****@db.example.com/app"
+    );
+    assert!(!out.stdout().contains("Secr3tPW"), "{}", out.stdout());
+    let out = config(&["get", "database"]);
+    assert_eq!(
+        out.stdout().trim(),
+        "postgresql://app:Secr3tPW@db.example.com/app"
+    );
+
     // An unknown key: its name and line, never a value; `todo config`
     // still works to mend it.
     std::fs::write(
