@@ -178,7 +178,7 @@ fn the_editor_buffer_is_private_and_removed() {
         log = log.display()
     );
     let (code, screen) =
-        crate::tasks::with_editor(&db, &format!("task edit {id} --user e@example.com"), &body);
+        crate::terminal::with_editor(&db, &format!("task edit {id} --user e@example.com"), &body);
     assert_eq!(code, Some(0), "{screen}");
     let seen = std::fs::read_to_string(&log).unwrap();
     let lines: Vec<&str> = seen.lines().collect();
