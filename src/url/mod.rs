@@ -6,7 +6,9 @@
 
 use crate::error::{Error, Result};
 
+mod checks;
 mod conninfo;
+use checks::{asyncpg_ssl, check_ports, check_sslmode, valid_percent_escapes};
 
 /// A URL ready for libpq, with what is needed to keep its password secret.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -305,49 +307,6 @@ impl DbUrl {
     }
 }
 
-/// Every `%` starts a two-hex-digit escape.
-fn valid_percent_escapes(s: &str) -> bool {
-    let bytes = s.as_bytes();
-    bytes.iter().enumerate().all(|(i, b)| {
-        *b != b'%'
-            || (bytes.get(i + 1).is_some_and(u8::is_ascii_hexdigit)
-                && bytes.get(i + 2).is_some_and(u8::is_ascii_hexdigit))
-    })
-}
-
-/// A port, or a comma-separated list of them (multi-host URLs).
-fn check_ports(ports: &str) -> Result<()> {
-    for port in ports.split(',') {
-        if port.is_empty() {
-            continue;
-        }
-        if !matches!(port.parse::<u32>(), Ok(1..=65535)) {
-            return Err(Error::usage(format!(
-                "invalid port '{}' in the database URL",
-                port.chars().take(20).collect::<String>()
-            ))
-            .with_hint(format!("a port is a number from 1 to 65535; {ENCODE_HINT}")));
-        }
-    }
-    Ok(())
-}
-
-fn check_sslmode(mode: &str) -> Result<()> {
-    const MODES: [&str; 6] = [
-        "disable",
-        "allow",
-        "prefer",
-        "require",
-        "verify-ca",
-        "verify-full",
-    ];
-    if MODES.contains(&mode) {
-        return Ok(());
-    }
-    Err(Error::usage("invalid sslmode in the database URL")
-        .with_hint(format!("use one of: {}", MODES.join(", "))))
-}
-
 /// What to do when this build's libpq (major version `libpq`) does not
 /// know `sslnegotiation`.
 pub fn no_direct_tls_hint(libpq: i32) -> String {
@@ -367,28 +326,10 @@ fn refused_hint(why: &str, otherwise: &str) -> String {
     }
 }
 
-/// asyncpg's `ssl=` value as libpq's `sslmode`.
-fn asyncpg_ssl(value: &str) -> Result<&'static str> {
-    Ok(match value {
-        "true" | "require" => "require",
-        "false" | "disable" => "disable",
-        "allow" => "allow",
-        "prefer" => "prefer",
-        "verify-ca" => "verify-ca",
-        "verify-full" => "verify-full",
-        _ => {
-            return Err(
-                Error::usage("unsupported value of ssl= in the database URL")
-                    .with_hint("use ssl=require (or sslmode=require, disable, verify-full, …)"),
-            )
-        }
-    })
-}
-
 /// `user@host:port/db` from libpq's values (hosts and ports are
 /// comma-separated lists for multi-host URLs; an IPv6 host is bracketed
 /// when a port follows it; a socket directory is shown without the port;
-/// no host is libpq's default, shown as `localhost`).
+/// no host is libpq's default, shown as `localhost`; no database, nothing).
 fn display(user: Option<&str>, hosts: Option<&str>, ports: Option<&str>, db: &str) -> String {
     let hosts: Vec<&str> = hosts.unwrap_or_default().split(',').collect();
     let ports: Vec<&str> = ports.unwrap_or_default().split(',').collect();
@@ -409,9 +350,16 @@ fn display(user: Option<&str>, hosts: Option<&str>, ports: Option<&str>, db: &st
         })
         .collect::<Vec<_>>()
         .join(",");
+    // No database named: libpq's default (the user's name), shown as
+    // nothing rather than as an empty path (`/run/pg`, not `/run/pg/`).
+    let db = if db.is_empty() {
+        String::new()
+    } else {
+        format!("/{db}")
+    };
     match user {
-        Some(u) if !u.is_empty() => format!("{u}@{place}/{db}"),
-        _ => format!("{place}/{db}"),
+        Some(u) if !u.is_empty() => format!("{u}@{place}{db}"),
+        _ => format!("{place}{db}"),
     }
 }
 

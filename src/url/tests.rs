@@ -152,6 +152,9 @@ fn libpq_reads_the_url_and_refuses_what_it_does_not_know() {
         parse("postgresql:///db?host=/run/pg&port=5433&user=u").display(),
         "u@/run/pg/db"
     );
+    // No database named (libpq's default): no empty path after the host.
+    assert_eq!(parse("postgresql:///?host=/run/pg").display(), "/run/pg");
+    assert_eq!(parse("postgresql://h:5433").display(), "h:5433");
     // A password given as a parameter is masked as libpq decoded it.
     let url = parse("postgresql://u@h/db?password=p%40ss");
     assert_eq!(url.mask("password=p@ss"), "password=****");
