@@ -144,7 +144,11 @@ pub fn load() -> Result<Config> {
         }
     };
     let config = parse(&text, &path)?;
-    check_secrets(&config, &path)?;
+    use std::os::unix::fs::PermissionsExt;
+    let mode = std::fs::metadata(&path)
+        .map(|m| m.permissions().mode() & 0o777)
+        .unwrap_or(0o777);
+    check_secrets(&config, &path, mode, false)?;
     Ok(config)
 }
 
@@ -240,30 +244,30 @@ pub fn has_password(url: &str) -> bool {
         .is_some_and(|(info, _)| info.contains(':'))
 }
 
-/// A password in the file only when nobody else may read it.
-fn check_secrets(config: &Config, path: &Path) -> Result<()> {
-    use std::os::unix::fs::PermissionsExt;
+/// A password in the file (of permission bits `mode`) only when nobody
+/// else may read it: checked when the file is read (`writing` false) and
+/// before `config set` would write one into it (`writing` true).
+pub fn check_secrets(config: &Config, path: &Path, mode: u32, writing: bool) -> Result<()> {
     let secret = [&config.database, &config.read_url]
         .into_iter()
         .flatten()
         .any(|u| has_password(u));
-    if !secret {
+    if !secret || mode & 0o077 == 0 {
         return Ok(());
     }
-    let mode = std::fs::metadata(path)
-        .map(|m| m.permissions().mode() & 0o777)
-        .unwrap_or(0o777);
-    if mode & 0o077 != 0 {
-        return Err(Error::usage(format!(
-            "{} holds a password but others may read it (mode {mode:o})",
-            path.display()
-        ))
-        .with_hint(format!(
-            "chmod 600 {} (as libpq asks of ~/.pgpass), or keep the password in ~/.pgpass",
-            path.display()
-        )));
-    }
-    Ok(())
+    let what = if writing {
+        "a password is not written into"
+    } else {
+        "a password is not read from"
+    };
+    Err(Error::usage(format!(
+        "{what} {}: others may read it (mode {mode:o})",
+        path.display()
+    ))
+    .with_hint(format!(
+        "chmod 600 {} (as libpq asks of ~/.pgpass), or keep the password in ~/.pgpass",
+        path.display()
+    )))
 }
 
 /// The file's text with `key` (`user`, …, or `alias.NAME`) set to `value`

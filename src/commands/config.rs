@@ -148,7 +148,8 @@ pub fn run(ctx: &Context, cmd: ConfigCommand) -> Result<()> {
 }
 
 /// Edits the file (created 0600 when missing), keeping its mode; checks
-/// the result parses before it replaces the file.
+/// the result parses, and holds a password only if the mode keeps it
+/// private, before it replaces the file.
 fn write(key: &str, value: Option<&str>) -> Result<()> {
     use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
     let path = path()?;
@@ -162,7 +163,7 @@ fn write(key: &str, value: Option<&str>) -> Result<()> {
         Err(e) => return Err(io(e)),
     };
     let edited = config::edit(&text, key, value);
-    config::parse(&edited, &path)?;
+    config::check_secrets(&config::parse(&edited, &path)?, &path, mode, true)?;
     if let Some(dir) = path.parent() {
         std::fs::create_dir_all(dir).map_err(io)?;
     }

@@ -104,6 +104,41 @@ fn the_config_database_and_its_checks() {
         .expect(2);
     assert!(out.stderr().contains("chmod 600"), "{}", out.stderr());
     assert!(!out.stderr().contains("Secr3tPW"));
+    // `config set` writes no password into such a file (the file stays as
+    // it was), and `config unset` takes one out of it.
+    let set = |args: &[&str]| {
+        todo_cmd(&dir)
+            .env("TODO_CONFIG", &file)
+            .args(["config"])
+            .args(args)
+            .output()
+    };
+    std::fs::write(&file, "user = \"a@example.com\"\n").unwrap();
+    let out = set(&["set", "read_url", "postgresql://app:Secr3tPW@replica/app"]);
+    expect_code(&out, 2);
+    assert!(
+        out.stderr().contains("a password is not written into")
+            && out.stderr().contains("chmod 600"),
+        "{}",
+        out.stderr()
+    );
+    assert!(!out.stderr().contains("Secr3tPW"));
+    assert_eq!(
+        std::fs::read_to_string(&file).unwrap(),
+        "user = \"a@example.com\"\n"
+    );
+    std::fs::write(
+        &file,
+        "database = \"postgresql://app:Secr3tPW@db.example.com/app\"\n",
+    )
+    .unwrap();
+    expect_code(&set(&["unset", "database"]), 0);
+    assert_eq!(std::fs::read_to_string(&file).unwrap(), "\n");
+    std::fs::write(
+        &file,
+        "database = \"postgresql://app:Secr3tPW@db.example.com/app\"\n",
+    )
+    .unwrap();
 
     // In a private file it is kept; a listing masks it (URL and keyword
     // form), `config get` gives it as stored.
