@@ -152,7 +152,7 @@ pub fn run(ctx: &Context, cmd: ConfigCommand) -> Result<()> {
 /// private, before it replaces the file.
 fn write(key: &str, value: Option<&str>) -> Result<()> {
     use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
-    let path = path()?;
+    let path = through_symlinks(path()?);
     let io = |e: std::io::Error| Error::usage(format!("cannot write {}: {e}", path.display()));
     let (text, mode) = match std::fs::read_to_string(&path) {
         Ok(t) => {
@@ -182,4 +182,23 @@ fn write(key: &str, value: Option<&str>) -> Result<()> {
         let _ = std::fs::remove_file(&temp);
     }
     written.map_err(io)
+}
+
+/// The file a symlinked config path names (a dotfiles repository's, say),
+/// so that an edit changes that file instead of replacing the link with a
+/// copy, as git does with its config; a link that names no file yet
+/// gives the path it names (created there). Up to 8 links are followed.
+fn through_symlinks(mut path: std::path::PathBuf) -> std::path::PathBuf {
+    for _ in 0..8 {
+        match std::fs::read_link(&path) {
+            Ok(target) => {
+                path = match path.parent() {
+                    Some(dir) => dir.join(target),
+                    None => target,
+                }
+            }
+            Err(_) => break,
+        }
+    }
+    path
 }

@@ -193,3 +193,52 @@ fn the_config_database_and_its_checks() {
         .expect(0);
     assert_eq!(out.stdout().trim(), file.display().to_string());
 }
+
+/// A config path that is a symlink (a dotfiles repository's file) is
+/// edited where it points: the link stays a link, the file it names
+/// changes (also when it does not exist yet).
+#[test]
+fn config_set_edits_through_a_symlink() {
+    let dir = TempDir::new("config-link");
+    std::fs::create_dir(dir.join("dotfiles")).unwrap();
+    let target = dir.join("dotfiles/todo.toml");
+    std::fs::write(&target, "user = \"a@example.com\"\n").unwrap();
+    std::fs::set_permissions(&target, std::fs::Permissions::from_mode(0o600)).unwrap();
+    let link = dir.join("config.toml");
+    std::os::unix::fs::symlink("dotfiles/todo.toml", &link).unwrap();
+    let config = |file: &std::path::Path, args: &[&str]| {
+        todo_cmd(&dir)
+            .env("TODO_CONFIG", file)
+            .args(["config"])
+            .args(args)
+            .expect(0)
+    };
+    config(&link, &["set", "color", "never"]);
+    assert!(std::fs::symlink_metadata(&link)
+        .unwrap()
+        .file_type()
+        .is_symlink());
+    assert_eq!(
+        std::fs::read_to_string(&target).unwrap(),
+        "user = \"a@example.com\"\ncolor = \"never\"\n"
+    );
+    let out = config(&link, &["get", "color"]);
+    assert_eq!(out.stdout(), "never\n");
+    config(&link, &["unset", "user"]);
+    assert_eq!(
+        std::fs::read_to_string(&target).unwrap(),
+        "color = \"never\"\n"
+    );
+    // A link to a file not made yet: the file is created where it points.
+    let dangling = dir.join("new.toml");
+    std::os::unix::fs::symlink("dotfiles/new.toml", &dangling).unwrap();
+    config(&dangling, &["set", "user", "b@example.com"]);
+    assert_eq!(
+        std::fs::read_to_string(dir.join("dotfiles/new.toml")).unwrap(),
+        "user = \"b@example.com\"\n"
+    );
+    assert!(std::fs::symlink_metadata(&dangling)
+        .unwrap()
+        .file_type()
+        .is_symlink());
+}
