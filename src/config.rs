@@ -53,8 +53,8 @@ pub fn install(config: Config) {
 /// Expands an alias (SPEC §18, as git does): when the first argument names
 /// an alias of the config, its command line (split like a shell splits
 /// words, with quotes) replaces it. A built-in command is never shadowed
-/// (`todo config set` refuses such names; one written by hand is ignored):
-/// `builtin` tells a command's name or alias.
+/// (`todo config set` refuses such names; one written by hand is ignored),
+/// nor an option (`-v`): `builtin` tells a command's name or alias.
 pub fn expand_alias(
     args: Vec<std::ffi::OsString>,
     config: &Config,
@@ -66,13 +66,22 @@ pub fn expand_alias(
     let Some((_, command)) = config.alias.iter().find(|(name, _)| name == first) else {
         return args;
     };
-    if builtin(first) {
+    if !is_alias_name(first) || builtin(first) {
         return args;
     }
     let mut out = vec![args[0].clone()];
     out.extend(split_words(command).into_iter().map(Into::into));
     out.extend(args.into_iter().skip(2));
     out
+}
+
+/// A word that can name an alias: letters, digits, `-` and `_`, starting
+/// with a letter or digit (so never an option such as `-v` or `--help`).
+pub fn is_alias_name(name: &str) -> bool {
+    name.chars().next().is_some_and(char::is_alphanumeric)
+        && name
+            .chars()
+            .all(|c| c.is_alphanumeric() || c == '-' || c == '_')
 }
 
 /// Words as a shell splits them: whitespace separates, single and double

@@ -360,7 +360,9 @@ pub fn wants_json(args: &[std::ffi::OsString]) -> bool {
 /// Whether `name` is a top-level command or one of its aliases (an alias
 /// of the config file never shadows one).
 pub fn is_command(name: &str) -> bool {
-    command()
-        .get_subcommands()
-        .any(|c| c.get_name() == name || c.get_all_aliases().any(|a| a == name))
+    // `help` is clap's own subcommand (`todo help task`), not in the tree.
+    name == "help"
+        || command()
+            .get_subcommands()
+            .any(|c| c.get_name() == name || c.get_all_aliases().any(|a| a == name))
 }

@@ -54,8 +54,9 @@ fn check_key(key: &str) -> Result<()> {
         return Ok(());
     }
     if let Some(name) = key.strip_prefix("alias.") {
-        if name.is_empty() || name.contains(char::is_whitespace) {
-            return Err(Error::usage(format!("'{name}' cannot be an alias name")));
+        if !config::is_alias_name(name) {
+            return Err(Error::usage(format!("'{name}' cannot be an alias name"))
+                .with_hint("an alias name is a word of letters, digits, '-' and '_' that starts with a letter or digit"));
         }
         if crate::cli::is_command(name) {
             return Err(Error::usage(format!(

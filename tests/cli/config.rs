@@ -56,6 +56,25 @@ fn the_config_sets_the_user_and_aliases() {
         .output();
     expect_code(&out, 2);
     assert!(out.stderr().contains("cannot shadow"), "{}", out.stderr());
+    // Nor clap's `help`, nor an option: `help` and `-v` keep their meaning
+    // even when the file (written by hand) says otherwise.
+    for name in ["help", "-v", "--json", "a b"] {
+        let out = with_config(&db, &file)
+            .args(["config", "set", &format!("alias.{name}"), "user list"])
+            .output();
+        expect_code(&out, 2);
+    }
+    let text = std::fs::read_to_string(&file).unwrap();
+    std::fs::write(
+        &file,
+        format!("{text}help = \"user list\"\n\"-V\" = \"user list\"\n"),
+    )
+    .unwrap();
+    let out = with_config(&db, &file).args(["help"]).expect(0);
+    assert!(out.stdout().contains("Usage: todo"), "{}", out.stdout());
+    let out = with_config(&db, &file).args(["-V"]).expect(0);
+    assert!(out.stdout().starts_with("todo "), "{}", out.stdout());
+    std::fs::write(&file, text).unwrap();
 
     // A comment written by hand survives set and unset.
     let text = std::fs::read_to_string(&file).unwrap();
