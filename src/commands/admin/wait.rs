@@ -26,7 +26,8 @@ const POLL: Duration = Duration::from_millis(250);
 
 /// Connects again and again until the server answers (and, with
 /// `--migrated`, has no pending migration) or the time is up. Each attempt
-/// is one connection with a connect timeout of at most the time left.
+/// is one connection with a connect timeout of at most the time left (but
+/// libpq's reliable minimum of 2 s); the last one starts at the deadline.
 pub fn wait(ctx: &Context, args: WaitArgs) -> Result<()> {
     let started = Instant::now();
     let deadline = started + Duration::from_secs(args.timeout);
@@ -50,10 +51,13 @@ pub fn wait(ctx: &Context, args: WaitArgs) -> Result<()> {
             Err(e) if e.kind == Kind::Unavailable || e.kind == Kind::NotReady => last = e,
             Err(e) => return Err(e),
         }
-        if Instant::now() + POLL >= deadline {
+        // The last attempt starts at the deadline, not up to a poll
+        // before it: "gave up after N s" is then true.
+        let left = deadline.saturating_duration_since(Instant::now());
+        if left.is_zero() {
             break;
         }
-        std::thread::sleep(POLL);
+        std::thread::sleep(POLL.min(left));
     }
     Err(Error {
         message: format!("gave up after {} s: {}", args.timeout, last.message),
