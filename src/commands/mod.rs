@@ -187,12 +187,17 @@ fn shape(cli: &Cli) -> Result<Option<&'static crate::output::shape::Shape>> {
                 .unwrap_or_default()
         )));
     }
-    let shape = crate::output::shape::Shape::new(
-        g.json.as_deref(),
-        crate::output::fields::of(&cli.path),
-        &cli.path,
-        g.jq.as_deref(),
-    )?;
+    let available = crate::output::fields::of(&cli.path);
+    if g.jq.is_some() && available.is_none() {
+        // A filter that would never run is refused, not ignored.
+        return Err(Error::usage(format!(
+            "todo {} prints no JSON for --jq to filter",
+            cli.path
+        ))
+        .with_hint("--jq is for commands that print JSON (see todo COMMAND --help)"));
+    }
+    let shape =
+        crate::output::shape::Shape::new(g.json.as_deref(), available, &cli.path, g.jq.as_deref())?;
     // One per invocation, for the process's life.
     Ok(shape.map(|s| &*Box::leak(Box::new(s))))
 }

@@ -82,6 +82,21 @@ fn an_unknown_field_is_exit_2_listing_the_fields_and_nothing_is_done() {
         .args(["db", "local", "url", "--json=url"])
         .expect(2)
         .stderr_has("prints no JSON fields");
+    // Nor is a filter it would never run ignored: the text is not printed
+    // as if --jq had been applied to it.
+    for args in [
+        &["db", "local", "url"][..],
+        &["config", "path"],
+        &["completions", "bash"],
+    ] {
+        let out = todo_cmd(&dir).args(args).args(["--jq", "."]).expect(2);
+        assert!(out.stdout().is_empty(), "{}", out.stdout());
+        assert!(
+            out.stderr().contains("prints no JSON for --jq to filter"),
+            "{}",
+            out.stderr()
+        );
+    }
 }
 
 #[test]
