@@ -186,3 +186,22 @@ fn rm_of_several_tasks_asks_on_a_terminal() {
     db.run(["task", "rm", &d, &e]).env_user(u).expect(0);
     assert_eq!(count(), "0");
 }
+
+/// `db backup -o -` with stdout on a terminal is refused (exit 2, as gzip
+/// refuses): the redirect was forgotten, and compressed bytes would land
+/// on the screen. `--force` writes them anyway.
+#[test]
+fn a_backup_is_not_written_to_a_terminal() {
+    let db = TestDb::migrated();
+    db.add_user("tty@example.com");
+    let (code, screen) = on_terminal(&db, "db backup -o -", &[]);
+    assert_eq!(code, Some(2), "{screen}");
+    assert!(
+        screen.contains("not written to a terminal") && screen.contains("-o - > FILE"),
+        "{screen}"
+    );
+    assert!(!screen.contains("Backed up"), "{screen}");
+    let (code, screen) = on_terminal(&db, "db backup -o - --force", &[]);
+    assert_eq!(code, Some(0), "{screen}");
+    assert!(screen.contains("Backed up 1 user"), "{screen}");
+}

@@ -28,7 +28,8 @@ pub struct BackupArgs {
     /// database on the embedded local server)
     #[arg(long)]
     pub verify: bool,
-    /// Replace FILE if it exists (a backup never overwrites one otherwise)
+    /// Replace FILE if it exists (a backup never overwrites one otherwise);
+    /// with -o -, write to stdout even when it is a terminal
     #[arg(long)]
     pub force: bool,
 }
@@ -102,6 +103,14 @@ pub fn backup(ctx: &Context, args: BackupArgs) -> Result<()> {
         PathBuf::from(format!("todo-backup-{}.todo", now.format("%Y%m%dT%H%M%SZ")))
     });
     let to_stdout = outfile::is_stdout(&path);
+    if to_stdout && std::io::stdout().is_terminal() && !args.force {
+        // As gzip: compressed bytes on a screen are garbage (and may leave
+        // the terminal in a strange state); the redirect was forgotten.
+        return Err(Error::usage(
+            "a backup is compressed binary data: it is not written to a terminal",
+        )
+        .with_hint("redirect it (todo db backup -o - > FILE), or name a file with -o FILE (--force writes it to the terminal anyway)"));
+    }
     let mut out = OutFile::create(&path, args.force, &mut |m| eprintln!("todo: {m}"))?;
     let bar = spinner(ctx, "backing up");
     let progress = |rows: u64| bar.set_position(rows);
