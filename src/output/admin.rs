@@ -225,8 +225,9 @@ impl Render for SeedCleaned {
     fn table(&self, out: &mut dyn Write, _color: bool) -> Result<()> {
         writeln!(
             out,
-            "Removed {} seed users and {} tasks.",
-            self.users, self.tasks
+            "Removed {} and {}.",
+            crate::text::count(self.users, "seed user", "seed users"),
+            crate::text::count(self.tasks, "task", "tasks")
         )?;
         Ok(())
     }

@@ -59,9 +59,9 @@ impl Render for BackedUp {
     fn table(&self, out: &mut dyn Write, _color: bool) -> Result<()> {
         writeln!(
             out,
-            "Backed up {} users and {} tasks to {} ({} bytes, {:.1} s{}).",
-            self.users,
-            self.tasks,
+            "Backed up {} and {} to {} ({} bytes, {:.1} s{}).",
+            crate::text::count(self.users as i64, "user", "users"),
+            crate::text::count(self.tasks as i64, "task", "tasks"),
             self.file,
             self.bytes,
             self.elapsed_ms as f64 / 1000.0,
@@ -116,9 +116,9 @@ impl Render for Restored {
     fn table(&self, out: &mut dyn Write, _color: bool) -> Result<()> {
         writeln!(
             out,
-            "Restored {} users and {} tasks in {:.1} s.",
-            self.users,
-            self.tasks,
+            "Restored {} and {} in {:.1} s.",
+            crate::text::count(self.users as i64, "user", "users"),
+            crate::text::count(self.tasks as i64, "task", "tasks"),
             self.elapsed_ms as f64 / 1000.0
         )?;
         if let Some(note) = self.kept_note() {
@@ -162,8 +162,10 @@ impl Render for Verified {
         if self.ok {
             writeln!(
                 out,
-                "{}: OK ({} users, {} tasks restored and checked against the manifest).",
-                self.file, self.users, self.tasks
+                "{}: OK ({}, {} restored and checked against the manifest).",
+                self.file,
+                crate::text::count(self.users as i64, "user", "users"),
+                crate::text::count(self.tasks as i64, "task", "tasks")
             )?;
         } else {
             writeln!(out, "{}: does NOT match its manifest.", self.file)?;

@@ -317,13 +317,13 @@ impl Render for Imported {
     fn table(&self, out: &mut dyn Write, _color: bool) -> Result<()> {
         writeln!(
             out,
-            "{} {} tasks{}.",
+            "{} {}{}.",
             if self.dry_run {
                 "Would import"
             } else {
                 "Imported"
             },
-            self.imported,
+            crate::text::count(self.imported as i64, "task", "tasks"),
             if self.skipped > 0 {
                 format!(" ({} skipped: deleted in the source)", self.skipped)
             } else {

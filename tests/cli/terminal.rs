@@ -203,5 +203,38 @@ fn a_backup_is_not_written_to_a_terminal() {
     assert!(!screen.contains("Backed up"), "{screen}");
     let (code, screen) = on_terminal(&db, "db backup -o - --force", &[]);
     assert_eq!(code, Some(0), "{screen}");
-    assert!(screen.contains("Backed up 1 user"), "{screen}");
+    assert!(screen.contains("Backed up 1 user and 0 tasks"), "{screen}");
+}
+
+/// `task import -` on a terminal says it reads what is typed (until
+/// Ctrl-D) instead of waiting without a word; the count's noun agrees
+/// with the number.
+#[test]
+fn import_from_a_terminal_says_it_reads_it() {
+    use std::io::Write;
+    let db = TestDb::migrated();
+    db.add_user("typed@example.com");
+    let bin = assert_cmd::cargo::cargo_bin("todo");
+    let command = format!("{} task import - --user typed@example.com", bin.display());
+    let mut child = crate::support::command_in_test_env("script", &db.dir)
+        .args(["-qec", &command, "/dev/null"])
+        .env("TODO_DATABASE_URL", db.url())
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .expect("util-linux script");
+    let mut stdin = child.stdin.take().unwrap();
+    stdin.write_all(b"[{\"title\":\"typed\"}]\n").unwrap();
+    assert!(db.wait_until("SELECT EXISTS (SELECT FROM pg_stat_activity WHERE application_name = 'todo' AND datname = current_database())"));
+    // Ctrl-D at the start of a line: the end of the input.
+    stdin.write_all(b"\x04").unwrap();
+    let out = child.wait_with_output().unwrap();
+    let screen = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{screen}");
+    assert!(
+        screen.contains("reading the records from the terminal (end with Ctrl-D)"),
+        "{screen}"
+    );
+    assert!(screen.contains("Imported 1 task."), "{screen}");
+    assert_eq!(db.value("SELECT title FROM tasks"), "typed");
 }

@@ -293,8 +293,9 @@ pub fn restore(ctx: &Context, args: RestoreArgs) -> Result<()> {
         if c.users + c.tasks > 0 {
             ctx.confirm(
                 &format!(
-                    "Replace the {} users and {} tasks in the database with the backup?",
-                    c.users, c.tasks
+                    "Replace the {} and {} in the database with the backup?",
+                    crate::text::count(c.users as i64, "user", "users"),
+                    crate::text::count(c.tasks as i64, "task", "tasks")
                 ),
                 "db restore --replace",
             )?;

@@ -8,7 +8,7 @@
 //! Round trips: the user lookup, then BEGIN, the COPY and COMMIT.
 
 use std::cell::RefCell;
-use std::io::{BufRead, BufReader};
+use std::io::{BufRead, BufReader, IsTerminal};
 use std::path::PathBuf;
 
 use clap::Args;
@@ -44,6 +44,10 @@ pub fn import(ctx: &Context, args: ImportArgs) -> Result<()> {
             .with_hint("pass --from json, csv, taskwarrior or todotxt"));
     };
     let mut input: Box<dyn BufRead> = if name == "-" {
+        if std::io::stdin().is_terminal() && !ctx.out.quiet {
+            // Typed records are a rare wish: say why nothing happens yet.
+            eprintln!("todo: reading the records from the terminal (end with Ctrl-D)");
+        }
         Box::new(std::io::stdin().lock())
     } else {
         let file = std::fs::File::open(&args.file)
