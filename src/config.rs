@@ -225,13 +225,18 @@ pub fn parse(text: &str, path: &Path) -> Result<Config> {
                 &mut config.color
             }
             other => {
-                return Err(at(
+                let unknown = at(
                     line,
                     format!(
                         "unknown key '{other}' (known: {}, [alias])",
                         KEYS.join(", ")
                     ),
-                ))
+                );
+                return Err(if is_alias_name(other) {
+                    unknown.with_hint(format!("remove it with: todo config unset {other}"))
+                } else {
+                    unknown
+                });
             }
         };
         *slot = Some(value.clone());
@@ -279,35 +284,69 @@ pub fn check_secrets(config: &Config, path: &Path, mode: u32, writing: bool) -> 
     )))
 }
 
-/// The file's text with `key` (`user`, …, or `alias.NAME`) set to `value`
-/// (or removed with `None`), every other line kept as it is.
-pub fn edit(text: &str, key: &str, value: Option<&str>) -> String {
-    let (table, name) = match key.split_once('.') {
+/// `alias.today` → (`Some("alias")`, `today`); `user` → (`None`, `user`).
+fn split_key(key: &str) -> (Option<&str>, &str) {
+    match key.split_once('.') {
         Some((t, n)) => (Some(t), n),
         None => (None, key),
-    };
-    let new_line = value.map(|v| format!("{name} = {}", toml::Value::String(v.into())));
-    let mut lines: Vec<String> = text.lines().map(String::from).collect();
+    }
+}
+
+/// Where a key's line is in a config file's lines.
+struct Located {
+    /// The line setting the key.
+    found: Option<usize>,
+    /// The key's table header (`[alias]`).
+    table_start: Option<usize>,
+    /// The first table header: top-level keys go above it.
+    first_table: Option<usize>,
+}
+
+fn locate<S: AsRef<str>>(lines: &[S], table: Option<&str>, name: &str) -> Located {
     let mut current: Option<String> = None;
-    let mut table_start = None;
-    let mut first_table = None;
-    let mut found = None;
+    let mut at = Located {
+        found: None,
+        table_start: None,
+        first_table: None,
+    };
     for (i, line) in lines.iter().enumerate() {
-        let t = line.trim();
+        let t = line.as_ref().trim();
         if let Some(n) = t.strip_prefix('[').and_then(|r| r.strip_suffix(']')) {
             current = Some(n.trim().to_string());
-            first_table.get_or_insert(i);
+            at.first_table.get_or_insert(i);
             if current.as_deref() == table {
-                table_start = Some(i);
+                at.table_start = Some(i);
             }
             continue;
         }
         let k = t.split('=').next().unwrap_or("").trim().trim_matches('"');
         if t.contains('=') && current.as_deref() == table && k == name {
-            found = Some(i);
+            at.found = Some(i);
             break;
         }
     }
+    at
+}
+
+/// Whether the file's text sets `key`, known to this version or not (so
+/// that `config unset` can remove a misspelt key the file is refused for).
+pub fn sets(text: &str, key: &str) -> bool {
+    let (table, name) = split_key(key);
+    let lines: Vec<&str> = text.lines().collect();
+    locate(&lines, table, name).found.is_some()
+}
+
+/// The file's text with `key` (`user`, …, or `alias.NAME`) set to `value`
+/// (or removed with `None`), every other line kept as it is.
+pub fn edit(text: &str, key: &str, value: Option<&str>) -> String {
+    let (table, name) = split_key(key);
+    let new_line = value.map(|v| format!("{name} = {}", toml::Value::String(v.into())));
+    let mut lines: Vec<String> = text.lines().map(String::from).collect();
+    let Located {
+        found,
+        table_start,
+        first_table,
+    } = locate(&lines, table, name);
     match (found, new_line) {
         (Some(i), Some(l)) => lines[i] = l,
         (Some(i), None) => {

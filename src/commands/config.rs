@@ -23,7 +23,8 @@ pub enum ConfigCommand {
     ///   todo config set alias.today "task list --pending --limit 20"
     #[command(verbatim_doc_comment)]
     Set { key: String, value: String },
-    /// Remove a setting
+    /// Remove a setting (also a key this version does not know, such as a
+    /// misspelt one the file is refused for)
     ///
     /// Example: todo config unset alias.today
     #[command(verbatim_doc_comment)]
@@ -140,7 +141,13 @@ pub fn run(ctx: &Context, cmd: ConfigCommand) -> Result<()> {
             write(&key, Some(&value))?;
         }
         ConfigCommand::Unset { key } => {
-            check_key(&key)?;
+            // A key the file sets is removed even when this version does
+            // not know it: the file is refused for it, and this fixes it.
+            let in_file = std::fs::read_to_string(through_symlinks(path()?))
+                .is_ok_and(|text| config::sets(&text, &key));
+            if !in_file {
+                check_key(&key)?;
+            }
             write(&key, None)?;
         }
     }

@@ -206,11 +206,39 @@ fn the_config_database_and_its_checks() {
     let err = out.stderr();
     assert!(err.contains("line 2") && err.contains("'databse'"), "{err}");
     assert!(!err.contains("Secr3tPW"), "{err}");
+    assert!(
+        err.contains("hint: remove it with: todo config unset databse"),
+        "{err}"
+    );
     let out = todo_cmd(&dir)
         .env("TODO_CONFIG", &file)
         .args(["config", "path"])
         .expect(0);
     assert_eq!(out.stdout().trim(), file.display().to_string());
+    // The hint's command removes the misspelt key and keeps the rest; a key
+    // neither known nor in the file is still refused.
+    todo_cmd(&dir)
+        .env("TODO_CONFIG", &file)
+        .args(["config", "unset", "databse"])
+        .expect(0);
+    assert_eq!(
+        std::fs::read_to_string(&file).unwrap(),
+        "user = \"a@example.com\"\n"
+    );
+    let out = todo_cmd(&dir)
+        .env("TODO_CONFIG", &file)
+        .args(["config", "unset", "databse"])
+        .expect(2);
+    assert!(
+        out.stderr().contains("unknown setting 'databse'"),
+        "{}",
+        out.stderr()
+    );
+    let out = todo_cmd(&dir)
+        .env("TODO_CONFIG", &file)
+        .args(["config", "get", "user"])
+        .expect(0);
+    assert_eq!(out.stdout().trim(), "a@example.com");
 }
 
 /// A config path that is a symlink (a dotfiles repository's file) is
