@@ -52,27 +52,41 @@ pub fn install(config: Config) {
 
 /// Expands an alias (SPEC §18, as git does): when the first argument names
 /// an alias of the config, its command line (split like a shell splits
-/// words, with quotes) replaces it. A built-in command is never shadowed
-/// (`todo config set` refuses such names; one written by hand is ignored),
-/// nor an option (`-v`): `builtin` tells a command's name or alias.
+/// words, with quotes) replaces it, and again while the result starts with
+/// another alias (`mine = "today --json"`, `today = "task list --pending"`);
+/// an alias met twice is a loop, an error naming the chain, as git's
+/// "alias loop detected". A built-in command is never shadowed (`todo
+/// config set` refuses such names; one written by hand is ignored), nor an
+/// option (`-v`): `builtin` tells a command's name or alias.
 pub fn expand_alias(
-    args: Vec<std::ffi::OsString>,
+    mut args: Vec<std::ffi::OsString>,
     config: &Config,
     builtin: impl Fn(&str) -> bool,
-) -> Vec<std::ffi::OsString> {
-    let Some(first) = args.get(1).and_then(|a| a.to_str()) else {
-        return args;
-    };
-    let Some((_, command)) = config.alias.iter().find(|(name, _)| name == first) else {
-        return args;
-    };
-    if !is_alias_name(first) || builtin(first) {
-        return args;
+) -> Result<Vec<std::ffi::OsString>> {
+    let mut chain: Vec<String> = Vec::new();
+    loop {
+        let Some(first) = args.get(1).and_then(|a| a.to_str()) else {
+            return Ok(args);
+        };
+        let Some((name, command)) = config.alias.iter().find(|(name, _)| name == first) else {
+            return Ok(args);
+        };
+        if !is_alias_name(name) || builtin(name) {
+            return Ok(args);
+        }
+        if chain.contains(name) {
+            chain.push(name.clone());
+            return Err(
+                Error::usage(format!("alias loop: {} does not end", chain.join(" → ")))
+                    .with_hint("change one of them with: todo config set alias.NAME COMMAND"),
+            );
+        }
+        chain.push(name.clone());
+        let mut out = vec![args[0].clone()];
+        out.extend(split_words(command).into_iter().map(Into::into));
+        out.extend(args.into_iter().skip(2));
+        args = out;
     }
-    let mut out = vec![args[0].clone()];
-    out.extend(split_words(command).into_iter().map(Into::into));
-    out.extend(args.into_iter().skip(2));
-    out
 }
 
 /// A word that can name an alias: letters, digits, `-` and `_`, starting
@@ -427,16 +441,33 @@ mod tests {
             ..Config::default()
         };
         let args = |v: &[&str]| v.iter().map(std::ffi::OsString::from).collect::<Vec<_>>();
+        let expand = |v: &[&str]| expand_alias(args(v), &config, |c| c == "task");
         assert_eq!(
-            expand_alias(args(&["todo", "today", "-n", "5"]), &config, |c| c
-                == "task"),
+            expand(&["todo", "today", "-n", "5"]).unwrap(),
             args(&["todo", "task", "list", "--pending", "-n", "5"])
         );
         // A built-in command is never shadowed.
         assert_eq!(
-            expand_alias(args(&["todo", "task", "stats"]), &config, |c| c == "task"),
+            expand(&["todo", "task", "stats"]).unwrap(),
             args(&["todo", "task", "stats"])
         );
+        // An alias of an alias expands again; a loop is an error.
+        let config = Config {
+            alias: vec![
+                ("mine".into(), "today --json".into()),
+                ("today".into(), "task list --pending".into()),
+                ("a".into(), "b -q".into()),
+                ("b".into(), "a".into()),
+            ],
+            ..Config::default()
+        };
+        let expand = |v: &[&str]| expand_alias(args(v), &config, |c| c == "task");
+        assert_eq!(
+            expand(&["todo", "mine", "-n", "5"]).unwrap(),
+            args(&["todo", "task", "list", "--pending", "--json", "-n", "5"])
+        );
+        let err = expand(&["todo", "a"]).unwrap_err();
+        assert!(err.to_string().contains("a → b → a"), "{err}");
     }
 
     #[test]

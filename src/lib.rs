@@ -59,7 +59,14 @@ pub fn main() -> ExitCode {
             return ExitCode::from(err.kind.exit_code());
         }
     };
-    let args = config::expand_alias(args, &settings, cli::is_command);
+    let wants_json = cli::wants_json(&args);
+    let args = match config::expand_alias(args, &settings, cli::is_command) {
+        Ok(args) => args,
+        Err(err) => {
+            err.print(&mut std::io::stderr().lock(), wants_json);
+            return ExitCode::from(err.kind.exit_code());
+        }
+    };
     // The default user sits below $TODO_USER (clap reads it from there).
     // Still one thread: nothing reads the environment concurrently.
     if let Some(user) = settings.user.as_deref() {

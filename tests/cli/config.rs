@@ -97,6 +97,42 @@ fn the_config_sets_the_user_and_aliases() {
 }
 
 #[test]
+fn an_alias_of_an_alias_expands_and_a_loop_is_refused() {
+    let db = TestDb::migrated();
+    db.add_user("chain@example.com");
+    db.add_task("chain@example.com", "first");
+    db.add_task("chain@example.com", "second");
+    let dir = TempDir::new("config-chain");
+    let file = dir.join("config.toml");
+    std::fs::write(
+        &file,
+        "user = \"chain@example.com\"\n[alias]\n\
+         mine = \"task list --json\"\n\
+         one = \"mine --limit 1\"\n\
+         ping = \"pong -q\"\n\
+         pong = \"ping\"\n",
+    )
+    .unwrap();
+    // `one` → `mine --limit 1` → `task list --json --limit 1`, then the
+    // arguments given.
+    let out = with_config(&db, &file).args(["one", "--pending"]).expect(0);
+    assert_eq!(
+        out.value().as_array().map(Vec::len),
+        Some(1),
+        "{}",
+        out.stdout()
+    );
+    // git's "alias loop detected": exit 2 naming the chain, nothing run.
+    let out = with_config(&db, &file).args(["ping"]).expect(2);
+    assert!(
+        out.stderr()
+            .contains("error: alias loop: ping → pong → ping"),
+        "{}",
+        out.stderr()
+    );
+}
+
+#[test]
 fn the_config_database_and_its_checks() {
     let db = TestDb::migrated();
     db.add_user("where@example.com");
