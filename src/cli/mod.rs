@@ -55,9 +55,11 @@ impl From<ColorArg> for Color {
 /// Tasks and users in the todo app's PostgreSQL database, from the terminal.
 ///
 /// Connects to the URL given by --database-url, else $TODO_DATABASE_URL,
-/// else $DATABASE_URL, else those keys in ./.env; with --local (or when
-/// nothing is configured and you are at a terminal) it uses a private
-/// PostgreSQL kept under $TODO_HOME.
+/// else $DATABASE_URL, else those keys in ./.env, else the config file's
+/// `database` (todo config path), else where libpq's PGHOST, PGHOSTADDR,
+/// PGSERVICE or PGDATABASE say, as psql does; with --local (or when nothing
+/// is configured and you are at a terminal) it uses a private PostgreSQL
+/// kept under $TODO_HOME.
 #[derive(Debug, Parser)]
 #[command(name = "todo", version, propagate_version = true, max_term_width = 100)]
 pub struct Cli {

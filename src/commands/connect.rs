@@ -91,13 +91,12 @@ pub fn resolve(opts: &ConnectOptions, notice: &mut dyn FnMut(&str)) -> Result<Ta
         // SPEC §18: the config file's database ("local" or a URL) ...
         None if crate::config::current().database.is_some() => {
             match crate::config::current().database.as_deref() {
-                Some("local") => local_target(opts),
-                Some(raw) => Ok(Target::Url(parse_url(
+                Some(raw) if raw != "local" => Ok(Target::Url(parse_url(
                     raw,
                     "database in the config file",
                     opts.connect_timeout,
                 )?)),
-                None => local_target(opts),
+                _ => local_target(opts),
             }
         }
         // ... then libpq's own environment, as psql connects.
@@ -113,7 +112,8 @@ pub fn resolve(opts: &ConnectOptions, notice: &mut dyn FnMut(&str)) -> Result<Ta
         }
         None if opts.interactive => local_target(opts),
         None => Err(Error::unavailable("no database configured").with_hint(
-            "set DATABASE_URL (or TODO_DATABASE_URL, or put it in ./.env), \
+            "set DATABASE_URL (or TODO_DATABASE_URL, or put it in ./.env, or \
+             `todo config set database URL`, or PGHOST/PGSERVICE as for psql), \
              or pass --local to use the embedded database",
         )),
     }

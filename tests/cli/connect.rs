@@ -218,7 +218,10 @@ fn no_url_without_a_terminal_exits_5_with_a_hint() {
     let err = out.stderr();
     assert!(err.starts_with("error: no database configured\n"), "{err}");
     assert!(err.contains("hint: set DATABASE_URL"), "{err}");
-    assert!(err.contains("--local"), "{err}");
+    // Every place a database can be named (SPEC §18), and --local.
+    for place in ["./.env", "todo config set database", "PGHOST", "--local"] {
+        assert!(err.contains(place), "{place}: {err}");
+    }
 }
 
 #[test]
