@@ -18,6 +18,7 @@ pub mod config;
 pub mod db;
 pub mod dotenv;
 pub mod error;
+pub mod infile;
 pub mod local;
 pub mod model;
 pub mod outfile;

@@ -284,3 +284,34 @@ fn rows_that_break_the_keys_in_place_are_the_files_problem() {
     );
     assert_eq!(target.value("SELECT count(*) FROM users"), "0");
 }
+
+#[test]
+fn a_directory_or_a_missing_file_is_named_as_such() {
+    let db = TestDb::migrated();
+    db.add_user("in@example.com");
+    let dir = TempDir::new("infile");
+    let missing = dir.join("nothing-here.todo");
+    let runs: [&[&str]; 4] = [
+        &["db", "verify"],
+        &["db", "restore"],
+        &["db", "restore", "--append"],
+        &["task", "import", "--user", "in@example.com"],
+    ];
+    for args in runs {
+        // Linux opens a directory; its first read used to surface as "not a
+        // todo backup" or "cannot tell the format".
+        let out = db.cmd().args(args).arg(dir.path()).expect(2);
+        let err = out.stderr();
+        assert!(
+            err.starts_with(&format!("error: {} is a directory\n", dir.path().display())),
+            "{args:?}: {err}"
+        );
+        let out = db.cmd().args(args).arg(&missing).expect(2);
+        let err = out.stderr();
+        assert!(
+            err.starts_with(&format!("error: cannot read {}: ", missing.display())),
+            "{args:?}: {err}"
+        );
+    }
+    assert_eq!(db.value("SELECT count(*) FROM tasks"), "0");
+}

@@ -189,8 +189,7 @@ fn compressed<W: Write>(
 /// Opens a backup and reads its header (exit 2 naming the problem); a
 /// backup from a newer schema is exit 6.
 pub(super) fn open(path: &Path) -> Result<(FileReader, Header)> {
-    let file = File::open(path)
-        .map_err(|e| Error::usage(format!("cannot open {}: {e}", path.display())))?;
+    let file = crate::infile::open(path)?;
     // A backup is one gzip member followed by nothing (SPEC §17): the
     // trailer check reads on after the trailer, and OneMember refuses any
     // byte left in the file after the member.

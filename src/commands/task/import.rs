@@ -39,20 +39,22 @@ pub fn import(ctx: &Context, args: ImportArgs) -> Result<()> {
     let user = crate::validate::user_ref(&args.user.user)?;
     let name = args.file.to_string_lossy().into_owned();
     let shown = if name == "-" { "stdin" } else { &name };
+    let file = match name.as_str() {
+        "-" => None,
+        _ => Some(crate::infile::open(&args.file)?),
+    };
     let Some(from) = args.from.or_else(|| ImportFormat::from_name(&name)) else {
         return Err(Error::usage(format!("cannot tell the format of {name}"))
             .with_hint("pass --from json, csv, taskwarrior or todotxt"));
     };
-    let mut input: Box<dyn BufRead> = if name == "-" {
+    let mut input: Box<dyn BufRead> = if let Some(file) = file {
+        Box::new(BufReader::with_capacity(256 * 1024, file))
+    } else {
         if std::io::stdin().is_terminal() && !ctx.out.quiet {
             // Typed records are a rare wish: say why nothing happens yet.
             eprintln!("todo: reading the records from the terminal (end with Ctrl-D)");
         }
         Box::new(std::io::stdin().lock())
-    } else {
-        let file = std::fs::File::open(&args.file)
-            .map_err(|e| Error::usage(format!("cannot read {name}: {e}")))?;
-        Box::new(BufReader::with_capacity(256 * 1024, file))
     };
     let mut conn = ctx.conn()?;
     let found = query(&mut conn, |c| users::find(c, &user))?;
