@@ -21,3 +21,32 @@ pub fn open(path: &Path) -> Result<File> {
         _ => Ok(file),
     }
 }
+
+/// Opens `path`, or standard input for `-` (`todo db backup -o - | ssh
+/// host todo db restore -`). A terminal as standard input is refused
+/// (exit 2), as `gzip -d` refuses one: a backup is compressed bytes, not
+/// something typed.
+pub fn open_or_stdin(path: &Path) -> Result<File> {
+    use std::io::IsTerminal;
+    if path != Path::new("-") {
+        return open(path);
+    }
+    let stdin = std::io::stdin();
+    if stdin.is_terminal() {
+        return Err(Error::usage("standard input is a terminal, not a backup")
+            .with_hint("pipe one in (todo db backup -o - | todo db restore -) or name the file"));
+    }
+    let fd = std::os::fd::AsFd::as_fd(&stdin)
+        .try_clone_to_owned()
+        .map_err(|e| Error::usage(format!("cannot read stdin: {e}")))?;
+    Ok(File::from(fd))
+}
+
+/// How messages name an input: `stdin` for `-`.
+pub fn shown(path: &Path) -> std::borrow::Cow<'_, str> {
+    if path == Path::new("-") {
+        "stdin".into()
+    } else {
+        path.to_string_lossy()
+    }
+}

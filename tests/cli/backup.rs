@@ -371,6 +371,38 @@ fn backup_to_stdout_restores_too() {
     let target = TestDb::migrated();
     expect_code(&restore(&target, &file, &[]), 0);
     assert_eq!(rows(&target), rows(&source));
+    // `-` reads the backup from stdin: `db backup -o - | db restore -`.
+    let piped = TestDb::migrated();
+    piped
+        .run(["db", "restore", "-"])
+        .stdin(out.out.stdout.clone())
+        .expect(0);
+    assert_eq!(rows(&piped), rows(&source));
+    let done = piped
+        .run(["db", "verify", "-", "--json"])
+        .stdin(out.out.stdout.clone())
+        .expect(0);
+    assert_eq!(done.value()["file"], "stdin");
+    assert_eq!(done.value()["ok"], true);
+    // A damaged stream is named as stdin; --replace from stdin cannot ask
+    // (stdin is the backup) and needs --yes.
+    let half = out.out.stdout[..out.out.stdout.len() / 2].to_vec();
+    let done = piped.run(["db", "verify", "-"]).stdin(half).expect(2);
+    assert!(
+        done.stderr().starts_with("error: stdin: "),
+        "{}",
+        done.stderr()
+    );
+    let done = piped
+        .run(["db", "restore", "-", "--replace"])
+        .stdin(out.out.stdout.clone())
+        .expect(2);
+    assert!(done.stderr().contains("--yes"), "{}", done.stderr());
+    piped
+        .run(["db", "restore", "-", "--replace", "--yes"])
+        .stdin(out.out.stdout.clone())
+        .expect(0);
+    assert_eq!(rows(&piped), rows(&source));
 }
 
 #[test]

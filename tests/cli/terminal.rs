@@ -206,6 +206,21 @@ fn a_backup_is_not_written_to_a_terminal() {
     assert!(screen.contains("Backed up 1 user and 0 tasks"), "{screen}");
 }
 
+/// `db restore -` and `db verify -` with stdin on a terminal are refused
+/// (exit 2, as `gzip -d` refuses): a backup is piped in, not typed.
+#[test]
+fn a_backup_is_not_read_from_a_terminal() {
+    let db = TestDb::migrated();
+    for args in ["db restore -", "db verify -"] {
+        let (code, screen) = on_terminal(&db, args, &[]);
+        assert_eq!(code, Some(2), "{args}: {screen}");
+        assert!(
+            screen.contains("standard input is a terminal, not a backup"),
+            "{args}: {screen}"
+        );
+    }
+}
+
 /// `task import -` on a terminal says it reads what is typed (until
 /// Ctrl-D) instead of waiting without a word; the count's noun agrees
 /// with the number.

@@ -36,7 +36,8 @@ pub struct BackupArgs {
 
 #[derive(Debug, Args)]
 pub struct RestoreArgs {
-    /// A file written by `todo db backup`
+    /// A file written by `todo db backup` (or a purge archive with
+    /// --append); `-` reads standard input
     pub file: PathBuf,
     /// Delete the users and tasks the database holds first (in the same
     /// transaction); asks on a terminal, needs --yes otherwise
@@ -189,7 +190,7 @@ fn compressed<W: Write>(
 /// Opens a backup and reads its header (exit 2 naming the problem); a
 /// backup from a newer schema is exit 6.
 pub(super) fn open(path: &Path) -> Result<(FileReader, Header)> {
-    let file = crate::infile::open(path)?;
+    let file = crate::infile::open_or_stdin(path)?;
     // A backup is one gzip member followed by nothing (SPEC §17): the
     // trailer check reads on after the trailer, and OneMember refuses any
     // byte left in the file after the member.
@@ -207,7 +208,7 @@ pub(super) fn open(path: &Path) -> Result<(FileReader, Header)> {
     if !newer.is_empty() {
         return Err(Error::not_ready(format!(
             "{} comes from a newer schema than this todo knows (migration {})",
-            path.display(),
+            crate::infile::shown(path),
             newer
                 .iter()
                 .map(|v| v.as_str())
@@ -220,7 +221,7 @@ pub(super) fn open(path: &Path) -> Result<(FileReader, Header)> {
 }
 
 pub(super) fn file_error(path: &Path, e: FormatError) -> Error {
-    Error::usage(format!("{}: {e}", path.display()))
+    Error::usage(format!("{}: {e}", crate::infile::shown(path)))
 }
 
 /// Migrates an empty database; a database with pending migrations is not

@@ -18,7 +18,8 @@ use std::time::Duration;
 
 #[derive(Debug, Args)]
 pub struct VerifyArgs {
-    /// A file written by `todo db backup`
+    /// A file written by `todo db backup` or `db purge --archive`; `-`
+    /// reads standard input
     pub file: PathBuf,
 }
 
@@ -29,7 +30,7 @@ pub fn verify(ctx: &Context, args: VerifyArgs) -> Result<()> {
         Err(_) => (0, 0),
     };
     ctx.emit(&Verified {
-        file: args.file.display().to_string(),
+        file: crate::infile::shown(&args.file).into_owned(),
         users,
         tasks,
         ok: checked.is_ok(),
@@ -100,6 +101,6 @@ pub(super) fn verify_file(path: &Path) -> Result<std::result::Result<Counts, Str
 pub(super) fn mismatch(path: &Path, why: String) -> Error {
     Error::new(
         Kind::VerifyFailed,
-        format!("{} does not verify: {why}", path.display()),
+        format!("{} does not verify: {why}", crate::infile::shown(path)),
     )
 }
