@@ -15,11 +15,14 @@ pub fn open(path: &Path) -> Result<File> {
     let name = path.display();
     let file = File::open(path).map_err(|e| Error::usage(format!("cannot read {name}: {e}")))?;
     match file.metadata() {
-        Ok(meta) if meta.is_dir() => {
-            Err(Error::usage(format!("{name} is a directory")).with_hint("name a file in it"))
-        }
+        Ok(meta) if meta.is_dir() => Err(is_a_directory(path)),
         _ => Ok(file),
     }
+}
+
+/// A directory named where a file to read or write was wanted (exit 2).
+pub fn is_a_directory(path: &Path) -> Error {
+    Error::usage(format!("{} is a directory", path.display())).with_hint("name a file in it")
 }
 
 /// Opens `path`, or standard input for `-` (`todo db backup -o - | ssh

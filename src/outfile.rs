@@ -99,7 +99,7 @@ pub fn open_in_place(path: &Path, force: bool) -> Result<(File, bool)> {
             .open(path)
             .map(|f| (f, false))
             .map_err(open_error),
-        Some(t) if t.is_dir() => Err(Error::usage(format!("{} is a directory", path.display()))),
+        Some(t) if t.is_dir() => Err(crate::infile::is_a_directory(path)),
         Some(_) if !force => Err(exists_error(path)),
         Some(_) => {
             fs::remove_file(path).map_err(open_error)?;
@@ -129,10 +129,7 @@ impl OutFile {
                         .open(path)
                         .map_err(|e| write_error(path, &e))?,
                 ),
-                Some(t) if t.is_dir() => {
-                    return Err(Error::usage(format!("{} is a directory", path.display()))
-                        .with_hint("name a file in it"))
-                }
+                Some(t) if t.is_dir() => return Err(crate::infile::is_a_directory(path)),
                 Some(_) if !force => return Err(exists_error(path)),
                 _ => {
                     remove_leftovers(path, note);

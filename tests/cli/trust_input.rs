@@ -313,5 +313,28 @@ fn a_directory_or_a_missing_file_is_named_as_such() {
             "{args:?}: {err}"
         );
     }
+    // Written files too: a directory is named before the format is guessed
+    // from its name.
+    let runs: [&[&str]; 3] = [
+        &["task", "export", "--user", "in@example.com", "-o"],
+        &[
+            "task",
+            "export",
+            "--user",
+            "in@example.com",
+            "--to",
+            "csv",
+            "-o",
+        ],
+        &["db", "backup", "-o"],
+    ];
+    for args in runs {
+        let out = db.cmd().args(args).arg(dir.path()).expect(2);
+        let err = out.stderr();
+        assert!(
+            err.starts_with(&format!("error: {} is a directory\n", dir.path().display())),
+            "{args:?}: {err}"
+        );
+    }
     assert_eq!(db.value("SELECT count(*) FROM tasks"), "0");
 }

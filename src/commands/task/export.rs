@@ -40,6 +40,9 @@ pub fn export(ctx: &Context, args: ExportArgs) -> Result<()> {
     // As `task import --from`: stdout is JSON, a file name tells its
     // format, and a name that does not is refused before anything is read.
     let name = path.to_string_lossy().into_owned();
+    if name != "-" && path.is_dir() {
+        return Err(crate::infile::is_a_directory(&path));
+    }
     let Some(to) = args.to.or_else(|| ImportFormat::from_name(&name)) else {
         return Err(Error::usage(format!("cannot tell the format of {name}"))
             .with_hint("pass --to json, csv, taskwarrior or todotxt"));
