@@ -45,10 +45,10 @@ pub fn open_or_stdin(path: &Path) -> Result<File> {
     Ok(File::from(fd))
 }
 
-/// How messages name an input: `stdin` for `-`.
+/// How messages name an input: `standard input` for `-`.
 pub fn shown(path: &Path) -> std::borrow::Cow<'_, str> {
     if path == Path::new("-") {
-        "stdin".into()
+        "standard input".into()
     } else {
         path.to_string_lossy()
     }

@@ -61,6 +61,12 @@ fn existing(path: &Path) -> Option<fs::FileType> {
     }
 }
 
+/// Whether what is written to `path` cannot be read back from it: stdout,
+/// a FIFO, a device (a `--verify` there would read nothing, or hang).
+pub fn is_stream(path: &Path) -> bool {
+    is_stdout(path) || existing(path).is_some_and(|t| is_special(&t))
+}
+
 fn is_special(t: &fs::FileType) -> bool {
     t.is_fifo() || t.is_char_device() || t.is_block_device() || t.is_socket()
 }

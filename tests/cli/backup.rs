@@ -382,14 +382,14 @@ fn backup_to_stdout_restores_too() {
         .run(["db", "verify", "-", "--json"])
         .stdin(out.out.stdout.clone())
         .expect(0);
-    assert_eq!(done.value()["file"], "stdin");
+    assert_eq!(done.value()["file"], "standard input");
     assert_eq!(done.value()["ok"], true);
-    // A damaged stream is named as stdin; --replace from stdin cannot ask
+    // A damaged stream is named as standard input; --replace from stdin cannot ask
     // (stdin is the backup) and needs --yes.
     let half = out.out.stdout[..out.out.stdout.len() / 2].to_vec();
     let done = piped.run(["db", "verify", "-"]).stdin(half).expect(2);
     assert!(
-        done.stderr().starts_with("error: stdin: "),
+        done.stderr().starts_with("error: standard input: "),
         "{}",
         done.stderr()
     );

@@ -84,6 +84,48 @@ fn a_fifo_is_written_directly() {
     assert_eq!(names(&dir), ["pipe"]);
 }
 
+/// `--verify` reads the file back: refused up front (exit 2, nothing
+/// written) for stdout and for a FIFO, where reading again would wait for
+/// a writer forever.
+#[test]
+fn verify_is_refused_where_the_backup_cannot_be_read_back() {
+    let db = seeded();
+    let dir = TempDir::new("verify-stream");
+    let out = db
+        .run(["db", "backup", "--verify", "-o", "-"])
+        .timeout(std::time::Duration::from_secs(60))
+        .expect(2);
+    assert!(out.out.stdout.is_empty(), "nothing written to stdout");
+    assert!(
+        out.stderr().contains("--verify reads the backup back"),
+        "{}",
+        out.stderr()
+    );
+    assert!(
+        out.stderr().contains("todo db verify -"),
+        "{}",
+        out.stderr()
+    );
+    let fifo = dir.join("pipe");
+    let made = std::process::Command::new("mkfifo")
+        .arg(&fifo)
+        .status()
+        .unwrap();
+    assert!(made.success());
+    let out = db
+        .cmd()
+        .args(["db", "backup", "--verify", "-o"])
+        .arg(&fifo)
+        .timeout(std::time::Duration::from_secs(60))
+        .expect(2);
+    assert!(
+        out.stderr().contains("a FIFO or device"),
+        "{}",
+        out.stderr()
+    );
+    assert_eq!(names(&dir), ["pipe"]);
+}
+
 #[test]
 fn backups_are_private_and_never_overwrite_without_force() {
     let db = seeded();

@@ -112,6 +112,15 @@ pub fn backup(ctx: &Context, args: BackupArgs) -> Result<()> {
         )
         .with_hint("redirect it (todo db backup -o - > FILE), or name a file with -o FILE (--force writes it to the terminal anyway)"));
     }
+    if args.verify && outfile::is_stream(&path) {
+        // Verifying reads the file back: a stream cannot be, and reading a
+        // FIFO again would wait for a writer that never comes.
+        return Err(Error::usage(format!(
+            "--verify reads the backup back from its file, which {} is not",
+            if to_stdout { "stdout" } else { "a FIFO or device" }
+        ))
+        .with_hint("write a file (--verify -o FILE), or verify the stream: todo db backup -o - | tee FILE | todo db verify -"));
+    }
     let mut out = OutFile::create(&path, args.force, &mut |m| eprintln!("todo: {m}"))?;
     let bar = spinner(ctx, "backing up");
     let progress = |rows: u64| bar.set_position(rows);
@@ -142,7 +151,7 @@ pub fn backup(ctx: &Context, args: BackupArgs) -> Result<()> {
     let (counts, bytes, sha256) = written.map_err(|e| out.error_or(e))?;
     out.commit()?;
     bar.finish_and_clear();
-    let verified = if args.verify && !to_stdout {
+    let verified = if args.verify {
         if let Err(why) = super::verify::verify_file(&path)? {
             return Err(super::verify::mismatch(&path, why));
         }
