@@ -24,6 +24,14 @@ fn backup_to(db: &TestDb, target: &Path, extra: &[&str]) -> crate::support::Done
         .output()
 }
 
+fn mkfifo(path: &Path) {
+    let made = std::process::Command::new("mkfifo")
+        .arg(path)
+        .status()
+        .unwrap();
+    assert!(made.success());
+}
+
 fn mode(path: &Path) -> u32 {
     std::fs::metadata(path).unwrap().permissions().mode() & 0o777
 }
@@ -66,11 +74,7 @@ fn a_fifo_is_written_directly() {
     let db = seeded();
     let dir = TempDir::new("fifo");
     let fifo = dir.join("pipe");
-    let made = std::process::Command::new("mkfifo")
-        .arg(&fifo)
-        .status()
-        .unwrap();
-    assert!(made.success());
+    mkfifo(&fifo);
     let reader = {
         let fifo = fifo.clone();
         std::thread::spawn(move || std::fs::read(fifo).unwrap())
@@ -107,11 +111,7 @@ fn verify_is_refused_where_the_backup_cannot_be_read_back() {
         out.stderr()
     );
     let fifo = dir.join("pipe");
-    let made = std::process::Command::new("mkfifo")
-        .arg(&fifo)
-        .status()
-        .unwrap();
-    assert!(made.success());
+    mkfifo(&fifo);
     let out = db
         .cmd()
         .args(["db", "backup", "--verify", "-o"])

@@ -291,50 +291,38 @@ fn a_directory_or_a_missing_file_is_named_as_such() {
     db.add_user("in@example.com");
     let dir = TempDir::new("infile");
     let missing = dir.join("nothing-here.todo");
-    let runs: [&[&str]; 4] = [
+    let refused = |args: &[&str], path: &Path, starts: String| {
+        let out = db.cmd().args(args).arg(path).expect(2);
+        let err = out.stderr();
+        assert!(err.starts_with(&starts), "{args:?}: {err}");
+    };
+    let a_directory = format!("error: {} is a directory\n", dir.path().display());
+    let read: [&[&str]; 4] = [
         &["db", "verify"],
         &["db", "restore"],
         &["db", "restore", "--append"],
         &["task", "import", "--user", "in@example.com"],
     ];
-    for args in runs {
+    for args in read {
         // Linux opens a directory; its first read used to surface as "not a
         // todo backup" or "cannot tell the format".
-        let out = db.cmd().args(args).arg(dir.path()).expect(2);
-        let err = out.stderr();
-        assert!(
-            err.starts_with(&format!("error: {} is a directory\n", dir.path().display())),
-            "{args:?}: {err}"
-        );
-        let out = db.cmd().args(args).arg(&missing).expect(2);
-        let err = out.stderr();
-        assert!(
-            err.starts_with(&format!("error: cannot read {}: ", missing.display())),
-            "{args:?}: {err}"
+        refused(args, dir.path(), a_directory.clone());
+        refused(
+            args,
+            &missing,
+            format!("error: cannot read {}: ", missing.display()),
         );
     }
     // Written files too: a directory is named before the format is guessed
     // from its name.
-    let runs: [&[&str]; 3] = [
-        &["task", "export", "--user", "in@example.com", "-o"],
-        &[
-            "task",
-            "export",
-            "--user",
-            "in@example.com",
-            "--to",
-            "csv",
-            "-o",
-        ],
+    let export = ["task", "export", "--user", "in@example.com"];
+    let written: [&[&str]; 3] = [
+        &[&export[..], &["-o"]].concat(),
+        &[&export[..], &["--to", "csv", "-o"]].concat(),
         &["db", "backup", "-o"],
     ];
-    for args in runs {
-        let out = db.cmd().args(args).arg(dir.path()).expect(2);
-        let err = out.stderr();
-        assert!(
-            err.starts_with(&format!("error: {} is a directory\n", dir.path().display())),
-            "{args:?}: {err}"
-        );
+    for args in written {
+        refused(args, dir.path(), a_directory.clone());
     }
     assert_eq!(db.value("SELECT count(*) FROM tasks"), "0");
 }
