@@ -145,7 +145,8 @@ pub fn path() -> Option<PathBuf> {
     if let Some(p) = var("TODO_CONFIG") {
         return Some(PathBuf::from(p));
     }
-    if let Some(xdg) = var("XDG_CONFIG_HOME") {
+    // The XDG base directory spec: a relative path is invalid, ignored.
+    if let Some(xdg) = var("XDG_CONFIG_HOME").filter(|x| Path::new(x).is_absolute()) {
         return Some(PathBuf::from(xdg).join("todo/config.toml"));
     }
     var("HOME").map(|h| PathBuf::from(h).join(".config/todo/config.toml"))

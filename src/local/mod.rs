@@ -98,12 +98,17 @@ impl Cluster {
     pub fn default_home() -> Result<PathBuf> {
         let var = |k: &str| std::env::var_os(k).filter(|v| !v.is_empty());
         if let Some(home) = var("TODO_HOME") {
-            return Ok(PathBuf::from(home));
+            // A relative TODO_HOME is taken from the current directory once,
+            // here: the socket directory in the URL must be absolute (libpq
+            // reads `relhome/run` as a host name).
+            return std::path::absolute(PathBuf::from(home))
+                .map_err(|e| Error::usage(format!("TODO_HOME cannot be used: {e}")));
         }
         if is_root() {
             return Ok(PathBuf::from("/var/lib/todo"));
         }
-        if let Some(xdg) = var("XDG_DATA_HOME") {
+        // The XDG base directory spec: a relative path is invalid, ignored.
+        if let Some(xdg) = var("XDG_DATA_HOME").filter(|x| Path::new(x).is_absolute()) {
             return Ok(PathBuf::from(xdg).join("todo"));
         }
         match var("HOME") {

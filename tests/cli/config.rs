@@ -280,6 +280,31 @@ fn the_config_database_and_its_checks() {
 /// A config path that is a symlink (a dotfiles repository's file) is
 /// edited where it points: the link stays a link, the file it names
 /// changes (also when it does not exist yet).
+/// A relative XDG_CONFIG_HOME is ignored, as the XDG base directory spec
+/// says: the file is then found under $HOME.
+#[test]
+fn a_relative_xdg_config_home_is_ignored() {
+    let dir = TempDir::new("config-xdg");
+    let path = |xdg: &str| {
+        todo_cmd(&dir)
+            .env_remove("TODO_CONFIG")
+            .env("HOME", dir.path())
+            .env("XDG_CONFIG_HOME", xdg)
+            .args(["config", "path"])
+            .expect(0)
+            .stdout()
+            .trim()
+            .to_string()
+    };
+    let home = dir.join(".config/todo/config.toml");
+    assert_eq!(path("relative/dir"), home.display().to_string());
+    let absolute = dir.join("xdg");
+    assert_eq!(
+        path(absolute.to_str().unwrap()),
+        absolute.join("todo/config.toml").display().to_string()
+    );
+}
+
 #[test]
 fn config_set_edits_through_a_symlink() {
     let dir = TempDir::new("config-link");

@@ -334,3 +334,26 @@ fn a_home_with_quotes_dollars_and_backslashes_works_and_runs_nothing() {
     assert_eq!(found.stdout(), "", "a shell ran part of TODO_HOME");
     drop(home);
 }
+
+/// A relative TODO_HOME is taken from the current directory: the status
+/// names the absolute path, and the URL's socket directory is absolute
+/// (libpq takes `rel/run` for a host name).
+#[test]
+fn a_relative_home_is_taken_from_the_current_directory() {
+    let dir = crate::support::TempDir::new("relhome");
+    let out = crate::support::todo_cmd(&dir)
+        .args(["db", "local", "status"])
+        .env("TODO_HOME", "rel")
+        .expect(3);
+    let home = dir.join("rel").display().to_string();
+    let stdout = out.stdout();
+    let fields: Vec<&str> = stdout.trim_end().split('\t').collect();
+    assert_eq!(
+        fields[..2],
+        ["not created", home.as_str()],
+        "{}",
+        out.stdout()
+    );
+    let socket_dir = format!("host={}", home.replace('/', "%2F"));
+    assert!(fields[2].contains(&socket_dir), "{}", out.stdout());
+}
