@@ -25,6 +25,13 @@ pub fn find_bindir(major: Option<&str>) -> Result<PathBuf> {
     }
     let mut found: Vec<(u32, PathBuf)> = candidates
         .into_iter()
+        // A relative directory (TODO_PG_BINDIR=15/bin, a PATH entry) is
+        // taken from the current directory now: the server runs elsewhere
+        // (`runuser` as root, pg_ctl's own working directory).
+        .map(|d| match d.is_relative() {
+            true => std::fs::canonicalize(&d).unwrap_or(d),
+            false => d,
+        })
         .filter(|d| {
             ["initdb", "pg_ctl", "postgres"]
                 .iter()

@@ -357,3 +357,29 @@ fn a_relative_home_is_taken_from_the_current_directory() {
     let socket_dir = format!("host={}", home.replace('/', "%2F"));
     assert!(fields[2].contains(&socket_dir), "{}", out.stdout());
 }
+
+/// A relative TODO_PG_BINDIR is taken from the current directory: the
+/// server starts (as root through `runuser`, which looked for `15/bin/initdb`
+/// from elsewhere) and its status names the absolute directory.
+#[test]
+fn a_relative_bindir_is_taken_from_the_current_directory() {
+    let home = LocalHome::new("relbin");
+    let status = home.run(["db", "local", "status"]).expect(3);
+    let stdout = status.stdout();
+    let bindir = stdout.trim_end().rsplit('\t').next().unwrap().to_string();
+    assert!(bindir.starts_with('/'), "{stdout}");
+    // LocalHome runs todo in the temporary directory, /tmp: `../usr/…`.
+    let cwd = std::env::temp_dir().canonicalize().unwrap();
+    let up = "../".repeat(cwd.components().count() - 1);
+    let relative = format!("{up}{}", bindir.trim_start_matches('/'));
+    let out = home
+        .cmd()
+        .env("TODO_PG_BINDIR", &relative)
+        .args(["db", "local", "start"])
+        .expect(0);
+    assert!(
+        out.stdout().contains(&format!("\t{bindir}")),
+        "{relative}: {}",
+        out.stdout()
+    );
+}
