@@ -12,7 +12,7 @@ use super::{
 /// each batch commits. Interrupted, it lacks its trailer but keeps every
 /// row written (`zcat` reads it).
 pub struct Archive {
-    gz: flate2::write::GzEncoder<std::fs::File>,
+    gz: super::gzip::Writer<std::fs::File>,
     tasks: Section,
     /// A regular file (synced to disk); a FIFO or device is only flushed.
     regular: bool,
@@ -21,7 +21,7 @@ pub struct Archive {
 impl Archive {
     /// Writes the header into `file` (opened by [`crate::outfile::open_in_place`]).
     pub fn new(file: std::fs::File, regular: bool, header: &Header) -> io::Result<Archive> {
-        let mut gz = flate2::write::GzEncoder::new(file, flate2::Compression::fast());
+        let mut gz = super::gzip::Writer::new(file)?;
         write_header(&mut gz, header)?;
         write_section_start(&mut gz, "users", USERS_COLUMNS)?;
         write_section_end(&mut gz)?;

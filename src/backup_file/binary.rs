@@ -190,7 +190,7 @@ fn int4(field: &[u8]) -> Result<i32, ()> {
 }
 
 /// A timestamp's text → microseconds since 2000-01-01 (the binary value).
-fn timestamp(field: &[u8]) -> Result<i64, ()> {
+pub(super) fn timestamp(field: &[u8]) -> Result<i64, ()> {
     match field {
         b"infinity" => return Ok(i64::MAX),
         b"-infinity" => return Ok(i64::MIN),

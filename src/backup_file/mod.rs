@@ -16,7 +16,8 @@
 //!
 //! The header and the trailer together are the manifest; the trailer comes
 //! last because counts and checksums are known only once the rows have
-//! streamed (memory stays bounded at any size). Each SHA-256 covers a
+//! streamed (memory stays bounded at any size: a backup orders a table's
+//! rows in memory only up to [`order::BUDGET`]). Each SHA-256 covers a
 //! table's row lines exactly as stored. gzip's own CRC catches a truncated
 //! or damaged file; the SHA-256s catch a file whose rows were changed.
 
@@ -363,6 +364,7 @@ pub fn check(trailer: &Trailer, users: Section, tasks: Section) -> Result<(), Fo
 mod archive;
 pub mod binary;
 pub mod gzip;
+pub mod order;
 pub use archive::Archive;
 
 #[cfg(test)]

@@ -20,7 +20,8 @@ use diesel::sql_types::{BigInt, Bool, Text};
 
 use super::load::copy_sections;
 use super::{fast_path, migrate};
-use crate::backup_file::{self, Checksums, FormatError, Header, Section, Trailer};
+use crate::backup_file::order::{self, Order};
+use crate::backup_file::{self, Checksums, FormatError, Header, Trailer};
 
 /// What a backup holds.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -103,14 +104,15 @@ pub fn backup(
             backup_file::write_section_start(out, "users", backup_file::USERS_COLUMNS)
                 .map_err(io_err)?;
             let mut copy = conn.copy_out(super::columns::USERS_OUT)?;
-            let users = stream(&mut copy, out, 0, progress)?;
+            let users = order::copy(&mut copy, out, 0, progress, Order::Users).map_err(io_err)?;
             copy.finish()?;
             backup_file::write_section_end(out).map_err(io_err)?;
 
             backup_file::write_section_start(out, "tasks", backup_file::TASKS_COLUMNS)
                 .map_err(io_err)?;
             let mut copy = conn.copy_out(super::columns::TASKS_OUT)?;
-            let tasks = stream(&mut copy, out, users.rows, progress)?;
+            let tasks =
+                order::copy(&mut copy, out, users.rows, progress, Order::Tasks).map_err(io_err)?;
             copy.finish()?;
             backup_file::write_section_end(out).map_err(io_err)?;
 
@@ -145,27 +147,6 @@ fn readable_migrations(conn: &mut PgConn) -> QueryResult<Vec<String>> {
         return Ok(Vec::new());
     }
     migrate::versions(conn)
-}
-
-/// Copies COPY's output to `out`, counting and hashing it.
-fn stream(
-    copy: &mut impl BufRead,
-    out: &mut dyn Write,
-    before: u64,
-    progress: &dyn Fn(u64),
-) -> QueryResult<Section> {
-    let mut section = Section::default();
-    loop {
-        let chunk = copy.fill_buf().map_err(io_err)?;
-        if chunk.is_empty() {
-            return Ok(section);
-        }
-        let n = chunk.len();
-        section.add(chunk);
-        out.write_all(chunk).map_err(io_err)?;
-        copy.consume(n);
-        progress(before + section.rows);
-    }
 }
 
 /// Why a restore did not happen; nothing changed in any case.

@@ -96,6 +96,60 @@ fn backup_then_restore_gives_identical_rows_and_the_sequence_continues() {
     assert_eq!(schema["status"], "ok", "{health}");
 }
 
+/// The backup writes users by id and each user's tasks together, newest
+/// first (`idx_tasks_user_created`'s order, ids as bytes), whatever the
+/// heap's order; a restore loads them in that order, so the tasks' heap
+/// comes out clustered by user.
+#[test]
+fn a_backup_writes_each_users_tasks_together_newest_first_and_a_restore_keeps_it() {
+    let source = populated();
+    // Tasks whose heap order is neither the users' nor the times'.
+    source.psql(
+        "INSERT INTO tasks (title, user_id, created_at)
+         SELECT 'late ' || g, u.id, timestamp '2026-01-01' + (g * 7919 % 101) * interval '1 hour'
+         FROM generate_series(1, 60) g
+         JOIN (SELECT id, row_number() OVER (ORDER BY id) AS n FROM users) u ON u.n = g % 31 + 1",
+    );
+    let dir = TempDir::new("backup-order");
+    let file = dir.join("b.todo");
+    backup(&source, &file);
+    let text = gunzip(&std::fs::read(&file).unwrap());
+    let section = |name: &str| -> Vec<String> {
+        let start = text.find(&format!("\n#{name} ")).unwrap();
+        let rows = &text[start + 1..];
+        let rows = &rows[rows.find('\n').unwrap() + 1..rows.find("\n\\.\n").unwrap() + 1];
+        rows.lines()
+            .map(|l| l.split('\t').next().unwrap().to_string())
+            .collect()
+    };
+    let expected =
+        |sql: &str| -> Vec<String> { source.value(sql).split(',').map(str::to_string).collect() };
+    let task_order = "string_agg(id::text, ',' ORDER BY user_id COLLATE \"C\",
+                                 created_at DESC NULLS LAST, id DESC)";
+    let in_heap = source.value("SELECT string_agg(id::text, ',' ORDER BY ctid) FROM tasks");
+    let wanted = expected(&format!("SELECT {task_order} FROM tasks"));
+    assert_ne!(
+        in_heap.split(',').collect::<Vec<_>>(),
+        wanted,
+        "the test needs a mixed heap"
+    );
+    assert_eq!(section("tasks"), wanted);
+    assert_eq!(
+        section("users"),
+        expected("SELECT string_agg(id, ',' ORDER BY id COLLATE \"C\") FROM users")
+    );
+
+    let target = TestDb::empty();
+    expect_code(&restore(&target, &file, &["-q"]), 0);
+    assert_eq!(rows(&target), rows(&source));
+    let restored: Vec<String> = target
+        .value("SELECT string_agg(id::text, ',' ORDER BY ctid) FROM tasks")
+        .split(',')
+        .map(str::to_string)
+        .collect();
+    assert_eq!(restored, wanted);
+}
+
 #[test]
 fn a_non_empty_target_needs_replace_and_replace_needs_yes() {
     let source = populated();

@@ -6,7 +6,6 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use clap::Args;
-use flate2::write::GzEncoder;
 use sha2::{Digest, Sha256};
 
 use crate::backup_file::gzip::OneMember;
@@ -189,7 +188,7 @@ fn compressed<W: Write>(
         hasher: Sha256::new(),
         bytes: 0,
     };
-    let mut gz = GzEncoder::new(out, flate2::Compression::fast());
+    let mut gz = crate::backup_file::gzip::Writer::new(out)?;
     let counts = write(&mut gz)?;
     let mut out = gz.finish()?;
     out.flush()?;
