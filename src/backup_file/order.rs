@@ -22,10 +22,14 @@ use std::io::{self, BufRead, Write};
 
 use super::{binary, Section};
 
-/// How many bytes of one table's rows a backup holds in memory to order
-/// them (about 2 M tasks); a larger table is written in the order the
-/// server sends it, so memory stays bounded at any size.
+/// How many bytes of memory a backup spends on ordering one table: its
+/// rows (as COPY text) and their keys ([`KEY_BYTES`] each), about 1.7 M
+/// tasks; a larger table is written in the order the server sends it, so
+/// memory stays bounded at any size.
 pub const BUDGET: usize = 256 << 20;
+
+/// The memory of one row's key and offsets.
+const KEY_BYTES: usize = std::mem::size_of::<(u128, u32, u32)>();
 
 // Row offsets are kept as u32.
 const _: () = assert!(BUDGET < u32::MAX as usize);
@@ -69,7 +73,7 @@ fn copy_within(
         if chunk.is_empty() {
             break;
         }
-        if held.len() + chunk.len() > budget {
+        if held.len() + chunk.len() + keys.keyed.len() * KEY_BYTES > budget {
             let mut section = Section::default();
             section.add(&held);
             out.write_all(&held)?;
@@ -122,15 +126,6 @@ fn stream(
         rows.consume(n);
         progress(before + section.rows);
     }
-}
-
-/// The row lines of `rows` (COPY text, each ending in a newline; at most
-/// [`BUDGET`] bytes), as `(start, end)` offsets in `order`. A line whose
-/// fields cannot be read (the server never sends one) goes last.
-pub fn ordered(rows: &[u8], order: Order) -> Vec<(u32, u32)> {
-    let mut keys = Keys::new(order);
-    keys.lines(rows);
-    keys.ordered(rows)
 }
 
 /// The keys of the lines held so far: [`Keys::lines`] after each chunk,
@@ -306,6 +301,15 @@ type BuildFnv = std::hash::BuildHasherDefault<Fnv>;
 mod tests {
     use super::*;
 
+    /// The row lines of `rows` (COPY text, each ending in a newline; at most
+    /// [`BUDGET`] bytes), as `(start, end)` offsets in `order`. A line whose
+    /// fields cannot be read (the server never sends one) goes last.
+    fn ordered(rows: &[u8], order: Order) -> Vec<(u32, u32)> {
+        let mut keys = Keys::new(order);
+        keys.lines(rows);
+        keys.ordered(rows)
+    }
+
     fn in_order(rows: &str, order: Order) -> Vec<&str> {
         ordered(rows.as_bytes(), order)
             .into_iter()
@@ -378,10 +382,15 @@ u1\td@x\tD";
 
     #[test]
     fn rows_within_the_budget_are_ordered_and_beyond_it_go_as_they_came() {
-        let rows = "c\t3\nb\t2\na\t1\nd\t4\n";
-        assert_eq!(copied(rows, 1024), "a\t1\nb\t2\nc\t3\nd\t4\n");
-        assert_eq!(copied(rows, rows.len()), "a\t1\nb\t2\nc\t3\nd\t4\n");
-        assert_eq!(copied(rows, rows.len() - 1), rows);
+        // 16-byte chunks: the fourth line arrives in two of them. Before
+        // the second, 16 bytes and the keys of 3 lines are held.
+        let rows = "c\t33\nb\t2\na\t111\nd\t4\n";
+        let sorted = "a\t111\nb\t2\nc\t33\nd\t4\n";
+        let fits = rows.len() + 3 * KEY_BYTES;
+        assert_eq!(copied(rows, 1024), sorted);
+        assert_eq!(copied(rows, fits), sorted);
+        assert_eq!(copied(rows, fits - 1), rows);
+        assert_eq!(copied(rows, 16), rows);
         assert_eq!(copied(rows, 0), rows);
         assert_eq!(copied("", 0), "");
     }
