@@ -23,13 +23,18 @@ use std::io::{self, BufRead, Write};
 use super::{binary, Section};
 
 /// How many bytes of memory a backup spends on ordering one table: its
-/// rows (as COPY text) and their keys ([`KEY_BYTES`] each), about 1.7 M
+/// rows (as COPY text) and their keys ([`KEY_BYTES`] a row, and
+/// [`USER_BYTES`] a distinct user beside its id), about 1.7 M
 /// tasks; a larger table is written in the order the server sends it, so
 /// memory stays bounded at any size.
 pub const BUDGET: usize = 256 << 20;
 
 /// The memory of one row's key and offsets.
 const KEY_BYTES: usize = std::mem::size_of::<(u128, u32, u32)>();
+
+/// About the memory of one distinct user id in the tasks' map, beside
+/// its bytes (the `Vec`, the number, the map's slot).
+const USER_BYTES: usize = 64;
 
 // Row offsets are kept as u32.
 const _: () = assert!(BUDGET < u32::MAX as usize);
@@ -73,7 +78,7 @@ fn copy_within(
         if chunk.is_empty() {
             break;
         }
-        if held.len() + chunk.len() + keys.keyed.len() * KEY_BYTES > budget {
+        if held.len() + chunk.len() + keys.bytes() > budget {
             let mut section = Section::default();
             section.add(&held);
             out.write_all(&held)?;
@@ -140,6 +145,8 @@ struct Keys {
     users: HashMap<Vec<u8>, u32, BuildFnv>,
     /// Tasks: the last line's user, as offsets, and its number.
     last_user: Option<(usize, usize, u32)>,
+    /// Tasks: the memory of `users`, about.
+    user_bytes: usize,
 }
 
 impl Keys {
@@ -150,7 +157,13 @@ impl Keys {
             keyed: Vec::new(),
             users: HashMap::default(),
             last_user: None,
+            user_bytes: 0,
         }
+    }
+
+    /// The memory the keys take, about (counted in [`BUDGET`]).
+    fn bytes(&self) -> usize {
+        self.keyed.len() * KEY_BYTES + self.user_bytes
     }
 
     fn count(&self) -> u64 {
@@ -255,6 +268,7 @@ impl Keys {
                     Some(number) => *number,
                     None => {
                         self.users.insert(user.to_vec(), next);
+                        self.user_bytes += user.len() + USER_BYTES;
                         next
                     }
                 };
