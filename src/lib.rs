@@ -11,6 +11,7 @@
 
 pub mod backup_file;
 pub mod bounded;
+mod cgroup;
 pub mod cli;
 mod closed_stdout;
 pub mod commands;
