@@ -78,11 +78,12 @@ impl<W: Write> Writer<W> {
         })
     }
 
-    /// `data` compressed in parts on `threads` threads (see [`Writer`]).
-    fn parallel(&mut self, data: &[u8], threads: usize) -> io::Result<()> {
+    /// `data` compressed in parts, one on each of the writer's threads
+    /// (see [`Writer`]).
+    fn parallel(&mut self, data: &[u8]) -> io::Result<()> {
         // What the compressor holds goes first, ending on a byte boundary.
         self.deflate(&[], FlushCompress::Sync)?;
-        let part = data.len().div_ceil(threads);
+        let part = data.len().div_ceil(self.threads);
         let parts: Vec<io::Result<Vec<u8>>> =
             std::thread::scope(|scope| {
                 let mut chunks = data.chunks(part);
@@ -163,7 +164,7 @@ fn deflate(
 impl<W: Write> Write for Writer<W> {
     fn write(&mut self, data: &[u8]) -> io::Result<usize> {
         if data.len() >= PARALLEL_MIN && self.threads > 1 {
-            self.parallel(data, self.threads)?;
+            self.parallel(data)?;
         } else {
             self.deflate(data, FlushCompress::None)?;
         }
