@@ -26,6 +26,7 @@ mod reference;
 mod replica;
 mod rls;
 mod round_trips;
+mod scale;
 mod scripting;
 mod secrets;
 mod seed;

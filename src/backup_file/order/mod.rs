@@ -119,8 +119,7 @@ fn copy_within(
     Ok(section)
 }
 
-/// How many bytes of ordered rows go to the compressor in one write (the
-/// compressor splits larger writes between threads: `gzip::Writer`).
+/// How many bytes of ordered rows go to the compressor in one write.
 const WRITE_BATCH: usize = 8 << 20;
 
 /// Copies the rest of COPY's output to `out` as it comes, counting and
