@@ -31,6 +31,11 @@ pub enum Kind {
     /// A write refused by a read-only server or transaction (SQLSTATE
     /// 25006) (exit 5).
     ReadOnly,
+    /// The command did its work (and may have changed the database), then
+    /// its `--jq` filter failed on the output (exit 9): retrying the
+    /// command would do the work twice. A command that only reads gives
+    /// [`Kind::Usage`] for the same failure.
+    OutputFilter,
     /// Interrupted by the user (exit 130).
     Interrupted,
     /// The reader of stdout went away (`todo … | head`): the tool stops
@@ -51,6 +56,7 @@ impl Kind {
             Kind::VerifyFailed => 7,
             Kind::Forbidden => 8,
             Kind::ReadOnly => 5,
+            Kind::OutputFilter => 9,
             Kind::Interrupted => 130,
             Kind::BrokenPipe => 0,
         }
@@ -69,6 +75,7 @@ impl Kind {
             Kind::VerifyFailed => "verify_failed",
             Kind::Forbidden => "forbidden",
             Kind::ReadOnly => "read_only",
+            Kind::OutputFilter => "output_filter",
             Kind::Interrupted => "interrupted",
             Kind::BrokenPipe => "broken_pipe",
         }

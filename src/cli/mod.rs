@@ -258,7 +258,10 @@ pub fn parse(args: &[std::ffi::OsString]) -> Result<Cli, clap::Error> {
 /// `--json FIELDS` as `--json=FIELDS` when the word after `--json` is a
 /// field list rather than the command's next argument (see
 /// [`crate::output::shape::looks_like_fields`]); clap takes a value of
-/// `--json` only after `=`, so that `--json` alone stays a flag.
+/// `--json` only after `=`, so that `--json` alone stays a flag. A word
+/// where a command word is expected is the command (`todo --json user
+/// export bob`, SPEC §5's `--json` before the command), even when it is
+/// also a field's name: the fields then need `--json=FIELDS`.
 fn json_fields_attached(args: &[std::ffi::OsString]) -> Vec<std::ffi::OsString> {
     // The command's own fields when its words come first, else any
     // command's (asked only when `--json` is followed by a word).
@@ -283,7 +286,9 @@ fn json_fields_attached(args: &[std::ffi::OsString]) -> Vec<std::ffi::OsString> 
         let next = iter.peek().and_then(|n| n.to_str());
         match next {
             Some(list)
-                if arg == "--json" && crate::output::shape::looks_like_fields(list, fields()) =>
+                if arg == "--json"
+                    && crate::output::shape::looks_like_fields(list, fields())
+                    && !usage::is_command_word(&out, list) =>
             {
                 out.push(format!("--json={list}").into());
                 iter.next();

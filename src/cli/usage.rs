@@ -109,24 +109,41 @@ pub fn usage_error(err: &clap::Error, args: &[std::ffi::OsString]) -> crate::err
 /// `todo task list` for `todo task list --usr x`: the subcommands named on
 /// the command line, for a hint pointing at the right `--help`.
 pub(super) fn command_path(args: &[std::ffi::OsString]) -> String {
+    let mut path = vec!["todo".to_string()];
+    walk(args, |name| path.push(name.to_string()));
+    path.join(" ")
+}
+
+/// Whether `word`, coming after `args` (the program name first), is a
+/// command word there: `todo --json user export bob` names the command
+/// `user`, not a field list (a command group or subcommand still expected,
+/// and `word` one of its names or aliases).
+pub(super) fn is_command_word(args: &[std::ffi::OsString], word: &str) -> bool {
+    walk(args, |_| {}).is_some_and(|cmd| find(&cmd, word).is_some())
+}
+
+/// Follows the subcommands named in `args` (options skipped), calling
+/// `named` with each; returns the last one reached, or `None` when a word
+/// that names no subcommand came first (the command's own arguments).
+fn walk(args: &[std::ffi::OsString], mut named: impl FnMut(&str)) -> Option<clap::Command> {
     use clap::CommandFactory;
     let mut cmd = Cli::command();
-    let mut path = vec!["todo".to_string()];
     for arg in args.iter().skip(1).filter_map(|a| a.to_str()) {
         if arg.starts_with('-') {
             continue;
         }
-        let Some(sub) = cmd
-            .get_subcommands()
-            .find(|s| s.get_name() == arg || s.get_all_aliases().any(|a| a == arg))
-            .cloned()
-        else {
-            break;
-        };
-        path.push(sub.get_name().to_string());
+        let sub = find(&cmd, arg)?;
+        named(sub.get_name());
         cmd = sub;
     }
-    path.join(" ")
+    Some(cmd)
+}
+
+/// `cmd`'s subcommand named or aliased `word`.
+fn find(cmd: &clap::Command, word: &str) -> Option<clap::Command> {
+    cmd.get_subcommands()
+        .find(|s| s.get_name() == word || s.get_all_aliases().any(|a| a == word))
+        .cloned()
 }
 
 #[cfg(test)]

@@ -65,6 +65,14 @@ const EXIT_STATUS: &[(&str, &str)] = &[
         "db health found a failure; db verify found a bad backup.",
     ),
     (
+        "8",
+        "Permission refused by the server (or a db maintain step the role may not run).",
+    ),
+    (
+        "9",
+        "The command did its work, then its --jq filter failed on the output: do not run it again.",
+    ),
+    (
         "130, 143",
         "Interrupted by SIGINT or SIGTERM (the running statement is cancelled).",
     ),

@@ -160,10 +160,51 @@ pub fn run(cli: Cli) -> Result<()> {
     if ctx.out.format == crate::output::Format::Prometheus && !has_metrics {
         return Err(crate::output::prometheus_unsupported());
     }
-    let result = dispatch(&ctx, cli.command);
+    let result = dispatch(&ctx, cli.command).map_err(|err| filter_failed(err, &cli.path));
     // Also after a failure: a write that committed is remembered.
     replica::remember_write(&ctx);
     result
+}
+
+/// Commands that change nothing: a `--jq` filter that fails on their
+/// output is bad input (exit 2), as it always was. After any other command
+/// the work is done when the filter runs, so the failure says so (exit 9,
+/// kind `output_filter`): a script must not retry the command.
+const READS_ONLY: &[&str] = &[
+    "user list",
+    "user show",
+    "user export",
+    "task list",
+    "task show",
+    "task stats",
+    "task export",
+    "db status",
+    "db health",
+    "db stats",
+    "db wait",
+    "db verify",
+    "db rls status",
+    "db roles status",
+    "db local status",
+    "config list",
+];
+
+/// A `--jq` failure after `path` ran (see [`READS_ONLY`]).
+fn filter_failed(err: Error, path: &str) -> Error {
+    if err.kind != crate::error::Kind::OutputFilter {
+        return err;
+    }
+    if READS_ONLY.contains(&path) {
+        return Error {
+            kind: crate::error::Kind::Usage,
+            ..err
+        };
+    }
+    Error {
+        message: format!("todo {path} completed, then {}", err.message),
+        hint: Some("its changes are made: do not run it again; fix the filter".to_string()),
+        ..err
+    }
 }
 
 /// `--json FIELDS` and `--jq`, checked before any work (exit 2): the

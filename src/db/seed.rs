@@ -176,9 +176,22 @@ fn copy_tasks(
 
 /// Deletes the seed users (by their email pattern) and, by cascade, their
 /// tasks. Returns (users, tasks) deleted.
-pub fn clean(conn: &mut PgConn, lock_timeout: Duration) -> QueryResult<(i64, i64)> {
+/// What `db seed --clean` removed, or the tables row-level security
+/// filters for this role (then nothing was removed: a count it could not
+/// see whole would be a false one, SPEC §17).
+pub enum Cleaned {
+    Removed { users: i64, tasks: i64 },
+    RowSecurity(Vec<String>),
+}
+
+/// Removes the seed-owned users (and by cascade their tasks). Round trips:
+/// the advisory lock, the lock timeout, then one statement that checks
+/// row-level security and deletes only when none applies.
+pub fn clean(conn: &mut PgConn, lock_timeout: Duration) -> QueryResult<Cleaned> {
     #[derive(QueryableByName)]
     struct Counts {
+        #[diesel(sql_type = Text)]
+        hidden: String,
         #[diesel(sql_type = BigInt)]
         users: i64,
         #[diesel(sql_type = BigInt)]
@@ -189,13 +202,24 @@ pub fn clean(conn: &mut PgConn, lock_timeout: Duration) -> QueryResult<(i64, i64
             .bind::<BigInt, _>(LOCK_KEY)
             .execute(conn)?;
         super::set_lock_timeout(conn, lock_timeout)?;
-        let c: Counts = diesel::sql_query(
-            "WITH d AS (DELETE FROM users WHERE email ~ '^seed-user-[1-9][0-9]*@seed\\.example$'
-                        RETURNING id)
-             SELECT (SELECT count(*) FROM d) AS users,
-                    (SELECT count(*) FROM tasks WHERE user_id IN (SELECT id FROM d)) AS tasks",
-        )
+        let c: Counts = diesel::sql_query(concat!(
+            "WITH h AS (SELECT ",
+            super::rls::row_security_tables!(),
+            " AS hidden),
+             d AS (DELETE FROM users WHERE email ~ '^seed-user-[1-9][0-9]*@seed\\.example$'
+                     AND (SELECT hidden FROM h) = ''
+                   RETURNING id)
+             SELECT (SELECT hidden FROM h) AS hidden, (SELECT count(*) FROM d) AS users,
+                    (SELECT count(*) FROM tasks WHERE user_id IN (SELECT id FROM d)) AS tasks"
+        ))
         .get_result(conn)?;
-        Ok((c.users, c.tasks))
+        Ok(if c.hidden.is_empty() {
+            Cleaned::Removed {
+                users: c.users,
+                tasks: c.tasks,
+            }
+        } else {
+            Cleaned::RowSecurity(super::rls::split_tables(&c.hidden))
+        })
     })
 }

@@ -17,9 +17,13 @@ pub struct Database {
     #[diesel(sql_type = BigInt)]
     pub deadlocks: i64,
     /// Why the slowest statements cannot be read: `not_installed` (no
-    /// `pg_stat_statements` view in this database) or `not_loaded` (the
+    /// `pg_stat_statements` view in this database), `not_loaded` (the
     /// extension is created but the server did not preload its library,
-    /// so reading the view fails); None when they can.
+    /// so reading the view fails) or `no_permission` (the role may not
+    /// read the view); None when they can. Whether the library is loaded
+    /// is told by the setting it defines when preloaded
+    /// (`pg_stat_statements.max`), which any role can read:
+    /// `shared_preload_libraries` itself needs `pg_read_all_settings`.
     #[diesel(sql_type = Nullable<Text>)]
     pub statements_unavailable: Option<String>,
 }
@@ -97,9 +101,10 @@ pub fn read(conn: &mut PgConn) -> QueryResult<Stats> {
                     coalesce((SELECT deadlocks FROM pg_stat_database
                               WHERE datname = current_database()), 0) AS deadlocks,
                     CASE WHEN to_regclass('pg_stat_statements') IS NULL THEN 'not_installed'
-                         WHEN NOT EXISTS (SELECT 1 FROM unnest(string_to_array(
-                                 current_setting('shared_preload_libraries'), ',')) l
-                              WHERE btrim(l, ' \"') = 'pg_stat_statements') THEN 'not_loaded'
+                         WHEN current_setting('pg_stat_statements.max', true) IS NULL
+                              THEN 'not_loaded'
+                         WHEN NOT has_table_privilege(to_regclass('pg_stat_statements'), 'SELECT')
+                              THEN 'no_permission'
                     END AS statements_unavailable",
         )
         .get_result(conn)?;

@@ -23,7 +23,7 @@ use jaq_json::Val;
 use serde::Deserialize;
 use serde_json::{Map, Value};
 
-use crate::error::{Error, Result};
+use crate::error::{Error, Kind, Result};
 
 /// The selection and filter of one invocation.
 pub struct Shape {
@@ -248,7 +248,10 @@ impl Jq {
                 Err(exn) => {
                     out.flush()?;
                     return match exn.get_err() {
-                        Ok(e) => Err(Error::usage(format!("--jq: {e}"))),
+                        Ok(e) => Err(Error::new(
+                            Kind::OutputFilter,
+                            format!("--jq: {}", error_text(e.into_val())),
+                        )),
                         // `halt`: stop printing, as jq does.
                         Err(_) => Ok(()),
                     };
@@ -256,6 +259,15 @@ impl Jq {
             }
         }
         Ok(())
+    }
+}
+
+/// An uncaught error's value as jq prints it: a string as it is, anything
+/// else as JSON marked `(not a string)`.
+fn error_text(value: Val) -> String {
+    match value {
+        Val::TStr(text) => String::from_utf8_lossy(&text).into_owned(),
+        other => format!("{other} (not a string)"),
     }
 }
 

@@ -179,6 +179,9 @@ impl Render for Stats {
                     Some("not_loaded") =>
                         "pg_stat_statements is installed but not loaded \
                          (add it to shared_preload_libraries and restart the server)",
+                    Some("no_permission") =>
+                        "this role may not read pg_stat_statements \
+                         (GRANT SELECT ON pg_stat_statements TO the role)",
                     _ => "pg_stat_statements is not installed",
                 }
             )?,

@@ -318,6 +318,31 @@ fn verify_restores_into_a_throwaway_local_database() {
         .env("TODO_HOME", home.path())
         .expect(0);
     assert_eq!(out.value()["verified"], true);
+
+    // A backup that does not verify is not left behind to be trusted when
+    // it is needed (issue 43): here the source holds a row its schema's
+    // constraint was dropped for, which no restore accepts.
+    source.psql(
+        "ALTER TABLE tasks DROP CONSTRAINT tasks_title_not_blank;
+         INSERT INTO tasks (title, user_id) VALUES (' ', 'odd')",
+    );
+    let refused = dir.join("refused.todo");
+    let out = source
+        .cmd()
+        .args(["db", "backup", "--verify", "-o"])
+        .arg(&refused)
+        .env("TODO_HOME", home.path())
+        .output();
+    expect_code(&out, 2);
+    assert_eq!(
+        out.stderr(),
+        format!(
+            "error: {}: the file's rows break the schema's constraints (new row for relation \
+             \"tasks\" violates check constraint \"tasks_title_not_blank\"); the file was removed\n",
+            refused.display()
+        )
+    );
+    assert!(!refused.exists());
     let _ = todo_cmd(&dir)
         .args(["db", "local", "stop"])
         .env("TODO_HOME", home.path())

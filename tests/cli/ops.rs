@@ -416,3 +416,85 @@ fn maintain_skips_instead_of_waiting_behind_a_lock() {
         "{v}"
     );
 }
+
+/// A role that does not own the tables: PostgreSQL would skip the VACUUM
+/// with a warning and report success; todo says skipped, exit 8 (issue 43).
+#[test]
+fn maintain_as_a_role_that_does_not_own_the_tables_says_skipped_and_fails() {
+    let db = TestDb::migrated();
+    db.add_user("m@example.com");
+    db.bloat_tasks();
+    let role = crate::rls::role("maint");
+    db.psql(&format!(
+        "GRANT SELECT ON ALL TABLES IN SCHEMA public TO {role}"
+    ));
+    let out = todo_cmd(&db.dir)
+        .env("DATABASE_URL", crate::rls::as_role(&db, &role))
+        .args(["db", "maintain", "--yes", "--json"])
+        .expect(8);
+    let v = out.value();
+    let vacuum = v["actions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|a| a["action"] == "VACUUM (ANALYZE) tasks")
+        .unwrap_or_else(|| panic!("{v}"))
+        .clone();
+    let owner =
+        db.value("SELECT pg_get_userbyid(relowner) FROM pg_class WHERE oid = 'tasks'::regclass");
+    assert_eq!(
+        vacuum["result"],
+        format!("skipped: only the owner of tasks ({owner}) or a superuser may maintain it"),
+        "{v}"
+    );
+    let err: serde_json::Value = serde_json::from_str(out.stderr().trim()).unwrap();
+    assert_eq!(err["error"]["kind"], "forbidden");
+    assert_eq!(
+        err["error"]["message"],
+        format!("maintenance incomplete: only the owner of tasks ({owner}) or a superuser may maintain it")
+    );
+    // Nothing was vacuumed behind the report's back.
+    assert_eq!(
+        db.value("SELECT last_vacuum IS NULL FROM pg_stat_user_tables WHERE relname = 'tasks'"),
+        "t"
+    );
+}
+
+/// `db stats` as roles that are not superusers (issue 43): the statements
+/// for any role that may read them, `no_permission` for one that may not,
+/// never exit 8 for reading a superuser-only setting.
+#[test]
+fn stats_work_for_a_role_that_is_not_a_superuser() {
+    let db = TestDb::migrated();
+    db.psql("CREATE EXTENSION IF NOT EXISTS pg_stat_statements");
+    db.add_user("s@example.com");
+    let role = crate::rls::role("stats");
+    let stats_as = || {
+        todo_cmd(&db.dir)
+            .env("DATABASE_URL", crate::rls::as_role(&db, &role))
+            .args(["db", "stats", "--json"])
+            .expect(0)
+            .value()
+    };
+    let v = stats_as();
+    assert_eq!(v["statements_unavailable"], serde_json::Value::Null, "{v}");
+    assert!(v["statements"].is_array(), "{v}");
+    assert_eq!(v["tables"].as_array().unwrap().len(), 2, "{v}");
+
+    db.psql("REVOKE SELECT ON pg_stat_statements FROM PUBLIC");
+    let v = stats_as();
+    assert_eq!(v["statements_unavailable"], "no_permission", "{v}");
+    assert_eq!(v["statements"], serde_json::Value::Null, "{v}");
+    let out = todo_cmd(&db.dir)
+        .env("DATABASE_URL", crate::rls::as_role(&db, &role))
+        .args(["db", "stats", "--format", "table"])
+        .expect(0);
+    assert!(
+        out.stdout().contains(
+            "Slowest statements: this role may not read pg_stat_statements \
+             (GRANT SELECT ON pg_stat_statements TO the role)"
+        ),
+        "{}",
+        out.stdout()
+    );
+}

@@ -170,6 +170,64 @@ fn a_runtime_error_is_exit_2_after_the_output_so_far() {
     assert!(out.stderr().contains("no ones"), "{}", out.stderr());
 }
 
+/// A write whose `--jq` filter fails on its output has committed: exit 9,
+/// kind `output_filter`, saying so (a script that retried on exit 2 would
+/// do the write twice), issue 43.
+#[test]
+fn a_filter_that_fails_after_a_write_says_the_write_is_done_exit_9() {
+    let (db, user) = with_tasks(&["one"]);
+    let id = db.value("SELECT id FROM tasks");
+    let failing = |args: &[&str]| {
+        let out = db
+            .run(args.iter().copied())
+            .args(["--jq", "error(\"x\")"])
+            .user(user)
+            .expect(9);
+        assert_eq!(out.stdout(), "");
+        out.stderr()
+    };
+    let err = failing(&["task", "add", "two"]);
+    assert_eq!(
+        err,
+        "error: todo task add completed, then --jq: x\n\
+         hint: its changes are made: do not run it again; fix the filter\n"
+    );
+    assert_eq!(
+        db.value("SELECT count(*) FROM tasks WHERE title = 'two'"),
+        "1"
+    );
+    let err = failing(&["task", "done", &id]);
+    assert!(
+        err.starts_with("error: todo task done completed, then --jq: x\n"),
+        "{err}"
+    );
+    assert_eq!(
+        db.value(&format!("SELECT completed FROM tasks WHERE id = {id}")),
+        "t"
+    );
+    let err = failing(&["task", "rm", &id]);
+    assert!(
+        err.starts_with("error: todo task rm completed, then --jq: x\n"),
+        "{err}"
+    );
+    assert_eq!(
+        db.value(&format!("SELECT count(*) FROM tasks WHERE id = {id}")),
+        "0"
+    );
+    // Under --json, the error object has the kind and code.
+    let out = db
+        .run(["task", "add", "three", "--json", "--jq", "error(\"x\")"])
+        .user(user)
+        .expect(9);
+    let err: serde_json::Value = serde_json::from_str(out.stderr().trim()).unwrap();
+    assert_eq!(err["error"]["kind"], "output_filter");
+    assert_eq!(err["error"]["code"], 9);
+    // A command that only reads keeps exit 2.
+    db.run(["task", "list", "--jq", "error(\"x\")"])
+        .user(user)
+        .expect(2);
+}
+
 #[test]
 fn jq_and_fields_refuse_other_formats_and_quiet() {
     let (db, user) = with_tasks(&["one"]);
@@ -216,4 +274,43 @@ fn long_lists_stream_through_fields_and_element_filters() {
     assert_eq!(ids.len(), 5000);
     assert_eq!(ids[0], "5000");
     assert_eq!(ids[4999], "1");
+}
+
+/// `--json` before the command group keeps its Part I meaning for every
+/// group, also where the group's name is a field of the command (`user` of
+/// `user export`, issue 43): the same output as `--json` after it.
+#[test]
+fn a_leading_json_is_the_flag_before_every_command_group() {
+    let (db, user) = with_tasks(&["one"]);
+    let dir = TempDir::new("leading-json");
+    let config = dir.join("config.toml");
+    let groups: [&[&str]; 6] = [
+        &["user", "export", user],
+        &["user", "show", user],
+        &["task", "list", "--user", user],
+        &["db", "status"],
+        &["config", "list"],
+        &["completions", "bash"],
+    ];
+    for args in groups {
+        let run = |json_first: bool| {
+            let mut all: Vec<&str> = Vec::new();
+            if json_first {
+                all.push("--json");
+            }
+            all.extend_from_slice(args);
+            if !json_first {
+                all.push("--json");
+            }
+            db.run(all).env("TODO_CONFIG", &config).output()
+        };
+        let (first, last) = (run(true), run(false));
+        assert_eq!(first.code(), last.code(), "{args:?}: {}", first.stderr());
+        assert_eq!(first.stdout(), last.stdout(), "{args:?}");
+        assert_eq!(first.stderr(), last.stderr(), "{args:?}");
+        assert!(!first.stdout().is_empty(), "{args:?}");
+    }
+    // The export is the user's, in JSON.
+    let out = db.run(["--json", "user", "export", user]).expect(0);
+    assert_eq!(out.value()["user"]["email"], user);
 }

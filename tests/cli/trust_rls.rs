@@ -153,6 +153,35 @@ fn purge_under_row_level_security_reports_no_false_zero() {
     assert_eq!(out.value()["deleted"], 1);
 }
 
+/// `db seed --clean` as a role row-level security applies to: refused
+/// before deleting, never a count of 0 over rows it could not see.
+#[test]
+fn seed_clean_under_row_level_security_is_refused_not_a_false_zero() {
+    let (db, app, _, _) = secured("--app", "app_clean");
+    db.run(["db", "seed", "--users", "2", "--tasks-per-user", "3", "-q"])
+        .ok();
+    let dir = TempDir::new("rls-clean");
+    let out = todo_as(&db, &app, &dir)
+        .args(["db", "seed", "--clean"])
+        .output();
+    expect_code(&out, 2);
+    assert_eq!(out.stdout(), "");
+    assert_eq!(
+        out.stderr(),
+        "error: cannot remove the seed data completely: row-level security applies to this \
+         role on users and tasks (rows may be hidden)\n\
+         hint: connect as the tables' owner or a role with BYPASSRLS (ALTER ROLE name BYPASSRLS)\n"
+    );
+    assert_eq!(
+        db.value("SELECT count(*) FROM users WHERE email LIKE '%@seed.example'"),
+        "2"
+    );
+    // The owner removes them, with true counts.
+    let out = db.run(["db", "seed", "--clean", "--json"]).expect(0);
+    assert_eq!(out.value()["users_deleted"], 2);
+    assert_eq!(out.value()["tasks_deleted"], 6);
+}
+
 #[test]
 fn the_app_role_cannot_delete_or_take_over_another_user_through_users() {
     let (db, app, alice, bob) = secured("--app", "app_users");

@@ -151,8 +151,27 @@ pub fn backup(ctx: &Context, args: BackupArgs) -> Result<()> {
     out.commit()?;
     bar.finish_and_clear();
     let verified = if args.verify {
-        if let Err(why) = super::verify::verify_file(&path)? {
-            return Err(super::verify::mismatch(&path, why));
+        // A file shown to be bad is removed: it would only be found, and
+        // trusted, when it is needed. One that could not be checked (the
+        // local server did not start) stays, and the command fails.
+        let bad = match super::verify::verify_file(&path)? {
+            Ok(_) => None,
+            Err(super::verify::Bad::Mismatch(why)) => Some(super::verify::mismatch(&path, why)),
+            Err(super::verify::Bad::Unreadable(err)) => Some(err),
+        };
+        if let Some(err) = bad {
+            let removed = std::fs::remove_file(&path);
+            return Err(Error {
+                message: format!(
+                    "{}; {}",
+                    err.message,
+                    match removed {
+                        Ok(()) => "the file was removed".to_string(),
+                        Err(e) => format!("it could not be removed: {e}"),
+                    }
+                ),
+                ..err
+            });
         }
         Some(true)
     } else {

@@ -6,7 +6,7 @@ use clap::Args;
 
 use crate::commands::{ensure_can_prompt, errors, query, Context};
 use crate::db::maintain;
-use crate::error::{Error, Result};
+use crate::error::{Error, Kind, Result};
 use crate::output::ops::{Maintained, MaintenanceStep};
 
 #[derive(Debug, Args)]
@@ -43,6 +43,17 @@ pub fn maintain(ctx: &Context, args: MaintainArgs) -> Result<()> {
     let mut steps = Vec::new();
     let mut failed = None;
     for action in &plan {
+        if let Some(owner) = &action.refused_for {
+            // PostgreSQL would skip a VACUUM with only a warning: say so,
+            // and fail the command.
+            let err = not_permitted(&action.target, owner);
+            steps.push(MaintenanceStep {
+                result: format!("skipped: {}", err.message),
+                ..planned(action)
+            });
+            failed.get_or_insert(err);
+            continue;
+        }
         let started = Instant::now();
         let outcome = maintain::run(&mut conn, action, ctx.lock_timeout(10));
         let result = match outcome {
@@ -65,10 +76,27 @@ pub fn maintain(ctx: &Context, args: MaintainArgs) -> Result<()> {
     }
     ctx.emit(&Maintained { steps })?;
     match failed {
+        Some(err) if err.kind == Kind::Forbidden => Err(Error {
+            message: format!("maintenance incomplete: {}", err.message),
+            ..err
+        }),
         Some(err) => Err(Error {
             message: format!("maintenance failed: {}", err.message),
             ..err
         }),
         None => Ok(()),
     }
+}
+
+/// The refusal of an action on `target`, a table or index of `owner`'s
+/// that the current role may not maintain.
+fn not_permitted(target: &str, owner: &str) -> Error {
+    Error::new(
+        Kind::Forbidden,
+        format!("only the owner of {target} ({owner}) or a superuser may maintain it"),
+    )
+    .with_hint(format!(
+        "run db maintain as {owner} (on PostgreSQL 17 and later, a role granted MAINTAIN on \
+         the table may too)"
+    ))
 }

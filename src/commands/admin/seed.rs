@@ -74,8 +74,16 @@ pub fn seed(ctx: &Context, args: SeedArgs) -> Result<()> {
 pub fn clean(ctx: &Context, _args: SeedArgs) -> Result<()> {
     let started = Instant::now();
     let mut conn = ctx.conn()?;
-    let (users, tasks) =
+    let cleaned =
         seed::clean(&mut conn, ctx.lock_timeout(10)).map_err(|e| errors::classify(&mut conn, e))?;
+    let (users, tasks) = match cleaned {
+        seed::Cleaned::Removed { users, tasks } => (users, tasks),
+        // Refused as `db backup` refuses: a count of rows it could not
+        // see would be a false one.
+        seed::Cleaned::RowSecurity(hidden) => {
+            return Err(errors::row_security("remove the seed data", &hidden))
+        }
+    };
     ctx.emit(&SeedCleaned {
         users,
         tasks,

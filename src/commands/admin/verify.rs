@@ -24,7 +24,11 @@ pub struct VerifyArgs {
 }
 
 pub fn verify(ctx: &Context, args: VerifyArgs) -> Result<()> {
-    let checked = verify_file(&args.file)?;
+    let checked = match verify_file(&args.file)? {
+        Ok(counts) => Ok(counts),
+        Err(Bad::Mismatch(why)) => Err(why),
+        Err(Bad::Unreadable(err)) => return Err(err),
+    };
     let (users, tasks) = match &checked {
         Ok(counts) => (counts.users, counts.tasks),
         Err(_) => (0, 0),
@@ -38,12 +42,25 @@ pub fn verify(ctx: &Context, args: VerifyArgs) -> Result<()> {
     checked.map(|_| ()).map_err(|why| mismatch(&args.file, why))
 }
 
+/// What is wrong with a backup file that does not verify.
+pub(super) enum Bad {
+    /// The rows or the schema are not what the manifest says (exit 7).
+    Mismatch(String),
+    /// The file cannot be read as a backup: not one, damaged, cut short
+    /// (exit 2).
+    Unreadable(Error),
+}
+
 /// Restores `path` into a throwaway database on the embedded local server
-/// and checks it: `Err` when unreadable (exit 2), `Ok(Err(why))` when the
-/// rows or the schema are not what the manifest says (exit 7). The
-/// configured database is never touched.
-pub(super) fn verify_file(path: &Path) -> Result<std::result::Result<Counts, String>> {
-    let (mut reader, header) = open(path)?;
+/// and checks it: `Ok(Err(bad))` when the file is bad, `Err` when it could
+/// not be checked (the local server cannot start, …). The configured
+/// database is never touched.
+pub(super) fn verify_file(path: &Path) -> Result<std::result::Result<Counts, Bad>> {
+    let (mut reader, header) = match open(path) {
+        Ok(opened) => opened,
+        Err(err) if err.kind == Kind::Usage => return Ok(Err(Bad::Unreadable(err))),
+        Err(err) => return Err(err),
+    };
     let cluster = Cluster::new(Cluster::default_home()?);
     connect::start_local(&cluster, &mut |msg| eprintln!("todo: {msg}"))?;
     let admin_url = DbUrl::parse(
@@ -59,7 +76,7 @@ pub(super) fn verify_file(path: &Path) -> Result<std::result::Result<Counts, Str
         None,
         connect::DEFAULT_CONNECT_TIMEOUT,
     )?;
-    let result = (|| -> Result<std::result::Result<Counts, String>> {
+    let result = (|| -> Result<std::result::Result<Counts, Bad>> {
         let mut conn = pool::establish(&url, None)?;
         ensure_migrated(&mut conn)?;
         // A purge archive's tasks reference users outside the file by
@@ -77,18 +94,23 @@ pub(super) fn verify_file(path: &Path) -> Result<std::result::Result<Counts, Str
             &|_| {},
         ) {
             Ok(restored) => restored,
-            Err(RestoreError::File(e)) if e.mismatch => return Ok(Err(e.message)),
+            Err(RestoreError::File(e)) if e.mismatch => return Ok(Err(Bad::Mismatch(e.message))),
+            Err(e @ RestoreError::File(_)) => {
+                return Ok(Err(Bad::Unreadable(restore_error(path, &mut conn, e))))
+            }
             Err(e) => return Err(restore_error(path, &mut conn, e)),
         };
         let diffs = conformance::base_schema_differences(&mut conn)
             .map_err(|e| errors::classify(&mut conn, e))?;
         if !diffs.is_empty() {
-            return Ok(Err(format!("schema: {}", diffs.join("; "))));
+            return Ok(Err(Bad::Mismatch(format!("schema: {}", diffs.join("; ")))));
         }
         let mut stored = data::count_rows(&mut conn).map_err(|e| errors::classify(&mut conn, e))?;
         stored.users -= placeholders.min(stored.users);
         if stored != counts {
-            return Ok(Err("row counts differ after the restore".into()));
+            return Ok(Err(Bad::Mismatch(
+                "row counts differ after the restore".into(),
+            )));
         }
         Ok(Ok(counts))
     })();
