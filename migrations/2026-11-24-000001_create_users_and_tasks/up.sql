@@ -1,4 +1,4 @@
--- The base schema shared with the web backend (SPEC §1), exactly as written
+-- The base schema shared with the web backend (SPEC section 1), exactly as written
 -- there: names, types, lengths, defaults, keys, cascade and index names.
 -- `todo db migrate --baseline` records this migration as applied when the
 -- backend already created these tables.

@@ -1,4 +1,4 @@
--- The extras SPEC §1 asks for on top of the shared schema. Every statement is
+-- The extras SPEC section 1 asks for on top of the shared schema. Every statement is
 -- idempotent, so that after `todo db migrate --baseline` this migration adds
 -- only what a backend-created schema lacks.
 

@@ -7,7 +7,7 @@
 -- web backend is not affected.
 --
 -- Migration 5 replaces both with an order that needs no ICU and drops
--- them again. On a server built without ICU (CREATE COLLATION … provider =
+-- them again. On a server built without ICU (CREATE COLLATION ... provider =
 -- icu fails with feature_not_supported, even with IF NOT EXISTS) this
 -- migration does nothing, so that the chain runs on every build.
 DO $$

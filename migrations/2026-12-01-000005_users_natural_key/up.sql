@@ -3,7 +3,7 @@
 -- ICU collator for its first comparison, 8.5 ms of a 12 ms `user list`
 -- (measured on PostgreSQL 15). The order is now: the text before the first
 -- run of digits, that run as a number, then the whole email (byte order),
--- then the id. Computing the key costs 5 µs a row; the index keeps
+-- then the id. Computing the key costs 5 microseconds a row; the index keeps
 -- `user list --limit N` an index scan however many users there are. Also
 -- works on servers built without ICU.
 CREATE INDEX IF NOT EXISTS idx_users_email_natural_key ON users (

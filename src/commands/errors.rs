@@ -11,6 +11,11 @@ use crate::error::{Error, Kind};
 /// classify are checked for a missing schema with one extra query (only on
 /// failure, so successful commands pay nothing).
 pub fn classify(conn: &mut PgConn, err: DieselError) -> Error {
+    if is_untranslatable(&err) {
+        if let DieselError::DatabaseError(_, info) = &err {
+            return untranslatable(info.message(), conn.server_encoding().as_deref());
+        }
+    }
     let known = classify_offline(err);
     if known.kind != Kind::Unexpected {
         return known;
@@ -110,6 +115,7 @@ pub fn classify_message(message: &str) -> Option<Error> {
             ),
         ),
         Some(codes::READ_ONLY) => Some(read_only(message)),
+        Some(codes::UNTRANSLATABLE_CHARACTER) => Some(untranslatable(message, None)),
         // statement_timeout, or a cancel from elsewhere.
         Some(codes::QUERY_CANCELED) => Some(Error::unavailable(message.to_string())),
         // Connection exceptions, and the server shutting down or ending
@@ -119,6 +125,27 @@ pub fn classify_message(message: &str) -> Option<Error> {
         )),
         _ => None,
     }
+}
+
+/// Whether `err` is text the database's encoding cannot store (22P05).
+pub fn is_untranslatable(err: &DieselError) -> bool {
+    crate::db::sqlstate(err).as_deref() == Some(codes::UNTRANSLATABLE_CHARACTER)
+}
+
+/// Input the database cannot store: its encoding (`encoding`, when known)
+/// lacks a character of it. Bad input, exit 2.
+fn untranslatable(message: &str, encoding: Option<&str>) -> Error {
+    let encoding = match encoding {
+        Some(e) => format!("the database's encoding, {e},"),
+        None => "the database's encoding".to_string(),
+    };
+    Error::usage(format!(
+        "{encoding} cannot store a character of the input: {message}"
+    ))
+    .with_hint(
+        "use only characters that encoding has, or move the data to a database created with \
+         ENCODING 'UTF8'",
+    )
 }
 
 /// The error for a database without the tool's tables.

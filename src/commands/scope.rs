@@ -90,6 +90,16 @@ pub fn stream_tasks(
         Err(e) => Some(e),
     };
     match failed {
+        // Search text the database's encoding cannot store matches no
+        // task: the list is empty, once the user is known to exist.
+        Some(e) if filter.search.is_some() && errors::is_untranslatable(&e) => {
+            let exists = Filter {
+                search: None,
+                limit: Some(0),
+                ..filter.clone()
+            };
+            stream_tasks(conn, user, &exists, emit)
+        }
         Some(e) => Err(errors::classify(conn, e)),
         None => diesel::Connection::transaction::<_, Error, _>(&mut **conn, |c| {
             tasks::set_user_scope(c, user)?;

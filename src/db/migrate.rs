@@ -290,3 +290,26 @@ pub fn baseline(conn: &mut PgConn, lock_timeout: Duration) -> Result<Vec<String>
         apply_pending(conn)
     })
 }
+
+#[cfg(test)]
+mod tests {
+    /// Migrations are ASCII, comments included: a database whose encoding
+    /// is not UTF-8 (LATIN1, …) refuses a statement holding a character it
+    /// lacks, and a migration is sent as one statement (issue 43).
+    #[test]
+    fn migrations_are_ascii() {
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("migrations");
+        let mut checked = 0;
+        for version in std::fs::read_dir(&dir).unwrap() {
+            for file in std::fs::read_dir(version.unwrap().path()).unwrap() {
+                let path = file.unwrap().path();
+                let text = std::fs::read(&path).unwrap();
+                if let Some(at) = text.iter().position(|b| !b.is_ascii()) {
+                    panic!("{}: a non-ASCII byte at {at}", path.display());
+                }
+                checked += 1;
+            }
+        }
+        assert!(checked >= 10, "{checked} files");
+    }
+}

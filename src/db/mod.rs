@@ -86,6 +86,9 @@ pub mod codes {
     pub const UNDEFINED_TABLE: &str = "42P01";
     /// `unique_violation`: a key that is already there.
     pub const UNIQUE_VIOLATION: &str = "23505";
+    /// `untranslatable_character`: text the database's encoding (LATIN1,
+    /// …) has no character for.
+    pub const UNTRANSLATABLE_CHARACTER: &str = "22P05";
 }
 
 /// `SET LOCAL lock_timeout` (bound, through `set_config`): how long the

@@ -326,3 +326,49 @@ fn a_directory_or_a_missing_file_is_named_as_such() {
     }
     assert_eq!(db.value("SELECT count(*) FROM tasks"), "0");
 }
+
+/// A LATIN1 database (issue 43): migrations apply (they are ASCII), text
+/// the encoding has is stored, text it lacks is bad input (exit 2) naming
+/// the encoding, and a search for such text finds nothing.
+#[test]
+fn a_latin1_database_migrates_and_refuses_what_it_cannot_store_as_bad_input() {
+    let db = TestDb::latin1();
+    db.run(["db", "migrate", "-q"]).ok();
+    db.run(["user", "add", "zoe@example.com", "--name", "Zoë", "-q"])
+        .ok();
+    db.run(["task", "add", "crème brûlée"])
+        .user("zoe@example.com")
+        .ok();
+    let out = db
+        .run(["task", "add", "crab 🦀"])
+        .user("zoe@example.com")
+        .output();
+    expect_code(&out, 2);
+    assert_eq!(
+        out.stderr(),
+        "error: the database's encoding, LATIN1, cannot store a character of the input: \
+         character with byte sequence 0xf0 0x9f 0xa6 0x80 in encoding \"UTF8\" has no \
+         equivalent in encoding \"LATIN1\"\n\
+         hint: use only characters that encoding has, or move the data to a database created \
+         with ENCODING 'UTF8'\n"
+    );
+    let out = db
+        .run(["task", "list", "--search", "🦀", "--format", "plain"])
+        .user("zoe@example.com")
+        .expect(0);
+    assert_eq!(out.stdout(), "");
+    // The user's existence is still checked.
+    db.run(["task", "list", "--search", "🦀"])
+        .user("nobody@example.com")
+        .expect(3);
+    let out = db
+        .run(["task", "list", "--jq", ".[].title"])
+        .user("zoe@example.com")
+        .expect(0);
+    assert_eq!(out.stdout(), "crème brûlée\n");
+    assert_eq!(
+        db.value("SELECT encode(convert_to(string_agg(title, ','), 'UTF8'), 'hex') FROM tasks"),
+        "6372c3a86d65206272c3bb6cc3a965",
+        "stored as the characters given"
+    );
+}

@@ -70,6 +70,12 @@ const UTC_NAMES: [&str; 8] = [
 
 impl PgConn {
     /// The server process of this session.
+    /// The database's encoding, as the server reported it at connect
+    /// (`UTF8`, `LATIN1`, …; no round trip).
+    pub fn server_encoding(&self) -> Option<String> {
+        self.raw.parameter_status(c"server_encoding")
+    }
+
     pub fn backend_pid(&self) -> i32 {
         self.raw.backend_pid()
     }

@@ -75,6 +75,11 @@ impl TestDb {
         TestDb::create("template0")
     }
 
+    /// A fresh, empty database in the LATIN1 encoding (no tables).
+    pub fn latin1() -> TestDb {
+        TestDb::create("template0 ENCODING 'LATIN1' LC_COLLATE 'C' LC_CTYPE 'C'")
+    }
+
     fn create(template: &str) -> TestDb {
         static COUNTER: AtomicUsize = AtomicUsize::new(0);
         let n = COUNTER.fetch_add(1, Ordering::SeqCst);
