@@ -117,7 +117,12 @@ pub fn classify_message(message: &str) -> Option<Error> {
         Some(codes::READ_ONLY) => Some(read_only(message)),
         Some(codes::UNTRANSLATABLE_CHARACTER) => Some(untranslatable(message, None)),
         // statement_timeout, or a cancel from elsewhere.
-        Some(codes::QUERY_CANCELED) => Some(Error::unavailable(message.to_string())),
+        Some(codes::QUERY_CANCELED) => Some(
+            Error::unavailable(format!("the server cancelled the statement: {message}")).with_hint(
+                "a statement_timeout (the role's, the database's or $PGOPTIONS') or \
+                     another session cancelled it; retry, or raise the timeout",
+            ),
+        ),
         // Connection exceptions, and the server shutting down or ending
         // the session (57P01 admin_shutdown, 57P02 crash_shutdown, …).
         Some(c) if c.starts_with("08") || c.starts_with("57P") => Some(Error::unavailable(

@@ -76,7 +76,7 @@ pub type TaskSink<'a> = dyn FnMut(&mut dyn Iterator<Item = Result<Task>>) -> Res
 /// message. When row-level security hid the tasks (a role subject to it),
 /// lists again in the user's scope, streaming inside that transaction.
 pub fn stream_tasks(
-    conn: &mut crate::db::Conn,
+    conn: &mut crate::db::PgConn,
     user: &UserRef,
     filter: &Filter,
     emit: &mut TaskSink<'_>,
@@ -101,7 +101,7 @@ pub fn stream_tasks(
             stream_tasks(conn, user, &exists, emit)
         }
         Some(e) => Err(errors::classify(conn, e)),
-        None => diesel::Connection::transaction::<_, Error, _>(&mut **conn, |c| {
+        None => diesel::Connection::transaction::<_, Error, _>(conn, |c| {
             tasks::set_user_scope(c, user)?;
             let rows = scoped(tasks::list(c, user, filter)?, user)?;
             emit(&mut rows.map(|row| row.map_err(errors::classify_offline)))

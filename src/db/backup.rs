@@ -34,18 +34,38 @@ pub(super) fn io_err(e: std::io::Error) -> diesel::result::Error {
     diesel::result::Error::SerializationError(Box::new(e))
 }
 
+/// The outcome of copying a COPY OUT's rows: the server's error when the
+/// COPY failed (a statement cancelled, the connection lost: it keeps its
+/// SQLSTATE), else the error of the writing side, else the section.
+fn copied(
+    copy: super::conn::CopyOut<'_>,
+    written: std::io::Result<backup_file::Section>,
+) -> QueryResult<backup_file::Section> {
+    let finished = copy.finish();
+    let section = written.map_err(io_err);
+    finished.and(section)
+}
+
 /// Settings that make COPY's text the same on every server: ISO dates
 /// (timestamps are `TIMESTAMP`, so the time zone does not enter). With
 /// `row_security` off, a COPY that row-level security would filter raises
 /// an error instead of silently writing fewer rows (a second guard behind
-/// the check in [`backup`]).
+/// the check in [`backup`]). As pg_dump does for its session, no
+/// `statement_timeout` or `idle_in_transaction_session_timeout` of the
+/// role's, the database's or `PGOPTIONS` cuts a backup or restore short
+/// (lock waits keep their own limit). All for the transaction only, in
+/// one round trip.
 pub(super) fn set_copy_settings(conn: &mut PgConn) -> QueryResult<()> {
-    diesel::sql_query(
-        "SELECT set_config('DateStyle', 'ISO, YMD', true), set_config('row_security', 'off', true)",
-    )
-    .execute(conn)
-    .map(|_| ())
+    diesel::sql_query(LONG_RUNNING_SETTINGS)
+        .execute(conn)
+        .map(|_| ())
 }
+
+/// See [`set_copy_settings`].
+pub(super) const LONG_RUNNING_SETTINGS: &str =
+    "SELECT set_config('DateStyle', 'ISO, YMD', true), set_config('row_security', 'off', true),
+            set_config('statement_timeout', '0', true),
+            set_config('idle_in_transaction_session_timeout', '0', true)";
 
 /// The server version, and the tables whose rows row-level security
 /// filters for the connected role (SPEC §17: a backup never succeeds with
@@ -104,16 +124,15 @@ pub fn backup(
             backup_file::write_section_start(out, "users", backup_file::USERS_COLUMNS)
                 .map_err(io_err)?;
             let mut copy = conn.copy_out(super::columns::USERS_OUT)?;
-            let users = order::copy(&mut copy, out, 0, progress, Order::Users).map_err(io_err)?;
-            copy.finish()?;
+            let users = order::copy(&mut copy, out, 0, progress, Order::Users);
+            let users = copied(copy, users)?;
             backup_file::write_section_end(out).map_err(io_err)?;
 
             backup_file::write_section_start(out, "tasks", backup_file::TASKS_COLUMNS)
                 .map_err(io_err)?;
             let mut copy = conn.copy_out(super::columns::TASKS_OUT)?;
-            let tasks =
-                order::copy(&mut copy, out, users.rows, progress, Order::Tasks).map_err(io_err)?;
-            copy.finish()?;
+            let tasks = order::copy(&mut copy, out, users.rows, progress, Order::Tasks);
+            let tasks = copied(copy, tasks)?;
             backup_file::write_section_end(out).map_err(io_err)?;
 
             let counts = Counts {

@@ -99,7 +99,7 @@ impl Cluster {
 
     pub(super) fn create_database(&self) -> Result<()> {
         use diesel::prelude::*;
-        let mut conn = PgConn::establish(&self.url("postgres")).map_err(|e| {
+        let mut conn = PgConn::establish(&self.own_url("postgres")).map_err(|e| {
             Error::unavailable(format!("cannot connect to the local database: {e}"))
         })?;
         let exists: bool = diesel::select(diesel::dsl::sql::<diesel::sql_types::Bool>(

@@ -185,6 +185,15 @@ impl Cluster {
     /// A libpq URL (psql accepts it) for a database of this cluster. It
     /// names the port too, so that `PGPORT` in the environment (which libpq
     /// would otherwise use) cannot send it elsewhere.
+    /// [`Cluster::url`] for the tool's own work on the cluster (creating
+    /// it, migrating it, `db verify`'s throwaway databases): an empty
+    /// `options` keeps libpq from applying `$PGOPTIONS`, which are meant
+    /// for the user's commands (a `statement_timeout` there would cut a
+    /// CREATE DATABASE short).
+    pub fn own_url(&self, database: &str) -> String {
+        format!("{}&options=", self.url(database))
+    }
+
     pub fn url(&self, database: &str) -> String {
         format!(
             "postgresql:///{}?host={}&port={}&user={SUPERUSER}",
@@ -276,7 +285,7 @@ impl Cluster {
         }
         if !ready.exists() {
             self.create_database()?;
-            on_created(&self.url(DATABASE))?;
+            on_created(&self.own_url(DATABASE))?;
             fs::write(&ready, b"").map_err(|e| io_error("write", &ready, e))?;
         }
         Ok(())

@@ -95,3 +95,91 @@ fn a_purge_cut_off_in_the_future_is_warned_about() {
         .output();
     assert!(!out.stderr().contains("future"));
 }
+
+/// A `statement_timeout` from `$PGOPTIONS` (or the role's, the database's)
+/// does not cut long work short, as pg_dump's session is not: backup,
+/// restore, verify, purge and export finish (issue 43). The timeout is
+/// far below what reading 100 000 rows takes and far above a BEGIN.
+#[test]
+fn long_work_is_not_cut_short_by_a_statement_timeout() {
+    let source = TestDb::migrated();
+    source
+        .run([
+            "db",
+            "seed",
+            "--users",
+            "100",
+            "--tasks-per-user",
+            "1000",
+            "-q",
+        ])
+        .ok();
+    // Half the tasks done long ago (the trigger would set updated_at).
+    source.psql(
+        "SET session_replication_role = replica;
+         UPDATE tasks SET completed = true, updated_at = '2020-01-01' WHERE id % 2 = 0",
+    );
+    let purgeable = source.value(
+        "SELECT count(*) FROM tasks WHERE completed AND updated_at < now() - interval '1 year'",
+    );
+    assert!(purgeable.parse::<i64>().unwrap() >= 50_000);
+    let dir = crate::support::TempDir::new("timeout");
+    let home = crate::support::TempDir::new("timeout-home");
+    let file = dir.join("b.todo");
+    let timed = |db: &TestDb| db.cmd().env("PGOPTIONS", "-c statement_timeout=50");
+    timed(&source)
+        .args(["db", "backup", "-q", "-o"])
+        .arg(&file)
+        .ok();
+    let target = TestDb::empty();
+    timed(&target).args(["db", "restore", "-q"]).arg(&file).ok();
+    assert_eq!(target.value("SELECT count(*) FROM tasks"), "100000");
+    let out = timed(&source)
+        .args(["db", "verify", "--json"])
+        .arg(&file)
+        .env("TODO_HOME", home.path())
+        .expect(0);
+    assert_eq!(out.value()["ok"], true);
+    let out = timed(&source)
+        .args([
+            "task",
+            "export",
+            "--user",
+            "seed-user-1@seed.example",
+            "--to",
+            "json",
+        ])
+        .expect(0);
+    assert_eq!(
+        serde_json::from_str::<serde_json::Value>(&out.stdout())
+            .unwrap()
+            .as_array()
+            .unwrap()
+            .len(),
+        1000
+    );
+    timed(&source)
+        .args(["user", "export", "seed-user-1@seed.example", "--json"])
+        .expect(0);
+    let out = timed(&source)
+        .args([
+            "db",
+            "purge",
+            "--done-before",
+            "1y",
+            "--yes",
+            "--batch",
+            "50000",
+            "--json",
+        ])
+        .expect(0);
+    assert_eq!(out.value()["deleted"].to_string(), purgeable);
+    let _ = todo_cmd_stop(&home);
+}
+
+fn todo_cmd_stop(home: &crate::support::TempDir) -> crate::support::Done {
+    crate::support::todo_cmd(home)
+        .args(["db", "local", "stop"])
+        .env("TODO_HOME", home.path())
+        .output()
+}

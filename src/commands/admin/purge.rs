@@ -109,7 +109,9 @@ pub fn purge(ctx: &Context, args: PurgeArgs) -> Result<()> {
         None => None,
     };
     let user = user_id.as_deref();
-    let mut counted = query(&mut conn, |c| purge::count(c, cutoff, user))?;
+    let mut counted = query(&mut conn, |c| {
+        in_scope(c, None, |c| purge::count(c, cutoff, user))
+    })?;
     // Row-level security (SPEC §17): one user's tasks are counted and
     // deleted in that user's scope (`app.user_id`), as task commands do;
     // all users' cannot be, so the count is unknown and deleting is refused.
@@ -213,14 +215,14 @@ fn in_scope<T, E: From<diesel::result::Error>>(
     scope: Option<&UserRef>,
     f: impl FnOnce(&mut crate::db::PgConn) -> std::result::Result<T, E>,
 ) -> std::result::Result<T, E> {
-    use diesel::Connection;
-    match scope {
-        None => f(conn),
-        Some(user) => conn.transaction(|c| {
+    // Each statement in a transaction of its own that no statement
+    // timeout of the role's cuts short (as pg_dump's session).
+    crate::db::untimed(conn, "BEGIN", |c| {
+        if let Some(user) = scope {
             tasks::set_user_scope(c, user)?;
-            f(c)
-        }),
-    }
+        }
+        f(c)
+    })
 }
 
 /// Creates the archive (SPEC §17: 0600, an existing file only with

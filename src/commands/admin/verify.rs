@@ -63,8 +63,10 @@ pub(super) fn verify_file(path: &Path) -> Result<std::result::Result<Counts, Bad
     };
     let cluster = Cluster::new(Cluster::default_home()?);
     connect::start_local(&cluster, &mut |msg| eprintln!("todo: {msg}"))?;
+    // The throwaway database is the tool's own: no `$PGOPTIONS` meant for
+    // the user's server.
     let admin_url = DbUrl::parse(
-        &cluster.url("postgres"),
+        &cluster.own_url("postgres"),
         None,
         connect::DEFAULT_CONNECT_TIMEOUT,
     )?;
@@ -72,7 +74,7 @@ pub(super) fn verify_file(path: &Path) -> Result<std::result::Result<Counts, Bad
     let throwaway = scratch::create(&mut admin, std::process::id())
         .map_err(|e| Error::unexpected(format!("cannot create a database to verify in: {e}")))?;
     let url = DbUrl::parse(
-        &cluster.url(throwaway.name()),
+        &cluster.own_url(throwaway.name()),
         None,
         connect::DEFAULT_CONNECT_TIMEOUT,
     )?;

@@ -58,17 +58,20 @@ pub fn export(ctx: &Context, args: ExportArgs) -> Result<()> {
     let mut out = OutFile::create(&path, args.force, &mut |m| eprintln!("todo: {m}"))?;
     let mut conn = ctx.read_conn()?;
     let mut exported = export::Exported::default();
-    let written = stream_tasks(&mut conn, &user, &filter, &mut |rows| {
-        let mut buffered = std::io::BufWriter::with_capacity(1 << 16, &mut out);
-        exported = match ctx.out.shape {
-            Some(_) => export::Exported {
-                tasks: crate::output::write_tasks(&mut buffered, ctx.out, rows)? as u64,
-                descriptions_dropped: 0,
-            },
-            None => export::write(&mut buffered, to, rows)?,
-        };
-        buffered.flush()?;
-        Ok(())
+    // No statement timeout cuts a long export short (as pg_dump's).
+    let written = crate::db::untimed(&mut conn, "BEGIN READ ONLY", |conn| {
+        stream_tasks(conn, &user, &filter, &mut |rows| {
+            let mut buffered = std::io::BufWriter::with_capacity(1 << 16, &mut out);
+            exported = match ctx.out.shape {
+                Some(_) => export::Exported {
+                    tasks: crate::output::write_tasks(&mut buffered, ctx.out, rows)? as u64,
+                    descriptions_dropped: 0,
+                },
+                None => export::write(&mut buffered, to, rows)?,
+            };
+            buffered.flush()?;
+            Ok(())
+        })
     });
     written.map_err(|e| out.error_or(e))?;
     out.commit()?;
