@@ -158,10 +158,32 @@ pub fn run(ctx: &Context, cmd: ConfigCommand) -> Result<()> {
 /// Edits the file (created 0600 when missing), keeping its mode; checks
 /// the result parses, and holds a password only if the mode keeps it
 /// private, before it replaces the file.
+///
+/// As git does with its config: the new text is written into `FILE.lock`,
+/// created exclusively (`O_EXCL`), and renamed over the file; the file is
+/// read only once the lock is held, so concurrent `config set`s each keep
+/// the others' keys. A lock held by another `todo config` is waited for
+/// (up to [`LOCK_WAIT`]); a lock left by a killed one is named in the
+/// error. Only a regular file (or a symlink to one) is written: a device
+/// or FIFO named by `$TODO_CONFIG` is refused, never replaced.
 fn write(key: &str, value: Option<&str>) -> Result<()> {
-    use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+    use std::os::unix::fs::PermissionsExt;
     let path = through_symlinks(path()?);
     let io = |e: std::io::Error| Error::usage(format!("cannot write {}: {e}", path.display()));
+    match std::fs::metadata(&path) {
+        Ok(m) if !m.is_file() => {
+            return Err(Error::usage(format!(
+                "cannot write {}: it is not a regular file",
+                path.display()
+            ))
+            .with_hint("point TODO_CONFIG at a file (the config is TOML text)"))
+        }
+        _ => {}
+    }
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir).map_err(io)?;
+    }
+    let mut lock = Lock::take(&path)?;
     let (text, mode) = match std::fs::read_to_string(&path) {
         Ok(t) => {
             let mode = std::fs::metadata(&path).map_err(io)?.permissions().mode() & 0o777;
@@ -172,24 +194,101 @@ fn write(key: &str, value: Option<&str>) -> Result<()> {
     };
     let edited = config::edit(&text, key, value);
     config::check_secrets(&config::parse(&edited, &path)?, &path, mode, true)?;
-    if let Some(dir) = path.parent() {
-        std::fs::create_dir_all(dir).map_err(io)?;
+    lock.commit(edited.as_bytes(), mode).map_err(io)
+}
+
+/// How long `config set` waits for another `todo config` to finish.
+const LOCK_WAIT: std::time::Duration = std::time::Duration::from_secs(5);
+
+/// `FILE.lock`, held: removed when dropped unless committed (also on
+/// Ctrl-C), renamed over `FILE` by [`Lock::commit`].
+struct Lock {
+    path: std::path::PathBuf,
+    target: std::path::PathBuf,
+    file: Option<std::fs::File>,
+    /// Removes the lock on Ctrl-C; given up just before the rename.
+    cleanup: Option<crate::signals::CleanupGuard>,
+    /// Renamed over the target: the path may be another's lock by now.
+    committed: bool,
+}
+
+impl Lock {
+    fn take(target: &std::path::Path) -> Result<Lock> {
+        use std::os::unix::fs::OpenOptionsExt;
+        let mut name = target.as_os_str().to_owned();
+        name.push(".lock");
+        let path = std::path::PathBuf::from(name);
+        let started = std::time::Instant::now();
+        let mut pause = std::time::Duration::from_millis(2);
+        loop {
+            let cleanup = crate::signals::remove_on_signal(&path);
+            match std::fs::OpenOptions::new()
+                .write(true)
+                .create_new(true)
+                .mode(0o600)
+                .open(&path)
+            {
+                Ok(file) => {
+                    return Ok(Lock {
+                        path,
+                        target: target.to_path_buf(),
+                        file: Some(file),
+                        cleanup: Some(cleanup),
+                        committed: false,
+                    })
+                }
+                Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
+                    drop(cleanup);
+                    if started.elapsed() > LOCK_WAIT {
+                        return Err(Error::usage(format!(
+                            "cannot write {}: {} exists (another todo config is running, or \
+                             one was killed)",
+                            target.display(),
+                            path.display()
+                        ))
+                        .with_hint(format!(
+                            "if no other todo config is running, remove {}",
+                            path.display()
+                        )));
+                    }
+                    std::thread::sleep(pause);
+                    pause = (pause * 2).min(std::time::Duration::from_millis(100));
+                }
+                Err(e) => {
+                    return Err(Error::usage(format!(
+                        "cannot write {}: {e}",
+                        path.display()
+                    )))
+                }
+            }
+        }
     }
-    let temp = path.with_extension(format!("toml.new-{}", std::process::id()));
-    let mut file = std::fs::OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .mode(mode)
-        .open(&temp)
-        .map_err(io)?;
-    let written = file
-        .write_all(edited.as_bytes())
-        .and_then(|()| file.sync_all())
-        .and_then(|()| std::fs::rename(&temp, &path));
-    if written.is_err() {
-        let _ = std::fs::remove_file(&temp);
+
+    /// Writes `text` into the lock file with `mode`, syncs it and renames
+    /// it over the target.
+    fn commit(&mut self, text: &[u8], mode: u32) -> std::io::Result<()> {
+        use std::os::unix::fs::PermissionsExt;
+        let mut file = self
+            .file
+            .take()
+            .ok_or_else(|| std::io::Error::other("written"))?;
+        file.set_permissions(std::fs::Permissions::from_mode(mode))?;
+        file.write_all(text)?;
+        file.sync_all()?;
+        self.cleanup = None;
+        std::fs::rename(&self.path, &self.target)?;
+        self.committed = true;
+        Ok(())
     }
-    written.map_err(io)
+}
+
+impl Drop for Lock {
+    fn drop(&mut self) {
+        // Not committed (or the rename failed): give the lock up.
+        if !self.committed {
+            let _ = std::fs::remove_file(&self.path);
+        }
+    }
 }
 
 /// The file a symlinked config path names (a dotfiles repository's, say),

@@ -1,7 +1,7 @@
 //! The config file (SPEC §18, issue 27, 2): the default user, the
 //! database, aliases, checks of keys and of passwords.
 
-use std::os::unix::fs::PermissionsExt;
+use std::os::unix::fs::{FileTypeExt, PermissionsExt};
 
 use crate::support::Outcome;
 use crate::support::{expect_code, todo_cmd, TempDir, TestDb};
@@ -349,4 +349,93 @@ fn config_set_edits_through_a_symlink() {
         .unwrap()
         .file_type()
         .is_symlink());
+}
+
+/// Ten `config set` at once each keep their key: the file is locked
+/// (`FILE.lock`, as git's config) and read again under the lock (issue 43).
+#[test]
+fn concurrent_config_sets_keep_every_key() {
+    let dir = TempDir::new("config-race");
+    let file = dir.join("config.toml");
+    let children: Vec<_> = (0..10)
+        .map(|i| {
+            crate::support::todo_process(&dir)
+                .env("TODO_CONFIG", &file)
+                .args([
+                    "config",
+                    "set",
+                    &format!("alias.a{i}"),
+                    &format!("task list --limit {i}"),
+                ])
+                .stdout(std::process::Stdio::piped())
+                .stderr(std::process::Stdio::piped())
+                .spawn()
+                .unwrap()
+        })
+        .collect();
+    for child in children {
+        let out = child.wait_with_output().unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    let text = std::fs::read_to_string(&file).unwrap();
+    for i in 0..10 {
+        assert!(
+            text.contains(&format!("a{i} = \"task list --limit {i}\"")),
+            "a{i} is missing:\n{text}"
+        );
+    }
+    assert!(!dir.join("config.toml.lock").exists());
+    // A lock left behind (a killed todo config) is named, not broken.
+    std::fs::write(dir.join("config.toml.lock"), "").unwrap();
+    let out = todo_cmd(&dir)
+        .env("TODO_CONFIG", &file)
+        .args(["config", "set", "color", "never"])
+        .timeout(std::time::Duration::from_secs(60))
+        .expect(2);
+    assert_eq!(
+        out.stderr(),
+        format!(
+            "error: cannot write {0}: {0}.lock exists (another todo config is running, or one \
+             was killed)\nhint: if no other todo config is running, remove {0}.lock\n",
+            file.display()
+        )
+    );
+}
+
+/// `$TODO_CONFIG` naming something other than a regular file (a FIFO here;
+/// `/dev/null` as root was replaced by a regular file) is read, never
+/// written over (issue 43).
+#[test]
+fn config_set_refuses_a_config_that_is_not_a_regular_file() {
+    let dir = TempDir::new("config-fifo");
+    let fifo = dir.join("config.toml");
+    assert!(std::process::Command::new("mkfifo")
+        .arg(&fifo)
+        .status()
+        .unwrap()
+        .success());
+    // Whoever reads the FIFO gets an empty config once.
+    let writer = fifo.clone();
+    std::thread::spawn(move || drop(std::fs::OpenOptions::new().write(true).open(writer)));
+    let out = todo_cmd(&dir)
+        .env("TODO_CONFIG", &fifo)
+        .args(["config", "set", "color", "never"])
+        .timeout(std::time::Duration::from_secs(30))
+        .expect(2);
+    assert_eq!(
+        out.stderr(),
+        format!(
+            "error: cannot write {}: it is not a regular file\n\
+             hint: point TODO_CONFIG at a file (the config is TOML text)\n",
+            fifo.display()
+        )
+    );
+    assert!(std::fs::symlink_metadata(&fifo)
+        .unwrap()
+        .file_type()
+        .is_fifo());
 }
