@@ -242,14 +242,21 @@ impl Render for RlsState {
                 "disabled"
             }
         )?;
+        // Names and expressions from the catalog: shown escaped (a role
+        // may be named with terminal escapes).
+        let safe = |text: &str| crate::text::terminal_safe(text, false).into_owned();
         for p in &s.policies {
             writeln!(
                 out,
                 "policy {} on {} ({}): USING {} WITH CHECK {}",
-                p.name, p.table, p.command, p.using, p.check
+                safe(&p.name),
+                safe(&p.table),
+                safe(&p.command),
+                safe(&p.using),
+                safe(&p.check)
             )?;
         }
-        writeln!(out, "not subject to it: {}", s.bypass.join(", "))?;
+        writeln!(out, "not subject to it: {}", safe(&s.bypass.join(", ")))?;
         Ok(())
     }
 }
@@ -283,9 +290,9 @@ impl Render for Grants {
         let mut t = table(&["Role", "Object", "Privileges"], color);
         for g in &self.0 {
             t.add_row(vec![
-                g.role.as_str(),
-                g.object.as_str(),
-                g.privileges.as_str(),
+                super::data_cell(&g.role, false),
+                super::data_cell(&g.object, false),
+                super::data_cell(&g.privileges, false),
             ]);
         }
         writeln!(out, "{t}")?;

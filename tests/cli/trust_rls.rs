@@ -318,3 +318,29 @@ fn a_refused_permission_is_exit_8_and_a_read_only_session_exit_5() {
     assert_eq!(err["error"]["kind"], "read_only");
     assert_eq!(db.value("SELECT count(*) FROM tasks"), "0");
 }
+
+/// Role names come from the catalog and may hold terminal escapes: the
+/// tables of `db roles status` and `db rls status` show them escaped, as
+/// every other table does (issue 43).
+#[test]
+fn role_names_with_terminal_escapes_are_shown_escaped() {
+    let db = TestDb::migrated();
+    let name = format!("evil\u{1b}[31m_{}", std::process::id());
+    db.psql(&format!(
+        "DO $$ BEGIN
+           IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = '{name}') THEN
+             CREATE ROLE \"{name}\" LOGIN BYPASSRLS;
+           END IF; END $$;
+         GRANT SELECT ON tasks TO \"{name}\""
+    ));
+    let shown = name.replace('\u{1b}', "\\x1b");
+    for args in [["db", "roles", "status"], ["db", "rls", "status"]] {
+        let out = db.run(args).arg("--format").arg("table").expect(0);
+        let text = out.stdout();
+        assert!(!text.contains('\u{1b}'), "{args:?}: {text:?}");
+        assert!(text.contains(&shown), "{args:?}: {text}");
+    }
+    db.psql(&format!(
+        "REVOKE ALL ON tasks FROM \"{name}\"; DROP ROLE \"{name}\""
+    ));
+}
