@@ -158,6 +158,15 @@ impl DbUrl {
             ))
         })?;
         let get = |k: &str| conninfo::value(&pairs, k);
+        let default_host = default_socket_dir(
+            ["host", "hostaddr", "service"]
+                .iter()
+                .any(|k| get(k).is_some_and(|v| !v.is_empty())),
+        );
+        if let Some(dir) = default_host {
+            url.libpq.push_str("&host=");
+            url.libpq.push_str(dir);
+        }
         if let Some(ports) = get("port") {
             check_ports(ports)?;
         }
@@ -169,9 +178,16 @@ impl DbUrl {
                 url.secrets.push(password.to_string());
             }
         }
+        let env = |k: &str| std::env::var(k).ok().filter(|v| !v.is_empty());
         url.display = display(
             get("user"),
-            get("host").or(get("hostaddr")),
+            get("host")
+                .or(get("hostaddr"))
+                .or(default_host)
+                .map(str::to_string)
+                .or_else(|| env("PGHOST"))
+                .or_else(|| env("PGHOSTADDR"))
+                .as_deref(),
             get("port"),
             get("dbname").unwrap_or_default(),
         );
@@ -230,8 +246,17 @@ impl DbUrl {
             add("client_encoding", "UTF8");
         }
         let user = get("user").or_else(|| env("PGUSER"));
+        let default_host = default_socket_dir(
+            ["host", "hostaddr", "service"]
+                .iter()
+                .any(|k| get(k).is_some_and(|v| !v.is_empty())),
+        );
+        if let Some(dir) = default_host {
+            add("host", dir);
+        }
         let host = get("host")
             .or_else(|| get("hostaddr"))
+            .or_else(|| default_host.map(str::to_string))
             .or_else(|| env("PGHOST"))
             .or_else(|| env("PGHOSTADDR"))
             .unwrap_or_else(|| "localhost".into());
@@ -324,6 +349,21 @@ fn refused_hint(why: &str, otherwise: &str) -> String {
     } else {
         otherwise.to_string()
     }
+}
+
+/// Where a connection goes when nothing names a host (`given` false, and
+/// no `$PGHOST`, `$PGHOSTADDR` or `$PGSERVICE`): the platform's socket
+/// directory, as the platform's psql would use, where it differs from the
+/// libpq built into the tool (whose compiled-in default is `/tmp`):
+/// Debian, Ubuntu and Fedora put the server's socket in
+/// `/var/run/postgresql`. `None`: libpq's own default.
+fn default_socket_dir(given: bool) -> Option<&'static str> {
+    const PLATFORM: &str = "/var/run/postgresql";
+    let env = |k: &str| std::env::var_os(k).is_some_and(|v| !v.is_empty());
+    if given || ["PGHOST", "PGHOSTADDR", "PGSERVICE"].iter().any(|k| env(k)) {
+        return None;
+    }
+    std::path::Path::new(PLATFORM).is_dir().then_some(PLATFORM)
 }
 
 /// `user@host:port/db` from libpq's values (hosts and ports are

@@ -359,3 +359,57 @@ fn commands_end_their_sessions_with_a_terminate() {
     );
     assert_eq!(abandoned, "0");
 }
+
+/// With no host anywhere (`PGDATABASE=app` only), a connection goes where
+/// the platform's psql goes: Debian's socket directory
+/// `/var/run/postgresql`, not the bundled libpq's `/tmp` (issue 43, SPEC
+/// §23); messages name the socket directory, not `localhost`. The test
+/// server is reached through a link in that directory, under a port of
+/// its own.
+#[test]
+fn with_no_host_anywhere_the_platforms_socket_directory_is_used() {
+    let platform = std::path::Path::new("/var/run/postgresql");
+    assert!(
+        platform.is_dir(),
+        "the test needs /var/run/postgresql (Debian's postgresql-common makes it)"
+    );
+    let port = 50_000 + std::process::id() % 10_000;
+    let link = platform.join(format!(".s.PGSQL.{port}"));
+    let socket = server()
+        .socket_dir
+        .clone()
+        .expect("the private server")
+        .join(".s.PGSQL.5432");
+    let _ = std::fs::remove_file(&link);
+    std::os::unix::fs::symlink(&socket, &link)
+        .expect("the test writes a link into /var/run/postgresql (run it as root)");
+    struct Remove(std::path::PathBuf);
+    impl Drop for Remove {
+        fn drop(&mut self) {
+            let _ = std::fs::remove_file(&self.0);
+        }
+    }
+    let _remove = Remove(link);
+    let db = TestDb::migrated();
+    let dir = TempDir::new("platform-socket");
+    let run = |port: u32| {
+        todo_cmd(&dir)
+            .env("PGDATABASE", &db.name)
+            .env("PGUSER", "postgres")
+            .env("PGPORT", port.to_string())
+            .args(["db", "status", "--json"])
+            .output()
+    };
+    let out = run(port);
+    expect_code(&out, 0);
+    assert!(out.value()["applied"].is_array());
+    // Nothing listens on the next port: the message names the directory.
+    let out = run(port + 1);
+    expect_code(&out, 5);
+    assert!(
+        out.stderr().contains("postgres@/var/run/postgresql/"),
+        "{}",
+        out.stderr()
+    );
+    assert!(!out.stderr().contains("localhost"), "{}", out.stderr());
+}
