@@ -146,7 +146,11 @@ pub fn wait_for_the_end() -> ! {
 }
 
 extern "C" fn handler(signal: libc::c_int) {
-    INTERRUPTED.store(true, Ordering::Release);
+    // A second signal while the first is being handled (the cancel request
+    // waits for an unreachable server): end now, as fd and cargo do.
+    if INTERRUPTED.swap(true, Ordering::AcqRel) {
+        finish(signal);
+    }
     let fd = WAKE.load(Ordering::Acquire);
     let byte = signal as u8;
     // SAFETY: write is async-signal-safe; one byte from the stack.
@@ -157,7 +161,8 @@ extern "C" fn handler(signal: libc::c_int) {
     finish(signal);
 }
 
-/// The signal thread: waits for a signal, cancels the running statements,
+/// The signal thread: waits for a signal, cancels the running statements
+/// (waiting for the server at most [`crate::db::conn::cancel::CANCEL_WAIT`]),
 /// then ends the process as the signal would have.
 fn watch(reader: libc::c_int) {
     let mut byte = 0u8;
@@ -171,7 +176,13 @@ fn watch(reader: libc::c_int) {
             return;
         }
     }
-    crate::db::conn::cancel::cancel_all();
+    if !crate::db::conn::cancel::cancel_all() {
+        // The server was not reached in time: what it runs may complete.
+        eprintln!(
+            "todo: the server did not take the request to cancel the running statement; \
+             it may still complete"
+        );
+    }
     finish(libc::c_int::from(byte));
 }
 

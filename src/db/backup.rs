@@ -37,13 +37,16 @@ pub(super) fn io_err(e: std::io::Error) -> diesel::result::Error {
 /// The outcome of copying a COPY OUT's rows: the server's error when the
 /// COPY failed (a statement cancelled, the connection lost: it keeps its
 /// SQLSTATE), else the error of the writing side, else the section.
+/// A COPY whose output failed first is cancelled, not read to its end
+/// (see [`super::conn::CopyOut`]'s drop).
 fn copied(
-    copy: super::conn::CopyOut<'_>,
+    mut copy: super::conn::CopyOut<'_>,
     written: std::io::Result<backup_file::Section>,
 ) -> QueryResult<backup_file::Section> {
-    let finished = copy.finish();
-    let section = written.map_err(io_err);
-    finished.and(section)
+    match written {
+        Ok(section) => copy.finish().map(|()| section),
+        Err(e) => Err(copy.take_error().unwrap_or_else(|| io_err(e))),
+    }
 }
 
 /// Settings that make COPY's text the same on every server: ISO dates

@@ -144,3 +144,76 @@ fn sessions_are_utc_whatever_the_server_default() {
         .unwrap();
     assert_eq!(zone.zone, "UTC");
 }
+
+/// A statement that starts a COPY where rows were expected (`COPY … TO
+/// STDOUT` or `FROM STDIN` through `execute`) is an error, and the
+/// connection is usable afterwards: libpq returns the same COPY state on
+/// every `PQgetResult`, which once made the tool loop forever (issue 43).
+#[test]
+fn an_unexpected_copy_is_an_error_and_the_connection_goes_on() {
+    let db = TestDb::migrated();
+    db.add_user("copy@example.com");
+    let mut conn = connect(&db);
+    for sql in ["COPY users TO STDOUT", "COPY users FROM STDIN"] {
+        let err = diesel::sql_query(sql).execute(&mut conn).unwrap_err();
+        assert!(err.to_string().contains("COPY"), "{sql}: {err}");
+        assert_eq!(count(&mut conn), 1, "{sql}: the connection goes on");
+    }
+}
+
+/// Rows given up early (`task list | head -1`, a backup whose output
+/// failed) are not read to the end: the statement is cancelled on the
+/// server, so it never completes (pg_stat_statements records only
+/// statements that did), and the connection goes on (issue 43).
+#[test]
+fn a_stream_given_up_early_is_cancelled_on_the_server() {
+    let db = TestDb::migrated();
+    db.psql("CREATE EXTENSION IF NOT EXISTS pg_stat_statements");
+    let user = db.add_user("many@example.com");
+    // Far more than the socket's buffers hold: the server cannot have
+    // sent them all when the stream is dropped.
+    db.psql(&format!(
+        "INSERT INTO tasks (title, description, user_id)
+         SELECT 'task ' || g, repeat('x', 200), '{user}' FROM generate_series(1, 200000) g"
+    ));
+    let reset = "SELECT pg_stat_statements_reset(0, (SELECT oid FROM pg_database
+                                                     WHERE datname = current_database()), 0)";
+    let completed_reads = "SELECT count(*) FROM pg_stat_statements
+         WHERE dbid = (SELECT oid FROM pg_database WHERE datname = current_database())
+           AND rows >= 200000";
+    db.psql(reset);
+
+    // The tool's own: a list read to its first line through a pipe.
+    let mut child = crate::support::todo_process(&db.dir)
+        .env("TODO_DATABASE_URL", db.url())
+        .args([
+            "task",
+            "list",
+            "--user",
+            "many@example.com",
+            "--format",
+            "plain",
+        ])
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut first = String::new();
+    let mut stdout = std::io::BufReader::new(child.stdout.take().unwrap());
+    stdout.read_line(&mut first).unwrap();
+    drop(stdout);
+    assert!(child.wait().unwrap().success());
+    assert!(first.contains("task "), "{first}");
+
+    // COPY OUT dropped after one row, then the connection's next statement.
+    let mut conn = connect(&db);
+    {
+        let mut copy = conn
+            .copy_out("COPY (SELECT * FROM tasks) TO STDOUT")
+            .unwrap();
+        let mut line = String::new();
+        copy.read_line(&mut line).unwrap();
+        assert!(line.contains("task "), "{line}");
+    }
+    assert_eq!(count(&mut conn), 1, "the connection goes on");
+    assert_eq!(db.value(completed_reads), "0", "both were cancelled");
+}

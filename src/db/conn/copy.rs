@@ -179,6 +179,11 @@ impl CopyOut<'_> {
         }
     }
 
+    /// The server's error when the COPY has failed (read to its end), taken.
+    pub fn take_error(&mut self) -> Option<DieselError> {
+        self.error.take()
+    }
+
     fn end(&mut self) {
         self.ended = true;
         if let Err(e) = self.conn.raw.finish_statement() {
@@ -234,8 +239,13 @@ impl BufRead for CopyOut<'_> {
 }
 
 impl Drop for CopyOut<'_> {
-    /// The connection must see the COPY's end before its next statement.
+    /// The connection must see the COPY's end before its next statement:
+    /// a COPY dropped before its end (its output failed) is cancelled on
+    /// the server first, then what is in flight is read and dropped.
     fn drop(&mut self) {
+        if !self.ended {
+            self.conn.cancel_running();
+        }
         while !self.ended {
             match self.conn.raw.get_copy_data() {
                 Ok(Some(_)) => {}

@@ -53,7 +53,8 @@ pub struct PgConn {
     /// `--verbose`'s statement log (None: nothing to tell).
     instrumentation: Option<Box<dyn Instrumentation>>,
     /// Unregisters the cancel token when the connection goes.
-    _cancel: cancel::Registration,
+    /// The connection's cancel token (see [`PgConn::cancel_running`]).
+    cancel: cancel::Registration,
 }
 
 /// Time zone names that are UTC (what `TimeZone` reports for each).
@@ -74,6 +75,14 @@ impl PgConn {
     /// (`UTF8`, `LATIN1`, …; no round trip).
     pub fn server_encoding(&self) -> Option<String> {
         self.raw.parameter_status(c"server_encoding")
+    }
+
+    /// Asks the server to cancel the statement this connection runs
+    /// (bounded: [`cancel::CANCEL_WAIT`]); a statement already done is not
+    /// affected, nor the next one (the server drops a cancel that finds
+    /// its session waiting for a command).
+    pub fn cancel_running(&self) -> bool {
+        self.cancel.cancel()
     }
 
     pub fn backend_pid(&self) -> i32 {
@@ -163,7 +172,7 @@ impl Connection for PgConn {
             transaction: AnsiTransactionManager::default(),
             metadata: PgMetadataCache::new(),
             instrumentation: None,
-            _cancel: cancel,
+            cancel,
         };
         // What the server reports at connect (no round trip); a SET only
         // where it is not what the tool needs.

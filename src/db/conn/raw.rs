@@ -171,11 +171,40 @@ impl RawConn {
     }
 
     /// Reads the results of the statement in progress to its end and
-    /// returns the last one, or its first error (which wins).
+    /// returns the last one, or its first error (which wins). A COPY met
+    /// on the way is ended (COPY IN aborted, COPY OUT read out: libpq
+    /// would otherwise return the same COPY state forever) and is an error.
     pub fn finish_statement(&mut self) -> Result<Option<PgResult>, DieselError> {
+        use pq::ExecStatusType::*;
         let mut last = None;
         let mut failed = None;
         while let Some(result) = self.next_result() {
+            let unexpected = match result.status() {
+                PGRES_COPY_IN => {
+                    let _ = self.put_copy_end(Some("the COPY was not expected"));
+                    true
+                }
+                PGRES_COPY_OUT => {
+                    while let Ok(Some(_)) = self.get_copy_data() {}
+                    true
+                }
+                // Replication's COPY BOTH: nothing to do but give up the
+                // connection's statement (it cannot be finished here).
+                PGRES_COPY_BOTH => {
+                    return Err(DieselError::DatabaseError(
+                        DatabaseErrorKind::Unknown,
+                        Box::new("an unexpected COPY BOTH (replication) result".to_string()),
+                    ))
+                }
+                _ => false,
+            };
+            if unexpected {
+                failed.get_or_insert(DieselError::DatabaseError(
+                    DatabaseErrorKind::Unknown,
+                    Box::new("the statement started a COPY that was not expected".to_string()),
+                ));
+                continue;
+            }
             match result.check(self) {
                 Ok(r) => last = Some(r),
                 Err(e) => {

@@ -195,11 +195,15 @@ impl Iterator for Cursor<'_> {
 }
 
 impl Drop for Cursor<'_> {
-    /// A statement must be read to its end before the next one: the rows
-    /// nobody asked for are read and dropped.
+    /// A statement must be read to its end before the next one. The rows
+    /// nobody asked for (`task list | head -1`, a reader gone) are not
+    /// worth waiting for: the statement is cancelled on the server first,
+    /// which then stops within a round trip, and what is in flight is read
+    /// and dropped. Its cancellation is not an error of the command's.
     fn drop(&mut self) {
         if let Inner::Streaming { conn, query, done } = &mut self.inner {
             if !*done {
+                conn.cancel_running();
                 let end = conn.raw.finish_statement().err();
                 finish(conn, query, end.as_ref());
             }
