@@ -69,15 +69,9 @@ pub fn main() -> ExitCode {
             return ExitCode::from(err.kind.exit_code());
         }
     };
-    // The default user sits below $TODO_USER (clap reads it from there).
-    // Still one thread: nothing reads the environment concurrently.
-    if let Some(user) = settings.user.as_deref() {
-        if std::env::var_os("TODO_USER").is_none() {
-            std::env::set_var("TODO_USER", user);
-        }
-    }
+    let default_user = settings.user.clone();
     config::install(settings);
-    let cli = match cli::parse(&args) {
+    let cli = match cli::parse(&args, default_user.as_deref()) {
         Ok(cli) => cli,
         Err(err) => return clap_error(err, &args, cli::wants_json(&args)),
     };

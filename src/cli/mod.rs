@@ -226,11 +226,23 @@ pub fn command() -> clap::Command {
 /// The tree and the matches are left to the process exit instead of being
 /// dropped: freeing hundreds of small allocations was a tenth of the
 /// instructions of a `task done` (measured), and nothing is reused.
-pub fn parse(args: &[std::ffi::OsString]) -> Result<Cli, clap::Error> {
+///
+/// `default_user` (the config file's `user`) is the default of every
+/// `--user` that `$TODO_USER` sets, below it: given to clap, never written
+/// into the process environment (which the editor, the pager and `pg_ctl`
+/// inherit).
+pub fn parse(args: &[std::ffi::OsString], default_user: Option<&str>) -> Result<Cli, clap::Error> {
     use clap::error::ErrorKind;
     use clap::{CommandFactory, FromArgMatches};
     let args = &json_fields_attached(args);
-    let parse = |mut tree: clap::Command| {
+    // One per invocation, for clap's 'static defaults.
+    let default_user: Option<&'static str> =
+        default_user.map(|u| &*Box::leak(u.to_string().into_boxed_str()));
+    let parse = |tree: clap::Command| {
+        let mut tree = match default_user {
+            Some(user) => with_default_user(tree, user),
+            None => tree,
+        };
         let parsed = tree.try_get_matches_from_mut(args).and_then(|matches| {
             let cli = Cli::from_arg_matches(&matches).map(|mut cli| {
                 cli.path = matched_path(&matches);
@@ -253,6 +265,30 @@ pub fn parse(args: &[std::ffi::OsString]) -> Result<Cli, clap::Error> {
         }
         parsed => parsed,
     }
+}
+
+/// `tree` with `user` as the default of each `--user` read from
+/// `$TODO_USER`.
+fn with_default_user(tree: clap::Command, user: &'static str) -> clap::Command {
+    let scoped = tree
+        .get_arguments()
+        .any(|a| a.get_id() == "user" && a.get_env() == Some(std::ffi::OsStr::new("TODO_USER")));
+    let tree = if scoped {
+        // Not required any more: clap's check of required arguments does
+        // not count a default.
+        tree.mut_arg("user", |a| a.required(false).default_value(user))
+    } else {
+        tree
+    };
+    tree.mut_subcommands(|sub| with_default_user(sub, user))
+}
+
+/// Whether an environment variable's value means "on" as clap's
+/// `FalseyValueParser` reads it (`TODO_LOCAL`): anything but empty, `0`,
+/// `n`, `no`, `f`, `false` and `off` (any letter case).
+pub fn env_is_on(value: &std::ffi::OsStr) -> bool {
+    let value = value.to_string_lossy().to_ascii_lowercase();
+    !["", "0", "n", "no", "f", "false", "off"].contains(&value.trim())
 }
 
 /// `--json FIELDS` as `--json=FIELDS` when the word after `--json` is a

@@ -34,7 +34,9 @@ fn within_budget(
     let (tx, rx) = std::sync::mpsc::channel();
     std::thread::spawn(move || {
         let opts = ConnectOptions {
-            local: std::env::var_os("TODO_LOCAL").is_some_and(|v| !v.is_empty() && v != "0"),
+            // As the command being completed reads it (TODO_LOCAL=false
+            // is off).
+            local: std::env::var_os("TODO_LOCAL").is_some_and(|v| crate::cli::env_is_on(&v)),
             connect_timeout: Some(1),
             interactive: true,
             ..ConnectOptions::default()

@@ -162,3 +162,21 @@ fn completion_works_in_the_default_setup_and_never_starts_the_database() {
     let _status = home.run(["db", "local", "status"]).expect(3);
     let _ = std::fs::remove_file(&config);
 }
+
+/// `TODO_LOCAL=false` (or `no`, `off`, `0`) is off for completion as it is
+/// for the commands: the configured database answers (issue 43).
+#[test]
+fn todo_local_false_is_off_for_completion_too() {
+    let db = TestDb::migrated();
+    db.add_user("comp@example.com");
+    for off in ["false", "no", "OFF", "0"] {
+        let out = db
+            .cmd()
+            .env("TODO_COMPLETE", "bash")
+            .env("_CLAP_COMPLETE_INDEX", "4")
+            .env("TODO_LOCAL", off)
+            .args(["--", "todo", "task", "list", "--user", "co"])
+            .expect(0);
+        assert_eq!(out.stdout().trim(), "comp@example.com", "TODO_LOCAL={off}");
+    }
+}

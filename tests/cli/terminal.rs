@@ -253,3 +253,34 @@ fn import_from_a_terminal_says_it_reads_it() {
     assert!(screen.contains("Imported 1 task."), "{screen}");
     assert_eq!(db.value("SELECT title FROM tasks"), "typed");
 }
+
+/// The config file's user is the default of `--user` without being
+/// written into the process environment, which the editor (and the pager,
+/// and `pg_ctl`) inherit (issue 43).
+#[test]
+fn the_config_user_is_not_put_into_the_environment_children_inherit() {
+    use std::os::unix::fs::PermissionsExt;
+    let db = TestDb::migrated();
+    db.add_user("e@example.com");
+    let id = db.add_task("e@example.com", "Old title");
+    let dir = crate::support::TempDir::new("config-user");
+    let config = dir.join("config.toml");
+    std::fs::write(&config, "user = \"e@example.com\"\n").unwrap();
+    std::fs::set_permissions(&config, std::fs::Permissions::from_mode(0o600)).unwrap();
+    let dump = dir.join("env.txt");
+    let editor = dir.join("editor.sh");
+    std::fs::write(&editor, format!("#!/bin/sh\nenv > '{}'\n", dump.display())).unwrap();
+    std::fs::set_permissions(&editor, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let (code, screen) = on_terminal(
+        &db,
+        &format!("task edit {id}"),
+        &[
+            ("EDITOR", &editor.to_string_lossy()),
+            ("TODO_CONFIG", &config.to_string_lossy()),
+        ],
+    );
+    assert_eq!(code, Some(0), "{screen}");
+    let env = std::fs::read_to_string(&dump).expect("the editor ran");
+    assert!(env.contains("TODO_CONFIG="), "{env}");
+    assert!(!env.contains("TODO_USER"), "{env}");
+}
