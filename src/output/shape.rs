@@ -252,14 +252,42 @@ impl Jq {
                             Kind::OutputFilter,
                             format!("--jq: {}", error_text(e.into_val())),
                         )),
-                        // `halt`: stop printing, as jq does.
-                        Err(_) => Ok(()),
+                        Err(exn) => match exn.get_halt() {
+                            // `halt_error` (its message is on stderr
+                            // already, as jq writes it): a failure.
+                            Ok(code) if code != 0 => Err(Error::new(
+                                Kind::OutputFilter,
+                                format!("--jq: halt_error with exit code {code}"),
+                            )),
+                            // `halt`: stop printing, as jq does.
+                            _ => Ok(()),
+                        },
                     };
                 }
             }
         }
         Ok(())
     }
+}
+
+/// A native filter of the programs here.
+type RunPtr = jaq_core::RunPtr<data::JustLut<Val>>;
+
+/// jq's `stderr`: the input on stderr, a string as it is, anything else
+/// as compact JSON, no newline; outputs nothing.
+fn stderr_empty(cv: jaq_core::Cv<'_, data::JustLut<Val>>) -> jaq_core::ValXs<'_, Val> {
+    let mut err = std::io::stderr().lock();
+    let _ = match &cv.1 {
+        Val::TStr(text) => err.write_all(text),
+        other => write!(err, "{other}"),
+    };
+    Box::new(std::iter::empty())
+}
+
+/// jq's `debug`: `["DEBUG:",INPUT]` on stderr, a line; outputs nothing.
+fn debug_empty(cv: jaq_core::Cv<'_, data::JustLut<Val>>) -> jaq_core::ValXs<'_, Val> {
+    eprintln!("[\"DEBUG:\",{}]", cv.1);
+    Box::new(std::iter::empty())
 }
 
 /// An uncaught error's value as jq prints it: a string as it is, anything
@@ -297,9 +325,25 @@ fn compile(code: &str) -> Result<Program> {
     let defs = jaq_core::defs()
         .chain(jaq_std::defs())
         .chain(jaq_json::defs());
+    // jaq writes `stderr`, `debug` and `halt_error`'s message through the
+    // `log` crate, which prints nothing here: these write to stderr as jq.
     let funs = jaq_core::funs()
-        .chain(jaq_std::funs())
-        .chain(jaq_json::funs());
+        .chain(
+            jaq_std::funs().filter(|(name, ..)| !matches!(*name, "stderr_empty" | "debug_empty")),
+        )
+        .chain(jaq_json::funs())
+        .chain([
+            jaq_core::native::run::<data::JustLut<Val>>((
+                "stderr_empty",
+                jaq_core::native::v(0),
+                stderr_empty as RunPtr,
+            )),
+            jaq_core::native::run::<data::JustLut<Val>>((
+                "debug_empty",
+                jaq_core::native::v(0),
+                debug_empty as RunPtr,
+            )),
+        ]);
     let modules = Loader::new(defs)
         .load(arena, File { code, path: () })
         .map_err(|errs| bad_filter(code, load_messages(code, errs)))?;

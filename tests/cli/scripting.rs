@@ -314,3 +314,31 @@ fn a_leading_json_is_the_flag_before_every_command_group() {
     let out = db.run(["--json", "user", "export", user]).expect(0);
     assert_eq!(out.value()["user"]["email"], user);
 }
+
+/// `halt_error` writes its message as jq does and fails; `halt` stops
+/// quietly; `debug` writes `["DEBUG:",…]` lines (issue 43: jaq wrote
+/// them through a logger nobody installed, so nothing was seen).
+#[test]
+fn halt_error_debug_and_stderr_write_to_stderr_as_jq_does() {
+    let (db, user) = with_tasks(&["one"]);
+    let out = db
+        .run(["task", "list", "--jq", "\"stop here\\n\" | halt_error"])
+        .user(user)
+        .expect(2);
+    assert_eq!(out.stdout(), "");
+    assert_eq!(
+        out.stderr(),
+        "stop here\nerror: --jq: halt_error with exit code 5\n"
+    );
+    let out = db
+        .run(["task", "list", "--jq", ".[0].title | debug | ., halt"])
+        .user(user)
+        .expect(0);
+    assert_eq!(out.stdout(), "one\n");
+    assert_eq!(out.stderr(), "[\"DEBUG:\",\"one\"]\n");
+    let out = db
+        .run(["task", "list", "--jq", ".[0].title | stderr | empty"])
+        .user(user)
+        .expect(0);
+    assert_eq!(out.stderr(), "one");
+}
