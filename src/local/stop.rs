@@ -37,6 +37,12 @@ impl Cluster {
             }
         }
         let _ = fs::remove_dir(&self.home);
+        // A home that stays (it holds files of the user's): as root it was
+        // handed to the server's user for the server, and is given back.
+        if super::is_root() && self.home.exists() {
+            std::os::unix::fs::chown(&self.home, Some(0), Some(0))
+                .map_err(|e| io_error("give back", &self.home, e))?;
+        }
         Ok(())
     }
 

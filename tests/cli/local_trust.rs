@@ -93,7 +93,18 @@ fn destroy_and_reset_the_embedded_database() {
     home.ok(&["--local", "user", "add", "gone@example.com", "-q"]);
     std::fs::write(home.path.join("notes.txt"), "mine").unwrap();
     let out = home.run(["db", "local", "destroy"]).expect(2);
-    assert!(out.stderr().contains("--yes"), "{}", out.stderr());
+    assert_eq!(
+        out.stderr(),
+        "error: db local destroy needs confirmation, and stdin is not a terminal\n\
+         hint: pass --yes to confirm\n"
+    );
+    // Each command names itself (issue 43).
+    let out = home.run(["db", "local", "reset"]).expect(2);
+    assert_eq!(
+        out.stderr(),
+        "error: db local reset needs confirmation, and stdin is not a terminal\n\
+         hint: pass --yes to confirm\n"
+    );
     assert!(
         home.path.join("data").exists(),
         "nothing removed without --yes"
@@ -116,5 +127,15 @@ fn destroy_and_reset_the_embedded_database() {
         std::fs::read_to_string(home.path.join("notes.txt")).unwrap(),
         "mine",
         "other files stay"
+    );
+    // As root the directory was handed to the server's user; what stays
+    // of it is given back (issue 43).
+    use std::os::unix::fs::MetadataExt;
+    let owner = std::fs::metadata(&home.path).unwrap().uid();
+    // SAFETY: geteuid has no preconditions.
+    assert_eq!(
+        owner,
+        unsafe { libc::geteuid() },
+        "the directory is ours again"
     );
 }

@@ -58,14 +58,19 @@ pub fn local(ctx: &Context, cmd: LocalCommand) -> Result<()> {
         }
         LocalCommand::Destroy(ref args) | LocalCommand::Reset(ref args) => {
             let reset = matches!(cmd, LocalCommand::Reset(_));
+            let what = if reset {
+                "db local reset"
+            } else {
+                "db local destroy"
+            };
             if !args.yes {
-                crate::commands::ensure_can_prompt("db local destroy")?;
+                crate::commands::ensure_can_prompt(what)?;
                 crate::commands::confirm(
                     &format!(
                         "Delete the local database in {} and all its data?",
                         cluster.home().display()
                     ),
-                    "db local destroy",
+                    what,
                 )?;
             }
             cluster.destroy()?;
