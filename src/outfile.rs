@@ -146,7 +146,9 @@ impl OutFile {
                         .mode(0o600)
                         .open(&temp)
                         .map_err(|e| {
-                            Error::usage(format!("cannot create {}: {e}", temp.display()))
+                            // Named as the user named it: the temporary
+                            // name is the tool's business.
+                            Error::usage(format!("cannot create {}: {e}", path.display()))
                         })?;
                     let guard = remove_on_signal(&temp);
                     Dest::Temp {
@@ -182,7 +184,7 @@ impl OutFile {
             Dest::Stdout(out) => out.flush().map_err(|e| write_error(&path, &e)),
             Dest::Direct(file) => file.flush().map_err(|e| write_error(&path, &e)),
             Dest::Temp { file, temp, .. } => {
-                file.sync_all().map_err(|e| write_error(temp, &e))?;
+                file.sync_all().map_err(|e| write_error(&path, &e))?;
                 place(temp, &path, self.force)?;
                 sync_parent(&path);
                 Ok(())

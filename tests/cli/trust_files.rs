@@ -246,3 +246,21 @@ fn a_backup_into_a_closed_pipe_fails_naming_stdout() {
     let err = out.stderr();
     assert!(err.contains("cannot write standard output"), "{err}");
 }
+
+/// A file that cannot be created is named as the user named it, never by
+/// the temporary name the tool writes it under (issue 43).
+#[test]
+fn a_file_that_cannot_be_created_is_named_as_given() {
+    let db = TestDb::migrated();
+    let dir = TempDir::new("no-dir");
+    let target = dir.join("missing/b.todo");
+    let out = db.cmd().args(["db", "backup", "-o"]).arg(&target).output();
+    expect_code(&out, 2);
+    assert_eq!(
+        out.stderr(),
+        format!(
+            "error: cannot create {}: No such file or directory (os error 2)\n",
+            target.display()
+        )
+    );
+}
