@@ -167,6 +167,16 @@ impl OutFile {
         })
     }
 
+    /// Whether writing failed because the reader of standard output went
+    /// away (`todo task export | head`).
+    pub fn reader_gone(&self) -> bool {
+        matches!(self.dest, Dest::Stdout(_))
+            && self
+                .failed
+                .as_ref()
+                .is_some_and(|e| e.kind() == io::ErrorKind::BrokenPipe)
+    }
+
     /// The error to report when writing failed: the destination's own
     /// error when there was one (exit 2), else `other`.
     pub fn error_or(&mut self, other: Error) -> Error {

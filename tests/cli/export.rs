@@ -141,3 +141,43 @@ fn export_chooses_its_format_by_name_and_never_overwrites_unasked() {
         .user("nobody@example.com")
         .expect(3);
 }
+
+/// The reader of stdout going away is the same for an export as for a
+/// list (issue 43): quiet, exit 0; the rest is not read (see conn.rs).
+#[test]
+fn an_export_whose_reader_goes_away_ends_quietly_like_a_list() {
+    use std::io::Read;
+    let db = TestDb::migrated();
+    db.run([
+        "db",
+        "seed",
+        "--users",
+        "1",
+        "--tasks-per-user",
+        "3000",
+        "-q",
+    ])
+    .ok();
+    for args in [
+        ["task", "export", "--user", "seed-user-1@seed.example"],
+        ["task", "list", "--user", "seed-user-1@seed.example"],
+    ] {
+        let mut child = crate::support::todo_process(&db.dir)
+            .env("TODO_DATABASE_URL", db.url())
+            .args(args)
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut head = [0u8; 10];
+        child.stdout.take().unwrap().read_exact(&mut head).unwrap();
+        let out = child.wait_with_output().unwrap();
+        assert_eq!(
+            out.status.code(),
+            Some(0),
+            "{args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert_eq!(String::from_utf8_lossy(&out.stderr), "", "{args:?}");
+    }
+}

@@ -73,6 +73,11 @@ pub fn export(ctx: &Context, args: ExportArgs) -> Result<()> {
             Ok(())
         })
     });
+    // The reader of stdout gone (`| head`): it had what it wanted, quietly,
+    // as for `task list` (docs/reference.md, "Exit codes").
+    if written.is_err() && out.reader_gone() {
+        return Err(Error::new(crate::error::Kind::BrokenPipe, "broken pipe"));
+    }
     written.map_err(|e| out.error_or(e))?;
     out.commit()?;
     if exported.descriptions_dropped > 0 {
