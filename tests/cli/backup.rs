@@ -582,3 +582,27 @@ fn append_brings_purged_tasks_back_and_refuses_clashes() {
         .arg(&archive)
         .expect(2);
 }
+
+/// The time a restore reports is the restore's: the seconds spent at the
+/// prompt are not counted (issue 43). The answer comes 3 s after the
+/// prompt; restoring these few rows takes a fraction of that.
+#[test]
+fn the_restore_time_leaves_out_the_prompt() {
+    let source = populated();
+    let dir = TempDir::new("restore-time");
+    let file = dir.join("b.todo");
+    backup(&source, &file);
+    let target = populated();
+    let (code, screen) = crate::support::on_a_terminal_after(
+        &target,
+        &format!("db restore --replace --json {}", file.display()),
+        "y\n",
+        std::time::Duration::from_secs(3),
+    );
+    assert_eq!(code, Some(0), "{screen}");
+    let json = &screen[screen.find("{\"users\"").expect("the JSON report")..];
+    let report: serde_json::Value =
+        serde_json::from_str(json.lines().next().unwrap().trim()).unwrap();
+    let elapsed = report["elapsed_ms"].as_u64().unwrap();
+    assert!(elapsed < 3000, "{elapsed} ms: the prompt was counted");
+}

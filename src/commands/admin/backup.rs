@@ -308,7 +308,7 @@ fn conflicts(c: &crate::db::append::Conflicts) -> Error {
 }
 
 pub fn restore(ctx: &Context, args: RestoreArgs) -> Result<()> {
-    let started = Instant::now();
+    let mut started = Instant::now();
     let (mut reader, _header) = open(&args.file)?;
     if args.replace && !args.yes {
         ensure_can_prompt("db restore --replace")?;
@@ -318,14 +318,19 @@ pub fn restore(ctx: &Context, args: RestoreArgs) -> Result<()> {
     if args.replace && !args.yes {
         let c = data::count_rows(&mut conn).map_err(|e| errors::classify(&mut conn, e))?;
         if c.users + c.tasks > 0 {
-            ctx.confirm(
+            // The time reported is the restore's, not the user's at the
+            // prompt.
+            let asked = Instant::now();
+            let answered = ctx.confirm(
                 &format!(
                     "Replace the {} and {} in the database with the backup?",
                     crate::text::count(c.users as i64, "user", "users"),
                     crate::text::count(c.tasks as i64, "task", "tasks")
                 ),
                 "db restore --replace",
-            )?;
+            );
+            started += asked.elapsed();
+            answered?;
         }
     }
     let bar = spinner(

@@ -81,7 +81,7 @@ fn parse_when_at(raw: &str, now: NaiveDateTime) -> std::result::Result<NaiveDate
 /// DELETE (two more inside a transaction with `--archive`, or when
 /// row-level security needs the user's scope).
 pub fn purge(ctx: &Context, args: PurgeArgs) -> Result<()> {
-    let started = Instant::now();
+    let mut started = Instant::now();
     if !args.yes && !args.dry_run {
         ensure_can_prompt("db purge")?;
     }
@@ -154,14 +154,18 @@ pub fn purge(ctx: &Context, args: PurgeArgs) -> Result<()> {
         });
     }
     if !args.yes {
-        ctx.confirm(
+        // The time reported is the purge's, not the user's at the prompt.
+        let asked = Instant::now();
+        let answered = ctx.confirm(
             &format!(
                 "Delete {matching} completed task{} last updated before {}?",
                 if matching == 1 { "" } else { "s" },
                 cutoff.format("%Y-%m-%d %H:%M:%S UTC")
             ),
             "db purge",
-        )?;
+        );
+        started += asked.elapsed();
+        answered?;
     }
     let mut archive = match &args.archive {
         Some(path) => Some(open_archive(&mut conn, path, args.force)?),

@@ -173,6 +173,16 @@ impl Drop for LocalHome {
 /// `answer` once the prompt shows; returns (exit code, everything the
 /// terminal showed).
 pub fn on_a_terminal(db: &TestDb, args: &str, answer: &str) -> (Option<i32>, String) {
+    on_a_terminal_after(db, args, answer, std::time::Duration::ZERO)
+}
+
+/// [`on_a_terminal`], typing the answer `think` after the prompt shows.
+pub fn on_a_terminal_after(
+    db: &TestDb,
+    args: &str,
+    answer: &str,
+    think: std::time::Duration,
+) -> (Option<i32>, String) {
     use std::io::{Read, Write};
     let bin = assert_cmd::cargo::cargo_bin("todo");
     let mut child = command_in_test_env("script", &db.dir)
@@ -207,6 +217,7 @@ pub fn on_a_terminal(db: &TestDb, args: &str, answer: &str) -> (Option<i32>, Str
             Err(_) => break,
         }
     }
+    std::thread::sleep(think);
     child
         .stdin
         .take()
