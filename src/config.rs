@@ -83,7 +83,13 @@ pub fn expand_alias(
         }
         chain.push(name.clone());
         let mut out = vec![args[0].clone()];
-        out.extend(split_words(command).into_iter().map(Into::into));
+        // Checked when the file was read (`parse`).
+        out.extend(
+            split_words(command)
+                .unwrap_or_default()
+                .into_iter()
+                .map(Into::into),
+        );
         out.extend(args.into_iter().skip(2));
         args = out;
     }
@@ -100,8 +106,11 @@ pub fn is_alias_name(name: &str) -> bool {
 
 /// Words as a shell splits them: whitespace separates, single and double
 /// quotes group, a backslash escapes the next character (outside single
-/// quotes). Nothing is expanded.
-pub fn split_words(line: &str) -> Vec<String> {
+/// quotes). Nothing is expanded. What a shell would refuse or wait on is
+/// refused: a quote left open, a backslash with nothing after it; and a
+/// last word that is empty (`task list --user ''`), which would take the
+/// place of the words typed after the alias.
+pub fn split_words(line: &str) -> std::result::Result<Vec<String>, &'static str> {
     let mut words = Vec::new();
     let mut word = String::new();
     let mut in_word = false;
@@ -111,8 +120,9 @@ pub fn split_words(line: &str) -> Vec<String> {
         match (quote, c) {
             (Some(q), c) if c == q => quote = None,
             (Some('"') | None, '\\') => {
-                if let Some(n) = chars.next() {
-                    word.push(n);
+                match chars.next() {
+                    Some(n) => word.push(n),
+                    None => return Err("it ends with a backslash"),
                 }
                 in_word = true;
             }
@@ -133,10 +143,16 @@ pub fn split_words(line: &str) -> Vec<String> {
             }
         }
     }
+    if quote.is_some() {
+        return Err("a quote is not closed");
+    }
     if in_word {
+        if word.is_empty() {
+            return Err("its last word is empty ('' or \"\")");
+        }
         words.push(word);
     }
-    words
+    Ok(words)
 }
 
 /// Where the config file is (it need not exist).
@@ -221,6 +237,12 @@ pub fn parse(text: &str, path: &Path) -> Result<Config> {
                         format!("alias {name} must be a string"),
                     ));
                 };
+                if let Err(why) = split_words(command) {
+                    return Err(at(
+                        key_line(text, Some("alias"), name),
+                        format!("alias {name} cannot be split into words: {why}"),
+                    ));
+                }
                 config.alias.push((name.clone(), command.clone()));
             }
             continue;
@@ -431,8 +453,31 @@ mod tests {
     #[test]
     fn alias_command_lines_split_like_a_shell() {
         assert_eq!(
-            split_words(r#"task add "Buy oat milk" -d 'two litres' a\ b"#),
+            split_words(r#"task add "Buy oat milk" -d 'two litres' a\ b"#).unwrap(),
             ["task", "add", "Buy oat milk", "-d", "two litres", "a b"]
+        );
+        // What a shell refuses or waits on, and a last word that is empty.
+        assert_eq!(split_words("task list 'x"), Err("a quote is not closed"));
+        assert_eq!(split_words("task list \"x"), Err("a quote is not closed"));
+        assert_eq!(
+            split_words("task list x\\"),
+            Err("it ends with a backslash")
+        );
+        assert_eq!(
+            split_words("task list --user ''"),
+            Err("its last word is empty ('' or \"\")")
+        );
+        assert_eq!(
+            split_words("task add '' -q").unwrap(),
+            ["task", "add", "", "-q"]
+        );
+        let e = parse("[alias]\nbad = \"task list 'x\"\n", p()).unwrap_err();
+        assert_eq!(
+            e.message,
+            format!(
+                "{}, line 2: alias bad cannot be split into words: a quote is not closed",
+                p().display()
+            )
         );
         let config = Config {
             alias: vec![

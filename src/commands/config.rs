@@ -117,7 +117,24 @@ pub fn run(ctx: &Context, cmd: ConfigCommand) -> Result<()> {
             writeln!(out, "{}", found.1)?;
         }
         ConfigCommand::List => {
-            let all = entries(&config::load()?).into_iter().map(|(k, v)| {
+            let loaded = config::load()?;
+            // Aliases written by hand that never expand: said, on stderr.
+            for (name, _) in &loaded.alias {
+                let why = if !config::is_alias_name(name) {
+                    Some("it is not a name an alias can have (letters, digits, - and _)")
+                } else if crate::cli::is_command(name) {
+                    Some("a built-in command of that name comes first")
+                } else {
+                    None
+                };
+                if let Some(why) = why {
+                    eprintln!(
+                        "note: alias.{} is ignored: {why}",
+                        crate::text::terminal_safe(name, false)
+                    );
+                }
+            }
+            let all = entries(&loaded).into_iter().map(|(k, v)| {
                 let v = listed(&k, v);
                 (k, v)
             });
@@ -137,6 +154,16 @@ pub fn run(ctx: &Context, cmd: ConfigCommand) -> Result<()> {
             check_key(&key)?;
             if key == "color" && !["auto", "always", "never"].contains(&value.as_str()) {
                 return Err(Error::usage("color must be auto, always or never"));
+            }
+            if let Some(name) = key.strip_prefix("alias.") {
+                if let Err(why) = config::split_words(&value) {
+                    return Err(Error::usage(format!(
+                        "alias {name} cannot be split into words: {why}"
+                    ))
+                    .with_hint(
+                        "quote as in a shell: todo config set alias.NAME \"task add 'two words'\"",
+                    ));
+                }
             }
             write(&key, Some(&value))?;
         }

@@ -439,3 +439,57 @@ fn config_set_refuses_a_config_that_is_not_a_regular_file() {
         .file_type()
         .is_fifo());
 }
+
+/// Aliases written by hand that never expand (a built-in's name, a name no
+/// alias can have) are listed with a note on stderr saying so; one that
+/// cannot be split into words is refused with its line (issue 43).
+#[test]
+fn aliases_that_never_expand_are_noted_and_broken_ones_refused() {
+    let dir = TempDir::new("config-aliases");
+    let file = dir.join("config.toml");
+    std::fs::write(
+        &file,
+        "[alias]\ntask = \"user list\"\n\"-v\" = \"task list\"\nok = \"task list\"\n",
+    )
+    .unwrap();
+    let out = todo_cmd(&dir)
+        .env("TODO_CONFIG", &file)
+        .args(["config", "list"])
+        .expect(0);
+    assert_eq!(
+        out.stderr(),
+        "note: alias.-v is ignored: it is not a name an alias can have (letters, digits, - and _)\n\
+         note: alias.task is ignored: a built-in command of that name comes first\n"
+    );
+    assert!(
+        out.stdout().contains("alias.ok\ttask list"),
+        "{}",
+        out.stdout()
+    );
+    let out = todo_cmd(&dir)
+        .env("TODO_CONFIG", &file)
+        .args(["config", "set", "alias.bad", "task list 'unclosed"])
+        .expect(2);
+    assert_eq!(
+        out.stderr(),
+        "error: alias bad cannot be split into words: a quote is not closed\n\
+         hint: quote as in a shell: todo config set alias.NAME \"task add 'two words'\"\n"
+    );
+    // Written by hand, the file is refused naming the line.
+    std::fs::write(
+        &file,
+        "[alias]\nok = \"task list\"\nbad = \"task list 'x\"\n",
+    )
+    .unwrap();
+    let out = todo_cmd(&dir)
+        .env("TODO_CONFIG", &file)
+        .args(["task", "list"])
+        .expect(2);
+    assert_eq!(
+        out.stderr(),
+        format!(
+            "error: {}, line 3: alias bad cannot be split into words: a quote is not closed\n",
+            file.display()
+        )
+    );
+}
