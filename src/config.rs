@@ -185,11 +185,39 @@ pub fn load() -> Result<Config> {
     };
     let config = parse(&text, &path)?;
     use std::os::unix::fs::PermissionsExt;
-    let mode = std::fs::metadata(&path)
-        .map(|m| m.permissions().mode() & 0o777)
-        .unwrap_or(0o777);
+    let meta = std::fs::metadata(&path).ok();
+    if let Some(meta) = meta.as_ref().filter(|m| m.is_file()) {
+        check_owner(&path, meta)?;
+    }
+    let mode = meta.map_or(0o777, |m| m.permissions().mode() & 0o777);
     check_secrets(&config, &path, mode, false)?;
     Ok(config)
+}
+
+/// A config file that others may change is refused, as ssh refuses its
+/// own: a regular file writable by its group or by others, or owned by
+/// another user than the one running todo (or root). Its aliases and its
+/// database choose what todo runs and where. (A device or FIFO, such as
+/// `TODO_CONFIG=/dev/null` or a process substitution, is read as it is.)
+fn check_owner(path: &Path, meta: &std::fs::Metadata) -> Result<()> {
+    use std::os::unix::fs::MetadataExt;
+    // SAFETY: geteuid has no preconditions.
+    let me = unsafe { libc::geteuid() };
+    let why = if meta.mode() & 0o022 != 0 {
+        format!("others may change it (mode {:o})", meta.mode() & 0o777)
+    } else if meta.uid() != me && meta.uid() != 0 {
+        format!("it belongs to another user (uid {})", meta.uid())
+    } else {
+        return Ok(());
+    };
+    Err(Error::usage(format!(
+        "bad owner or permissions on {}: {why}",
+        path.display()
+    ))
+    .with_hint(format!(
+        "chmod go-w {0} (and chown it to yourself), or point TODO_CONFIG elsewhere",
+        path.display()
+    )))
 }
 
 /// The 1-based line of byte `offset` in `text`.
@@ -309,7 +337,7 @@ pub fn check_secrets(config: &Config, path: &Path, mode: u32, writing: bool) -> 
     let what = if writing {
         "a password is not written into"
     } else {
-        "a password is not read from"
+        "a password is not kept in"
     };
     Err(Error::usage(format!(
         "{what} {}: others may read it (mode {mode:o})",

@@ -220,7 +220,10 @@ fn write(key: &str, value: Option<&str>) -> Result<()> {
         Err(e) => return Err(io(e)),
     };
     let edited = config::edit(&text, key, value);
-    config::check_secrets(&config::parse(&edited, &path)?, &path, mode, true)?;
+    // "Not written" only when this value is the password; setting another
+    // key of a file that holds one already says the file's state.
+    let writing_one = value.is_some_and(config::has_password);
+    config::check_secrets(&config::parse(&edited, &path)?, &path, mode, writing_one)?;
     lock.commit(edited.as_bytes(), mode).map_err(io)
 }
 

@@ -187,6 +187,18 @@ fn the_config_database_and_its_checks() {
         "database = \"postgresql://app:Secr3tPW@db.example.com/app\"\n",
     )
     .unwrap();
+    // Setting another key of such a file says what is wrong with the file,
+    // not that a password would be written (issue 43).
+    let out = set(&["set", "pager", "less"]);
+    expect_code(&out, 2);
+    assert_eq!(
+        out.stderr(),
+        format!(
+            "error: a password is not kept in {0}: others may read it (mode 644)\n\
+             hint: chmod 600 {0} (as libpq asks of ~/.pgpass), or keep the password in ~/.pgpass\n",
+            file.display()
+        )
+    );
     expect_code(&set(&["unset", "database"]), 0);
     assert_eq!(std::fs::read_to_string(&file).unwrap(), "\n");
     std::fs::write(
@@ -492,4 +504,49 @@ fn aliases_that_never_expand_are_noted_and_broken_ones_refused() {
             file.display()
         )
     );
+}
+
+/// A config file others may change is refused, as ssh refuses its own
+/// (issue 43): its aliases and database choose what todo runs and where.
+/// `todo config` still works, to mend it.
+#[test]
+fn a_config_file_others_may_change_is_refused() {
+    let dir = TempDir::new("config-perm");
+    let file = dir.join("config.toml");
+    std::fs::write(&file, "[alias]\nls = \"task list\"\n").unwrap();
+    std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o666)).unwrap();
+    let out = todo_cmd(&dir)
+        .env("TODO_CONFIG", &file)
+        .args(["ls"])
+        .expect(2);
+    assert_eq!(
+        out.stderr(),
+        format!(
+            "error: bad owner or permissions on {0}: others may change it (mode 666)\n\
+             hint: chmod go-w {0} (and chown it to yourself), or point TODO_CONFIG elsewhere\n",
+            file.display()
+        )
+    );
+    todo_cmd(&dir)
+        .env("TODO_CONFIG", &file)
+        .args(["config", "path"])
+        .expect(0);
+    // Another user's file (not root's).
+    std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o644)).unwrap();
+    std::os::unix::fs::chown(&file, Some(4242), None).expect("chown (the tests run as root)");
+    let out = todo_cmd(&dir)
+        .env("TODO_CONFIG", &file)
+        .args(["ls"])
+        .expect(2);
+    assert!(
+        out.stderr()
+            .contains("it belongs to another user (uid 4242)"),
+        "{}",
+        out.stderr()
+    );
+    // /dev/null (a device, mode 666) reads as an empty config.
+    todo_cmd(&dir)
+        .env("TODO_CONFIG", "/dev/null")
+        .args(["completions", "bash"])
+        .expect(0);
 }
