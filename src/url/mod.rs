@@ -258,16 +258,23 @@ impl DbUrl {
             .or_else(|| get("hostaddr"))
             .or_else(|| default_host.map(str::to_string))
             .or_else(|| env("PGHOST"))
-            .or_else(|| env("PGHOSTADDR"))
-            .unwrap_or_else(|| "localhost".into());
+            .or_else(|| env("PGHOSTADDR"));
+        let service = get("service").or_else(|| env("PGSERVICE"));
+        // A service names the place itself (its host is in the service
+        // file): `app@service qa/db`, not `localhost/service qa`. Nothing
+        // at all is libpq's default socket directory.
+        let place = match (host, service) {
+            (Some(host), _) => host,
+            (None, Some(service)) => format!("service {service}"),
+            (None, None) => "/tmp".to_string(),
+        };
         let db = get("dbname")
             .or_else(|| env("PGDATABASE"))
-            .or_else(|| get("service").map(|s| format!("service {s}")))
-            .or_else(|| env("PGSERVICE").map(|s| format!("service {s}")))
+            .map(|db| format!("/{db}"))
             .unwrap_or_default();
         let display = match user {
-            Some(u) => format!("{u}@{host}/{db}"),
-            None => format!("{host}/{db}"),
+            Some(u) => format!("{u}@{place}{db}"),
+            None => format!("{place}{db}"),
         };
         Ok(DbUrl {
             libpq,

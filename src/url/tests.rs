@@ -159,3 +159,13 @@ fn libpq_reads_the_url_and_refuses_what_it_does_not_know() {
     let url = parse("postgresql://u@h/db?password=p%40ss");
     assert_eq!(url.mask("password=p@ss"), "password=****");
 }
+
+#[test]
+fn a_service_names_the_place_not_localhost() {
+    let url = DbUrl::parse("service=qa dbname=app user=app", None, 5).unwrap();
+    assert_eq!(url.display(), "app@service qa/app");
+    let url = DbUrl::parse("service=qa", None, 5).unwrap();
+    assert_eq!(url.display(), "service qa");
+    let url = DbUrl::parse("host=db.example.com dbname=app", None, 5).unwrap();
+    assert_eq!(url.display(), "db.example.com/app");
+}
