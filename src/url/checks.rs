@@ -47,6 +47,28 @@ pub(super) fn check_sslmode(mode: &str) -> Result<()> {
         .with_hint(format!("use one of: {}", MODES.join(", "))))
 }
 
+/// `sslnegotiation=direct` with a weak `sslmode` (none given is `prefer`,
+/// or `$PGSSLMODE`): libpq refuses it when connecting, which would be
+/// reported as a server that cannot be reached (exit 5); it is bad input
+/// (exit 2), said before anything is sent.
+pub(super) fn check_direct_tls(negotiation: Option<&str>, mode: Option<&str>) -> Result<()> {
+    if negotiation != Some("direct") {
+        return Ok(());
+    }
+    let env = std::env::var("PGSSLMODE").ok().filter(|m| !m.is_empty());
+    let mode = mode
+        .map(str::to_string)
+        .or(env)
+        .unwrap_or_else(|| "prefer".into());
+    if ["require", "verify-ca", "verify-full"].contains(&mode.as_str()) {
+        return Ok(());
+    }
+    Err(Error::usage(format!(
+        "sslnegotiation=direct needs TLS, and sslmode={mode} allows a connection without it"
+    ))
+    .with_hint("add sslmode=require (or verify-ca, verify-full), as libpq asks"))
+}
+
 /// asyncpg's `ssl=` value as libpq's `sslmode`.
 pub(super) fn asyncpg_ssl(value: &str) -> Result<&'static str> {
     Ok(match value {

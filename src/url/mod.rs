@@ -8,7 +8,7 @@ use crate::error::{Error, Result};
 
 mod checks;
 mod conninfo;
-use checks::{asyncpg_ssl, check_ports, check_sslmode, valid_percent_escapes};
+use checks::{asyncpg_ssl, check_direct_tls, check_ports, check_sslmode, valid_percent_escapes};
 
 /// A URL ready for libpq, with what is needed to keep its password secret.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -173,6 +173,7 @@ impl DbUrl {
         if let Some(mode) = get("sslmode") {
             check_sslmode(mode)?;
         }
+        check_direct_tls(get("sslnegotiation"), get("sslmode"))?;
         if let Some(password) = get("password").filter(|p| !p.is_empty()) {
             if !url.secrets.iter().any(|s| s == password) {
                 url.secrets.push(password.to_string());
@@ -224,6 +225,7 @@ impl DbUrl {
             ))
         })?;
         let get = |k: &str| conninfo::value(&pairs, k).map(str::to_string);
+        check_direct_tls(get("sslnegotiation").as_deref(), get("sslmode").as_deref())?;
         let env = |k: &str| std::env::var(k).ok().filter(|v| !v.is_empty());
         let mut libpq = raw.to_string();
         let mut add = |key: &str, value: &str| {

@@ -169,3 +169,26 @@ fn a_service_names_the_place_not_localhost() {
     let url = DbUrl::parse("host=db.example.com dbname=app", None, 5).unwrap();
     assert_eq!(url.display(), "db.example.com/app");
 }
+
+#[test]
+fn direct_tls_with_a_weak_sslmode_is_bad_input() {
+    for raw in [
+        "postgresql://h/db?sslmode=prefer&sslnegotiation=direct",
+        "postgresql://h/db?sslnegotiation=direct",
+        "host=h sslmode=allow sslnegotiation=direct",
+    ] {
+        let err = DbUrl::parse(raw, None, 5).unwrap_err();
+        assert_eq!(err.kind, crate::error::Kind::Usage, "{raw}");
+        assert!(
+            err.message.contains("sslnegotiation=direct needs TLS"),
+            "{raw}: {}",
+            err.message
+        );
+    }
+    DbUrl::parse(
+        "postgresql://h/db?sslmode=require&sslnegotiation=direct",
+        None,
+        5,
+    )
+    .unwrap();
+}
