@@ -344,3 +344,74 @@ fn role_names_with_terminal_escapes_are_shown_escaped() {
         "REVOKE ALL ON tasks FROM \"{name}\"; DROP ROLE \"{name}\""
     ));
 }
+
+/// Role names the server would refuse or cut are bad input, refused before
+/// anything is sent (issue 43).
+#[test]
+fn role_names_the_server_would_refuse_or_cut_are_exit_2() {
+    let db = TestDb::migrated();
+    let long = "r".repeat(70);
+    for (role, why) in [
+        ("", "it is empty"),
+        (
+            "pg_evil",
+            "names starting with pg_ are reserved for the server's own roles",
+        ),
+        (
+            long.as_str(),
+            "it is longer than 63 bytes, where PostgreSQL would cut it",
+        ),
+    ] {
+        let out = db
+            .run(["db", "roles", "grant", "--readonly", role, "--create"])
+            .output();
+        expect_code(&out, 2);
+        assert_eq!(
+            out.stderr(),
+            format!("error: invalid role name {role:?}: {why}\n")
+        );
+    }
+    assert_eq!(
+        db.value("SELECT count(*) FROM pg_roles WHERE rolname LIKE 'rrrr%' OR rolname = 'pg_evil'"),
+        "0"
+    );
+}
+
+/// Where no grant can help, the hint says what can (issue 43): row-level
+/// security is the owner's to change, creating a role takes CREATEROLE.
+#[test]
+fn refusals_a_grant_cannot_fix_say_what_can() {
+    let db = TestDb::migrated();
+    db.run(["db", "rls", "enable"]).ok();
+    let other = role("not_owner");
+    let dir = TempDir::new("not-owner");
+    let out = todo_as(&db, &other, &dir)
+        .args(["db", "rls", "disable"])
+        .output();
+    expect_code(&out, 8);
+    assert!(
+        out.stderr().ends_with(
+            "hint: only the owner of users and tasks (or a superuser) can change row-level \
+             security: run this as the owner\n"
+        ),
+        "{}",
+        out.stderr()
+    );
+    let out = todo_as(&db, &other, &dir)
+        .args([
+            "db",
+            "roles",
+            "grant",
+            "--app",
+            "brand_new_role",
+            "--create",
+        ])
+        .output();
+    expect_code(&out, 8);
+    assert!(
+        out.stderr()
+            .contains("hint: creating a role takes CREATEROLE"),
+        "{}",
+        out.stderr()
+    );
+}

@@ -82,11 +82,11 @@ pub fn rls(ctx: &Context, cmd: RlsCommand) -> Result<()> {
     let mut conn = ctx.conn()?;
     match cmd {
         RlsCommand::Enable => {
-            let changes = query(&mut conn, rls::enable)?;
+            let changes = query(&mut conn, rls::enable).map_err(owner_only)?;
             ctx.emit(&Changes(changes))
         }
         RlsCommand::Disable => {
-            let changes = query(&mut conn, rls::disable)?;
+            let changes = query(&mut conn, rls::disable).map_err(owner_only)?;
             ctx.emit(&Changes(changes))
         }
         RlsCommand::Status => {
@@ -105,6 +105,7 @@ pub fn roles(ctx: &Context, cmd: RolesCommand) -> Result<()> {
                 (None, Some(role)) => (role, false),
                 (None, None) => return Err(Error::usage("pass --app ROLE or --readonly ROLE")),
             };
+            check_role_name(&role)?;
             let found = query(&mut conn, |c| rls::role(c, &role))?;
             if !found.exists && !args.create {
                 return Err(missing_role(&role, &found.quoted));
@@ -124,7 +125,18 @@ pub fn roles(ctx: &Context, cmd: RolesCommand) -> Result<()> {
                 )));
             }
             let create = !found.exists;
-            let done = query(&mut conn, |c| rls::grant(c, &role, app, create))?;
+            let done = query(&mut conn, |c| rls::grant(c, &role, app, create)).map_err(|e| {
+                // No grant can help here: it takes CREATEROLE, or the
+                // tables' owner.
+                let hint = if create {
+                    "creating a role takes CREATEROLE: run this as a role that has it, or create \
+                     the role first (CREATE ROLE name LOGIN) and grant without --create"
+                } else {
+                    "granting on the tables takes their owner: run this as the owner of users \
+                     and tasks (or a superuser)"
+                };
+                forbidden_hint(e, hint)
+            })?;
             if create {
                 // On stderr in every format: the role cannot log in yet.
                 eprintln!(
@@ -136,6 +148,7 @@ pub fn roles(ctx: &Context, cmd: RolesCommand) -> Result<()> {
             ctx.emit(&Changes(done))
         }
         RolesCommand::Revoke(args) => {
+            check_role_name(&args.role)?;
             let found = query(&mut conn, |c| rls::role(c, &args.role))?;
             if !found.exists {
                 return Err(missing_role(&args.role, &found.quoted));
@@ -154,6 +167,46 @@ pub fn roles(ctx: &Context, cmd: RolesCommand) -> Result<()> {
             ctx.emit(&Grants(grants))
         }
     }
+}
+
+/// A refused permission whose usual hint (a grant) cannot help.
+fn forbidden_hint(err: Error, hint: &str) -> Error {
+    if err.kind == crate::error::Kind::Forbidden {
+        err.with_hint(hint)
+    } else {
+        err
+    }
+}
+
+/// Row-level security is the tables' owner's to change.
+fn owner_only(err: Error) -> Error {
+    forbidden_hint(
+        err,
+        "only the owner of users and tasks (or a superuser) can change row-level security: \
+         run this as the owner",
+    )
+}
+
+/// A role name PostgreSQL would refuse or change, refused before anything
+/// is sent (exit 2): empty, reserved (`pg_…`, the server's own roles), or
+/// longer than 63 bytes (the server would cut it silently, and grant to
+/// another name than the one given).
+fn check_role_name(role: &str) -> Result<()> {
+    let why = if role.is_empty() {
+        "it is empty"
+    } else if role.starts_with("pg_") {
+        "names starting with pg_ are reserved for the server's own roles"
+    } else if role.len() > 63 {
+        "it is longer than 63 bytes, where PostgreSQL would cut it"
+    } else if role.contains('\0') {
+        "it contains a NUL character"
+    } else {
+        return Ok(());
+    };
+    Err(Error::usage(format!(
+        "invalid role name {:?}: {why}",
+        crate::text::terminal_safe(role, false)
+    )))
 }
 
 /// A role that does not exist (exit 3), with how to create it.
