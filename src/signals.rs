@@ -218,3 +218,87 @@ fn finish(signal: libc::c_int) {
         libc::_exit(128 + signal);
     }
 }
+
+/// Set while a `--jq` filter runs (see [`stack_overflow_is_the_filters`]).
+static FILTER_RUNNING: AtomicBool = AtomicBool::new(false);
+/// The action for SIGSEGV and SIGBUS before ours (Rust's own, which names
+/// a thread that overflowed its stack and aborts).
+static PREVIOUS: [AtomicPtr<libc::sigaction>; 2] =
+    [const { AtomicPtr::new(std::ptr::null_mut()) }; 2];
+
+/// The message of a filter that recursed until the stack ran out.
+const TOO_DEEP: &[u8] = b"error: --jq: the filter recursed too deeply (the stack ran out)\n";
+
+/// While the returned guard lives, a stack overflow (SIGSEGV or SIGBUS on
+/// the guard page) is the `--jq` filter's: jq's language recurses without
+/// a bound (`def f: f + 1; f`), and the process then ends with one
+/// `error:` line and exit 2 instead of Rust's abort. Any other fault, or
+/// one while no filter runs, goes to the action there was before.
+pub fn stack_overflow_is_the_filters() -> FilterGuard {
+    static INSTALLED: std::sync::Once = std::sync::Once::new();
+    INSTALLED.call_once(|| {
+        for (i, signal) in [libc::SIGSEGV, libc::SIGBUS].into_iter().enumerate() {
+            // SAFETY: zeroed sigactions are valid; the handler runs on the
+            // alternate stack Rust sets up for each thread, and only calls
+            // async-signal-safe functions.
+            unsafe {
+                let mut action: libc::sigaction = std::mem::zeroed();
+                action.sa_sigaction = on_fault
+                    as extern "C" fn(libc::c_int, *mut libc::siginfo_t, *mut libc::c_void)
+                    as libc::sighandler_t;
+                action.sa_flags = libc::SA_SIGINFO | libc::SA_ONSTACK;
+                libc::sigemptyset(&mut action.sa_mask);
+                let old: &'static mut libc::sigaction = Box::leak(Box::new(std::mem::zeroed()));
+                if libc::sigaction(signal, &action, old) == 0 {
+                    PREVIOUS[i].store(old, Ordering::Release);
+                }
+            }
+        }
+    });
+    FILTER_RUNNING.store(true, Ordering::Release);
+    FilterGuard
+}
+
+/// Ends [`stack_overflow_is_the_filters`]'s claim when dropped.
+pub struct FilterGuard;
+
+impl Drop for FilterGuard {
+    fn drop(&mut self) {
+        FILTER_RUNNING.store(false, Ordering::Release);
+    }
+}
+
+extern "C" fn on_fault(
+    signal: libc::c_int,
+    info: *mut libc::siginfo_t,
+    context: *mut libc::c_void,
+) {
+    if FILTER_RUNNING.load(Ordering::Acquire) {
+        // SAFETY: write and _exit are async-signal-safe.
+        unsafe {
+            libc::write(2, TOO_DEEP.as_ptr().cast(), TOO_DEEP.len());
+            libc::_exit(2);
+        }
+    }
+    let i = usize::from(signal == libc::SIGBUS);
+    let previous = PREVIOUS[i].load(Ordering::Acquire);
+    // SAFETY: `previous` is the action saved when ours was installed (a
+    // leaked, never-freed value); calling its handler as the kernel would,
+    // or restoring the default action so that the fault repeats and ends
+    // the process as it would have.
+    unsafe {
+        if !previous.is_null() {
+            let handler = (*previous).sa_sigaction;
+            if (*previous).sa_flags & libc::SA_SIGINFO != 0
+                && handler != libc::SIG_DFL
+                && handler != libc::SIG_IGN
+            {
+                let handler: extern "C" fn(libc::c_int, *mut libc::siginfo_t, *mut libc::c_void) =
+                    std::mem::transmute(handler);
+                handler(signal, info, context);
+                return;
+            }
+        }
+        libc::signal(signal, libc::SIG_DFL);
+    }
+}

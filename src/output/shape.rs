@@ -235,6 +235,9 @@ impl Jq {
             sep_space: true,
             ..Default::default()
         };
+        // A filter that recurses without end ends the process with an
+        // error line, not an abort.
+        let _deep = crate::signals::stack_overflow_is_the_filters();
         for result in program.id.run((ctx, input)) {
             match result {
                 Ok(Val::TStr(text)) => {

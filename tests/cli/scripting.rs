@@ -342,3 +342,22 @@ fn halt_error_debug_and_stderr_write_to_stderr_as_jq_does() {
         .expect(0);
     assert_eq!(out.stderr(), "one");
 }
+
+/// A filter that recurses without end runs the stack out: one error line
+/// and exit 2, not an abort (issue 43).
+#[test]
+fn a_filter_that_recurses_without_end_is_an_error_not_an_abort() {
+    let (db, user) = with_tasks(&["one"]);
+    for filter in ["def f: 1 + f; f", "def f: [f]; .[] | f"] {
+        let out = db
+            .run(["task", "list", "--jq", filter])
+            .user(user)
+            .expect(2);
+        assert_eq!(out.stdout(), "", "{filter}");
+        assert_eq!(
+            out.stderr(),
+            "error: --jq: the filter recursed too deeply (the stack ran out)\n",
+            "{filter}"
+        );
+    }
+}
