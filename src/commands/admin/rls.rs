@@ -110,6 +110,13 @@ pub fn roles(ctx: &Context, cmd: RolesCommand) -> Result<()> {
             if !found.exists && !args.create {
                 return Err(missing_role(&role, &found.quoted));
             }
+            if !found.exists && role.starts_with("pg_") {
+                return Err(Error::usage(format!(
+                    "invalid role name {:?}: names starting with pg_ are reserved for the \
+                     server's own roles",
+                    crate::text::terminal_safe(&role, false)
+                )));
+            }
             if app && (found.superuser || found.bypassrls) && !args.force {
                 let what = if found.superuser {
                     "a superuser"
@@ -188,14 +195,13 @@ fn owner_only(err: Error) -> Error {
 }
 
 /// A role name PostgreSQL would refuse or change, refused before anything
-/// is sent (exit 2): empty, reserved (`pg_…`, the server's own roles), or
-/// longer than 63 bytes (the server would cut it silently, and grant to
-/// another name than the one given).
+/// is sent (exit 2): empty, or longer than 63 bytes (the server would cut
+/// it silently, and grant to another name than the one given). A new role
+/// may not be named `pg_…` either (the server's own, such as pg_monitor,
+/// may be granted to).
 fn check_role_name(role: &str) -> Result<()> {
     let why = if role.is_empty() {
         "it is empty"
-    } else if role.starts_with("pg_") {
-        "names starting with pg_ are reserved for the server's own roles"
     } else if role.len() > 63 {
         "it is longer than 63 bytes, where PostgreSQL would cut it"
     } else if role.contains('\0') {
