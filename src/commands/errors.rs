@@ -16,13 +16,52 @@ pub fn classify(conn: &mut PgConn, err: DieselError) -> Error {
             return untranslatable(info.message(), conn.server_encoding().as_deref());
         }
     }
+    // COPY FROM refused for a role row-level security applies to (0A000,
+    // feature_not_supported): `db seed`, `task import` and restores load
+    // with COPY.
+    if crate::db::sqlstate(&err).as_deref() == Some("0A000") {
+        if let (Ok(tables), DieselError::DatabaseError(_, info)) =
+            (crate::db::rls::row_security_hides(conn), &err)
+        {
+            if !tables.is_empty() {
+                return Error::new(
+                    Kind::Forbidden,
+                    format!("the database refused: {}", info.message()),
+                )
+                .with_hint(format!(
+                    "row-level security applies to this role on {}, and loading rows with COPY \
+                     is not allowed under it: run this as the tables' owner or a role with \
+                     BYPASSRLS",
+                    tables.join(" and ")
+                ));
+            }
+        }
+    }
     let known = classify_offline(err);
+    if known.kind == Kind::Forbidden {
+        return under_row_security(conn, known);
+    }
     if known.kind != Kind::Unexpected {
         return known;
     }
     match migrate::has_both_tables(conn) {
         Ok(false) => schema_missing(),
         _ => known,
+    }
+}
+
+/// A refused permission where row-level security applies to the role: a
+/// policy refused the rows (the role writes only the rows of its
+/// `app.user_id`), which no grant changes. One query, only on this error
+/// (when the connection can still answer).
+fn under_row_security(conn: &mut PgConn, err: Error) -> Error {
+    match crate::db::rls::row_security_hides(conn) {
+        Ok(tables) if !tables.is_empty() => err.with_hint(format!(
+            "row-level security applies to this role on {}: it may write only the rows of its \
+             app.user_id; run this as the tables' owner or a role with BYPASSRLS",
+            tables.join(" and ")
+        )),
+        _ => err,
     }
 }
 

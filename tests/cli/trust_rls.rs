@@ -415,3 +415,22 @@ fn refusals_a_grant_cannot_fix_say_what_can() {
         out.stderr()
     );
 }
+
+/// Loading with COPY as a role row-level security applies to is refused by
+/// the server; the hint says what can help, not a grant (issue 43).
+#[test]
+fn copy_loads_under_row_level_security_say_what_can_help() {
+    let (db, app, _, _) = secured("--app", "app_copy");
+    let dir = TempDir::new("rls-copy");
+    let out = todo_as(&db, &app, &dir)
+        .args(["db", "seed", "--users", "1", "--tasks-per-user", "2"])
+        .output();
+    expect_code(&out, 8);
+    assert_eq!(
+        out.stderr(),
+        "error: the database refused: COPY FROM not supported with row-level security\n\
+         hint: row-level security applies to this role on users and tasks, and loading rows \
+         with COPY is not allowed under it: run this as the tables' owner or a role with \
+         BYPASSRLS\n"
+    );
+}
