@@ -231,6 +231,10 @@ pub struct Role {
     /// It owns `tasks` (revoking from the owner is refused).
     #[diesel(sql_type = Bool)]
     pub owner: bool,
+    /// It is the role connected (advice to demote it would lock the
+    /// caller out).
+    #[diesel(sql_type = Bool)]
+    pub current: bool,
 }
 
 /// Looks a role up.
@@ -239,7 +243,8 @@ pub fn role(conn: &mut PgConn, role: &str) -> QueryResult<Role> {
         "SELECT r.oid IS NOT NULL AS exists, coalesce(r.rolsuper, false) AS superuser,
                 coalesce(r.rolbypassrls, false) AS bypassrls, quote_ident($1) AS quoted,
                 coalesce(r.oid = (SELECT relowner FROM pg_class
-                                  WHERE oid = to_regclass('tasks')), false) AS owner
+                                  WHERE oid = to_regclass('tasks')), false) AS owner,
+                coalesce(r.rolname = current_user, false) AS current
          FROM (SELECT 1) one LEFT JOIN pg_roles r ON r.rolname = $1",
     )
     .bind::<Text, _>(role)

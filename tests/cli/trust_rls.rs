@@ -434,3 +434,21 @@ fn copy_loads_under_row_level_security_say_what_can_help() {
          BYPASSRLS\n"
     );
 }
+
+/// Granting the app's rights to the role you are connected as (a
+/// superuser): the hint does not advise demoting yourself (issue 43).
+#[test]
+fn the_app_role_refusal_never_advises_demoting_yourself() {
+    let db = TestDb::migrated();
+    let me = db.value("SELECT current_user");
+    let out = db.run(["db", "roles", "grant", "--app", &me]).output();
+    expect_code(&out, 2);
+    assert_eq!(
+        out.stderr(),
+        format!(
+            "error: role {me} is a superuser: row-level security would not apply to the web app\n\
+             hint: {me} is the role you are connected as: give the web app a role of its own \
+             (todo db roles grant --app APP_ROLE --create), or pass --force\n"
+        )
+    );
+}

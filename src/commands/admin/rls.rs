@@ -123,13 +123,24 @@ pub fn roles(ctx: &Context, cmd: RolesCommand) -> Result<()> {
                 } else {
                     "a BYPASSRLS role"
                 };
+                // Demoting the role connected would lock the caller out
+                // of what only it may do: a role of the app's own, then.
+                let hint = if found.current {
+                    format!(
+                        "{role} is the role you are connected as: give the web app a role of \
+                         its own (todo db roles grant --app APP_ROLE --create), or pass --force"
+                    )
+                } else {
+                    format!(
+                        "use an ordinary role (ALTER ROLE {} NOSUPERUSER NOBYPASSRLS), or pass \
+                         --force",
+                        found.quoted
+                    )
+                };
                 return Err(Error::usage(format!(
                     "role {role} is {what}: row-level security would not apply to the web app"
                 ))
-                .with_hint(format!(
-                    "use an ordinary role (ALTER ROLE {} NOSUPERUSER NOBYPASSRLS), or pass --force",
-                    found.quoted
-                )));
+                .with_hint(hint));
             }
             let create = !found.exists;
             let done = query(&mut conn, |c| rls::grant(c, &role, app, create)).map_err(|e| {
