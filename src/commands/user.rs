@@ -231,22 +231,18 @@ fn rm(ctx: &Context, args: RmArgs) -> Result<()> {
 fn export(ctx: &Context, args: UserIdent) -> Result<()> {
     let user = validate::user_ref(&args.user)?;
     let mut conn = ctx.read_conn()?;
-    crate::db::untimed(
-        &mut conn,
-        "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY",
-        |conn| {
-            let (found, hidden) =
-                users::find_for_export(conn, &user).map_err(|e| errors::classify(conn, e))?;
-            // An export is everything stored about the user (SPEC §17):
-            // never one that row-level security may have shortened.
-            if !hidden.is_empty() {
-                return Err(errors::row_security("export the user", &hidden));
-            }
-            let found = scoped(found, &user)?.ok_or_else(|| user_not_found(&user))?;
-            let by_id = UserRef::Id(found.account.id.clone());
-            stream_tasks(conn, &by_id, &tasks::Filter::default(), &mut |rows| {
-                ctx.sink().emit_export(&found.account, rows)
-            })
-        },
-    )
+    crate::db::untimed(&mut conn, crate::db::Begin::Snapshot, |conn| {
+        let (found, hidden) =
+            users::find_for_export(conn, &user).map_err(|e| errors::classify(conn, e))?;
+        // An export is everything stored about the user (SPEC §17):
+        // never one that row-level security may have shortened.
+        if !hidden.is_empty() {
+            return Err(errors::row_security("export the user", &hidden));
+        }
+        let found = scoped(found, &user)?.ok_or_else(|| user_not_found(&user))?;
+        let by_id = UserRef::Id(found.account.id.clone());
+        stream_tasks(conn, &by_id, &tasks::Filter::default(), &mut |rows| {
+            ctx.sink().emit_export(&found.account, rows)
+        })
+    })
 }

@@ -89,7 +89,7 @@ pub fn append<R: BufRead + Send>(
     lock_timeout: Duration,
     progress: &dyn Fn(u64),
 ) -> Result<Counts, RestoreError> {
-    conn.transaction::<_, RestoreError, _>(|conn| {
+    super::untimed::<_, RestoreError, _>(conn, super::Begin::ReadWrite, |conn| {
         set_copy_settings(conn)?;
         super::set_lock_timeout(conn, lock_timeout)?;
         diesel::sql_query(STAGE_USERS).execute(conn)?;

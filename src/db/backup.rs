@@ -102,58 +102,54 @@ pub fn backup(
     taken_at: &str,
     progress: &dyn Fn(u64),
 ) -> Result<Counts, BackupError> {
-    super::conn::transaction_as(
-        conn,
-        "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY",
-        |conn| {
-            set_copy_settings(conn)?;
-            let answer: String =
-                diesel::select(sql::<Text>(SERVER_AND_ROW_SECURITY)).get_result(conn)?;
-            let (server_version, hidden) = answer.rsplit_once(' ').unwrap_or((&answer, ""));
-            if !hidden.is_empty() {
-                return Err(BackupError::RowSecurity(super::rls::split_tables(hidden)));
-            }
-            let server_version = server_version.to_string();
-            let header = Header {
-                format_version: backup_file::FORMAT_VERSION,
-                tool_version: tool_version.to_string(),
-                migrations: readable_migrations(conn)?,
-                server_version,
-                taken_at: taken_at.to_string(),
-                kind: None,
-            };
-            backup_file::write_header(out, &header).map_err(io_err)?;
+    super::untimed(conn, super::Begin::Snapshot, |conn| {
+        set_copy_settings(conn)?;
+        let answer: String =
+            diesel::select(sql::<Text>(SERVER_AND_ROW_SECURITY)).get_result(conn)?;
+        let (server_version, hidden) = answer.rsplit_once(' ').unwrap_or((&answer, ""));
+        if !hidden.is_empty() {
+            return Err(BackupError::RowSecurity(super::rls::split_tables(hidden)));
+        }
+        let server_version = server_version.to_string();
+        let header = Header {
+            format_version: backup_file::FORMAT_VERSION,
+            tool_version: tool_version.to_string(),
+            migrations: readable_migrations(conn)?,
+            server_version,
+            taken_at: taken_at.to_string(),
+            kind: None,
+        };
+        backup_file::write_header(out, &header).map_err(io_err)?;
 
-            backup_file::write_section_start(out, "users", backup_file::USERS_COLUMNS)
-                .map_err(io_err)?;
-            let mut copy = conn.copy_out(super::columns::USERS_OUT)?;
-            let users = order::copy(&mut copy, out, 0, progress, Order::Users);
-            let users = copied(copy, users)?;
-            backup_file::write_section_end(out).map_err(io_err)?;
+        backup_file::write_section_start(out, "users", backup_file::USERS_COLUMNS)
+            .map_err(io_err)?;
+        let mut copy = conn.copy_out(super::columns::USERS_OUT)?;
+        let users = order::copy(&mut copy, out, 0, progress, Order::Users);
+        let users = copied(copy, users)?;
+        backup_file::write_section_end(out).map_err(io_err)?;
 
-            backup_file::write_section_start(out, "tasks", backup_file::TASKS_COLUMNS)
-                .map_err(io_err)?;
-            let mut copy = conn.copy_out(super::columns::TASKS_OUT)?;
-            let tasks = order::copy(&mut copy, out, users.rows, progress, Order::Tasks);
-            let tasks = copied(copy, tasks)?;
-            backup_file::write_section_end(out).map_err(io_err)?;
+        backup_file::write_section_start(out, "tasks", backup_file::TASKS_COLUMNS)
+            .map_err(io_err)?;
+        let mut copy = conn.copy_out(super::columns::TASKS_OUT)?;
+        let tasks = order::copy(&mut copy, out, users.rows, progress, Order::Tasks);
+        let tasks = copied(copy, tasks)?;
+        backup_file::write_section_end(out).map_err(io_err)?;
 
-            let counts = Counts {
-                users: users.rows,
-                tasks: tasks.rows,
-            };
-            let trailer = Trailer {
-                users: counts.users,
-                tasks: counts.tasks,
-                sha256: Checksums {
-                    users: users.sha256(),
-                    tasks: tasks.sha256(),
-                },
-            };
-            backup_file::write_trailer(out, &trailer).map_err(io_err)?;
-            Ok(counts)
-        },
-    )
+        let counts = Counts {
+            users: users.rows,
+            tasks: tasks.rows,
+        };
+        let trailer = Trailer {
+            users: counts.users,
+            tasks: counts.tasks,
+            sha256: Checksums {
+                users: users.sha256(),
+                tasks: tasks.sha256(),
+            },
+        };
+        backup_file::write_trailer(out, &trailer).map_err(io_err)?;
+        Ok(counts)
+    })
 }
 
 /// The applied migrations, or none when the role may not read the
@@ -234,7 +230,7 @@ pub fn restore<R: BufRead + Send>(
     lock_timeout: Duration,
     progress: &dyn Fn(u64),
 ) -> Result<Loaded, RestoreError> {
-    conn.transaction::<_, RestoreError, _>(|conn| {
+    super::untimed::<_, RestoreError, _>(conn, super::Begin::ReadWrite, |conn| {
         set_copy_settings(conn)?;
         super::set_lock_timeout(conn, lock_timeout)?;
         if has_rows(conn)? {

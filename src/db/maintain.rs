@@ -23,23 +23,27 @@ pub struct Action {
     pub target: String,
     pub reason: String,
     /// The table's owner, when the current role may not maintain it
-    /// ([`MAY_MAINTAIN`]): PostgreSQL would skip the VACUUM with a warning
+    /// ([`may_maintain`]): PostgreSQL would skip the VACUUM with a warning
     /// and report success, or refuse the REINDEX.
     pub refused_for: Option<String>,
 }
 
 /// Whether the current role may VACUUM, ANALYZE and REINDEX the table
-/// `relid` owned by `relowner`: on PostgreSQL 17 and later the MAINTAIN
+/// `c` (a `pg_class` row): on PostgreSQL 17 and later the MAINTAIN
 /// privilege (owners, superusers, `pg_maintain` and grantees have it);
 /// before, the table's owner (a member of the owning role), a superuser,
-/// or for VACUUM and ANALYZE the database's owner. Spliced into the plan's
-/// two statements (a constant, no input).
-const MAY_MAINTAIN: &str = "CASE WHEN current_setting('server_version_num')::int >= 170000
-                 THEN has_table_privilege(c.oid, 'MAINTAIN')
-                 ELSE pg_has_role(c.relowner, 'USAGE')
-                      OR pg_has_role((SELECT datdba FROM pg_database
-                                      WHERE datname = current_database()), 'USAGE')
-            END";
+/// or for VACUUM and ANALYZE the database's owner. A literal, put into the
+/// plan's two statements by `concat!`.
+macro_rules! may_maintain {
+    () => {
+        "CASE WHEN current_setting('server_version_num')::int >= 170000
+              THEN has_table_privilege(c.oid, 'MAINTAIN')
+              ELSE pg_has_role(c.relowner, 'USAGE')
+                   OR pg_has_role((SELECT datdba FROM pg_database
+                                   WHERE datname = current_database()), 'USAGE')
+         END"
+    };
+}
 
 #[derive(QueryableByName)]
 struct TableRow {
@@ -75,28 +79,30 @@ struct IndexRow {
 
 /// The plan: two read-only statements, one round trip each.
 pub fn plan(conn: &mut PgConn) -> QueryResult<Vec<Action>> {
-    let tables: Vec<TableRow> = diesel::sql_query(format!(
+    let tables: Vec<TableRow> = diesel::sql_query(concat!(
         "SELECT s.relname::text AS name, s.relid::regclass::text AS quoted,
                 s.n_live_tup AS live, s.n_dead_tup AS dead, s.n_mod_since_analyze AS modified,
-                (s.last_analyze IS NOT NULL OR s.last_autoanalyze IS NOT NULL) AS analyzed,
-                {MAY_MAINTAIN} AS allowed, pg_get_userbyid(c.relowner)::text AS owner
+                (s.last_analyze IS NOT NULL OR s.last_autoanalyze IS NOT NULL) AS analyzed, ",
+        may_maintain!(),
+        " AS allowed, pg_get_userbyid(c.relowner)::text AS owner
          FROM pg_stat_user_tables s JOIN pg_class c ON c.oid = s.relid
          WHERE s.relid IN (to_regclass('users'), to_regclass('tasks'))
          ORDER BY s.relname"
     ))
     .load(conn)?;
     // REINDEX needs the table's owner before 17 (not the database's).
-    let indexes: Vec<IndexRow> = diesel::sql_query(format!(
+    let indexes: Vec<IndexRow> = diesel::sql_query(
         "SELECT x.relname::text AS name, i.indexrelid::regclass::text AS quoted,
                 CASE WHEN current_setting('server_version_num')::int >= 170000
-                     THEN {MAY_MAINTAIN} ELSE pg_has_role(c.relowner, 'USAGE') END AS allowed,
+                     THEN has_table_privilege(c.oid, 'MAINTAIN')
+                     ELSE pg_has_role(c.relowner, 'USAGE') END AS allowed,
                 pg_get_userbyid(c.relowner)::text AS owner
          FROM pg_index i JOIN pg_class x ON x.oid = i.indexrelid
               JOIN pg_class c ON c.oid = i.indrelid
          WHERE i.indrelid IN (to_regclass('users'), to_regclass('tasks'))
            AND NOT i.indisvalid
-         ORDER BY 1"
-    ))
+         ORDER BY 1",
+    )
     .load(conn)?;
     let mut plan = Vec::new();
     for t in tables {

@@ -232,7 +232,7 @@ pub(super) fn locked<T>(
 ) -> Result<T, MigrateError> {
     // Index builds over every row are long work: no statement timeout of
     // the role's cuts them short (lock waits keep `lock_timeout`).
-    super::untimed(conn, "BEGIN", |conn| {
+    super::untimed(conn, super::Begin::ReadWrite, |conn| {
         super::set_lock_timeout(conn, lock_timeout)?;
         diesel::sql_query("SELECT pg_advisory_xact_lock($1)")
             .bind::<BigInt, _>(LOCK_KEY)

@@ -71,24 +71,49 @@ pub fn sqlstate_of_message(message: &str) -> Option<String> {
     conn::sqlstate::of(message)
 }
 
-/// The start of a transaction for long work (a backup's reads, a purge's
-/// batches, an export), as pg_dump sets up its session: no
-/// `statement_timeout` or `idle_in_transaction_session_timeout` of the
+/// How a transaction for long work begins (see [`untimed`]).
+#[derive(Debug, Clone, Copy)]
+pub enum Begin {
+    /// `BEGIN`.
+    ReadWrite,
+    /// `BEGIN READ ONLY`.
+    ReadOnly,
+    /// `BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY`: one snapshot.
+    Snapshot,
+}
+
+/// The settings of a transaction for long work, after its BEGIN.
+macro_rules! untimed_settings {
+    () => {
+        "; SET LOCAL statement_timeout = 0; SET LOCAL idle_in_transaction_session_timeout = 0"
+    };
+}
+
+impl Begin {
+    fn sql(self) -> &'static str {
+        match self {
+            Begin::ReadWrite => concat!("BEGIN", untimed_settings!()),
+            Begin::ReadOnly => concat!("BEGIN READ ONLY", untimed_settings!()),
+            Begin::Snapshot => concat!(
+                "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY",
+                untimed_settings!()
+            ),
+        }
+    }
+}
+
+/// Runs `f` in a transaction for long work (a backup's reads, a purge's
+/// batches, an export, migrations), set up as pg_dump sets up its session:
+/// no `statement_timeout` or `idle_in_transaction_session_timeout` of the
 /// role's, the database's or `$PGOPTIONS` cuts it short (lock waits keep
 /// their own limit). Transaction-local (a pooler's other clients never see
-/// it), and one round trip with the BEGIN: `BEGIN` followed by the mode
-/// (`READ ONLY`, …) then this.
-pub const UNTIMED: &str =
-    "; SET LOCAL statement_timeout = 0; SET LOCAL idle_in_transaction_session_timeout = 0";
-
-/// Runs `f` in a transaction begun with `begin` (`BEGIN`, `BEGIN READ
-/// ONLY`, …) and [`UNTIMED`].
-pub fn untimed<T, E, F>(conn: &mut PgConn, begin: &str, f: F) -> Result<T, E>
+/// it), and sent with the BEGIN in one round trip.
+pub fn untimed<T, E, F>(conn: &mut PgConn, begin: Begin, f: F) -> Result<T, E>
 where
     F: FnOnce(&mut PgConn) -> Result<T, E>,
     E: From<diesel::result::Error>,
 {
-    conn::transaction_as(conn, &format!("{begin}{UNTIMED}"), f)
+    conn::transaction_as(conn, begin.sql(), f)
 }
 
 /// SQLSTATEs the tool tells apart.

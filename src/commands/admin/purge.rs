@@ -221,7 +221,7 @@ fn in_scope<T, E: From<diesel::result::Error>>(
 ) -> std::result::Result<T, E> {
     // Each statement in a transaction of its own that no statement
     // timeout of the role's cuts short (as pg_dump's session).
-    crate::db::untimed(conn, "BEGIN", |c| {
+    crate::db::untimed(conn, crate::db::Begin::ReadWrite, |c| {
         if let Some(user) = scope {
             tasks::set_user_scope(c, user)?;
         }

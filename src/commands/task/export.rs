@@ -59,7 +59,7 @@ pub fn export(ctx: &Context, args: ExportArgs) -> Result<()> {
     let mut conn = ctx.read_conn()?;
     let mut exported = export::Exported::default();
     // No statement timeout cuts a long export short (as pg_dump's).
-    let written = crate::db::untimed(&mut conn, "BEGIN READ ONLY", |conn| {
+    let written = crate::db::untimed(&mut conn, crate::db::Begin::ReadOnly, |conn| {
         stream_tasks(conn, &user, &filter, &mut |rows| {
             let mut buffered = std::io::BufWriter::with_capacity(1 << 16, &mut out);
             exported = match ctx.out.shape {
