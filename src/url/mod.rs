@@ -158,11 +158,7 @@ impl DbUrl {
             ))
         })?;
         let get = |k: &str| conninfo::value(&pairs, k);
-        let default_host = default_socket_dir(
-            ["host", "hostaddr", "service"]
-                .iter()
-                .any(|k| get(k).is_some_and(|v| !v.is_empty())),
-        );
+        let default_host = default_socket_dir(&pairs);
         if let Some(dir) = default_host {
             url.libpq.push_str("&host=");
             url.libpq.push_str(dir);
@@ -248,11 +244,7 @@ impl DbUrl {
             add("client_encoding", "UTF8");
         }
         let user = get("user").or_else(|| env("PGUSER"));
-        let default_host = default_socket_dir(
-            ["host", "hostaddr", "service"]
-                .iter()
-                .any(|k| get(k).is_some_and(|v| !v.is_empty())),
-        );
+        let default_host = default_socket_dir(&pairs);
         if let Some(dir) = default_host {
             add("host", dir);
         }
@@ -360,15 +352,19 @@ fn refused_hint(why: &str, otherwise: &str) -> String {
     }
 }
 
-/// Where a connection goes when nothing names a host (`given` false, and
-/// no `$PGHOST`, `$PGHOSTADDR` or `$PGSERVICE`): the platform's socket
+/// Where a connection goes when nothing names a host (no `host`,
+/// `hostaddr` or `service` among libpq's `pairs`, no `$PGHOST`,
+/// `$PGHOSTADDR` or `$PGSERVICE`): the platform's socket
 /// directory, as the platform's psql would use, where it differs from the
 /// libpq built into the tool (whose compiled-in default is `/tmp`):
 /// Debian, Ubuntu and Fedora put the server's socket in
 /// `/var/run/postgresql`. `None`: libpq's own default.
-fn default_socket_dir(given: bool) -> Option<&'static str> {
+fn default_socket_dir(pairs: &[(String, String)]) -> Option<&'static str> {
     const PLATFORM: &str = "/var/run/postgresql";
     let env = |k: &str| std::env::var_os(k).is_some_and(|v| !v.is_empty());
+    let given = ["host", "hostaddr", "service"]
+        .iter()
+        .any(|k| conninfo::value(pairs, k).is_some_and(|v| !v.is_empty()));
     if given || ["PGHOST", "PGHOSTADDR", "PGSERVICE"].iter().any(|k| env(k)) {
         return None;
     }
