@@ -1,1 +1,1 @@
-DROP INDEX IF EXISTS idx_tasks_user_created;
+DROP INDEX CONCURRENTLY IF EXISTS idx_tasks_user_created;

@@ -8,5 +8,5 @@
 --   after:  Index Only Scan using idx_tasks_user_created (rows=50)
 --           -> Index Scan using tasks_pkey (loops=50)          0.8 ms
 -- `completed` is included so `--pending` / `--done` filter inside the index.
-CREATE INDEX IF NOT EXISTS idx_tasks_user_created
+CREATE INDEX CONCURRENTLY IF NOT EXISTS idx_tasks_user_created
     ON tasks (user_id, created_at DESC NULLS LAST, id DESC) INCLUDE (completed);

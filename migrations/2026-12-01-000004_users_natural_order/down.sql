@@ -1,2 +1,2 @@
-DROP INDEX IF EXISTS idx_users_email_natural;
+DROP INDEX CONCURRENTLY IF EXISTS idx_users_email_natural;
 DROP COLLATION IF EXISTS todo_natural;

@@ -9,12 +9,14 @@
 -- Migration 5 replaces both with an order that needs no ICU and drops
 -- them again. On a server built without ICU (CREATE COLLATION ... provider =
 -- icu fails with feature_not_supported, even with IF NOT EXISTS) this
--- migration does nothing, so that the chain runs on every build.
+-- migration does nothing, so that the chain runs on every build: the index
+-- is built (concurrently, SPEC section 21) only when the collation exists.
 DO $$
 BEGIN
     CREATE COLLATION IF NOT EXISTS todo_natural (provider = icu, locale = 'und-u-kn-true');
-    CREATE INDEX IF NOT EXISTS idx_users_email_natural ON users (email COLLATE todo_natural, id);
 EXCEPTION WHEN feature_not_supported THEN
     RAISE NOTICE 'this server has no ICU: the natural order comes with the next migration';
 END
 $$;
+-- todo: when EXISTS (SELECT 1 FROM pg_collation WHERE collname = 'todo_natural' AND pg_collation_is_visible(oid))
+CREATE INDEX CONCURRENTLY IF NOT EXISTS idx_users_email_natural ON users (email COLLATE todo_natural, id);

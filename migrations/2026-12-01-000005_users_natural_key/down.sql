@@ -4,9 +4,10 @@
 DO $$
 BEGIN
     CREATE COLLATION IF NOT EXISTS todo_natural (provider = icu, locale = 'und-u-kn-true');
-    CREATE INDEX IF NOT EXISTS idx_users_email_natural ON users (email COLLATE todo_natural, id);
 EXCEPTION WHEN feature_not_supported THEN
     RAISE NOTICE 'this server has no ICU: migration 4 has nothing to bring back';
 END
 $$;
-DROP INDEX IF EXISTS idx_users_email_natural_key;
+-- todo: when EXISTS (SELECT 1 FROM pg_collation WHERE collname = 'todo_natural' AND pg_collation_is_visible(oid))
+CREATE INDEX CONCURRENTLY IF NOT EXISTS idx_users_email_natural ON users (email COLLATE todo_natural, id);
+DROP INDEX CONCURRENTLY IF EXISTS idx_users_email_natural_key;

@@ -6,11 +6,11 @@
 -- then the id. Computing the key costs 5 microseconds a row; the index keeps
 -- `user list --limit N` an index scan however many users there are. Also
 -- works on servers built without ICU.
-CREATE INDEX IF NOT EXISTS idx_users_email_natural_key ON users (
+CREATE INDEX CONCURRENTLY IF NOT EXISTS idx_users_email_natural_key ON users (
     (substring(email FROM '^\D*') COLLATE "C"),
     ((substring(email FROM '\d+'))::numeric),
     (email COLLATE "C"),
     id
 );
-DROP INDEX IF EXISTS idx_users_email_natural;
+DROP INDEX CONCURRENTLY IF EXISTS idx_users_email_natural;
 DROP COLLATION IF EXISTS todo_natural;

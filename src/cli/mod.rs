@@ -91,6 +91,18 @@ pub struct Global {
     )]
     pub local: bool,
 
+    /// The direct (unpooled) URL of the same database, for admin steps that
+    /// need a session of their own, which a transaction pooler does not
+    /// give (concurrent index builds); also $DATABASE_URL_UNPOOLED
+    #[arg(
+        long,
+        global = true,
+        value_name = "URL",
+        env = "DATABASE_URL_UNPOOLED",
+        hide_env_values = true
+    )]
+    pub direct_url: Option<String>,
+
     /// Seconds to wait for a connection, 1 to 3600 [default: 5]
     #[arg(long, global = true, value_name = "SECS", value_parser = clap::value_parser!(u64).range(1..=3600))]
     pub connect_timeout: Option<u64>,

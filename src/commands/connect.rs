@@ -171,9 +171,13 @@ pub fn start_local(cluster: &Cluster, notice: &mut dyn FnMut(&str)) -> Result<()
     let mut migrate = |raw: &str| -> Result<()> {
         let url = DbUrl::parse(raw, None, DEFAULT_CONNECT_TIMEOUT)?;
         let mut conn = pool::establish(&url, None)?;
-        migrate::run(&mut conn, Duration::from_secs(10))
-            .map(|_| ())
-            .map_err(|e| Error::unexpected(format!("cannot migrate the local database: {e}")))
+        migrate::run(
+            &mut conn,
+            migrate::Limits::new(Duration::from_secs(10)),
+            &mut |_| {},
+        )
+        .map(|_| ())
+        .map_err(|e| Error::unexpected(format!("cannot migrate the local database: {e}")))
     };
     cluster.ensure_running(notice, &mut migrate)
 }

@@ -124,6 +124,67 @@ fn lock_wait(code: Option<&str>, message: &str) -> Option<Error> {
     }
 }
 
+/// A brief step of an admin command that could not get its lock within
+/// `--lock-timeout` (SPEC §21, exit 5): who held it, and how long it was
+/// tried in short tries (each of which kept the application waiting at
+/// most the lock budget).
+pub fn lock_busy(
+    holder: Option<crate::db::brief::Holder>,
+    tries: Option<crate::db::brief::Tries>,
+) -> Error {
+    let how = match tries {
+        Some(t) => format!(
+            " after {} tr{} over {:.1} s",
+            t.count,
+            if t.count == 1 { "y" } else { "ies" },
+            t.waited.as_secs_f64()
+        ),
+        None => String::new(),
+    };
+    let who = match holder {
+        Some(h) => {
+            let held = h
+                .secs
+                .map(|s| format!(", for {s:.0} s"))
+                .unwrap_or_default();
+            let what = h.query.map(|q| format!(": {q}")).unwrap_or_default();
+            format!(
+                ": {} on {} is held by pid {} ({}{held}{what})",
+                h.mode, h.table, h.pid, h.app
+            )
+        }
+        None => String::new(),
+    };
+    let hint = if tries.is_some() {
+        "each try waited at most 0.5 s, so the application was never held up longer; \
+         retry later, or raise --lock-timeout"
+    } else {
+        "the lock waited for blocks no reads or writes of the application; run the command \
+         again to complete the work, or raise --lock-timeout"
+    };
+    Error::unavailable(format!("gave up waiting for a lock{how}{who}")).with_hint(hint)
+}
+
+/// A migration step that needs a session of its own (a concurrent index
+/// build) on a connection through a transaction pooler (SPEC §21, exit 2):
+/// nothing was changed.
+pub fn pooled(conn: &PgConn, version: &str, step: &str) -> Error {
+    let step: String = step.split_whitespace().collect::<Vec<_>>().join(" ");
+    let direct = conn
+        .host()
+        .filter(|h| h.contains("-pooler"))
+        .map(|h| format!(" (for this host: {})", h.replacen("-pooler", "", 1)))
+        .unwrap_or_default();
+    Error::usage(format!(
+        "migration {version} needs a session of its own, which this connection through a \
+         pooler does not give ({step}); nothing was changed"
+    ))
+    .with_hint(format!(
+        "connect to the database directly, not through the pooler: pass --direct-url URL or \
+         set $DATABASE_URL_UNPOOLED to the direct URL{direct}"
+    ))
+}
+
 /// [`lock_wait`] for a database error.
 pub fn lock_wait_error(err: &DieselError) -> Option<Error> {
     match err {

@@ -65,6 +65,20 @@ impl Context {
         Ok(self.pool.get_or_init(|| pool))
     }
 
+    /// The connection of an admin command that may need a session of its
+    /// own (SPEC §21): `--direct-url` / `$DATABASE_URL_UNPOOLED` when given
+    /// (the same database without the pooler), else [`Context::conn`].
+    pub fn session_conn(&self) -> Result<Conn> {
+        if let (Some(url), None) = (&self.global.direct_url, self.pool.get()) {
+            let mut opts = self.connect_options();
+            opts.database_url = Some(url.clone());
+            opts.local = false;
+            let pool = connect::open(&opts, 1, &mut |msg| eprintln!("todo: {msg}"))?;
+            let _ = self.pool.set(pool);
+        }
+        self.conn()
+    }
+
     /// Asks before a destructive change, naming the database it would
     /// change as `user@host:port/db` (as `dropdb -i` names its database),
     /// so that a prompt on the wrong server is noticed.

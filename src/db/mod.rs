@@ -7,6 +7,7 @@
 
 pub mod append;
 pub mod backup;
+pub mod brief;
 pub mod columns;
 pub mod conformance;
 pub mod conn;

@@ -2,13 +2,12 @@
 //! before acting, and the revert itself, under the migration lock.
 
 use crate::db::PgConn;
-use std::time::Duration;
 
 use diesel::prelude::*;
 use diesel::sql_types::BigInt;
-use diesel_migrations::MigrationHarness;
 
-use super::migrate::{known, locked, state, MigrateError, BASE_VERSION, MIGRATIONS};
+use super::migrate::online::{self, Direction};
+use super::migrate::{known, locked, state, steps, Event, Limits, MigrateError, BASE_VERSION};
 
 /// What reverting each migration drops, shown before `db revert` acts.
 const REVERT_DROPS: &[(&str, &str)] = &[
@@ -86,13 +85,18 @@ fn row_counts(conn: &mut PgConn) -> QueryResult<(i64, i64)> {
 
 /// Reverts the planned migration, if it is still the last one. The base
 /// migration is reverted only when its tables are empty or `force` is set.
+/// Where the tables hold no rows, in one transaction; otherwise online,
+/// step by step ([`online`]).
 pub fn run(
     conn: &mut PgConn,
-    lock_timeout: Duration,
+    limits: Limits,
     plan: &Plan,
     force: bool,
+    observe: &mut dyn FnMut(Event),
 ) -> Result<String, MigrateError> {
-    locked(conn, lock_timeout, |conn| {
+    let source = steps::source(&plan.version)
+        .ok_or_else(|| MigrateError::UnknownVersion(plan.version.clone()))?;
+    let done = locked(conn, limits.lock_timeout, |conn| {
         let last = state(conn)?.applied().last().cloned();
         if last.as_deref() != Some(plan.version.as_str()) {
             return Err(MigrateError::Changed);
@@ -100,9 +104,16 @@ pub fn run(
         if plan.version == BASE_VERSION && !force && row_counts(conn)? != (0, 0) {
             return Err(MigrateError::HasRows);
         }
-        let reverted = conn.revert_last_migration(MIGRATIONS)?;
-        Ok(reverted.to_string())
-    })
+        if !online::tables_empty(conn)? {
+            return Ok(false);
+        }
+        online::in_one_transaction(conn, &[source], Direction::Down)?;
+        Ok(true)
+    })?;
+    if !done {
+        online::run(conn, &[source], Direction::Down, limits, observe)?;
+    }
+    Ok(plan.version.clone())
 }
 
 #[cfg(test)]

@@ -36,6 +36,126 @@ impl Render for Applied {
     }
 }
 
+/// `db migrate --plan`: what the pending migrations will do (SPEC §21).
+pub struct MigrationPlan(pub crate::db::migrate::plan::Plan);
+
+/// A statement on one line (whitespace folded), as the plan shows it.
+fn one_line(sql: &str) -> String {
+    sql.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
+/// "brief", or "about 1.2 s over 2,000,000 rows".
+fn duration(step: &crate::db::migrate::plan::PlannedStep) -> String {
+    match step.rows {
+        None => "brief".into(),
+        Some(rows) => format!(
+            "about {:.1} s over {} rows",
+            step.estimate_ms as f64 / 1000.0,
+            indicatif::HumanCount(rows.max(0) as u64)
+        ),
+    }
+}
+
+impl Render for MigrationPlan {
+    fn json(&self) -> Value {
+        let pending: Vec<Value> = self
+            .0
+            .pending
+            .iter()
+            .map(|m| {
+                let steps: Vec<Value> = m
+                    .steps
+                    .iter()
+                    .map(|s| {
+                        json!({
+                            "sql": s.sql,
+                            "lock": s.lock,
+                            "blocks": s.blocks,
+                            "estimate_ms": s.estimate_ms,
+                            "transactional": s.transactional,
+                            "table": s.table,
+                            "rows": s.rows,
+                            "when": s.when,
+                        })
+                    })
+                    .collect();
+                json!({ "version": m.known.version, "name": m.known.name, "steps": steps })
+            })
+            .collect();
+        json!({ "pending": pending, "one_transaction": self.0.one_transaction })
+    }
+
+    fn plain(&self, out: &mut dyn Write) -> Result<()> {
+        for m in &self.0.pending {
+            for (i, s) in m.steps.iter().enumerate() {
+                let n = (i + 1).to_string();
+                let ms = s.estimate_ms.to_string();
+                let tx = if s.transactional { "t" } else { "f" };
+                plain_line(
+                    out,
+                    &[
+                        Some(&m.known.version),
+                        Some(&n),
+                        Some(s.lock),
+                        Some(s.blocks),
+                        Some(&ms),
+                        Some(tx),
+                        Some(&one_line(&s.sql)),
+                    ],
+                )?;
+            }
+        }
+        Ok(())
+    }
+
+    fn table(&self, out: &mut dyn Write, _color: bool) -> Result<()> {
+        if self.0.pending.is_empty() {
+            writeln!(out, "Nothing to migrate: the database is up to date.")?;
+            return Ok(());
+        }
+        if self.0.one_transaction {
+            writeln!(
+                out,
+                "The tables hold no rows: every step runs in one transaction (nothing to block)."
+            )?;
+        } else {
+            writeln!(
+                out,
+                "Online: brief steps are tried with a 0.5 s lock budget and retried until \
+                 --lock-timeout; builds and validations block no reads or writes."
+            )?;
+        }
+        for m in &self.0.pending {
+            writeln!(out, "\n{} {}", m.known.version, m.known.name)?;
+            for (i, s) in m.steps.iter().enumerate() {
+                writeln!(out, "  {}. {}", i + 1, one_line(&s.sql))?;
+                let on = s
+                    .table
+                    .as_deref()
+                    .map(|t| format!(" on {t}"))
+                    .unwrap_or_default();
+                let lock = if s.lock == "none" {
+                    "no lock on the application's tables".to_string()
+                } else {
+                    format!("{}{on}, blocks {}", s.lock, s.blocks)
+                };
+                let tx = if s.transactional {
+                    "in a transaction"
+                } else {
+                    "outside a transaction"
+                };
+                let when = s
+                    .when
+                    .as_deref()
+                    .map(|w| format!("; only when {w}"))
+                    .unwrap_or_default();
+                writeln!(out, "     {lock}; {}; {tx}{when}", duration(s))?;
+            }
+        }
+        Ok(())
+    }
+}
+
 /// `db status`: applied and pending migrations.
 pub struct MigrationStatus {
     pub applied: Vec<Known>,

@@ -256,8 +256,12 @@ pub(super) fn file_error(path: &Path, e: FormatError) -> Error {
 pub(super) fn ensure_migrated(conn: &mut crate::db::PgConn) -> Result<()> {
     let state = migrate::state(conn).map_err(|e| errors::classify(conn, e))?;
     if state.applied().is_empty() && !state.has_tables {
-        migrate::run(conn, Duration::from_secs(10))
-            .map_err(|e| Error::unexpected(format!("cannot migrate the database: {e}")))?;
+        migrate::run(
+            conn,
+            migrate::Limits::new(Duration::from_secs(10)),
+            &mut |_| {},
+        )
+        .map_err(|e| Error::unexpected(format!("cannot migrate the database: {e}")))?;
         return Ok(());
     }
     if state.unmanaged() || !state.pending().is_empty() {

@@ -2,6 +2,7 @@
 
 use clap::Args;
 
+use super::progress::Progress;
 use crate::commands::errors;
 use crate::commands::Context;
 use crate::db::migrate::{self, Known, MigrateError};
@@ -16,6 +17,12 @@ pub struct MigrateArgs {
     /// as applied, then apply the rest
     #[arg(long)]
     pub baseline: bool,
+
+    /// Show what the pending migrations will do (each step's statement,
+    /// lock, what it blocks, an estimate from the table's size, whether it
+    /// runs in a transaction) and change nothing
+    #[arg(long)]
+    pub plan: bool,
 }
 
 #[derive(Debug, Args)]
@@ -38,6 +45,15 @@ pub struct RevertArgs {
 fn migrate_error(conn: &mut Conn, err: MigrateError) -> Error {
     match err {
         MigrateError::Db(e) => errors::classify(conn, e),
+        MigrateError::InMigration {
+            version,
+            name,
+            error,
+        } => {
+            let mut e = errors::classify(conn, error);
+            e.message = format!("{} (running migration {version} {name})", e.message);
+            e
+        }
         MigrateError::Unmanaged => Error::not_ready(
             "tables users/tasks exist, but no todo migration is recorded (another program created them)",
         )
@@ -63,36 +79,50 @@ fn migrate_error(conn: &mut Conn, err: MigrateError) -> Error {
         MigrateError::Changed => Error::conflict(
             "the applied migrations changed while waiting; run the command again",
         ),
-        MigrateError::Other(msg) => {
-            // diesel_migrations writes "Failed to run VERSION with: MESSAGE";
-            // the server's message finds the error's SQLSTATE.
-            let (migration, server) = msg.split_once(" with: ").unwrap_or(("", &msg));
-            match errors::classify_message(server) {
-                Some(mut e) => {
-                    let name = migration.trim_start_matches("Failed to run ");
-                    if !name.is_empty() {
-                        e.message = format!("{} (running migration {name})", e.message);
-                    }
-                    e
-                }
-                None => Error::unexpected(msg),
-            }
-        }
+        MigrateError::LockBusy { holder, tries } => errors::lock_busy(holder, tries),
+        MigrateError::Pooled { version, step } => errors::pooled(conn, &version, &step),
     }
 }
 
+/// The limits of a migration run: `--lock-timeout` (default 10 s) and the
+/// lock budget of each try of a brief step.
+fn limits(ctx: &Context) -> migrate::Limits {
+    migrate::Limits::new(ctx.lock_timeout(10))
+}
+
 pub fn migrate(ctx: &Context, args: MigrateArgs) -> Result<()> {
-    let mut conn = ctx.conn()?;
-    let timeout = ctx.lock_timeout(10);
+    let mut conn = ctx.session_conn()?;
+    if args.plan {
+        return plan(ctx, &mut conn, args.baseline);
+    }
+    let mut progress = Progress::new(ctx);
+    let mut observe = |event: migrate::Event| progress.event(event);
     let result = if args.baseline {
-        migrate::baseline(&mut conn, timeout)
+        migrate::baseline(&mut conn, limits(ctx), &mut observe)
     } else {
-        migrate::run(&mut conn, timeout)
+        migrate::run(&mut conn, limits(ctx), &mut observe)
     };
     let applied = result.map_err(|e| migrate_error(&mut conn, e))?;
     ctx.emit(&Applied(
         applied.iter().map(|v| migrate::describe(v)).collect(),
     ))
+}
+
+/// `db migrate --plan`: reads only.
+fn plan(ctx: &Context, conn: &mut Conn, baseline: bool) -> Result<()> {
+    let state = migrate::state(conn).map_err(|e| errors::classify(conn, e))?;
+    let pending = if baseline && !state.applied().iter().any(|v| v == migrate::BASE_VERSION) {
+        let mut applied = state.applied().to_vec();
+        applied.push(migrate::BASE_VERSION.to_string());
+        migrate::pending(&applied)
+    } else {
+        if state.unmanaged() {
+            return Err(migrate_error(conn, MigrateError::Unmanaged));
+        }
+        state.pending()
+    };
+    let plan = migrate::plan::plan(conn, &pending).map_err(|e| errors::classify(conn, e))?;
+    ctx.emit(&crate::output::admin::MigrationPlan(plan))
 }
 
 pub fn status(ctx: &Context, args: StatusArgs) -> Result<()> {
@@ -125,7 +155,7 @@ pub fn status(ctx: &Context, args: StatusArgs) -> Result<()> {
 }
 
 pub fn revert(ctx: &Context, args: RevertArgs) -> Result<()> {
-    let mut conn = ctx.conn()?;
+    let mut conn = ctx.session_conn()?;
     let plan = revert::plan(&mut conn)
         .map_err(|e| migrate_error(&mut conn, e))?
         .ok_or_else(|| Error::not_ready("no migration is applied: nothing to revert"))?;
@@ -148,7 +178,9 @@ pub fn revert(ctx: &Context, args: RevertArgs) -> Result<()> {
             "db revert",
         )?;
     }
-    let reverted = revert::run(&mut conn, ctx.lock_timeout(10), &plan, args.force)
+    let mut progress = Progress::new(ctx);
+    let mut observe = |event: migrate::Event| progress.event(event);
+    let reverted = revert::run(&mut conn, limits(ctx), &plan, args.force, &mut observe)
         .map_err(|e| migrate_error(&mut conn, e))?;
     ctx.emit(&Reverted(Known {
         version: reverted,

@@ -6,6 +6,7 @@ mod health;
 mod local;
 mod maintain;
 mod migrate;
+mod progress;
 mod purge;
 mod rls;
 mod seed;

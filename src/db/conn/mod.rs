@@ -35,7 +35,6 @@ use diesel::connection::{
     Instrumentation, InstrumentationEvent, LoadConnection, SimpleConnection, TransactionManager,
 };
 use diesel::expression::QueryMetadata;
-use diesel::migration::MigrationConnection;
 use diesel::pg::{GetPgMetadataCache, Pg, PgMetadataCache, PgQueryBuilder, PgRowByRowLoadingMode};
 use diesel::query_builder::bind_collector::RawBytesBindCollector;
 use diesel::query_builder::{Query, QueryBuilder, QueryFragment, QueryId};
@@ -70,7 +69,6 @@ const UTC_NAMES: [&str; 8] = [
 ];
 
 impl PgConn {
-    /// The server process of this session.
     /// The database's encoding, as the server reported it at connect
     /// (`UTF8`, `LATIN1`, …; no round trip).
     pub fn server_encoding(&self) -> Option<String> {
@@ -85,8 +83,15 @@ impl PgConn {
         self.cancel.cancel()
     }
 
+    /// The server process of this session (through a pooler: the
+    /// pooler's stand-in).
     pub fn backend_pid(&self) -> i32 {
         self.raw.backend_pid()
+    }
+
+    /// The host connected to (see [`raw::RawConn::host`]).
+    pub fn host(&self) -> Option<String> {
+        self.raw.host()
     }
 
     /// Runs `sql` (no parameters; several statements allowed), for the
@@ -254,13 +259,6 @@ impl LoadConnection<PgRowByRowLoadingMode> for PgConn {
 impl GetPgMetadataCache for PgConn {
     fn get_metadata_cache(&mut self) -> &mut PgMetadataCache {
         &mut self.metadata
-    }
-}
-
-impl MigrationConnection for PgConn {
-    fn setup(&mut self) -> QueryResult<usize> {
-        use diesel::RunQueryDsl;
-        diesel::sql_query(diesel::migration::CREATE_MIGRATIONS_TABLE).execute(self)
     }
 }
 

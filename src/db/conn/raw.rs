@@ -74,6 +74,19 @@ impl RawConn {
         })
     }
 
+    /// The host this session is connected to (a name, an address or a
+    /// socket directory), as libpq reports it.
+    pub fn host(&self) -> Option<String> {
+        // SAFETY: a live connection; the result is NULL or a string libpq
+        // owns, copied out here.
+        let value = unsafe { pq::PQhost(self.ptr.as_ptr()) };
+        (!value.is_null()).then(|| {
+            unsafe { CStr::from_ptr(value) }
+                .to_string_lossy()
+                .into_owned()
+        })
+    }
+
     /// The server process serving this session.
     pub fn backend_pid(&self) -> i32 {
         // SAFETY: a live connection.

@@ -220,8 +220,12 @@ fn setup(server: &mut Server) {
         {
             let url = todo::url::DbUrl::parse(&server.url(&building), None, 5).unwrap();
             let mut conn = todo::db::pool::establish(&url, None).unwrap();
-            todo::db::migrate::run(&mut conn, std::time::Duration::from_secs(30))
-                .expect("migrating the template database");
+            todo::db::migrate::run(
+                &mut conn,
+                todo::db::migrate::Limits::new(std::time::Duration::from_secs(30)),
+                &mut |_| {},
+            )
+            .expect("migrating the template database");
         }
         exec(
             &mut admin,

@@ -175,7 +175,12 @@ pub fn tls_server() -> &'static TlsServer {
         let server = TlsServer { port };
         let url = todo::url::DbUrl::parse(&server.good_url(), None, 5).unwrap();
         let mut conn = todo::db::pool::establish(&url, None).expect("TLS + SCRAM connection");
-        todo::db::migrate::run(&mut conn, Duration::from_secs(30)).expect("migrating tls_app");
+        todo::db::migrate::run(
+            &mut conn,
+            todo::db::migrate::Limits::new(Duration::from_secs(30)),
+            &mut |_| {},
+        )
+        .expect("migrating tls_app");
         server
     })
 }

@@ -1,20 +1,21 @@
-//! Migrations (SPEC §4a): embedded in the binary, applied in one outer
-//! transaction that first takes a transaction-scoped advisory lock (so
-//! concurrent runs serialise, also through a transaction pooler) under a
-//! `lock_timeout` (so the web app is never stalled for long).
+//! Migrations (SPEC §4a, §21): embedded in the binary ([`steps::SOURCES`]),
+//! applied online ([`online`]): one transaction where the tables hold no
+//! rows, step by step under locks that do not block the application
+//! otherwise. Versions are recorded in diesel's `__diesel_schema_migrations`.
+
+pub mod online;
+pub mod plan;
+pub mod steps;
 
 use crate::db::PgConn;
 use std::time::Duration;
 
-use diesel::migration::MigrationSource;
-use diesel::pg::Pg;
 use diesel::prelude::*;
 use diesel::sql_types::{BigInt, Bool, Text};
-use diesel_migrations::{embed_migrations, EmbeddedMigrations, MigrationHarness};
 
+use super::brief;
 use super::conformance;
-
-pub const MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations");
+pub use online::{Event, Limits};
 
 /// The base migration: the schema shared with the web backend.
 pub const BASE_VERSION: &str = "20261124000001";
@@ -35,6 +36,12 @@ pub struct Known {
 pub enum MigrateError {
     /// A database error, kept whole so the command can classify it.
     Db(diesel::result::Error),
+    /// A statement of a migration failed.
+    InMigration {
+        version: String,
+        name: String,
+        error: diesel::result::Error,
+    },
     /// The tables exist but the base migration is not recorded.
     Unmanaged,
     /// `--baseline` without the tables.
@@ -47,21 +54,37 @@ pub enum MigrateError {
     HasRows,
     /// The last applied migration changed since the plan was shown.
     Changed,
-    /// Any other error reported by diesel_migrations.
-    Other(String),
+    /// A brief step (or a long step's lock) could not get its lock within
+    /// `--lock-timeout`: who held it, and how the tries went.
+    LockBusy {
+        holder: Option<brief::Holder>,
+        tries: Option<brief::Tries>,
+    },
+    /// A step that needs a session of its own (`version`'s `step`), on a
+    /// connection through a transaction pooler.
+    Pooled { version: String, step: String },
 }
 
 impl std::fmt::Display for MigrateError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             MigrateError::Db(e) => write!(f, "{e}"),
+            MigrateError::InMigration { version, error, .. } => {
+                write!(f, "{error} (running migration {version})")
+            }
             MigrateError::Unmanaged => f.write_str("the tables exist but no migration is recorded"),
             MigrateError::NothingToBaseline => f.write_str("nothing to baseline"),
             MigrateError::Mismatch(d) => write!(f, "the schema differs: {}", d.join("; ")),
             MigrateError::UnknownVersion(v) => write!(f, "unknown migration {v}"),
             MigrateError::HasRows => f.write_str("the tables hold rows"),
             MigrateError::Changed => f.write_str("the applied migrations changed"),
-            MigrateError::Other(msg) => f.write_str(msg),
+            MigrateError::LockBusy { .. } => f.write_str("a lock was not available"),
+            MigrateError::Pooled { version, .. } => {
+                write!(
+                    f,
+                    "migration {version} needs a session, not a pooled connection"
+                )
+            }
         }
     }
 }
@@ -72,15 +95,14 @@ impl From<diesel::result::Error> for MigrateError {
     }
 }
 
-impl From<Box<dyn std::error::Error + Send + Sync>> for MigrateError {
-    fn from(err: Box<dyn std::error::Error + Send + Sync>) -> Self {
-        let err = match err.downcast::<diesel::result::Error>() {
-            Ok(db) => return MigrateError::Db(*db),
-            Err(other) => other,
-        };
-        // diesel_migrations wraps query errors in a private type: only the
-        // message survives (the command layer classifies it by message).
-        MigrateError::Other(err.to_string())
+impl brief::LockWait for MigrateError {
+    fn is_lock_timeout(&self) -> bool {
+        match self {
+            MigrateError::Db(e) | MigrateError::InMigration { error: e, .. } => {
+                super::is_lock_timeout(e)
+            }
+            _ => false,
+        }
     }
 }
 
@@ -100,21 +122,13 @@ pub fn describe(version: &str) -> Known {
 
 /// The migrations of this build, oldest first.
 pub fn known() -> Vec<Known> {
-    let mut all: Vec<Known> = MigrationSource::<Pg>::migrations(&MIGRATIONS)
-        .unwrap_or_default()
+    steps::SOURCES
         .iter()
-        .map(|m| {
-            let full = m.name().to_string();
-            let version = m.name().version().to_string();
-            let name = full
-                .split_once('_')
-                .map(|(_, n)| n.to_string())
-                .unwrap_or_default();
-            Known { version, name }
+        .map(|s| Known {
+            version: s.version.to_string(),
+            name: s.name.to_string(),
         })
-        .collect();
-    all.sort_by(|a, b| a.version.cmp(&b.version));
-    all
+        .collect()
 }
 
 /// Whether the migrations table and the base tables exist: one statement
@@ -241,39 +255,108 @@ pub(super) fn locked<T>(
     })
 }
 
+/// What the first, transactional phase of a run decided.
+enum Phase {
+    /// Everything pending was applied (these versions), or nothing was.
+    Done(Vec<String>),
+    /// The tables hold rows: apply these online; `earlier` were applied
+    /// already (the base migration a baseline recorded).
+    Online {
+        earlier: Vec<String>,
+        pending: Vec<Known>,
+    },
+}
+
 /// Applies all pending migrations; returns the versions applied. Refuses a
 /// schema created by someone else (see [`baseline`]).
 ///
 /// Nothing pending is the common case, found without a transaction or a
 /// lock ([`state`]: two round trips); otherwise the state is read again
-/// under the migration lock, in the transaction that migrates.
-pub fn run(conn: &mut PgConn, lock_timeout: Duration) -> Result<Vec<String>, MigrateError> {
-    // Only "nothing pending" is decided without the lock; anything else
-    // (an unmanaged schema included) is read again under it, where no
-    // other migration can be half-way.
+/// under the migration lock. Where the tables hold no rows everything runs
+/// in that one transaction; otherwise online, step by step ([`online`]).
+pub fn run(
+    conn: &mut PgConn,
+    limits: Limits,
+    observe: &mut dyn FnMut(Event),
+) -> Result<Vec<String>, MigrateError> {
     let before = state(conn)?;
     if before.applied.is_some() && !before.unmanaged() && before.pending().is_empty() {
         return Ok(Vec::new());
     }
-    locked(conn, lock_timeout, |conn| {
-        if state(conn)?.unmanaged() {
+    let phase = locked(conn, limits.lock_timeout, |conn| {
+        let now = state(conn)?;
+        if now.unmanaged() {
             return Err(MigrateError::Unmanaged);
         }
-        apply_pending(conn)
-    })
+        first_phase(conn, Vec::new(), now.pending())
+    })?;
+    finish(conn, phase, limits, observe)
 }
 
-fn apply_pending(conn: &mut PgConn) -> Result<Vec<String>, MigrateError> {
-    let done = conn.run_pending_migrations(MIGRATIONS)?;
-    Ok(done.iter().map(|v| v.to_string()).collect())
+/// In the first phase's transaction: creates the migrations table, and
+/// applies `pending` at once where the tables hold no rows.
+fn first_phase(
+    conn: &mut PgConn,
+    earlier: Vec<String>,
+    pending: Vec<Known>,
+) -> Result<Phase, MigrateError> {
+    if pending.is_empty() {
+        return Ok(Phase::Done(earlier));
+    }
+    diesel::sql_query(diesel::migration::CREATE_MIGRATIONS_TABLE).execute(conn)?;
+    if !online::tables_empty(conn)? {
+        return Ok(Phase::Online { earlier, pending });
+    }
+    let sources = sources(&pending);
+    online::in_one_transaction(conn, &sources, online::Direction::Up)?;
+    let mut done = earlier;
+    done.extend(pending.into_iter().map(|k| k.version));
+    Ok(Phase::Done(done))
+}
+
+fn finish(
+    conn: &mut PgConn,
+    phase: Phase,
+    limits: Limits,
+    observe: &mut dyn FnMut(Event),
+) -> Result<Vec<String>, MigrateError> {
+    match phase {
+        Phase::Done(done) => Ok(done),
+        Phase::Online {
+            mut earlier,
+            pending,
+        } => {
+            let sources = sources(&pending);
+            earlier.extend(online::run(
+                conn,
+                &sources,
+                online::Direction::Up,
+                limits,
+                observe,
+            )?);
+            Ok(earlier)
+        }
+    }
+}
+
+/// This build's sources of `known` migrations.
+fn sources(known: &[Known]) -> Vec<&'static steps::Source> {
+    known
+        .iter()
+        .filter_map(|k| steps::source(&k.version))
+        .collect()
 }
 
 /// Adopts a schema that the web backend created: checks it against SPEC §1,
 /// records the base migration as applied, then applies the others (which add
 /// the extras that are missing). Returns the versions applied after the base.
 /// On an already managed database it just applies what is pending.
-pub fn baseline(conn: &mut PgConn, lock_timeout: Duration) -> Result<Vec<String>, MigrateError> {
-    locked(conn, lock_timeout, |conn| {
+pub fn baseline(
+    conn: &mut PgConn,
+    limits: Limits,
+    observe: &mut dyn FnMut(Event),
+) -> Result<Vec<String>, MigrateError> {
+    let phase = locked(conn, limits.lock_timeout, |conn| {
         let now = state(conn)?;
         if !now.applied().iter().any(|v| v == BASE_VERSION) {
             if !now.has_tables {
@@ -283,14 +366,16 @@ pub fn baseline(conn: &mut PgConn, lock_timeout: Duration) -> Result<Vec<String>
             if !diffs.is_empty() {
                 return Err(MigrateError::Mismatch(diffs));
             }
-            // Creates the migrations table if needed.
-            conn.applied_migrations()?;
+            diesel::sql_query(diesel::migration::CREATE_MIGRATIONS_TABLE).execute(conn)?;
             diesel::sql_query("INSERT INTO __diesel_schema_migrations (version) VALUES ($1)")
                 .bind::<Text, _>(BASE_VERSION)
                 .execute(conn)?;
         }
-        apply_pending(conn)
-    })
+        let mut applied = now.applied().to_vec();
+        applied.push(BASE_VERSION.to_string());
+        first_phase(conn, Vec::new(), pending(&applied))
+    })?;
+    finish(conn, phase, limits, observe)
 }
 
 #[cfg(test)]
