@@ -129,7 +129,7 @@ fn lock_wait(code: Option<&str>, message: &str) -> Option<Error> {
 /// tried in short tries (each of which kept the application waiting at
 /// most the lock budget).
 pub fn lock_busy(
-    holder: Option<crate::db::brief::Holder>,
+    holder: Option<Box<crate::db::brief::Holder>>,
     tries: Option<crate::db::brief::Tries>,
 ) -> Error {
     let how = match tries {
@@ -148,10 +148,11 @@ pub fn lock_busy(
                 .map(|s| format!(", for {s:.0} s"))
                 .unwrap_or_default();
             let what = h.query.map(|q| format!(": {q}")).unwrap_or_default();
-            format!(
-                ": {} on {} is held by pid {} ({}{held}{what})",
-                h.mode, h.table, h.pid, h.app
-            )
+            let on = match &h.table {
+                Some(table) => format!("{} on {table}", h.mode),
+                None => "the migration lock".to_string(),
+            };
+            format!(": {on} is held by pid {} ({}{held}{what})", h.pid, h.app)
         }
         None => String::new(),
     };

@@ -126,7 +126,8 @@ pub struct Holder {
     pub query: Option<String>,
     /// The lock mode it holds.
     pub mode: String,
-    pub table: String,
+    /// The table it is on; None for an advisory lock ([`advisory_holder`]).
+    pub table: Option<String>,
 }
 
 /// The session holding a granted lock on any of `tables` the longest
@@ -171,7 +172,47 @@ pub fn holder(conn: &mut PgConn, tables: &[&str]) -> QueryResult<Option<Holder>>
         secs: r.secs,
         query: r.query,
         mode: r.mode,
-        table: r.relname,
+        table: Some(r.relname),
+    }))
+}
+
+/// The session holding the advisory lock `key` in this database (others
+/// than this one). One round trip.
+const ADVISORY_HOLDER: &str =
+    "SELECT a.pid, coalesce(nullif(a.application_name, ''), a.usename::text, '?') AS app,
+        extract(epoch FROM now() - coalesce(a.xact_start, a.query_start))::float8 AS secs,
+        left(regexp_replace(a.query, '\\s+', ' ', 'g'), 80) AS query, l.mode
+   FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid
+  WHERE l.locktype = 'advisory' AND l.granted AND l.objsubid = 1 AND l.pid <> pg_backend_pid()
+    AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database())
+    AND ((l.classid::bigint << 32) | l.objid::bigint) = $1
+  LIMIT 1";
+
+/// See [`ADVISORY_HOLDER`].
+pub fn advisory_holder(conn: &mut PgConn, key: i64) -> QueryResult<Option<Holder>> {
+    #[derive(QueryableByName)]
+    struct Row {
+        #[diesel(sql_type = Integer)]
+        pid: i32,
+        #[diesel(sql_type = Text)]
+        app: String,
+        #[diesel(sql_type = Nullable<Double>)]
+        secs: Option<f64>,
+        #[diesel(sql_type = Nullable<Text>)]
+        query: Option<String>,
+        #[diesel(sql_type = Text)]
+        mode: String,
+    }
+    let rows: Vec<Row> = diesel::sql_query(ADVISORY_HOLDER)
+        .bind::<diesel::sql_types::BigInt, _>(key)
+        .load(conn)?;
+    Ok(rows.into_iter().next().map(|r| Holder {
+        pid: r.pid,
+        app: r.app,
+        secs: r.secs,
+        query: r.query,
+        mode: r.mode,
+        table: None,
     }))
 }
 

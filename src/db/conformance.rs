@@ -119,6 +119,14 @@ macro_rules! catalog_json {
          JOIN pg_class c ON c.oid = x.indrelid
          JOIN pg_class i ON i.oid = x.indexrelid
          WHERE c.oid IN (to_regclass('users'), to_regclass('tasks'))) x),
+      'unfinished', (SELECT coalesce(json_agg(what ORDER BY what), '[]') FROM (
+         SELECT 'index ' || i.relname || ' is INVALID' AS what
+         FROM pg_index x JOIN pg_class i ON i.oid = x.indexrelid
+         WHERE x.indrelid IN (to_regclass('users'), to_regclass('tasks')) AND NOT x.indisvalid
+         UNION ALL
+         SELECT 'constraint ' || k.conname || ' is NOT VALID'
+         FROM pg_constraint k
+         WHERE k.conrelid IN (to_regclass('users'), to_regclass('tasks')) AND NOT k.convalidated) x),
       'missing_extras', (SELECT coalesce(json_agg(what), '[]') FROM (VALUES
             ('check constraint tasks_title_not_blank',
              EXISTS (SELECT 1 FROM pg_constraint WHERE conrelid = to_regclass('tasks') AND conname = 'tasks_title_not_blank')),
@@ -147,6 +155,10 @@ pub struct Catalog {
     /// The extras the migrations add on top of SPEC §1 that are missing
     /// (check constraints, `updated_at` triggers, the `lower(email)` index).
     pub missing_extras: Vec<String>,
+    /// INVALID indexes and NOT VALID constraints on the tables: work an
+    /// interrupted online migration (or another program) left (SPEC §21).
+    #[serde(default)]
+    pub unfinished: Vec<String>,
 }
 
 /// Reads the [`Catalog`] (one round trip).

@@ -162,17 +162,68 @@ pub struct MigrationStatus {
     /// When each applied migration was applied (UTC), in the same order.
     pub run_on: Vec<chrono::NaiveDateTime>,
     pub pending: Vec<Known>,
+    /// A migration running or left part-way (SPEC §21).
+    pub leftovers: crate::db::migrate::online::Leftovers,
 }
 
 impl MigrationStatus {
-    /// (migration, state, when applied as RFC 3339) for every row.
+    /// (migration, state, when applied as RFC 3339) for every row: a
+    /// pending migration some of whose work exists is `incomplete`.
     fn rows(&self) -> Vec<(&Known, &'static str, String)> {
         let applied = self.applied.iter().enumerate().map(|(i, k)| {
             let at = self.run_on.get(i).map(|t| super::time::rfc3339(Some(*t)));
             (k, "applied", at.flatten().unwrap_or_default())
         });
-        let pending = self.pending.iter().map(|k| (k, "pending", String::new()));
+        let pending = self.pending.iter().map(|k| {
+            let partial = self.found(&k.version).is_some();
+            (
+                k,
+                if partial { "incomplete" } else { "pending" },
+                String::new(),
+            )
+        });
         applied.chain(pending).collect()
+    }
+
+    /// What of `version`'s work exists, if it is part-way.
+    fn found(&self, version: &str) -> Option<Vec<String>> {
+        self.leftovers
+            .partial
+            .iter()
+            .find(|(v, _)| v == version)
+            .map(|(_, found)| {
+                found
+                    .iter()
+                    .map(|f| {
+                        let state = match (f.valid, f.kind) {
+                            (true, _) => "",
+                            (false, "index") => " (INVALID)",
+                            (false, _) => " (NOT VALID)",
+                        };
+                        format!("{} {}{state}", f.kind, f.name)
+                    })
+                    .collect()
+            })
+    }
+
+    /// The remark under the table: a migration running, or part-way.
+    fn remark(&self) -> Option<String> {
+        let mut lines = Vec::new();
+        if let Some(pid) = self.leftovers.running {
+            lines.push(format!(
+                "A migration is in progress (server process {pid} holds the migration lock)."
+            ));
+        }
+        for (version, _) in &self.leftovers.partial {
+            if let Some(found) = self.found(version) {
+                lines.push(format!(
+                    "Migration {version} is incomplete: {} exist{}; todo db migrate completes it.",
+                    found.join(", "),
+                    if found.len() == 1 { "s" } else { "" }
+                ));
+            }
+        }
+        (!lines.is_empty()).then(|| lines.join("\n"))
     }
 }
 
@@ -185,11 +236,23 @@ impl Render for MigrationStatus {
             .filter(|(_, state, _)| *state == "applied")
             .map(|(k, _, at)| (k.version.clone(), Value::from(at)))
             .collect();
+        let incomplete: serde_json::Map<String, Value> = self
+            .leftovers
+            .partial
+            .iter()
+            .filter_map(|(v, _)| self.found(v).map(|f| (v.clone(), Value::from(f))))
+            .collect();
         json!({
             "applied": versions(&self.applied),
             "pending": versions(&self.pending),
             "run_on": run_on,
+            "incomplete": incomplete,
+            "in_progress": self.leftovers.running,
         })
+    }
+
+    fn note(&self) -> Option<String> {
+        self.remark()
     }
 
     fn plain(&self, out: &mut dyn Write) -> Result<()> {
@@ -219,6 +282,9 @@ impl Render for MigrationStatus {
             self.applied.len(),
             self.pending.len()
         )?;
+        if let Some(remark) = self.remark() {
+            writeln!(out, "{remark}")?;
+        }
         Ok(())
     }
 }

@@ -48,8 +48,8 @@ pub fn of(command: &str) -> Option<&'static [&'static str]> {
         | "task rm" | "task export" => TASK,
         "task stats" => &["total", "pending", "done"],
         "task import" => &["imported", "skipped", "dry_run"],
-        "db migrate" => &["applied"],
-        "db status" => &["applied", "pending", "run_on"],
+        "db migrate" => &["applied", "pending", "one_transaction"],
+        "db status" => &["applied", "pending", "run_on", "incomplete", "in_progress"],
         "db revert" => &["reverted"],
         "db seed" => &[
             "users_created",

@@ -19,6 +19,7 @@ mod languages;
 mod local;
 mod local_trust;
 mod migrate;
+mod online;
 mod ops;
 mod pooler;
 mod readme;

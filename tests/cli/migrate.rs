@@ -81,7 +81,7 @@ pub fn dump(db: &TestDb) -> Vec<String> {
 }
 
 /// What the migrations add on top of SPEC §1's SQL.
-const EXTRAS: &[&str] = &[
+pub const EXTRAS: &[&str] = &[
     "constraint tasks CHECK ((char_length(description) <= 1000))",
     "constraint tasks CHECK ((length(btrim((title)::text)) > 0))",
     "index CREATE INDEX idx_tasks_user_created ON public.tasks USING btree (user_id, created_at DESC NULLS LAST, id DESC) INCLUDE (completed)",
@@ -231,7 +231,7 @@ fn migrate_refuses_a_schema_it_did_not_create_and_baseline_adopts_it() {
     assert!(out.stderr().contains("--baseline"));
     assert_eq!(
         out.value(),
-        serde_json::json!({"applied": [], "pending": ["20261124000001", "20261124000002", "20261124000003", "20261201000004", "20261201000005"], "run_on": {}})
+        serde_json::json!({"applied": [], "pending": ["20261124000001", "20261124000002", "20261124000003", "20261201000004", "20261201000005"], "run_on": {}, "incomplete": {}, "in_progress": null})
     );
 
     let out = db.run(["db", "migrate", "--baseline", "--json"]).expect(0);
@@ -301,7 +301,7 @@ fn status_check_exits_6_while_migrations_are_pending() {
     let out = db.run(["db", "status", "--check", "--json"]).expect(6);
     assert_eq!(
         out.value(),
-        serde_json::json!({"applied": [], "pending": ["20261124000001", "20261124000002", "20261124000003", "20261201000004", "20261201000005"], "run_on": {}})
+        serde_json::json!({"applied": [], "pending": ["20261124000001", "20261124000002", "20261124000003", "20261201000004", "20261201000005"], "run_on": {}, "incomplete": {}, "in_progress": null})
     );
     let err: serde_json::Value = serde_json::from_slice(&out.out.stderr).unwrap();
     assert_eq!(err["error"]["code"], 6);

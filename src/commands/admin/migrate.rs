@@ -76,6 +76,7 @@ fn migrate_error(conn: &mut Conn, err: MigrateError) -> Error {
         MigrateError::HasRows => Error::usage(
             "reverting the base migration deletes every user and task; pass --force as well",
         ),
+        MigrateError::MigrationLocked => errors::lock_busy(None, None),
         MigrateError::Changed => Error::conflict(
             "the applied migrations changed while waiting; run the command again",
         ),
@@ -135,7 +136,17 @@ pub fn status(ctx: &Context, args: StatusArgs) -> Result<()> {
         );
     }
     let n_pending = pending.len();
+    // Only with migrations pending can one be part-way or running: the
+    // up-to-date case keeps its two round trips.
+    let leftovers = if pending.is_empty() {
+        Default::default()
+    } else {
+        let versions: Vec<String> = pending.iter().map(|k| k.version.clone()).collect();
+        migrate::online::leftovers(&mut conn, &versions)
+            .map_err(|e| errors::classify(&mut conn, e))?
+    };
     ctx.emit(&MigrationStatus {
+        leftovers,
         applied: state
             .applied()
             .iter()

@@ -15,7 +15,9 @@
 //!   todo; FAIL when there is no schema;
 //! - schema: FAIL when a table, column, documented index or the cascading
 //!   foreign key is missing or different; WARN when an extra (check
-//!   constraints, triggers, `lower(email)` index) is missing;
+//!   constraints, triggers, `lower(email)` index) is missing, or an index
+//!   on the tables is INVALID or a constraint NOT VALID (an interrupted
+//!   online migration, SPEC §21: named);
 //! - connections: WARN at 80 % of `max_connections` (minus the slots
 //!   ordinary roles cannot use: `superuser_reserved_connections` and, on 16+,
 //!   `reserved_connections`), FAIL at 95 %;

@@ -8,7 +8,7 @@ pub mod plan;
 pub mod steps;
 
 use crate::db::PgConn;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use diesel::prelude::*;
 use diesel::sql_types::{BigInt, Bool, Text};
@@ -57,9 +57,11 @@ pub enum MigrateError {
     /// A brief step (or a long step's lock) could not get its lock within
     /// `--lock-timeout`: who held it, and how the tries went.
     LockBusy {
-        holder: Option<brief::Holder>,
+        holder: Option<Box<brief::Holder>>,
         tries: Option<brief::Tries>,
     },
+    /// Another run holds the migration lock (retried like a lock wait).
+    MigrationLocked,
     /// A step that needs a session of its own (`version`'s `step`), on a
     /// connection through a transaction pooler.
     Pooled { version: String, step: String },
@@ -79,6 +81,7 @@ impl std::fmt::Display for MigrateError {
             MigrateError::HasRows => f.write_str("the tables hold rows"),
             MigrateError::Changed => f.write_str("the applied migrations changed"),
             MigrateError::LockBusy { .. } => f.write_str("a lock was not available"),
+            MigrateError::MigrationLocked => f.write_str("another migration is running"),
             MigrateError::Pooled { version, .. } => {
                 write!(
                     f,
@@ -101,6 +104,7 @@ impl brief::LockWait for MigrateError {
             MigrateError::Db(e) | MigrateError::InMigration { error: e, .. } => {
                 super::is_lock_timeout(e)
             }
+            MigrateError::MigrationLocked => true,
             _ => false,
         }
     }
@@ -237,21 +241,83 @@ pub fn pending(applied: &[String]) -> Vec<Known> {
         .collect()
 }
 
+/// Takes the migration lock without waiting: true when taken. One round
+/// trip. Nobody waits for the migration lock inside a statement: a
+/// concurrent index build waits for every snapshot older than itself, and
+/// a statement waiting for the lock its own run holds would have one (a
+/// deadlock). Waiters poll instead ([`poll_lock`]).
+pub(super) fn try_lock(conn: &mut PgConn, scope: LockScope) -> QueryResult<bool> {
+    #[derive(QueryableByName)]
+    struct Row {
+        #[diesel(sql_type = Bool)]
+        got: bool,
+    }
+    let sql = match scope {
+        LockScope::Transaction => "SELECT pg_try_advisory_xact_lock($1) AS got",
+        LockScope::Session => "SELECT pg_try_advisory_lock($1) AS got",
+    };
+    let row: Row = diesel::sql_query(sql)
+        .bind::<BigInt, _>(LOCK_KEY)
+        .get_result(conn)?;
+    Ok(row.got)
+}
+
+/// How long the migration lock is held.
+#[derive(Debug, Clone, Copy)]
+pub(super) enum LockScope {
+    Transaction,
+    Session,
+}
+
+/// Calls `attempt` until it returns `Some`, pausing between attempts
+/// (50 ms, doubling up to 500 ms) until `lock_timeout` has passed; then
+/// the migration lock's holder is named ([`MigrateError::LockBusy`]).
+pub(super) fn poll_lock<T>(
+    conn: &mut PgConn,
+    lock_timeout: Duration,
+    mut attempt: impl FnMut(&mut PgConn) -> Result<Option<T>, MigrateError>,
+) -> Result<T, MigrateError> {
+    let start = Instant::now();
+    let mut pause = Duration::from_millis(50);
+    loop {
+        if let Some(value) = attempt(conn)? {
+            return Ok(value);
+        }
+        let elapsed = start.elapsed();
+        if elapsed >= lock_timeout {
+            return Err(MigrateError::LockBusy {
+                holder: brief::advisory_holder(conn, LOCK_KEY)
+                    .ok()
+                    .flatten()
+                    .map(Box::new),
+                tries: None,
+            });
+        }
+        std::thread::sleep(pause.min(lock_timeout - elapsed));
+        pause = (pause * 2).min(Duration::from_millis(500));
+    }
+}
+
 /// Runs `f` in one transaction holding the migration lock, with
-/// `lock_timeout` applying to the lock and to every statement's locks.
+/// `lock_timeout` applying to every statement's locks; the lock itself is
+/// polled for up to `lock_timeout` ([`try_lock`]).
 pub(super) fn locked<T>(
     conn: &mut PgConn,
     lock_timeout: Duration,
     f: impl FnOnce(&mut PgConn) -> Result<T, MigrateError>,
 ) -> Result<T, MigrateError> {
-    // Index builds over every row are long work: no statement timeout of
-    // the role's cuts them short (lock waits keep `lock_timeout`).
-    super::untimed(conn, super::Begin::ReadWrite, |conn| {
-        super::set_lock_timeout(conn, lock_timeout)?;
-        diesel::sql_query("SELECT pg_advisory_xact_lock($1)")
-            .bind::<BigInt, _>(LOCK_KEY)
-            .execute(conn)?;
-        f(conn)
+    let mut f = Some(f);
+    poll_lock(conn, lock_timeout, |conn| {
+        // Index builds over every row are long work: no statement timeout
+        // of the role's cuts them short (lock waits keep `lock_timeout`).
+        super::untimed(conn, super::Begin::ReadWrite, |conn| {
+            super::set_lock_timeout(conn, lock_timeout)?;
+            if !try_lock(conn, LockScope::Transaction)? {
+                return Ok(None);
+            }
+            let f = f.take().ok_or(MigrateError::Changed)?;
+            f(conn).map(Some)
+        })
     })
 }
 

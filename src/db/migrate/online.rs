@@ -265,9 +265,9 @@ fn brief_migration(
 ) -> Result<bool, MigrateError> {
     let tables = tables_of(steps);
     retry(conn, limits, &tables, |conn| {
-        diesel::sql_query("SELECT pg_advisory_xact_lock($1)")
-            .bind::<BigInt, _>(super::LOCK_KEY)
-            .execute(conn)?;
+        if !super::try_lock(conn, super::LockScope::Transaction)? {
+            return Err(MigrateError::MigrationLocked);
+        }
         if !still_to_do(conn, source, direction)? {
             return Ok(false);
         }
@@ -372,13 +372,12 @@ fn session_settings(conn: &mut PgConn, lock_timeout: Duration) -> QueryResult<()
     .map(|_| ())
 }
 
-/// Takes the session-level migration lock, waiting up to `lock_timeout`.
+/// Takes the session-level migration lock, polling up to `lock_timeout`.
 fn session_lock(conn: &mut PgConn, lock_timeout: Duration) -> Result<(), MigrateError> {
     session_settings(conn, lock_timeout)?;
-    diesel::sql_query("SELECT pg_advisory_lock($1)")
-        .bind::<BigInt, _>(super::LOCK_KEY)
-        .execute(conn)?;
-    Ok(())
+    super::poll_lock(conn, lock_timeout, |conn| {
+        Ok(super::try_lock(conn, super::LockScope::Session)?.then_some(()))
+    })
 }
 
 /// Whether `index` exists and is INVALID (an interrupted concurrent build).
@@ -484,9 +483,14 @@ fn busy_or(
     if !brief::LockWait::is_lock_timeout(&err) {
         return err;
     }
-    let names: Vec<&str> = tables.iter().map(String::as_str).collect();
+    let holder = if matches!(err, MigrateError::MigrationLocked) {
+        brief::advisory_holder(conn, super::LOCK_KEY)
+    } else {
+        let names: Vec<&str> = tables.iter().map(String::as_str).collect();
+        brief::holder(conn, &names)
+    };
     MigrateError::LockBusy {
-        holder: brief::holder(conn, &names).ok().flatten(),
+        holder: holder.ok().flatten().map(Box::new),
         tries,
     }
 }
@@ -501,27 +505,53 @@ pub struct Leftovers {
     pub invalid_indexes: Vec<String>,
     /// NOT VALID constraints on `users`/`tasks` (validation not done).
     pub unvalidated: Vec<String>,
-    /// Indexes that pending migrations build and that exist already (a
-    /// migration part-way): (version, index).
-    pub built: Vec<(String, String)>,
+    /// Pending migrations part-way: for each, what of its work exists.
+    pub partial: Vec<(String, Vec<Found>)>,
+}
+
+/// An object a pending migration's step makes, found in the catalog.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Found {
+    /// `index` or `constraint`.
+    pub kind: &'static str,
+    pub name: String,
+    /// False for an INVALID index or a NOT VALID constraint.
+    pub valid: bool,
 }
 
 /// Catalog facts for [`Leftovers`]: one round trip. `kind` is `running`
-/// (the pid holding the migration lock, as `name`), `invalid` or `not
-/// valid`, or `index` (every valid index on the tables, checked against
-/// the pending migrations' builds).
+/// (the pid holding the migration lock, as `name`), `index` / `invalid
+/// index` (every index on the tables) or `constraint` / `not valid`
+/// (every CHECK or foreign key on them).
 const LEFTOVERS: &str = "SELECT 'running' AS kind, pid::text AS name FROM pg_locks
   WHERE locktype = 'advisory' AND granted AND objsubid = 1
     AND database = (SELECT oid FROM pg_database WHERE datname = current_database())
     AND ((classid::bigint << 32) | objid::bigint) = $1
 UNION ALL
-SELECT CASE WHEN i.indisvalid THEN 'index' ELSE 'invalid' END, c.relname::text
+SELECT CASE WHEN i.indisvalid THEN 'index' ELSE 'invalid index' END, c.relname::text
   FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid JOIN pg_class t ON t.oid = i.indrelid
  WHERE t.relname IN ('users', 'tasks') AND pg_table_is_visible(t.oid)
 UNION ALL
-SELECT 'not valid', k.conname::text
+SELECT CASE WHEN k.convalidated THEN 'constraint' ELSE 'not valid' END, k.conname::text
   FROM pg_constraint k JOIN pg_class t ON t.oid = k.conrelid
- WHERE NOT k.convalidated AND t.relname IN ('users', 'tasks') AND pg_table_is_visible(t.oid)";
+ WHERE k.contype IN ('c', 'f') AND t.relname IN ('users', 'tasks') AND pg_table_is_visible(t.oid)";
+
+/// The objects the steps of `up` SQL make: indexes built, constraints
+/// validated.
+fn made_by(up: &str) -> Vec<(&'static str, String)> {
+    steps::steps(up)
+        .into_iter()
+        .filter_map(|step| match step.kind {
+            Kind::Build { index } => Some(("index", index)),
+            Kind::Validate => step
+                .sql
+                .split_whitespace()
+                .last()
+                .map(|c| ("constraint", c.trim_end_matches(';').to_ascii_lowercase())),
+            _ => None,
+        })
+        .collect()
+}
 
 /// Reads the [`Leftovers`], given the pending migrations.
 pub fn leftovers(conn: &mut PgConn, pending: &[String]) -> QueryResult<Leftovers> {
@@ -536,31 +566,49 @@ pub fn leftovers(conn: &mut PgConn, pending: &[String]) -> QueryResult<Leftovers
         .bind::<BigInt, _>(super::LOCK_KEY)
         .load(conn)?;
     let mut out = Leftovers::default();
-    let builds: Vec<(String, String)> = pending
-        .iter()
-        .filter_map(|v| steps::source(v))
-        .flat_map(|s| {
-            steps::steps(s.up)
-                .into_iter()
-                .filter_map(move |step| match step.kind {
-                    Kind::Build { index } => Some((s.version.to_string(), index)),
-                    _ => None,
-                })
-        })
-        .collect();
+    let mut catalog: Vec<Found> = Vec::new();
     for row in rows {
-        match row.kind.as_str() {
-            "running" => out.running = row.name.parse().ok(),
-            "invalid" => out.invalid_indexes.push(row.name),
-            "not valid" => out.unvalidated.push(row.name),
-            _ => out
-                .built
-                .extend(builds.iter().filter(|(_, i)| *i == row.name).cloned()),
+        let (kind, valid) = match row.kind.as_str() {
+            "running" => {
+                out.running = row.name.parse().ok();
+                continue;
+            }
+            "invalid index" => {
+                out.invalid_indexes.push(row.name.clone());
+                ("index", false)
+            }
+            "not valid" => {
+                out.unvalidated.push(row.name.clone());
+                ("constraint", false)
+            }
+            "index" => ("index", true),
+            _ => ("constraint", true),
+        };
+        catalog.push(Found {
+            kind,
+            name: row.name,
+            valid,
+        });
+    }
+    for version in pending {
+        let Some(source) = steps::source(version) else {
+            continue;
+        };
+        let found: Vec<Found> = made_by(source.up)
+            .into_iter()
+            .filter_map(|(kind, name)| {
+                catalog
+                    .iter()
+                    .find(|f| f.kind == kind && f.name == name)
+                    .cloned()
+            })
+            .collect();
+        if !found.is_empty() {
+            out.partial.push((version.clone(), found));
         }
     }
     out.invalid_indexes.sort();
     out.unvalidated.sort();
-    out.built.sort();
     Ok(out)
 }
 
