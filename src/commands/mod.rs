@@ -141,6 +141,27 @@ pub fn query<T>(
     f(conn).map_err(|e| errors::classify(conn, e))
 }
 
+/// Runs `f` in one transaction whose lock waits last at most the lock
+/// budget, tried again until `--lock-timeout` (default 10 s) has passed
+/// (SPEC §21, [`crate::db::brief`]): for admin statements that take a
+/// strong lock on `users` or `tasks` briefly. Gives up with exit 5 naming
+/// the session that held a lock on them.
+pub fn brief<T>(
+    ctx: &Context,
+    conn: &mut Conn,
+    f: impl FnMut(&mut crate::db::PgConn) -> diesel::QueryResult<T>,
+) -> Result<T> {
+    use crate::db::brief::{self, LockWait};
+    brief::retry(conn, brief::BUDGET, ctx.lock_timeout(10), f).map_err(|(e, tries)| {
+        if e.is_lock_timeout() {
+            let holder = brief::holder(conn, &["users", "tasks"]).ok().flatten();
+            errors::lock_busy(holder.map(Box::new), Some(tries))
+        } else {
+            errors::classify(conn, e)
+        }
+    })
+}
+
 /// Asks a yes/no question on the terminal. Without a terminal on stdin,
 /// fails with a hint to pass `--yes` (exit 2).
 pub fn confirm(question: &str, what: &str) -> Result<()> {

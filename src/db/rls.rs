@@ -154,10 +154,12 @@ pub fn status(conn: &mut PgConn) -> QueryResult<Status> {
     })
 }
 
-/// Enables row-level security with the policy, in one transaction;
-/// returns what changed (nothing when it was already so).
+/// Enables row-level security with the policy; returns what changed
+/// (nothing when it was already so). Run in one transaction tried with the
+/// lock budget ([`super::brief::retry`]): ENABLE ROW LEVEL SECURITY and
+/// CREATE POLICY take ACCESS EXCLUSIVE locks, briefly.
 pub fn enable(conn: &mut PgConn) -> QueryResult<Vec<String>> {
-    conn.transaction(|conn| {
+    {
         let before = status(conn)?;
         let mut changed = Vec::new();
         if !before.policies.iter().any(|p| p.name == POLICY) {
@@ -184,13 +186,13 @@ pub fn enable(conn: &mut PgConn) -> QueryResult<Vec<String>> {
             changed.push("enabled row-level security on users".to_string());
         }
         Ok(changed)
-    })
+    }
 }
 
-/// Disables row-level security and drops the policy, in one transaction;
-/// returns what changed.
+/// Disables row-level security and drops the policy; returns what
+/// changed. Run as [`enable`] is.
 pub fn disable(conn: &mut PgConn) -> QueryResult<Vec<String>> {
-    conn.transaction(|conn| {
+    {
         let before = status(conn)?;
         let mut changed = Vec::new();
         if before.enabled {
@@ -212,7 +214,7 @@ pub fn disable(conn: &mut PgConn) -> QueryResult<Vec<String>> {
             }
         }
         Ok(changed)
-    })
+    }
 }
 
 /// What `db roles grant` needs to know of a role.
@@ -273,33 +275,29 @@ const REVOKES: [&str; 2] = [
     "REVOKE ALL ON SEQUENCE tasks_id_seq FROM %I",
 ];
 
-/// Grants a role what the web app needs (`app`) or read access, in one
-/// transaction, creating it first when `create` (and it does not exist);
-/// returns the statements run. Nothing else is granted (no DDL, no
-/// TRUNCATE).
+/// Grants a role what the web app needs (`app`) or read access, creating
+/// it first when `create` (and it does not exist); returns the statements
+/// run. Nothing else is granted (no DDL, no TRUNCATE). Run in one
+/// transaction tried with the lock budget, as [`enable`] is.
 pub fn grant(conn: &mut PgConn, role: &str, app: bool, create: bool) -> QueryResult<Vec<String>> {
     let templates = if app { APP_GRANTS } else { READONLY_GRANTS };
-    conn.transaction(|conn| {
-        let mut done = Vec::new();
-        if create {
-            done.push(super::run_ddl(conn, CREATE_ROLE, role)?);
-        }
-        for template in templates {
-            done.push(super::run_ddl(conn, template, role)?);
-        }
-        Ok(done)
-    })
+    let mut done = Vec::new();
+    if create {
+        done.push(super::run_ddl(conn, CREATE_ROLE, role)?);
+    }
+    for template in templates {
+        done.push(super::run_ddl(conn, template, role)?);
+    }
+    Ok(done)
 }
 
-/// Revokes every privilege on the tool's tables and sequence from a role,
-/// in one transaction; returns the statements run.
+/// Revokes every privilege on the tool's tables and sequence from a role;
+/// returns the statements run. Run as [`grant`] is.
 pub fn revoke(conn: &mut PgConn, role: &str) -> QueryResult<Vec<String>> {
-    conn.transaction(|conn| {
-        REVOKES
-            .iter()
-            .map(|template| super::run_ddl(conn, template, role))
-            .collect()
-    })
+    REVOKES
+        .iter()
+        .map(|template| super::run_ddl(conn, template, role))
+        .collect()
 }
 
 /// Each role's privileges on the tool's tables and sequence.

@@ -426,3 +426,51 @@ fn a_build_shows_progress_on_a_terminal_only() {
     let out = db.run(["db", "migrate"]).ok();
     assert_eq!(out.stderr(), "");
 }
+
+/// `db rls enable` takes ACCESS EXCLUSIVE locks briefly: tried with the
+/// lock budget like a migration's brief steps, it lets the application's
+/// statements through between tries and gives up naming the holder.
+#[test]
+fn rls_enable_tries_with_the_lock_budget_and_names_the_holder() {
+    let db = TestDb::migrated();
+    db.add_user("a@example.com");
+    let report = db.hold(
+        "BEGIN; SELECT count(*) FROM tasks; SELECT pg_sleep(60);",
+        &db.locked("tasks"),
+    );
+    let child = todo_process(&db.dir)
+        .args(["db", "rls", "enable", "--lock-timeout", "5"])
+        .env("DATABASE_URL", db.url())
+        .stdin(Stdio::null())
+        .spawn()
+        .unwrap();
+    assert!(db.wait_until(TODO_QUEUED), "todo never asked for the lock");
+    assert!(
+        db.wait_until(TODO_NOT_QUEUED),
+        "todo never let go of the queue"
+    );
+    for i in 0..3 {
+        let app = db.psql(&format!(
+            "SET lock_timeout = '2s'; SELECT count(*) FROM tasks WHERE title <> 'x{i}'"
+        ));
+        assert_eq!(app, "0", "the application's statement {i} was blocked");
+    }
+    let out = child.wait_with_output().unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(5), "{err}");
+    assert!(
+        err.starts_with("error: gave up waiting for a lock after ")
+            && err.contains(" on tasks is held by pid "),
+        "{err}"
+    );
+    end(report, &db);
+    assert_eq!(
+        db.psql("SELECT relrowsecurity FROM pg_class WHERE relname = 'tasks'"),
+        "f"
+    );
+    db.run(["db", "rls", "enable", "-q"]).ok();
+    assert_eq!(
+        db.psql("SELECT relrowsecurity FROM pg_class WHERE relname = 'tasks'"),
+        "t"
+    );
+}

@@ -2,12 +2,15 @@
 //! (SPEC §13).
 //!
 //! Round trips: `grant` 2 (the role's lookup, then one transaction of the
-//! grants, each statement quoted by the server: 2 + 2 × 3 statements),
-//! `revoke` likewise, `status` 1.
+//! grants, each statement quoted by the server: 2 + 2 × 3 statements, and
+//! the transaction's lock budget: 1),
+//! `revoke` likewise, `status` 1. `enable`, `disable`, `grant` and
+//! `revoke` run in one transaction tried with the lock budget (SPEC §21:
+//! they never queue in front of the application longer than 0.5 s).
 
 use clap::{Args, Subcommand};
 
-use crate::commands::{query, Context};
+use crate::commands::{brief, query, Context};
 use crate::db::rls;
 use crate::error::{Error, Result};
 use crate::output::ops::{Changes, Grants, RlsState};
@@ -82,11 +85,11 @@ pub fn rls(ctx: &Context, cmd: RlsCommand) -> Result<()> {
     let mut conn = ctx.conn()?;
     match cmd {
         RlsCommand::Enable => {
-            let changes = query(&mut conn, rls::enable).map_err(owner_only)?;
+            let changes = brief(ctx, &mut conn, rls::enable).map_err(owner_only)?;
             ctx.emit(&Changes(changes))
         }
         RlsCommand::Disable => {
-            let changes = query(&mut conn, rls::disable).map_err(owner_only)?;
+            let changes = brief(ctx, &mut conn, rls::disable).map_err(owner_only)?;
             ctx.emit(&Changes(changes))
         }
         RlsCommand::Status => {
@@ -143,7 +146,7 @@ pub fn roles(ctx: &Context, cmd: RolesCommand) -> Result<()> {
                 .with_hint(hint));
             }
             let create = !found.exists;
-            let done = query(&mut conn, |c| rls::grant(c, &role, app, create)).map_err(|e| {
+            let done = brief(ctx, &mut conn, |c| rls::grant(c, &role, app, create)).map_err(|e| {
                 // No grant can help here: it takes CREATEROLE, or the
                 // tables' owner.
                 let hint = if create {
@@ -177,7 +180,7 @@ pub fn roles(ctx: &Context, cmd: RolesCommand) -> Result<()> {
                     args.role
                 )));
             }
-            let done = query(&mut conn, |c| rls::revoke(c, &args.role))?;
+            let done = brief(ctx, &mut conn, |c| rls::revoke(c, &args.role))?;
             ctx.emit(&Changes(done))
         }
         RolesCommand::Status => {
