@@ -600,6 +600,14 @@ fn the_restore_time_leaves_out_the_prompt() {
         std::time::Duration::from_secs(3),
     );
     assert_eq!(code, Some(0), "{screen}");
+    // SPEC §21: the prompt says that a replace is offline.
+    assert!(
+        screen.contains(
+            "with the backup? This is an offline operation: the application's reads and writes \
+             of users and tasks wait until it ends. [database "
+        ),
+        "{screen}"
+    );
     let json = &screen[screen.find("{\"users\"").expect("the JSON report")..];
     let report: serde_json::Value =
         serde_json::from_str(json.lines().next().unwrap().trim()).unwrap();

@@ -474,3 +474,24 @@ fn rls_enable_tries_with_the_lock_budget_and_names_the_holder() {
         "t"
     );
 }
+
+/// Reverting the base migration while its tables hold rows drops the data
+/// itself: its prompt says it is an offline operation.
+#[test]
+fn reverting_the_base_migration_with_rows_says_it_is_offline() {
+    let db = TestDb::migrated();
+    db.add_user("a@example.com");
+    for _ in 0..4 {
+        db.run(["db", "revert", "--yes", "-q"]).ok();
+    }
+    let (code, screen) = on_a_terminal(&db, "db revert --force", "n\n");
+    assert_eq!(code, Some(2), "{screen}");
+    assert!(
+        screen.contains(
+            "Revert migration 20261124000001 create_users_and_tasks? This is an offline \
+             operation: the application's users and tasks are dropped. [database "
+        ),
+        "{screen}"
+    );
+    assert_eq!(db.psql("SELECT count(*) FROM users"), "1");
+}

@@ -327,7 +327,9 @@ pub fn restore(ctx: &Context, args: RestoreArgs) -> Result<()> {
             let asked = Instant::now();
             let answered = ctx.confirm(
                 &format!(
-                    "Replace the {} and {} in the database with the backup?",
+                    "Replace the {} and {} in the database with the backup? This is an offline \
+                     operation: the application's reads and writes of users and tasks wait until \
+                     it ends.",
                     crate::text::count(c.users as i64, "user", "users"),
                     crate::text::count(c.tasks as i64, "task", "tasks")
                 ),

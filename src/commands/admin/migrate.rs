@@ -184,8 +184,15 @@ pub fn revert(ctx: &Context, args: RevertArgs) -> Result<()> {
         return Err(migrate_error(&mut conn, MigrateError::HasRows));
     }
     if !args.yes {
+        // Reverting the base migration with rows drops the data itself
+        // (SPEC §21): no online form exists, the prompt says so.
+        let offline = if has_rows {
+            " This is an offline operation: the application's users and tasks are dropped."
+        } else {
+            ""
+        };
         ctx.confirm(
-            &format!("Revert migration {} {}?", plan.version, plan.name),
+            &format!("Revert migration {} {}?{offline}", plan.version, plan.name),
             "db revert",
         )?;
     }
