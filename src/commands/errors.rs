@@ -134,27 +134,25 @@ pub fn lock_busy(
 ) -> Error {
     let how = match tries {
         Some(t) => format!(
-            " after {} tr{} over {:.1} s",
+            " ({} tr{} over {:.1} s)",
             t.count,
             if t.count == 1 { "y" } else { "ies" },
             t.waited.as_secs_f64()
         ),
         None => String::new(),
     };
-    let who = match holder {
+    let message = match holder {
         Some(h) => {
-            let held = h
-                .secs
-                .map(|s| format!(", for {s:.0} s"))
-                .unwrap_or_default();
-            let what = h.query.map(|q| format!(": {q}")).unwrap_or_default();
-            let on = match &h.table {
-                Some(table) => format!("{} on {table}", h.mode),
-                None => "the migration lock".to_string(),
+            let on = match (&h.table, &h.mode) {
+                (Some(table), Some(mode)) => format!("{mode} on {table}"),
+                _ => "the migration lock".to_string(),
             };
-            format!(": {on} is held by pid {} ({}{held}{what})", h.pid, h.app)
+            format!(
+                "gave up waiting for a lock held by another session: {} holds {on}{how}",
+                session(&h)
+            )
         }
-        None => String::new(),
+        None => format!("gave up waiting for a lock{how}"),
     };
     let hint = if tries.is_some() {
         "each try waited at most 0.5 s, so the application was never held up longer; \
@@ -163,7 +161,21 @@ pub fn lock_busy(
         "the lock waited for blocks no reads or writes of the application; run the command \
          again to complete the work, or raise --lock-timeout"
     };
-    Error::unavailable(format!("gave up waiting for a lock{how}{who}")).with_hint(hint)
+    Error::unavailable(message).with_hint(hint)
+}
+
+/// A session as messages name it: "pid 123 (psql, for 7 s: LOCK TABLE …)".
+pub fn session(h: &crate::db::brief::Holder) -> String {
+    let held = h
+        .secs
+        .map(|s| format!(", for {s:.0} s"))
+        .unwrap_or_default();
+    let what = h
+        .query
+        .as_deref()
+        .map(|q| format!(": {q}"))
+        .unwrap_or_default();
+    format!("pid {} ({}{held}{what})", h.pid, h.app)
 }
 
 /// A migration step that needs a session of its own (a concurrent index

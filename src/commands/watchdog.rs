@@ -16,7 +16,6 @@ use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use diesel::prelude::*;
-use diesel::sql_types::{Array, Double, Integer, Nullable, Text};
 
 use crate::commands::connect::{self, ConnectOptions, Target};
 use crate::db::conn::cancel;
@@ -132,35 +131,7 @@ fn watch(opts: ConnectOptions, timeout: Duration, state: &State) {
 
 /// The session blocking any of `pids`: "pid 123 (psql, for 7 s: LOCK TABLE …)".
 fn blocking(conn: &mut PgConn, pids: &[i32]) -> QueryResult<Option<String>> {
-    #[derive(QueryableByName)]
-    struct Row {
-        #[diesel(sql_type = Integer)]
-        pid: i32,
-        #[diesel(sql_type = Text)]
-        app: String,
-        #[diesel(sql_type = Nullable<Double>)]
-        secs: Option<f64>,
-        #[diesel(sql_type = Nullable<Text>)]
-        query: Option<String>,
-    }
-    let rows: Vec<Row> = diesel::sql_query(
-        "SELECT b.pid, coalesce(nullif(b.application_name, ''), b.usename::text, '?') AS app,
-                extract(epoch FROM now() - coalesce(b.xact_start, b.query_start))::float8 AS secs,
-                left(regexp_replace(b.query, '\\s+', ' ', 'g'), 80) AS query
-         FROM pg_stat_activity b
-         WHERE b.pid IN (SELECT unnest(pg_blocking_pids(p)) FROM unnest($1::int[]) p)
-         ORDER BY b.pid LIMIT 1",
-    )
-    .bind::<Array<Integer>, _>(pids)
-    .load(conn)?;
-    Ok(rows.into_iter().next().map(|r| {
-        let held = r
-            .secs
-            .map(|s| format!(", for {s:.0} s"))
-            .unwrap_or_default();
-        let what = r.query.map(|q| format!(": {q}")).unwrap_or_default();
-        format!("pid {} ({}{held}{what})", r.pid, r.app)
-    }))
+    Ok(crate::db::brief::blocking(conn, pids)?.map(|h| super::errors::session(&h)))
 }
 
 #[cfg(test)]

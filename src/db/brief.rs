@@ -13,7 +13,7 @@
 use std::time::{Duration, Instant};
 
 use diesel::prelude::*;
-use diesel::sql_types::{Array, Double, Integer, Nullable, Text};
+use diesel::sql_types::{Array, BigInt, Double, Integer, Nullable, Text};
 
 use super::PgConn;
 
@@ -114,106 +114,100 @@ fn jitter(pause: Duration) -> Duration {
     pause.mul_f64(0.5 + f64::from(spread) / 1000.0)
 }
 
-/// A session holding a lock on one of the tables, other than this one.
-#[derive(Debug, Clone, PartialEq)]
+/// A session holding a lock others wait for.
+#[derive(Debug, Clone, PartialEq, QueryableByName)]
 pub struct Holder {
+    #[diesel(sql_type = Integer)]
     pub pid: i32,
     /// `application_name`, else the role.
+    #[diesel(sql_type = Text)]
     pub app: String,
     /// Seconds since its transaction (or statement) began.
+    #[diesel(sql_type = Nullable<Double>)]
     pub secs: Option<f64>,
     /// Its current or last statement, whitespace folded, 80 characters.
+    #[diesel(sql_type = Nullable<Text>)]
     pub query: Option<String>,
-    /// The lock mode it holds.
-    pub mode: String,
-    /// The table it is on; None for an advisory lock ([`advisory_holder`]).
+    /// The lock mode it holds (None when not looked up by lock).
+    #[diesel(sql_type = Nullable<Text>)]
+    pub mode: Option<String>,
+    /// The table it is on; None for an advisory lock or when not looked up
+    /// by lock.
+    #[diesel(sql_type = Nullable<Text>)]
     pub table: Option<String>,
+}
+
+/// The columns of a [`Holder`] from `pg_stat_activity a`, before its lock's.
+macro_rules! holder_columns {
+    () => {
+        "a.pid, coalesce(nullif(a.application_name, ''), a.usename::text, '?') AS app,
+         extract(epoch FROM now() - coalesce(a.xact_start, a.query_start))::float8 AS secs,
+         left(regexp_replace(a.query, '\\s+', ' ', 'g'), 80) AS query, "
+    };
 }
 
 /// The session holding a granted lock on any of `tables` the longest
 /// (others than this one): who a brief statement gave up behind. One
 /// round trip.
-const HOLDER: &str =
-    "SELECT a.pid, coalesce(nullif(a.application_name, ''), a.usename::text, '?') AS app,
-        extract(epoch FROM now() - coalesce(a.xact_start, a.query_start))::float8 AS secs,
-        left(regexp_replace(a.query, '\\s+', ' ', 'g'), 80) AS query,
-        l.mode, c.relname::text AS relname
+const HOLDER: &str = concat!(
+    "SELECT ",
+    holder_columns!(),
+    "l.mode, c.relname::text AS table
    FROM pg_locks l
    JOIN pg_class c ON c.oid = l.relation
    JOIN pg_stat_activity a ON a.pid = l.pid
   WHERE l.granted AND l.pid <> pg_backend_pid() AND c.relname = ANY ($1)
     AND pg_table_is_visible(c.oid)
   ORDER BY coalesce(a.xact_start, a.query_start) NULLS LAST, a.pid
-  LIMIT 1";
+  LIMIT 1"
+);
 
 /// See [`HOLDER`].
 pub fn holder(conn: &mut PgConn, tables: &[&str]) -> QueryResult<Option<Holder>> {
-    #[derive(QueryableByName)]
-    struct Row {
-        #[diesel(sql_type = Integer)]
-        pid: i32,
-        #[diesel(sql_type = Text)]
-        app: String,
-        #[diesel(sql_type = Nullable<Double>)]
-        secs: Option<f64>,
-        #[diesel(sql_type = Nullable<Text>)]
-        query: Option<String>,
-        #[diesel(sql_type = Text)]
-        mode: String,
-        #[diesel(sql_type = Text)]
-        relname: String,
-    }
-    let rows: Vec<Row> = diesel::sql_query(HOLDER)
+    let rows: Vec<Holder> = diesel::sql_query(HOLDER)
         .bind::<Array<Text>, _>(tables)
         .load(conn)?;
-    Ok(rows.into_iter().next().map(|r| Holder {
-        pid: r.pid,
-        app: r.app,
-        secs: r.secs,
-        query: r.query,
-        mode: r.mode,
-        table: Some(r.relname),
-    }))
+    Ok(rows.into_iter().next())
 }
 
 /// The session holding the advisory lock `key` in this database (others
 /// than this one). One round trip.
-const ADVISORY_HOLDER: &str =
-    "SELECT a.pid, coalesce(nullif(a.application_name, ''), a.usename::text, '?') AS app,
-        extract(epoch FROM now() - coalesce(a.xact_start, a.query_start))::float8 AS secs,
-        left(regexp_replace(a.query, '\\s+', ' ', 'g'), 80) AS query, l.mode
+const ADVISORY_HOLDER: &str = concat!(
+    "SELECT ",
+    holder_columns!(),
+    "l.mode, NULL::text AS table
    FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid
   WHERE l.locktype = 'advisory' AND l.granted AND l.objsubid = 1 AND l.pid <> pg_backend_pid()
     AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database())
     AND ((l.classid::bigint << 32) | l.objid::bigint) = $1
-  LIMIT 1";
+  LIMIT 1"
+);
 
 /// See [`ADVISORY_HOLDER`].
 pub fn advisory_holder(conn: &mut PgConn, key: i64) -> QueryResult<Option<Holder>> {
-    #[derive(QueryableByName)]
-    struct Row {
-        #[diesel(sql_type = Integer)]
-        pid: i32,
-        #[diesel(sql_type = Text)]
-        app: String,
-        #[diesel(sql_type = Nullable<Double>)]
-        secs: Option<f64>,
-        #[diesel(sql_type = Nullable<Text>)]
-        query: Option<String>,
-        #[diesel(sql_type = Text)]
-        mode: String,
-    }
-    let rows: Vec<Row> = diesel::sql_query(ADVISORY_HOLDER)
-        .bind::<diesel::sql_types::BigInt, _>(key)
+    let rows: Vec<Holder> = diesel::sql_query(ADVISORY_HOLDER)
+        .bind::<BigInt, _>(key)
         .load(conn)?;
-    Ok(rows.into_iter().next().map(|r| Holder {
-        pid: r.pid,
-        app: r.app,
-        secs: r.secs,
-        query: r.query,
-        mode: r.mode,
-        table: None,
-    }))
+    Ok(rows.into_iter().next())
+}
+
+/// The session blocking any of the server processes `pids` (the lock
+/// watchdog's question, `pg_blocking_pids`). One round trip.
+const BLOCKING: &str = concat!(
+    "SELECT ",
+    holder_columns!(),
+    "NULL::text AS mode, NULL::text AS table
+   FROM pg_stat_activity a
+  WHERE a.pid IN (SELECT unnest(pg_blocking_pids(p)) FROM unnest($1::int[]) p)
+  ORDER BY a.pid LIMIT 1"
+);
+
+/// See [`BLOCKING`].
+pub fn blocking(conn: &mut PgConn, pids: &[i32]) -> QueryResult<Option<Holder>> {
+    let rows: Vec<Holder> = diesel::sql_query(BLOCKING)
+        .bind::<Array<Integer>, _>(pids)
+        .load(conn)?;
+    Ok(rows.into_iter().next())
 }
 
 #[cfg(test)]

@@ -66,8 +66,8 @@ pub fn sqlstate(err: &diesel::result::Error) -> Option<String> {
     }
 }
 
-/// [`sqlstate`] for an error known only by its message (one boxed by
-/// diesel_migrations, whose text is the server's primary message).
+/// [`sqlstate`] for an error known only by its message (the server's
+/// primary message, as [`conn`] noted it).
 pub fn sqlstate_of_message(message: &str) -> Option<String> {
     conn::sqlstate::of(message)
 }

@@ -66,6 +66,23 @@ const TODO_NOT_QUEUED: &str = "SELECT EXISTS (SELECT FROM pg_stat_activity a
    AND NOT EXISTS (SELECT FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid
      WHERE NOT l.granted AND a.application_name = 'todo' AND a.datname = current_database())";
 
+/// Starts `todo ARGS` and waits until it has queued for a lock (a try)
+/// and let go of the queue again (between tries).
+fn trying(db: &TestDb, args: &[&str]) -> std::process::Child {
+    let child = todo_process(&db.dir)
+        .args(args)
+        .env("DATABASE_URL", db.url())
+        .stdin(Stdio::null())
+        .spawn()
+        .unwrap();
+    assert!(db.wait_until(TODO_QUEUED), "todo never asked for the lock");
+    assert!(
+        db.wait_until(TODO_NOT_QUEUED),
+        "todo never let go of the queue"
+    );
+    child
+}
+
 #[test]
 fn baseline_of_a_populated_schema_gives_exactly_the_migrated_schema() {
     let db = backend_db();
@@ -182,18 +199,7 @@ fn a_brief_step_never_queues_in_front_of_the_application_for_more_than_one_try()
         "BEGIN; SELECT count(*) FROM tasks; SELECT pg_sleep(60);",
         &db.locked("tasks"),
     );
-    let child = todo_process(&db.dir)
-        .args(["db", "migrate", "--baseline", "--lock-timeout", "6"])
-        .env("DATABASE_URL", db.url())
-        .stdin(Stdio::null())
-        .spawn()
-        .unwrap();
-    // todo queues for the lock (a try), then backs off (between tries).
-    assert!(db.wait_until(TODO_QUEUED), "todo never asked for the lock");
-    assert!(
-        db.wait_until(TODO_NOT_QUEUED),
-        "todo never let go of the queue"
-    );
+    let child = trying(&db, &["db", "migrate", "--baseline", "--lock-timeout", "6"]);
     for i in 0..4 {
         let app = db.psql(&format!(
             "SET lock_timeout = '2s'; INSERT INTO tasks (title, user_id) VALUES ('app {i}', 'u1');
@@ -214,11 +220,11 @@ fn a_brief_step_never_queues_in_front_of_the_application_for_more_than_one_try()
            AND query LIKE '%pg_sleep(60)%' AND pid <> pg_backend_pid()",
     );
     assert!(
-        err.starts_with("error: gave up waiting for a lock after ")
-            && err.contains(&format!(
-                " s: AccessShareLock on tasks is held by pid {pid} (psql, for "
-            ))
-            && err.contains("each try waited at most 0.5 s"),
+        err.starts_with(&format!(
+            "error: gave up waiting for a lock held by another session: pid {pid} (psql, for "
+        )) && err.contains(
+            "BEGIN; SELECT count(*) FROM tasks; SELECT pg_sleep(60);) holds AccessShareLock on tasks ("
+        ) && err.contains("each try waited at most 0.5 s"),
         "{err}"
     );
     end(report, &db);
@@ -438,17 +444,7 @@ fn rls_enable_tries_with_the_lock_budget_and_names_the_holder() {
         "BEGIN; SELECT count(*) FROM tasks; SELECT pg_sleep(60);",
         &db.locked("tasks"),
     );
-    let child = todo_process(&db.dir)
-        .args(["db", "rls", "enable", "--lock-timeout", "5"])
-        .env("DATABASE_URL", db.url())
-        .stdin(Stdio::null())
-        .spawn()
-        .unwrap();
-    assert!(db.wait_until(TODO_QUEUED), "todo never asked for the lock");
-    assert!(
-        db.wait_until(TODO_NOT_QUEUED),
-        "todo never let go of the queue"
-    );
+    let child = trying(&db, &["db", "rls", "enable", "--lock-timeout", "5"]);
     for i in 0..3 {
         let app = db.psql(&format!(
             "SET lock_timeout = '2s'; SELECT count(*) FROM tasks WHERE title <> 'x{i}'"
@@ -459,8 +455,8 @@ fn rls_enable_tries_with_the_lock_budget_and_names_the_holder() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(5), "{err}");
     assert!(
-        err.starts_with("error: gave up waiting for a lock after ")
-            && err.contains(" on tasks is held by pid "),
+        err.starts_with("error: gave up waiting for a lock held by another session: pid ")
+            && err.contains(") holds AccessShareLock on tasks ("),
         "{err}"
     );
     end(report, &db);
