@@ -498,3 +498,47 @@ fn stats_work_for_a_role_that_is_not_a_superuser() {
         out.stdout()
     );
 }
+
+/// Batches start after the last one's ids (a purge reads the table once):
+/// over 30 000 tasks interleaving purgeable and kept ones, in batches of
+/// 997, exactly the purgeable ones go, every other row is untouched, and
+/// the archive holds exactly the deleted ones.
+#[test]
+fn a_purge_in_many_batches_deletes_exactly_the_purgeable_tasks() {
+    let db = TestDb::migrated();
+    db.add_user("a@example.com");
+    db.add_user("b@example.com");
+    db.psql(
+        "INSERT INTO tasks (title, completed, user_id, created_at, updated_at)
+         SELECT 'task ' || i, i % 3 <> 0, (SELECT min(id) FROM users) || '',
+                '2025-01-01', CASE WHEN i % 5 = 0 THEN now() AT TIME ZONE 'UTC' ELSE '2025-01-01' END
+           FROM generate_series(1, 30000) i",
+    );
+    let purgeable = "SELECT id FROM tasks WHERE completed AND updated_at < '2026-01-01'";
+    let expected = db.value(&format!("SELECT count(*) FROM ({purgeable}) p"));
+    let kept = |db: &TestDb| {
+        db.value(&format!(
+            "SELECT md5(string_agg(t::text, ',' ORDER BY id)) FROM tasks t
+              WHERE id NOT IN ({purgeable})"
+        ))
+    };
+    let before = kept(&db);
+    let dir = TempDir::new("purge-batches");
+    let archive = dir.join("a.todo");
+    let out = db
+        .cmd()
+        .args(["db", "purge", "--done-before", "2026-01-01", "--yes"])
+        .args(["--batch", "997", "--json", "--archive"])
+        .arg(&archive)
+        .expect(0);
+    let v = out.value();
+    assert_eq!(v["deleted"].to_string(), expected);
+    assert_eq!(v["archived"].to_string(), expected);
+    assert_eq!(v["batches"], expected.parse::<u64>().unwrap() / 997 + 1);
+    assert_eq!(
+        db.value(&format!("SELECT count(*) FROM ({purgeable}) p")),
+        "0"
+    );
+    assert_eq!(kept(&db), before);
+    assert_eq!(archived_titles(&archive).len().to_string(), expected);
+}

@@ -173,11 +173,12 @@ pub fn purge(ctx: &Context, args: PurgeArgs) -> Result<()> {
     };
     let scope = scope.as_ref();
     let (mut deleted, mut batches) = (0i64, 0u64);
+    let mut after = None;
     loop {
-        let n = match archive.as_mut() {
+        let batch = match archive.as_mut() {
             None => query(&mut conn, |c| {
                 in_scope(c, scope, |c| {
-                    purge::delete_batch(c, cutoff, user, args.batch)
+                    purge::delete_batch(c, cutoff, user, args.batch, after)
                 })
             })?,
             Some((path, archive)) => {
@@ -185,17 +186,18 @@ pub fn purge(ctx: &Context, args: PurgeArgs) -> Result<()> {
                     archive.append(rows).map_err(Keep::File)
                 };
                 match in_scope(&mut conn, scope, |c| {
-                    purge::delete_batch_keeping(c, cutoff, user, args.batch, &mut keep)
+                    purge::delete_batch_keeping(c, cutoff, user, args.batch, after, &mut keep)
                 }) {
-                    Ok(n) => n as i64,
+                    Ok(batch) => batch,
                     Err(Keep::File(e)) => return Err(outfile::write_error(path, &e)),
                     Err(Keep::Db(e)) => return Err(errors::classify(&mut conn, e)),
                 }
             }
         };
-        deleted += n;
+        deleted += batch.deleted;
         batches += 1;
-        if n < args.batch {
+        after = batch.last.or(after);
+        if batch.deleted < args.batch {
             break;
         }
     }
