@@ -158,6 +158,7 @@ const HOLDER: &str = concat!(
    JOIN pg_stat_activity a ON a.pid = l.pid
   WHERE l.granted AND l.pid <> pg_backend_pid() AND c.relname = ANY ($1)
     AND pg_table_is_visible(c.oid)
+    AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database())
   ORDER BY coalesce(a.xact_start, a.query_start) NULLS LAST, a.pid
   LIMIT 1"
 );

@@ -129,12 +129,12 @@ fn a_task_added_while_its_user_is_deleted_is_not_found() {
     // waits for B before committing.
     let b = db.hold(
         "SELECT pg_advisory_lock(4242); SELECT pg_sleep(60);",
-        "SELECT EXISTS (SELECT FROM pg_locks WHERE locktype = 'advisory' AND granted)",
+        "SELECT EXISTS (SELECT FROM pg_locks WHERE locktype = 'advisory' AND granted AND database = (SELECT oid FROM pg_database WHERE datname = current_database()))",
     );
     let a = db.hold(
         "BEGIN; DELETE FROM users WHERE email = 'gone@example.com'; \
          SELECT pg_advisory_lock(4242); COMMIT;",
-        "SELECT EXISTS (SELECT FROM pg_locks WHERE locktype = 'advisory' AND NOT granted)",
+        "SELECT EXISTS (SELECT FROM pg_locks WHERE locktype = 'advisory' AND NOT granted AND database = (SELECT oid FROM pg_database WHERE datname = current_database()))",
     );
     // todo sees the user (A has not committed) and its insert waits on A.
     let child = spawn_todo(

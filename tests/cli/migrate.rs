@@ -396,7 +396,7 @@ fn migrate_gives_up_at_its_lock_timeout() {
             "SELECT pg_advisory_lock({}), pg_sleep(30)",
             todo::db::migrate::LOCK_KEY
         ),
-        "SELECT EXISTS (SELECT FROM pg_locks WHERE locktype = 'advisory' AND granted)",
+        "SELECT EXISTS (SELECT FROM pg_locks WHERE locktype = 'advisory' AND granted AND database = (SELECT oid FROM pg_database WHERE datname = current_database()))",
     );
     let out = db.run(["db", "migrate", "--lock-timeout", "1"]).expect(5);
     assert!(

@@ -217,7 +217,8 @@ fn a_brief_step_never_queues_in_front_of_the_application_for_more_than_one_try()
     let err = String::from_utf8_lossy(&out.stderr);
     let pid = db.psql(
         "SELECT pid FROM pg_stat_activity WHERE application_name = 'psql'
-           AND query LIKE '%pg_sleep(60)%' AND pid <> pg_backend_pid()",
+           AND query LIKE '%pg_sleep(60)%' AND pid <> pg_backend_pid()
+           AND datname = current_database()",
     );
     assert!(
         err.starts_with(&format!(
@@ -244,7 +245,7 @@ fn an_interrupted_concurrent_build_is_completed_by_the_next_run() {
     // An open transaction with an xid: the build waits for it to end.
     let writer = db.hold(
         "BEGIN; INSERT INTO tasks (title, user_id) VALUES ('open', 'u1'); SELECT pg_sleep(60);",
-        "SELECT EXISTS (SELECT FROM pg_stat_activity WHERE state = 'active' AND query LIKE '%pg_sleep(60)%' AND backend_xid IS NOT NULL)",
+        "SELECT EXISTS (SELECT FROM pg_stat_activity WHERE state = 'active' AND query LIKE '%pg_sleep(60)%' AND backend_xid IS NOT NULL AND datname = current_database())",
     );
     let child = todo_process(&db.dir)
         .args(["db", "migrate", "--lock-timeout", "60"])
@@ -261,7 +262,8 @@ fn an_interrupted_concurrent_build_is_completed_by_the_next_run() {
         db.psql(
             "SELECT string_agg(DISTINCT l.mode, ',') FROM pg_locks l
                JOIN pg_stat_activity a ON a.pid = l.pid JOIN pg_class c ON c.oid = l.relation
-              WHERE a.application_name = 'todo' AND c.relname = 'tasks'"
+              WHERE a.application_name = 'todo' AND c.relname = 'tasks'
+                AND a.datname = current_database()"
         ),
         "ShareUpdateExclusiveLock"
     );
@@ -324,7 +326,7 @@ fn status_shows_a_migration_in_progress() {
     let db = at_version_2();
     let writer = db.hold(
         "BEGIN; INSERT INTO tasks (title, user_id) VALUES ('open', 'u1'); SELECT pg_sleep(60);",
-        "SELECT EXISTS (SELECT FROM pg_stat_activity WHERE state = 'active' AND query LIKE '%pg_sleep(60)%' AND backend_xid IS NOT NULL)",
+        "SELECT EXISTS (SELECT FROM pg_stat_activity WHERE state = 'active' AND query LIKE '%pg_sleep(60)%' AND backend_xid IS NOT NULL AND datname = current_database())",
     );
     let child = todo_process(&db.dir)
         .args(["db", "migrate"])
@@ -419,7 +421,7 @@ fn a_build_shows_progress_on_a_terminal_only() {
     let db = at_version_2();
     let writer = db.hold(
         "BEGIN; INSERT INTO tasks (title, user_id) VALUES ('open', 'u1'); SELECT pg_sleep(3);",
-        "SELECT EXISTS (SELECT FROM pg_stat_activity WHERE state = 'active' AND query LIKE '%pg_sleep(3)%' AND backend_xid IS NOT NULL)",
+        "SELECT EXISTS (SELECT FROM pg_stat_activity WHERE state = 'active' AND query LIKE '%pg_sleep(3)%' AND backend_xid IS NOT NULL AND datname = current_database())",
     );
     let (code, screen) = on_a_terminal(&db, "db migrate", "");
     drop(writer);
@@ -490,4 +492,41 @@ fn reverting_the_base_migration_with_rows_says_it_is_offline() {
         "{screen}"
     );
     assert_eq!(db.psql("SELECT count(*) FROM users"), "1");
+}
+
+/// `kill -9` of `todo` during a concurrent build: the server process goes
+/// on building (it notices the client gone only when it answers), holding
+/// the migration lock until then; the next `db migrate` waits for it,
+/// then records what it built, leaving nothing INVALID.
+#[test]
+fn a_killed_migrate_is_completed_by_the_next_run() {
+    let db = at_version_2();
+    let writer = db.hold(
+        "BEGIN; INSERT INTO tasks (title, user_id) VALUES ('open', 'u1'); SELECT pg_sleep(60);",
+        "SELECT EXISTS (SELECT FROM pg_stat_activity WHERE state = 'active' AND query LIKE '%pg_sleep(60)%' AND backend_xid IS NOT NULL AND datname = current_database())",
+    );
+    let mut child = todo_process(&db.dir)
+        .args(["db", "migrate", "--lock-timeout", "60"])
+        .env("DATABASE_URL", db.url())
+        .stdin(Stdio::null())
+        .spawn()
+        .unwrap();
+    assert!(db.wait_until(
+        "SELECT EXISTS (SELECT FROM pg_stat_progress_create_index
+          WHERE datname = current_database() AND relid = 'tasks'::regclass)"
+    ));
+    child.kill().unwrap();
+    child.wait().unwrap();
+    end(writer, &db);
+    assert_eq!(versions(&db), "20261124000001,20261124000002");
+    db.run(["db", "migrate", "-q", "--lock-timeout", "60"]).ok();
+    assert_eq!(versions(&db), ALL);
+    assert_eq!(
+        db.psql("SELECT count(*) FROM pg_index WHERE NOT indisvalid"),
+        "0"
+    );
+    let mut expected = dump(&backend_db());
+    expected.extend(EXTRAS.iter().map(|s| s.to_string()));
+    expected.sort();
+    assert_eq!(dump(&db), expected);
 }

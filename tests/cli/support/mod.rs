@@ -222,11 +222,14 @@ impl TestDb {
         )
     }
 
-    /// SQL that is true when another session holds a granted lock on `table`.
+    /// SQL that is true when another session holds a granted lock on `table`
+    /// of this database (the test databases are copies of one template:
+    /// their tables have the same oids, so the database is compared too).
     pub fn locked(&self, table: &str) -> String {
         format!(
             "SELECT EXISTS (SELECT FROM pg_locks l JOIN pg_class c ON c.oid = l.relation
-             WHERE c.relname = '{table}' AND l.granted AND l.pid <> pg_backend_pid())"
+             WHERE c.relname = '{table}' AND l.granted AND l.pid <> pg_backend_pid()
+               AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database()))"
         )
     }
 }
