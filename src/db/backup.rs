@@ -176,6 +176,9 @@ pub enum RestoreError {
     NotEmpty,
     /// `--append`: rows of the file clash with the database's.
     Conflicts(super::append::Conflicts),
+    /// `--replace` would delete users or tasks that rows of other tables
+    /// reference (SPEC §22): those tables and their referencing rows.
+    Referenced(Vec<super::references::Referencing>),
     Db(diesel::result::Error),
 }
 
@@ -214,7 +217,8 @@ pub fn has_rows(conn: &mut PgConn) -> QueryResult<bool> {
 /// Loads the rows of a backup whose header has been read, in one
 /// transaction: any error (a damaged file included, found before COMMIT)
 /// leaves the database as it was. With `replace`, existing rows are deleted
-/// first, in the same transaction. Ids are kept and `tasks_id_seq` is moved
+/// first, in the same transaction, unless rows of other tables reference
+/// them ([`RestoreError::Referenced`]). Ids are kept and `tasks_id_seq` is moved
 /// past the largest; into an empty `tasks`, the secondary indexes and the
 /// foreign key are rebuilt once after the load (as `db seed` does).
 ///
@@ -236,6 +240,14 @@ pub fn restore<R: BufRead + Send>(
         if has_rows(conn)? {
             if !replace {
                 return Err(RestoreError::NotEmpty);
+            }
+            // A replace deletes every user and task: rows of other tables
+            // that reference them (the auth service's accounts and
+            // sessions) would go by cascade, or block the delete. Never
+            // silently (SPEC §22): refused, nothing changed.
+            let referencing = super::references::referencing(conn)?;
+            if !referencing.is_empty() {
+                return Err(RestoreError::Referenced(referencing));
             }
             diesel::sql_query("DELETE FROM tasks").execute(conn)?;
             diesel::sql_query("DELETE FROM users").execute(conn)?;

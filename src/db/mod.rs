@@ -20,6 +20,7 @@ mod models;
 pub mod pool;
 pub mod purge;
 mod readahead;
+pub mod references;
 pub mod replica;
 pub mod revert;
 pub mod rls;

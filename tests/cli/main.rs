@@ -31,6 +31,7 @@ mod scale;
 mod scripting;
 mod secrets;
 mod seed;
+mod shared;
 mod signals;
 mod task_output;
 mod tasks;

@@ -279,8 +279,34 @@ pub(super) fn restore_error(path: &Path, conn: &mut crate::db::PgConn, e: Restor
                 "pass --replace to delete them in the same transaction (with --yes in scripts)",
             ),
         RestoreError::Conflicts(c) => conflicts(&c),
+        RestoreError::Referenced(tables) => referenced(&tables),
         RestoreError::Db(e) => errors::classify(conn, e),
     }
+}
+
+/// `--replace` refused: other tables' rows reference the users and tasks
+/// it would delete (SPEC §22, exit 4), each table with its count.
+pub(super) fn referenced(tables: &[crate::db::references::Referencing]) -> Error {
+    let list: Vec<String> = tables
+        .iter()
+        .map(|t| {
+            format!(
+                "{} ({})",
+                t.table,
+                crate::text::count(t.rows, "row", "rows")
+            )
+        })
+        .collect();
+    Error::conflict(format!(
+        "db restore --replace deletes every user and task, and rows of other tables reference \
+         them: {}; nothing was changed",
+        list.join(", ")
+    ))
+    .with_hint(
+        "those rows belong to other programs (the auth service's sessions and accounts, the \
+         backend's tables): add the backup's rows with --append instead, or restore into an \
+         empty database",
+    )
 }
 
 /// `--append` refused: each kind of clash with its count and first few.
@@ -321,6 +347,13 @@ pub fn restore(ctx: &Context, args: RestoreArgs) -> Result<()> {
     ensure_migrated(&mut conn)?;
     if args.replace && !args.yes {
         let c = data::count_rows(&mut conn).map_err(|e| errors::classify(&mut conn, e))?;
+        // Refused before asking (the restore checks again in its
+        // transaction): other tables' rows reference what it would delete.
+        let referencing = crate::db::references::referencing(&mut conn)
+            .map_err(|e| errors::classify(&mut conn, e))?;
+        if c.users + c.tasks > 0 && !referencing.is_empty() {
+            return Err(referenced(&referencing));
+        }
         if c.users + c.tasks > 0 {
             // The time reported is the restore's, not the user's at the
             // prompt.

@@ -191,8 +191,11 @@ pub enum DbCommand {
 /// another session's lock they fail with exit 5 naming the blocker (`db
 /// health` reports the check it could not make as FAIL and prints the
 /// rest). `migrate`, `revert` and `maintain` bound their waits with the
-/// server's `lock_timeout` instead (they take the locks themselves);
-/// `wait`, `verify` and `local` touch no configured table.
+/// server's `lock_timeout` instead (they take the locks themselves), and
+/// so do `rls enable|disable` and `roles grant|revoke` (tries of the lock
+/// budget until `--lock-timeout`, SPEC §21: a watchdog cancelling one try
+/// would cut the tries short); `wait`, `verify` and `local` touch no
+/// configured table.
 pub fn run(ctx: &Context, cmd: DbCommand) -> Result<()> {
     let watched = !matches!(
         cmd,
@@ -202,6 +205,8 @@ pub fn run(ctx: &Context, cmd: DbCommand) -> Result<()> {
             | DbCommand::Wait(_)
             | DbCommand::Verify(_)
             | DbCommand::Local(_)
+            | DbCommand::Rls(RlsCommand::Enable | RlsCommand::Disable)
+            | DbCommand::Roles(RolesCommand::Grant(_) | RolesCommand::Revoke(_))
     );
     let _watch =
         watched.then(|| super::watchdog::start(ctx.connect_options(), ctx.lock_timeout(10)));
