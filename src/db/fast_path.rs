@@ -35,8 +35,9 @@ const LOCK_TIMEOUT: Duration = Duration::from_secs(2);
 /// What a bulk load into empty tables may drop and rebuild once after it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum FastPath {
-    /// `db seed`: the secondary indexes and foreign key of `tasks` (users
-    /// may hold rows; its reads and key stay as they are).
+    /// `db seed` into empty tables: the secondary indexes and foreign key
+    /// of `tasks` (the seed's users go in first, with `users`' keys in
+    /// place).
     TasksSecondary,
     /// `db restore` into empty tables: every index and key of both tables
     /// (as pg_restore builds them after the rows), except keys that tables

@@ -99,10 +99,10 @@ pub fn run(
         let progress = |written| progress(written, total);
 
         let big = missing.len() as u64 * plan.tasks_per_user >= REBUILD_THRESHOLD;
-        // Into tasks that hold rows the plain load is the one to run: asked
+        // Into tables that hold rows the plain load is the one to run: asked
         // first without the fast path's locks, so a reader of the table
         // costs no wait for them (nor a note that it did).
-        let rebuild = if big && tasks_empty(conn)? {
+        let rebuild = if big && tables_empty(conn)? {
             let taken = fast_path::take(conn, lock_timeout, FastPath::TasksSecondary)?;
             outcome.indexes_kept = matches!(taken, fast_path::Taken::Locked);
             taken.dropped()
@@ -120,16 +120,21 @@ pub fn run(
     })
 }
 
-/// Whether `tasks` holds no row (a reader's lock does not block it).
-const TASKS_EMPTY: &str = "SELECT NOT EXISTS (SELECT FROM tasks) AS empty";
+/// Whether `tasks` and `users` hold no row (a reader's lock does not block
+/// it): only then does a seed take the fast path's locks, which block the
+/// application's writes for the whole load (SPEC §21: on a database with
+/// rows, a seed takes no lock that blocks the application). Asked before
+/// the seed adds its users.
+const TABLES_EMPTY: &str =
+    "SELECT NOT EXISTS (SELECT FROM tasks) AND NOT EXISTS (SELECT FROM users) AS empty";
 
-fn tasks_empty(conn: &mut PgConn) -> QueryResult<bool> {
+fn tables_empty(conn: &mut PgConn) -> QueryResult<bool> {
     #[derive(QueryableByName)]
     struct Empty {
         #[diesel(sql_type = diesel::sql_types::Bool)]
         empty: bool,
     }
-    Ok(diesel::sql_query(TASKS_EMPTY)
+    Ok(diesel::sql_query(TABLES_EMPTY)
         .get_result::<Empty>(conn)?
         .empty)
 }

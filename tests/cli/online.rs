@@ -530,3 +530,45 @@ fn a_killed_migrate_is_completed_by_the_next_run() {
     expected.sort();
     assert_eq!(dump(&db), expected);
 }
+
+/// `db seed` on a database whose `users` hold rows (the auth service's
+/// sign-ups, no tasks yet) loads plainly, taking no lock that blocks the
+/// application's writes for the whole load: the indexes of `tasks` are
+/// the same ones afterwards (the fast path into empty tables drops and
+/// builds them again).
+#[test]
+fn a_seed_beside_existing_users_keeps_the_indexes_in_place() {
+    let db = TestDb::migrated();
+    db.add_user("signed-up@example.com");
+    let oids = "SELECT string_agg(indexrelid::text, ',' ORDER BY indexrelid)
+                  FROM pg_index WHERE indrelid = 'tasks'::regclass";
+    let before = db.psql(oids);
+    db.run([
+        "db",
+        "seed",
+        "--users",
+        "100",
+        "--tasks-per-user",
+        "250",
+        "-q",
+    ])
+    .ok();
+    assert_eq!(db.psql("SELECT count(*) FROM tasks"), "25000");
+    assert_eq!(db.psql(oids), before);
+
+    // Into empty tables the fast path is still taken.
+    let empty = TestDb::migrated();
+    let before = empty.psql(oids);
+    empty
+        .run([
+            "db",
+            "seed",
+            "--users",
+            "100",
+            "--tasks-per-user",
+            "250",
+            "-q",
+        ])
+        .ok();
+    assert_ne!(empty.psql(oids), before);
+}

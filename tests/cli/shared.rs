@@ -68,11 +68,8 @@ fn restore_replace_refuses_to_delete_rows_other_tables_reference() {
     );
 
     // On a terminal: refused before the question is asked.
-    let (code, screen) = on_a_terminal(
-        &db,
-        &format!("db restore --replace {}", file.display()),
-        "",
-    );
+    let (code, screen) =
+        on_a_terminal(&db, &format!("db restore --replace {}", file.display()), "");
     assert_eq!(code, Some(4), "{screen}");
     assert!(!screen.contains("[y/N]"), "{screen}");
     assert_eq!(other_rows(&db), before.0);
