@@ -10,7 +10,7 @@ mod lists;
 pub mod ops;
 pub mod pager;
 pub mod progress;
-mod records;
+pub mod records;
 pub mod shape;
 mod sink;
 mod stats;

@@ -90,3 +90,45 @@ fn restore_replace_refuses_to_delete_rows_other_tables_reference() {
         "3"
     );
 }
+
+/// `user rm` names, in its prompt and its JSON, the rows of other tables
+/// that go with the user by cascade: directly (accounts, sessions) and
+/// through the user's tasks.
+#[test]
+fn user_rm_reports_the_rows_other_tables_lose_by_cascade() {
+    let (db, uid) = shared_db();
+    let other = db.add_user("b@example.com");
+    db.psql(&format!(
+        "INSERT INTO account VALUES ('acc2', '{other}', 'hash2');
+         INSERT INTO web_sessions VALUES ('s3', '{other}')"
+    ));
+    let (code, screen) = on_a_terminal(&db, "user rm a@example.com", "n\n");
+    assert_eq!(code, Some(2), "{screen}");
+    assert!(
+        screen.contains(&format!(
+            "Delete user a@example.com ({uid}) and their 2 tasks? By cascade, rows of other \
+             tables go too: account (1 row), task_notes (2 rows), web_sessions (1 row). [database "
+        )),
+        "{screen}"
+    );
+    assert_eq!(other_rows(&db), "2 3 2");
+
+    let out = db
+        .run(["user", "rm", "a@example.com", "--yes", "--json"])
+        .ok();
+    assert_eq!(
+        out.value()["cascaded"],
+        serde_json::json!({"account": 1, "task_notes": 2, "web_sessions": 1})
+    );
+    assert_eq!(other_rows(&db), "1 2 0");
+    let out = db
+        .run(["user", "rm", "b@example.com", "--yes", "--format", "table"])
+        .ok();
+    assert_eq!(
+        out.stdout(),
+        format!(
+            "Deleted user b@example.com ({other}) and 0 tasks.\n\
+             By cascade, rows of other tables went too: account (1 row), web_sessions (1 row).\n"
+        )
+    );
+}
