@@ -163,7 +163,4 @@ pub struct Changed {
 pub struct DeletedUser {
     pub account: Account,
     pub tasks_deleted: i64,
-    /// Rows of other tables (the auth service's sessions and accounts, …)
-    /// that went with the user by cascade: (table, rows), by name.
-    pub cascaded: Vec<(String, i64)>,
 }

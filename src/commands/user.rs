@@ -209,24 +209,9 @@ fn rm(ctx: &Context, args: RmArgs) -> Result<()> {
             ),
             None => "all their tasks (row-level security hides how many)".into(),
         };
-        // Rows of other tables that would go by cascade (SPEC §22).
-        let mut conn = ctx.conn()?;
-        let cascaded = query(&mut conn, |c| {
-            crate::db::references::referencing_user(c, &found.account.id)
-        })?;
-        let also = if cascaded.is_empty() {
-            String::new()
-        } else {
-            let list: Vec<(String, i64)> =
-                cascaded.into_iter().map(|r| (r.table, r.rows)).collect();
-            format!(
-                " By cascade, rows of other tables go too: {}.",
-                crate::output::records::cascaded_list(&list)
-            )
-        };
         ctx.confirm(
             &format!(
-                "Delete user {} ({}) and {tasks}?{also}",
+                "Delete user {} ({}) and {tasks}?",
                 found.account.email, found.account.id,
             ),
             "user rm",

@@ -196,23 +196,15 @@ pub(super) struct DeletedRow {
     xid: Option<String>,
     #[diesel(sql_type = Bool)]
     rls_unscoped: bool,
-    /// Rows of other tables that went by cascade, as JSON text.
-    #[diesel(sql_type = Text)]
-    cascaded: String,
 }
 
 impl DeletedRow {
     pub(super) fn into_scoped(self) -> Scoped<Option<DeletedUser>> {
         super::replica::note_write(self.xid.as_deref());
         let tasks_deleted = self.tasks_deleted;
-        let cascaded = super::references::parse_counts(&self.cascaded)
-            .into_iter()
-            .map(|r| (r.table, r.rows))
-            .collect();
         let user = self.user.into_account().map(|account| DeletedUser {
             account,
             tasks_deleted,
-            cascaded,
         });
         Scoped {
             user: UserMatch::from_count(self.matches),

@@ -216,10 +216,7 @@ pub fn delete(conn: &mut PgConn, user: &UserRef) -> QueryResult<Scoped<Option<De
                     (SELECT count(*) FROM tasks WHERE user_id = d.id) AS tasks_deleted,
                     pg_current_xact_id_if_assigned()::text AS xid,
                     (row_security_active('users')
-                     AND current_setting('app.user_id', true) IS DISTINCT FROM u.id) AS rls_unscoped,
-                    ",
-            super::references::referencing_user_sql!("d.id"),
-            " AS cascaded
+                     AND current_setting('app.user_id', true) IS DISTINCT FROM u.id) AS rls_unscoped
              FROM u LEFT JOIN d ON true"
         ))
         .bind::<Text, _>(user.key())

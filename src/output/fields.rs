@@ -42,7 +42,6 @@ pub fn of(command: &str) -> Option<&'static [&'static str]> {
             "created_at",
             "updated_at",
             "tasks_deleted",
-            "cascaded",
         ],
         "user export" => &["user", "tasks"],
         "task add" | "task list" | "task show" | "task done" | "task undo" | "task edit"

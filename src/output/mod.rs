@@ -10,7 +10,7 @@ mod lists;
 pub mod ops;
 pub mod pager;
 pub mod progress;
-pub mod records;
+mod records;
 pub mod shape;
 mod sink;
 mod stats;

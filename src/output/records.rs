@@ -47,8 +47,6 @@ pub(super) struct UserJson<'a> {
     tasks: Option<CountsJson>,
     #[serde(skip_serializing_if = "Option::is_none")]
     tasks_deleted: Option<i64>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    cascaded: Option<serde_json::Map<String, serde_json::Value>>,
 }
 
 pub(super) fn task_plain(out: &mut (impl Write + ?Sized), t: &Task) -> Result<()> {
@@ -177,7 +175,6 @@ pub(super) fn user_json(
         updated_at: rfc3339(u.updated_at),
         tasks: counts,
         tasks_deleted: deleted,
-        cascaded: None,
     }
 }
 
@@ -248,33 +245,11 @@ impl Render for UserRecord<'_> {
     }
 }
 
-/// "account (1 row), session (2 rows)": rows of other tables by cascade.
-pub fn cascaded_list(cascaded: &[(String, i64)]) -> String {
-    cascaded
-        .iter()
-        .map(|(table, n)| {
-            format!(
-                "{} ({})",
-                crate::text::terminal_safe(table, false),
-                crate::text::count(*n, "row", "rows")
-            )
-        })
-        .collect::<Vec<_>>()
-        .join(", ")
-}
-
 /// `user rm`: the deleted user and the number of tasks that went with it.
 impl Render for DeletedUser {
     fn json(&self) -> serde_json::Value {
-        let mut json = user_json(&self.account, None, Some(self.tasks_deleted));
-        // SPEC §22: the rows of other tables that went by cascade.
-        json.cascaded = Some(
-            self.cascaded
-                .iter()
-                .map(|(table, n)| (table.clone(), serde_json::Value::from(*n)))
-                .collect(),
-        );
-        serde_json::to_value(json).unwrap_or_default()
+        serde_json::to_value(user_json(&self.account, None, Some(self.tasks_deleted)))
+            .unwrap_or_default()
     }
 
     fn plain(&self, out: &mut dyn Write) -> Result<()> {
@@ -290,13 +265,6 @@ impl Render for DeletedUser {
             crate::text::terminal_safe(&self.account.id, false),
             if n == 1 { "" } else { "s" }
         )?;
-        if !self.cascaded.is_empty() {
-            writeln!(
-                out,
-                "By cascade, rows of other tables went too: {}.",
-                cascaded_list(&self.cascaded)
-            )?;
-        }
         Ok(())
     }
 }

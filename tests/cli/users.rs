@@ -186,10 +186,8 @@ fn rm_needs_yes_without_a_terminal_and_cascades() {
             "created_at",
             "updated_at",
             "tasks_deleted",
-            "cascaded",
         ],
     );
-    assert_eq!(v["cascaded"], serde_json::json!({}));
     assert_eq!(v["id"], id.as_str());
     assert_eq!(v["tasks_deleted"], 2);
     assert_eq!(db.value("SELECT count(*) FROM tasks"), "1");
