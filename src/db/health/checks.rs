@@ -253,38 +253,6 @@ pub(super) fn unused_indexes(m: &Measurements) -> Check {
     Check::new("unused_indexes", Status::Ok, detail)
 }
 
-/// Rows whose `created_at` or `updated_at` is ahead of UTC (SPEC §22): a
-/// writer storing local times east of UTC. WARN, naming each.
-pub(super) fn future_times(m: &Measurements) -> Check {
-    let ahead = m.future.ahead();
-    if ahead.is_empty() {
-        return Check::new(
-            "future_timestamps",
-            Status::Ok,
-            "no created_at or updated_at ahead of UTC",
-        );
-    }
-    let list: Vec<String> = ahead
-        .iter()
-        .map(|(table, column, n)| {
-            let one = if *table == "users" { "user" } else { "task" };
-            format!(
-                "{} with {column} in the future",
-                crate::text::count(*n, one, table)
-            )
-        })
-        .collect();
-    Check::new(
-        "future_timestamps",
-        Status::Warn,
-        format!(
-            "{} (more than 5 minutes ahead of UTC: a writer storing local times east of UTC? \
-             the backend and the auth service must write UTC)",
-            list.join(", ")
-        ),
-    )
-}
-
 fn threshold(pct: f64, warn: f64, fail: f64) -> Status {
     if pct >= fail {
         Status::Fail

@@ -10,33 +10,6 @@ use diesel::sql_types::Text;
 use super::activity::{activity_query, Activity};
 use crate::db::conformance::{catalog_json, Catalog};
 
-/// The future-timestamp counts (SPEC §22: a writer storing local times
-/// east of UTC into the `TIMESTAMP` columns): rows whose `created_at` or
-/// `updated_at` is more than five minutes ahead of UTC (clock skew aside),
-/// as one text `created updated`. A statement text for `query_to_xml`,
-/// run only where the role may read the table (a monitoring role that may
-/// not still gets every other check). `tasks`: through its two indexes on
-/// those columns (`idx_tasks_created_at`, `idx_tasks_updated_at`), so a
-/// range scan of the future rows only; `users` has no such index: one
-/// sequential scan.
-macro_rules! future_tasks {
-    () => {
-        "'SELECT (SELECT count(*) FROM tasks
-                   WHERE created_at > (now() AT TIME ZONE ''UTC'') + interval ''5 minutes'')
-                 || '' '' ||
-                 (SELECT count(*) FROM tasks
-                   WHERE updated_at > (now() AT TIME ZONE ''UTC'') + interval ''5 minutes'') AS n'"
-    };
-}
-macro_rules! future_users {
-    () => {
-        "'SELECT count(*) FILTER (WHERE created_at > (now() AT TIME ZONE ''UTC'') + interval ''5 minutes'')
-                 || '' '' ||
-                 count(*) FILTER (WHERE updated_at > (now() AT TIME ZONE ''UTC'') + interval ''5 minutes'')
-                 AS n FROM users'"
-    };
-}
-
 /// The health statement, with `$catalog` for the schema catalogs (NULL: not
 /// read; they need a lock on each table, see [`measure`]).
 macro_rules! health_sql {
@@ -70,15 +43,6 @@ macro_rules! health_sql {
          FROM pg_stat_user_indexes s JOIN pg_index i ON i.indexrelid = s.indexrelid
          WHERE s.relid IN (to_regclass('users'), to_regclass('tasks'))
            AND s.idx_scan = 0 AND NOT i.indisunique),
-      'future', json_build_object(
-        'tasks', CASE WHEN has_table_privilege(to_regclass('tasks'), 'SELECT') THEN
-          (xpath('/row/n/text()', query_to_xml(",
-    future_tasks!(),
-    ", false, true, '')))[1]::text END,
-        'users', CASE WHEN has_table_privilege(to_regclass('users'), 'SELECT') THEN
-          (xpath('/row/n/text()', query_to_xml(",
-    future_users!(),
-    ", false, true, '')))[1]::text END),
       'catalog', ",
     $catalog,
     ",
@@ -124,37 +88,9 @@ pub struct Measurements {
     pub cache_hit: Option<i64>,
     pub cache_read: Option<i64>,
     pub unused_indexes: Vec<String>,
-    /// Rows with times in the future, per table ("created updated"
-    /// counts); None where the table is missing or unreadable.
-    #[serde(default)]
-    pub future: Future,
     /// None when not read (see [`measure`]).
     pub catalog: Option<Catalog>,
     pub(super) activity: Activity,
-}
-
-/// See [`future_tasks`]: the counts as the statement reports them.
-#[derive(Debug, Clone, Default, serde::Deserialize)]
-pub struct Future {
-    pub tasks: Option<String>,
-    pub users: Option<String>,
-}
-
-impl Future {
-    /// (table, column, rows) for each column with rows in the future.
-    pub fn ahead(&self) -> Vec<(&'static str, &'static str, i64)> {
-        let mut out = Vec::new();
-        for (table, counts) in [("users", &self.users), ("tasks", &self.tasks)] {
-            let mut parts = counts.as_deref().unwrap_or("").split(' ');
-            for column in ["created_at", "updated_at"] {
-                let n: i64 = parts.next().and_then(|n| n.parse().ok()).unwrap_or(0);
-                if n > 0 {
-                    out.push((table, column, n));
-                }
-            }
-        }
-        out
-    }
 }
 
 /// Runs the health statement. `with_catalog: false` leaves out the schema

@@ -28,10 +28,6 @@
 //! - cache hit ratio: WARN below 90 % once 10 000 blocks were read;
 //! - unused indexes: informational (always OK), non-unique indexes of
 //!   users/tasks never scanned since statistics were reset;
-//! - future timestamps: WARN when rows of users/tasks have `created_at` or
-//!   `updated_at` more than 5 minutes ahead of UTC (a writer storing local
-//!   times east of UTC, SPEC §22); not checked for a table the role may
-//!   not read;
 //! - sessions, locks, size, row-level security, replication: see
 //!   [`activity`].
 
@@ -47,7 +43,7 @@ mod checks;
 mod measure;
 
 use checks::{
-    cache_hit, connection, connections, future_times, migrations, schema, sequence, server_version,
+    cache_hit, connection, connections, migrations, schema, sequence, server_version,
     unused_indexes, vacuum, wraparound,
 };
 
@@ -208,7 +204,6 @@ pub fn run(
     report.checks.push(cache_hit(&m));
     if m.both_tables {
         report.checks.push(unused_indexes(&m));
-        report.checks.push(future_times(&m));
     }
     report.checks.extend(activity::checks(&m.activity));
     report.schema_missing = !m.both_tables;
