@@ -56,6 +56,12 @@ pub fn copy_escape_into(out: &mut String, value: &str) {
 }
 
 /// `n word` with the word's plural when `n` is not 1 (`1 task`, `2 tasks`).
+/// `s` on one line: runs of whitespace (newlines included) become one
+/// space, none at the ends (a statement in a message, a title in todo.txt).
+pub fn one_line(s: &str) -> String {
+    s.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
 pub fn count(n: impl Into<i64>, one: &str, many: &str) -> String {
     let n = n.into();
     format!("{n} {}", if n == 1 { one } else { many })

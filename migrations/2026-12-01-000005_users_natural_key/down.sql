@@ -8,6 +8,6 @@ EXCEPTION WHEN feature_not_supported THEN
     RAISE NOTICE 'this server has no ICU: migration 4 has nothing to bring back';
 END
 $$;
--- todo: when EXISTS (SELECT 1 FROM pg_collation WHERE collname = 'todo_natural' AND pg_collation_is_visible(oid))
+-- todo: when SELECT EXISTS (SELECT 1 FROM pg_collation WHERE collname = 'todo_natural' AND pg_collation_is_visible(oid)) AS ok
 CREATE INDEX CONCURRENTLY IF NOT EXISTS idx_users_email_natural ON users (email COLLATE todo_natural, id);
 DROP INDEX CONCURRENTLY IF EXISTS idx_users_email_natural_key;

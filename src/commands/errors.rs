@@ -182,7 +182,7 @@ pub fn session(h: &crate::db::brief::Holder) -> String {
 /// build) on a connection through a transaction pooler (SPEC §21, exit 2):
 /// nothing was changed.
 pub fn pooled(conn: &PgConn, version: &str, step: &str) -> Error {
-    let step: String = step.split_whitespace().collect::<Vec<_>>().join(" ");
+    let step = crate::text::one_line(step);
     let direct = conn
         .host()
         .filter(|h| h.contains("-pooler"))

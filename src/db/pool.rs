@@ -35,7 +35,7 @@ pub fn establish(url: &DbUrl, log: Option<&StatementLog>) -> Result<PgConn, Conn
                 let ms = started.elapsed().as_secs_f64() * 1000.0;
                 let failed = if error.is_some() { ", failed" } else { "" };
                 let text = query.to_string();
-                let text = text.split_whitespace().collect::<Vec<_>>().join(" ");
+                let text = crate::text::one_line(&text);
                 log(&format!("sql ({ms:.2} ms{failed}): {text}"));
             }
             _ => {}

@@ -39,11 +39,6 @@ impl Render for Applied {
 /// `db migrate --plan`: what the pending migrations will do (SPEC §21).
 pub struct MigrationPlan(pub crate::db::migrate::plan::Plan);
 
-/// A statement on one line (whitespace folded), as the plan shows it.
-fn one_line(sql: &str) -> String {
-    sql.split_whitespace().collect::<Vec<_>>().join(" ")
-}
-
 /// "brief", or "about 1.2 s over 2,000,000 rows".
 fn duration(step: &crate::db::migrate::plan::PlannedStep) -> String {
     match step.rows {
@@ -100,7 +95,7 @@ impl Render for MigrationPlan {
                         Some(s.blocks),
                         Some(&ms),
                         Some(tx),
-                        Some(&one_line(&s.sql)),
+                        Some(&crate::text::one_line(&s.sql)),
                     ],
                 )?;
             }
@@ -128,7 +123,7 @@ impl Render for MigrationPlan {
         for m in &self.0.pending {
             writeln!(out, "\n{} {}", m.known.version, m.known.name)?;
             for (i, s) in m.steps.iter().enumerate() {
-                writeln!(out, "  {}. {}", i + 1, one_line(&s.sql))?;
+                writeln!(out, "  {}. {}", i + 1, crate::text::one_line(&s.sql))?;
                 let on = s
                     .table
                     .as_deref()

@@ -133,7 +133,7 @@ fn taskwarrior(task: &Task) -> serde_json::Value {
 /// One todo.txt line: `x DONE CREATED title` or `CREATED title`.
 fn todotxt(task: &Task) -> String {
     let date = |t: Option<chrono::NaiveDateTime>| t.map(|t| t.format("%Y-%m-%d").to_string());
-    let title = task.title.split_whitespace().collect::<Vec<_>>().join(" ");
+    let title = crate::text::one_line(&task.title);
     let mut words = Vec::new();
     if task.is_done() {
         words.push("x".to_string());

@@ -60,8 +60,10 @@ impl Progress {
                 }
                 let what = match &step.kind {
                     Kind::Build { index } => format!("{version}: building index {index}"),
-                    Kind::Validate => format!("{version}: validating {}", first_line(&step.sql)),
-                    _ => format!("{version}: {}", first_line(&step.sql)),
+                    Kind::Validate => {
+                        format!("{version}: validating {}", crate::text::one_line(&step.sql))
+                    }
+                    _ => format!("{version}: {}", crate::text::one_line(&step.sql)),
                 };
                 bar.set_prefix(what);
                 bar.enable_steady_tick(Duration::from_millis(200));
@@ -91,10 +93,6 @@ impl Drop for Progress {
     fn drop(&mut self) {
         self.end();
     }
-}
-
-fn first_line(sql: &str) -> String {
-    sql.split_whitespace().collect::<Vec<_>>().join(" ")
 }
 
 /// Reads the build's progress each second until stopped.

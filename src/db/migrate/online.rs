@@ -173,9 +173,7 @@ pub(crate) fn in_one_transaction(
 ) -> Result<(), MigrateError> {
     for source in sources {
         for step in steps::steps(direction.sql(source)) {
-            if condition_holds(conn, &step)? {
-                run_sql(conn, source, &step.in_transaction())?;
-            }
+            run_step(conn, source, &step, &step.in_transaction())?;
         }
         diesel::sql_query(direction.record())
             .bind::<Text, _>(source.version)
@@ -272,9 +270,7 @@ fn brief_migration(
             return Ok(false);
         }
         for step in steps {
-            if condition_holds(conn, step)? {
-                run_sql(conn, source, &step.sql)?;
-            }
+            run_step(conn, source, step, &step.sql)?;
         }
         record(conn, source, direction)?;
         Ok(true)
@@ -305,9 +301,7 @@ fn stepwise(
             let last = end == steps.len();
             retry(conn, limits, &tables_of(group), |conn| {
                 for step in group {
-                    if condition_holds(conn, step)? {
-                        run_sql(conn, source, &step.sql)?;
-                    }
+                    run_step(conn, source, step, &step.sql)?;
                 }
                 if last {
                     record(conn, source, direction)?;
@@ -416,7 +410,8 @@ fn record(conn: &mut PgConn, source: &Source, direction: Direction) -> QueryResu
 }
 
 /// Whether a step's `-- todo: when` condition holds (true without one).
-/// The condition is text of this build's own migration files.
+/// The condition is a whole query of this build's own migration files,
+/// sent as written.
 fn condition_holds(conn: &mut PgConn, step: &Step) -> QueryResult<bool> {
     #[derive(QueryableByName)]
     struct Row {
@@ -425,10 +420,22 @@ fn condition_holds(conn: &mut PgConn, step: &Step) -> QueryResult<bool> {
     }
     match &step.when {
         None => Ok(true),
-        Some(cond) => Ok(diesel::sql_query(format!("SELECT ({cond}) AS ok"))
-            .get_result::<Row>(conn)?
-            .ok),
+        Some(query) => Ok(diesel::sql_query(query).get_result::<Row>(conn)?.ok),
     }
+}
+
+/// Runs `sql` (the step's statement, or its one-transaction form) when the
+/// step's condition holds.
+fn run_step(
+    conn: &mut PgConn,
+    source: &Source,
+    step: &Step,
+    sql: &str,
+) -> Result<(), MigrateError> {
+    if condition_holds(conn, step)? {
+        run_sql(conn, source, sql)?;
+    }
+    Ok(())
 }
 
 /// Runs one statement of a migration file (its own text: DDL takes no

@@ -10,8 +10,9 @@
 //! `__diesel_schema_migrations` as diesel does (no checksums: rewriting an
 //! applied migration changes nothing for databases that ran it).
 //!
-//! A comment line `-- todo: when EXPR` right before a statement makes the
-//! step conditional: it runs only when the SQL boolean `EXPR` is true
+//! A comment line `-- todo: when QUERY` right before a statement makes the
+//! step conditional: it runs only when `QUERY` (a whole statement of the
+//! file, returning one boolean column `ok`) gives true
 //! (migration 4's index needs the ICU collation the step before may not
 //! have been able to create).
 
@@ -134,7 +135,7 @@ pub struct Step {
     /// Whether the statement reads every row of `table` (an index build,
     /// a validation) rather than changing only the catalog.
     pub scans: bool,
-    /// `-- todo: when EXPR`: run only when `EXPR` is true.
+    /// `-- todo: when QUERY`: run only when `QUERY`'s `ok` is true.
     pub when: Option<String>,
 }
 
@@ -445,14 +446,17 @@ mod tests {
     #[test]
     fn splitting_respects_quotes_comments_and_dollar_quotes() {
         let sql = "-- a; comment\nSELECT 'a;b', \"c;d\"; /* x; */ DO $$ BEGIN; END $$;\n\
-                   -- todo: when true\nSELECT $t$;$t$;";
+                   -- todo: when SELECT true AS ok\nSELECT $t$;$t$;";
         let got = split(sql);
         assert_eq!(
             got,
             vec![
                 (None, "SELECT 'a;b', \"c;d\"".to_string()),
                 (None, "/* x; */ DO $$ BEGIN; END $$".to_string()),
-                (Some("true".to_string()), "SELECT $t$;$t$".to_string()),
+                (
+                    Some("SELECT true AS ok".to_string()),
+                    "SELECT $t$;$t$".to_string()
+                ),
             ]
         );
     }
