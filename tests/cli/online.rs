@@ -48,6 +48,21 @@ fn end(holder: crate::support::Holder, db: &TestDb) {
     );
 }
 
+/// Another session with an open writing transaction (an xid) for `secs`
+/// seconds: a concurrent build waits for it to end.
+fn open_writer(db: &TestDb, secs: u32) -> crate::support::Holder {
+    db.hold(
+        &format!(
+            "BEGIN; INSERT INTO tasks (title, user_id) VALUES ('open', 'u1'); SELECT pg_sleep({secs});"
+        ),
+        &format!(
+            "SELECT EXISTS (SELECT FROM pg_stat_activity WHERE state = 'active'
+               AND query LIKE '%pg_sleep({secs})%' AND backend_xid IS NOT NULL
+               AND datname = current_database())"
+        ),
+    )
+}
+
 fn versions(db: &TestDb) -> String {
     db.psql("SELECT string_agg(version, ',' ORDER BY version) FROM __diesel_schema_migrations")
 }
@@ -243,10 +258,7 @@ fn a_brief_step_never_queues_in_front_of_the_application_for_more_than_one_try()
 fn an_interrupted_concurrent_build_is_completed_by_the_next_run() {
     let db = at_version_2();
     // An open transaction with an xid: the build waits for it to end.
-    let writer = db.hold(
-        "BEGIN; INSERT INTO tasks (title, user_id) VALUES ('open', 'u1'); SELECT pg_sleep(60);",
-        "SELECT EXISTS (SELECT FROM pg_stat_activity WHERE state = 'active' AND query LIKE '%pg_sleep(60)%' AND backend_xid IS NOT NULL AND datname = current_database())",
-    );
+    let writer = open_writer(&db, 60);
     let child = todo_process(&db.dir)
         .args(["db", "migrate", "--lock-timeout", "60"])
         .env("DATABASE_URL", db.url())
@@ -324,10 +336,7 @@ fn an_interrupted_concurrent_build_is_completed_by_the_next_run() {
 #[test]
 fn status_shows_a_migration_in_progress() {
     let db = at_version_2();
-    let writer = db.hold(
-        "BEGIN; INSERT INTO tasks (title, user_id) VALUES ('open', 'u1'); SELECT pg_sleep(60);",
-        "SELECT EXISTS (SELECT FROM pg_stat_activity WHERE state = 'active' AND query LIKE '%pg_sleep(60)%' AND backend_xid IS NOT NULL AND datname = current_database())",
-    );
+    let writer = open_writer(&db, 60);
     let child = todo_process(&db.dir)
         .args(["db", "migrate"])
         .env("DATABASE_URL", db.url())
@@ -419,10 +428,7 @@ fn a_pooler_is_refused_for_session_steps_and_the_direct_url_is_used() {
 #[test]
 fn a_build_shows_progress_on_a_terminal_only() {
     let db = at_version_2();
-    let writer = db.hold(
-        "BEGIN; INSERT INTO tasks (title, user_id) VALUES ('open', 'u1'); SELECT pg_sleep(3);",
-        "SELECT EXISTS (SELECT FROM pg_stat_activity WHERE state = 'active' AND query LIKE '%pg_sleep(3)%' AND backend_xid IS NOT NULL AND datname = current_database())",
-    );
+    let writer = open_writer(&db, 3);
     let (code, screen) = on_a_terminal(&db, "db migrate", "");
     drop(writer);
     assert_eq!(code, Some(0), "{screen}");
@@ -501,10 +507,7 @@ fn reverting_the_base_migration_with_rows_says_it_is_offline() {
 #[test]
 fn a_killed_migrate_is_completed_by_the_next_run() {
     let db = at_version_2();
-    let writer = db.hold(
-        "BEGIN; INSERT INTO tasks (title, user_id) VALUES ('open', 'u1'); SELECT pg_sleep(60);",
-        "SELECT EXISTS (SELECT FROM pg_stat_activity WHERE state = 'active' AND query LIKE '%pg_sleep(60)%' AND backend_xid IS NOT NULL AND datname = current_database())",
-    );
+    let writer = open_writer(&db, 60);
     let mut child = todo_process(&db.dir)
         .args(["db", "migrate", "--lock-timeout", "60"])
         .env("DATABASE_URL", db.url())
